@@ -1,0 +1,1 @@
+//! Generators of synthetic Pol bundles and HRIS data for the benchmarks.

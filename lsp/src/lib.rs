@@ -1,0 +1,1 @@
+//! The Pol language server. Built out in the language-server issue; see README.md.

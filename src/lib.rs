@@ -1,0 +1,7 @@
+//! polc: the compiler, interpreter and language server of Pol.
+//!
+//! Data flows one way: source text ([`syntax`]) → AST → checked IR ([`check`], on the salsa
+//! database of [`db`]) → evaluation → plans. Diagnostics ([`diagnostics`]) carry facts;
+//! rendering happens in one place.
+
+pub mod syntax;

@@ -1,0 +1,662 @@
+//! The Pol lexer: source text to tokens (logos), comments kept aside as trivia.
+//!
+//! The parser never sees comments: [`lex`] returns the significant tokens for LALRPOP and,
+//! separately, every comment with its span (doc comments attach to items, the formatter
+//! keeps all of them). Recoverable lexical errors (a bad date, an unterminated string, a
+//! stray character) become diagnostics and a placeholder token, so one run reports them all.
+
+use chrono::NaiveDate;
+use logos::Logos;
+
+use super::span::Span;
+
+/// Deepest nesting of `( [ {` a file may have; deeper input is refused with a diagnostic
+/// instead of risking the stack of later recursive passes.
+pub const MAX_NESTING: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LexErrorKind {
+    #[default]
+    UnexpectedChar,
+    UnterminatedString,
+    UnterminatedComment,
+    BadEscape,
+    BadDate,
+    IntTooLarge,
+    NewlineInString,
+}
+
+impl LexErrorKind {
+    pub fn message(self) -> &'static str {
+        match self {
+            LexErrorKind::UnexpectedChar => "invalid character",
+            LexErrorKind::UnterminatedString => "unterminated string",
+            LexErrorKind::UnterminatedComment => "unterminated block comment",
+            LexErrorKind::BadEscape => "invalid escape sequence in string",
+            LexErrorKind::BadDate => "invalid date",
+            LexErrorKind::IntTooLarge => "integer too large",
+            LexErrorKind::NewlineInString => "unterminated string",
+        }
+    }
+}
+
+/// A duration literal: `30d`, `2w`, `12h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Duration {
+    pub amount: u32,
+    pub unit: DurationUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DurationUnit {
+    Hours,
+    Days,
+    Weeks,
+}
+
+impl Duration {
+    /// The length in hours.
+    pub fn hours(self) -> u64 {
+        let n = u64::from(self.amount);
+        match self.unit {
+            DurationUnit::Hours => n,
+            DurationUnit::Days => n * 24,
+            DurationUnit::Weeks => n * 24 * 7,
+        }
+    }
+    /// The length in whole days, rounded up (a grace of `12h` delays by one day).
+    pub fn days_ceil(self) -> i64 {
+        self.hours().div_ceil(24) as i64
+    }
+}
+
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let u = match self.unit {
+            DurationUnit::Hours => 'h',
+            DurationUnit::Days => 'd',
+            DurationUnit::Weeks => 'w',
+        };
+        write!(f, "{}{}", self.amount, u)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentKind {
+    Line,
+    Doc,
+    Block,
+}
+
+fn line_comment<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> CommentKind {
+    let s = lex.slice();
+    if s.starts_with("///") && !s.starts_with("////") {
+        CommentKind::Doc
+    } else {
+        CommentKind::Line
+    }
+}
+
+fn block_comment<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<CommentKind, LexErrorKind> {
+    let rest = lex.remainder().as_bytes();
+    let mut depth = 1usize;
+    let mut i = 0;
+    while i < rest.len() {
+        if rest[i..].starts_with(b"/*") {
+            depth += 1;
+            i += 2;
+        } else if rest[i..].starts_with(b"*/") {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                lex.bump(i);
+                return Ok(CommentKind::Block);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    lex.bump(rest.len());
+    Err(LexErrorKind::UnterminatedComment)
+}
+
+/// Scans a string body after the opening quote; returns the unescaped value.
+fn string<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<String, LexErrorKind> {
+    let rest = lex.remainder();
+    match scan_string(rest) {
+        Ok((value, len)) => {
+            lex.bump(len);
+            Ok(value)
+        }
+        Err((kind, len)) => {
+            lex.bump(len);
+            Err(kind)
+        }
+    }
+}
+
+/// Unescapes a string body (after the opening quote). Returns the value and the number of
+/// bytes consumed including the closing quote, or the error and how far to skip.
+pub fn scan_string(rest: &str) -> Result<(String, usize), (LexErrorKind, usize)> {
+    let mut out = String::new();
+    let mut chars = rest.char_indices();
+    let mut bad_escape = false;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                return if bad_escape {
+                    Err((LexErrorKind::BadEscape, i + 1))
+                } else {
+                    Ok((out, i + 1))
+                };
+            }
+            '\n' => return Err((LexErrorKind::NewlineInString, i)),
+            '\\' => match chars.next() {
+                Some((_, '"')) => out.push('"'),
+                Some((_, '\\')) => out.push('\\'),
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'u')) => {
+                    let tail = &rest[i + 2..];
+                    match parse_unicode_escape(tail) {
+                        Some((c, len)) => {
+                            out.push(c);
+                            for _ in 0..len {
+                                chars.next();
+                            }
+                        }
+                        None => bad_escape = true,
+                    }
+                }
+                Some((_, '\n')) | None => return Err((LexErrorKind::UnterminatedString, rest.len())),
+                Some(_) => bad_escape = true,
+            },
+            c => out.push(c),
+        }
+    }
+    Err((LexErrorKind::UnterminatedString, rest.len()))
+}
+
+/// `{1F600}` after `\u`: the char and the number of chars consumed.
+fn parse_unicode_escape(tail: &str) -> Option<(char, usize)> {
+    let body = tail.strip_prefix('{')?;
+    let end = body.find('}')?;
+    let hex = &body[..end];
+    if hex.is_empty() || hex.len() > 6 {
+        return None;
+    }
+    let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
+    Some((c, end + 2))
+}
+
+fn date<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<NaiveDate, LexErrorKind> {
+    NaiveDate::parse_from_str(lex.slice(), "%Y-%m-%d").map_err(|_| LexErrorKind::BadDate)
+}
+
+fn duration<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<Duration, LexErrorKind> {
+    let s = lex.slice();
+    let (n, u) = s.split_at(s.len() - 1);
+    let amount = n.parse().map_err(|_| LexErrorKind::IntTooLarge)?;
+    let unit = match u {
+        "h" => DurationUnit::Hours,
+        "w" => DurationUnit::Weeks,
+        _ => DurationUnit::Days,
+    };
+    Ok(Duration { amount, unit })
+}
+
+fn grant_ref<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<&'s str, LexErrorKind> {
+    let s = lex.slice();
+    if let Some(q) = s.find('"') {
+        scan_string(&s[q + 1..]).map_err(|(k, _)| k)?;
+    }
+    Ok(s)
+}
+
+/// Every token of Pol, trivia included. The parser sees [`Token`]s minus comments.
+#[derive(Logos, Debug, Clone, PartialEq)]
+#[logos(error = LexErrorKind)]
+#[logos(skip r"[ \t\r\n\f\u{feff}]+")]
+pub enum Token<'s> {
+    #[regex(r"//[^\n]*", line_comment, allow_greedy = true)]
+    Comment(CommentKind),
+    #[token("/*", block_comment)]
+    BlockComment(CommentKind),
+
+    #[token("import")]
+    Import,
+    #[token("require")]
+    Require,
+    #[token("schema")]
+    Schema,
+    #[token("key")]
+    Key,
+    #[token("string")]
+    TString,
+    #[token("int")]
+    TInt,
+    #[token("bool")]
+    TBool,
+    #[token("date")]
+    TDate,
+    #[token("enum")]
+    Enum,
+    #[token("list")]
+    List,
+    #[token("system")]
+    System,
+    #[token("resource")]
+    Resource,
+    #[token("levels")]
+    Levels,
+    #[token("default")]
+    Default,
+    #[token("grace")]
+    Grace,
+    #[token("policy")]
+    Policy,
+    #[token("template")]
+    Template,
+    #[token("when")]
+    When,
+    #[token("inherits")]
+    Inherits,
+    #[token("grant")]
+    Grant,
+    #[token("deny")]
+    Deny,
+    #[token("exception")]
+    Exception,
+    #[token("user")]
+    User,
+    #[token("justification")]
+    Justification,
+    #[token("approved_by")]
+    ApprovedBy,
+    #[token("expires")]
+    Expires,
+    #[token("effective")]
+    Effective,
+    #[token("version")]
+    Version,
+    #[token("owner")]
+    Owner,
+    #[token("description")]
+    Description,
+    #[token("conflict")]
+    Conflict,
+    #[token("reason")]
+    Reason,
+    #[token("test")]
+    Test,
+    #[token("given")]
+    Given,
+    #[token("at")]
+    At,
+    #[token("expect")]
+    Expect,
+    #[token("no")]
+    No,
+    #[token("policies")]
+    Policies,
+    #[token("and")]
+    And,
+    #[token("or")]
+    Or,
+    #[token("not")]
+    Not,
+    #[token("in")]
+    In,
+    #[token("matches")]
+    Matches,
+    #[token("true")]
+    True,
+    #[token("false")]
+    False,
+    #[token("today")]
+    Today,
+
+    #[regex(r"[A-Za-z_][A-Za-z0-9_-]*")]
+    Ident(&'s str),
+    /// A grant reference or pattern: `gitlab:group:customer-solutions`, `salesforce:*`,
+    /// `aws:role:"arn:..."`. Never contains whitespace; the level is separate tokens.
+    #[regex(
+        r#"[A-Za-z_][A-Za-z0-9_-]*\*?:(\*|[A-Za-z_][A-Za-z0-9_-]*\*?)(:([A-Za-z0-9_.@#/+*-]+|"([^"\\\n]|\\.)*"))?"#,
+        grant_ref
+    )]
+    Ref(&'s str),
+    #[token("\"", string)]
+    Str(String),
+    #[regex(r"[0-9]+", |lex| lex.slice().parse::<i64>().map_err(|_| LexErrorKind::IntTooLarge))]
+    Int(i64),
+    #[regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date)]
+    Date(NaiveDate),
+    #[regex(r"[0-9]+[dwh]", duration)]
+    Duration(Duration),
+
+    #[token("{")]
+    LBrace,
+    #[token("}")]
+    RBrace,
+    #[token("(")]
+    LParen,
+    #[token(")")]
+    RParen,
+    #[token("[")]
+    LBracket,
+    #[token("]")]
+    RBracket,
+    #[token(",")]
+    Comma,
+    #[token(":")]
+    Colon,
+    #[token("?")]
+    Question,
+    #[token("==")]
+    EqEq,
+    #[token("!=")]
+    NotEq,
+    #[token("<")]
+    Lt,
+    #[token("<=")]
+    Le,
+    #[token(">")]
+    Gt,
+    #[token(">=")]
+    Ge,
+    /// Placeholder the lexer emits where a token was malformed (its diagnostic is already
+    /// recorded); the grammar accepts it wherever a literal may stand.
+    BadLiteral,
+}
+
+impl Token<'_> {
+    /// How the token is named in "expected …, found …" messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Token::Ident(s) => format!("identifier `{s}`"),
+            Token::Ref(s) => format!("grant reference `{s}`"),
+            Token::Str(s) => format!("string {s:?}"),
+            Token::Int(n) => format!("integer `{n}`"),
+            Token::Date(d) => format!("date `{d}`"),
+            Token::Duration(d) => format!("duration `{d}`"),
+            Token::BadLiteral => "malformed literal".to_string(),
+            Token::Comment(_) | Token::BlockComment(_) => "comment".to_string(),
+            other => format!("`{}`", other.text().unwrap_or("?")),
+        }
+    }
+
+    /// The fixed text of keywords and punctuation.
+    pub fn text(&self) -> Option<&'static str> {
+        Some(match self {
+            Token::Import => "import",
+            Token::Require => "require",
+            Token::Schema => "schema",
+            Token::Key => "key",
+            Token::TString => "string",
+            Token::TInt => "int",
+            Token::TBool => "bool",
+            Token::TDate => "date",
+            Token::Enum => "enum",
+            Token::List => "list",
+            Token::System => "system",
+            Token::Resource => "resource",
+            Token::Levels => "levels",
+            Token::Default => "default",
+            Token::Grace => "grace",
+            Token::Policy => "policy",
+            Token::Template => "template",
+            Token::When => "when",
+            Token::Inherits => "inherits",
+            Token::Grant => "grant",
+            Token::Deny => "deny",
+            Token::Exception => "exception",
+            Token::User => "user",
+            Token::Justification => "justification",
+            Token::ApprovedBy => "approved_by",
+            Token::Expires => "expires",
+            Token::Effective => "effective",
+            Token::Version => "version",
+            Token::Owner => "owner",
+            Token::Description => "description",
+            Token::Conflict => "conflict",
+            Token::Reason => "reason",
+            Token::Test => "test",
+            Token::Given => "given",
+            Token::At => "at",
+            Token::Expect => "expect",
+            Token::No => "no",
+            Token::Policies => "policies",
+            Token::And => "and",
+            Token::Or => "or",
+            Token::Not => "not",
+            Token::In => "in",
+            Token::Matches => "matches",
+            Token::True => "true",
+            Token::False => "false",
+            Token::Today => "today",
+            Token::LBrace => "{",
+            Token::RBrace => "}",
+            Token::LParen => "(",
+            Token::RParen => ")",
+            Token::LBracket => "[",
+            Token::RBracket => "]",
+            Token::Comma => ",",
+            Token::Colon => ":",
+            Token::Question => "?",
+            Token::EqEq => "==",
+            Token::NotEq => "!=",
+            Token::Lt => "<",
+            Token::Le => "<=",
+            Token::Gt => ">",
+            Token::Ge => ">=",
+            _ => return None,
+        })
+    }
+
+    /// Keywords that may also stand where a name is expected (attribute, level, field).
+    pub fn is_keyword(&self) -> bool {
+        self.text().is_some_and(|t| t.starts_with(|c: char| c.is_ascii_alphabetic()))
+    }
+}
+
+/// A comment kept aside for doc attachment and formatting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub kind: CommentKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexError {
+    pub kind: LexErrorKind,
+    pub span: Span,
+}
+
+/// The parser's view of one file: significant tokens with byte offsets.
+pub struct Lexed<'s> {
+    pub tokens: Vec<(usize, Token<'s>, usize)>,
+    pub comments: Vec<Comment>,
+    pub errors: Vec<LexError>,
+    /// Set when nesting went past [`MAX_NESTING`]; tokens stop there.
+    pub too_deep: Option<Span>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum BraceCtx {
+    Schema,
+    Given,
+    Other,
+}
+
+/// Lexes a whole file. Never fails: problems are collected in [`Lexed::errors`].
+pub fn lex(src: &str) -> Lexed<'_> {
+    let mut out = Lexed { tokens: Vec::new(), comments: Vec::new(), errors: Vec::new(), too_deep: None };
+    let mut lexer = Token::lexer(src);
+    let mut depth = 0usize;
+    let mut braces: Vec<BraceCtx> = Vec::new();
+    let mut nots = 0usize;
+    while let Some(res) = lexer.next() {
+        let range = lexer.span();
+        let span = Span::new(range.start, range.end);
+        let tok = match res {
+            Ok(Token::Comment(kind)) | Ok(Token::BlockComment(kind)) => {
+                out.comments.push(Comment { kind, span });
+                continue;
+            }
+            Ok(t) => t,
+            Err(kind) => {
+                out.errors.push(LexError { kind, span });
+                match kind {
+                    LexErrorKind::UnexpectedChar => continue,
+                    LexErrorKind::UnterminatedComment => {
+                        out.comments.push(Comment { kind: CommentKind::Block, span });
+                        continue;
+                    }
+                    _ => Token::BadLiteral,
+                }
+            }
+        };
+        nots = if tok == Token::Not { nots + 1 } else { 0 };
+        if nots > MAX_NESTING {
+            out.too_deep = Some(span);
+            return out;
+        }
+        match tok {
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    out.too_deep = Some(span);
+                    return out;
+                }
+                if tok == Token::LBrace {
+                    let ctx = match out.tokens.last() {
+                        Some((_, Token::Schema, _)) => BraceCtx::Schema,
+                        Some((_, Token::Given, _)) => BraceCtx::Given,
+                        _ => BraceCtx::Other,
+                    };
+                    braces.push(ctx);
+                }
+            }
+            Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
+            Token::RBrace => {
+                depth = depth.saturating_sub(1);
+                braces.pop();
+            }
+            _ => {}
+        }
+        // Inside `schema { … }` and `given { … }`, `name:type` written without a space is a
+        // field, not a grant reference: split it back into name, colon and value.
+        if let Token::Ref(text) = tok {
+            if matches!(braces.last(), Some(BraceCtx::Schema | BraceCtx::Given)) {
+                if let Some(parts) = split_field(text, range.start) {
+                    out.tokens.extend(parts);
+                    continue;
+                }
+            }
+        }
+        out.tokens.push((range.start, tok, range.end));
+    }
+    out
+}
+
+fn single(s: &str) -> Option<Token<'_>> {
+    let mut l = Token::lexer(s);
+    let t = l.next()?.ok()?;
+    (l.span().end == s.len()).then_some(t)
+}
+
+fn split_field(text: &str, base: usize) -> Option<Vec<(usize, Token<'_>, usize)>> {
+    let (name, value) = text.split_once(':')?;
+    if value.contains([':', '*', '"']) {
+        return None;
+    }
+    let name_tok = single(name)?;
+    let value_tok = single(value)?;
+    let colon = base + name.len();
+    Some(vec![(base, name_tok, colon), (colon, Token::Colon, colon + 1), (colon + 1, value_tok, base + text.len())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(src: &str) -> Vec<Token<'_>> {
+        lex(src).tokens.into_iter().map(|(_, t, _)| t).collect()
+    }
+
+    #[test]
+    fn grant_references_are_one_token() {
+        assert_eq!(
+            kinds("grant gitlab:group:customer-solutions (reporter)"),
+            vec![
+                Token::Grant,
+                Token::Ref("gitlab:group:customer-solutions"),
+                Token::LParen,
+                Token::Ident("reporter"),
+                Token::RParen
+            ]
+        );
+        assert_eq!(kinds("slack:channel:#sales-team")[0], Token::Ref("slack:channel:#sales-team"));
+        assert_eq!(kinds("google:group:sales@company.com")[0], Token::Ref("google:group:sales@company.com"));
+        assert_eq!(kinds(r#"aws:role:"arn:aws:iam::1:role/R""#)[0], Token::Ref(r#"aws:role:"arn:aws:iam::1:role/R""#));
+        assert_eq!(kinds("salesforce:*")[0], Token::Ref("salesforce:*"));
+        assert_eq!(kinds("github:org:acme-*")[0], Token::Ref("github:org:acme-*"));
+    }
+
+    #[test]
+    fn nested_block_comments_and_doc_comments() {
+        let l = lex("/* a /* b */ c */ policy /// doc\n//// not doc\n// plain");
+        assert_eq!(l.tokens.len(), 1);
+        let kinds: Vec<_> = l.comments.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, vec![CommentKind::Block, CommentKind::Doc, CommentKind::Line, CommentKind::Line]);
+    }
+
+    #[test]
+    fn bad_inputs_become_errors_not_panics() {
+        let l = lex("\"abc");
+        assert_eq!(l.errors[0].kind, LexErrorKind::UnterminatedString);
+        let l = lex("2025-02-30");
+        assert_eq!(l.errors[0].kind, LexErrorKind::BadDate);
+        let l = lex("/* never closed");
+        assert_eq!(l.errors[0].kind, LexErrorKind::UnterminatedComment);
+        let l = lex("\"bad \\q escape\"");
+        assert_eq!(l.errors[0].kind, LexErrorKind::BadEscape);
+        let l = lex("a = b");
+        assert_eq!(l.errors[0].kind, LexErrorKind::UnexpectedChar);
+        let l = lex("99999999999999999999999");
+        assert_eq!(l.errors[0].kind, LexErrorKind::IntTooLarge);
+    }
+
+    #[test]
+    fn strings_unescape() {
+        assert_eq!(kinds(r#""a\"b\\c\n\u{1F600}""#), vec![Token::Str("a\"b\\c\n\u{1F600}".into())]);
+    }
+
+    #[test]
+    fn dates_durations_ints() {
+        assert_eq!(
+            kinds("2025-01-31 30d 2w 12h 42"),
+            vec![
+                Token::Date(NaiveDate::from_ymd_opt(2025, 1, 31).unwrap()),
+                Token::Duration(Duration { amount: 30, unit: DurationUnit::Days }),
+                Token::Duration(Duration { amount: 2, unit: DurationUnit::Weeks }),
+                Token::Duration(Duration { amount: 12, unit: DurationUnit::Hours }),
+                Token::Int(42)
+            ]
+        );
+    }
+
+    #[test]
+    fn schema_fields_without_space_are_split() {
+        assert_eq!(
+            kinds("schema { a:string }"),
+            vec![Token::Schema, Token::LBrace, Token::Ident("a"), Token::Colon, Token::TString, Token::RBrace]
+        );
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let src = "(".repeat(MAX_NESTING + 10);
+        assert!(lex(&src).too_deep.is_some());
+    }
+}

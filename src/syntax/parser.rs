@@ -1,0 +1,201 @@
+//! Runs the generated LALRPOP parser over the lexer's tokens, with error recovery, and
+//! turns every lexical and syntax error into a [`SyntaxError`] (E0001 / E0002).
+
+use lalrpop_util::{lalrpop_mod, ErrorRecovery, ParseError};
+
+use super::ast::File;
+use super::lexer::{self, Comment, LexError, Token};
+use super::span::Span;
+
+lalrpop_mod!(
+    #[allow(clippy::all, clippy::pedantic, unused)]
+    grammar,
+    "/pol.rs"
+);
+
+/// One problem found while reading a file, before any name is looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// `E0001` (syntax) or `E0002` (invalid token).
+    pub code: &'static str,
+    pub message: String,
+    pub span: Span,
+    pub label: String,
+    pub help: Option<String>,
+}
+
+/// The result of parsing one file: always an AST (with error nodes where input was skipped).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    pub file: File,
+    pub comments: Vec<Comment>,
+    pub errors: Vec<SyntaxError>,
+}
+
+/// Parses one file. Never panics; a file so broken that nothing can be recovered still
+/// gives an (empty) AST and its errors.
+pub fn parse(src: &str) -> Parsed {
+    let lexed = lexer::lex(src);
+    let mut errors: Vec<SyntaxError> = lexed.errors.iter().map(lex_error).collect();
+    if let Some(span) = lexed.too_deep {
+        errors.push(SyntaxError {
+            code: "E0001",
+            message: format!("nesting deeper than {} levels", lexer::MAX_NESTING),
+            span,
+            label: "too deeply nested".into(),
+            help: Some("split the expression or list into smaller parts".into()),
+        });
+        return Parsed { file: File::default(), comments: lexed.comments, errors };
+    }
+    let eof = src.len();
+    let mut recovered: Vec<ErrorRecovery<usize, Token<'_>, LexError>> = Vec::new();
+    let tokens = lexed.tokens.into_iter().map(Ok::<_, LexError>);
+    let file = match grammar::FileParser::new().parse(&mut recovered, tokens) {
+        Ok(f) => f,
+        Err(e) => {
+            errors.push(parse_error(e, eof));
+            File::default()
+        }
+    };
+    for r in recovered {
+        errors.push(parse_error(r.error, eof));
+    }
+    errors.sort_by_key(|e| (e.span.start, e.span.end));
+    errors.dedup_by(|a, b| a.span == b.span && a.message == b.message);
+    Parsed { file, comments: lexed.comments, errors }
+}
+
+fn lex_error(e: &LexError) -> SyntaxError {
+    use lexer::LexErrorKind as K;
+    let help = match e.kind {
+        K::UnterminatedString | K::NewlineInString => "close the string with `\"` on the same line (write a newline as `\\n`)",
+        K::UnterminatedComment => "close the comment with `*/` (block comments nest)",
+        K::BadEscape => "the escapes are `\\\"`, `\\\\`, `\\n`, `\\t` and `\\u{…}`",
+        K::BadDate => "dates are ISO calendar dates, `YYYY-MM-DD`, and must exist",
+        K::IntTooLarge => "integers must fit in 64 bits",
+        K::UnexpectedChar => "this character is not part of Pol's syntax",
+    };
+    SyntaxError {
+        code: "E0002",
+        message: e.kind.message().to_string(),
+        span: e.span,
+        label: e.kind.message().to_string(),
+        help: Some(help.to_string()),
+    }
+}
+
+fn describe_expected(expected: &[String]) -> String {
+    let mut names: Vec<String> = expected
+        .iter()
+        .map(|e| match e.as_str() {
+            "Ident" => "a name".to_string(),
+            "RefTok" => "a grant reference (`system:type:name`)".to_string(),
+            "StrTok" => "a string".to_string(),
+            "IntTok" => "an integer".to_string(),
+            "DateTok" => "a date".to_string(),
+            "DurTok" => "a duration (`30d`)".to_string(),
+            "BadLit" => String::new(),
+            other => format!("`{}`", other.trim_matches('"')),
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    match names.len() {
+        0 => "nothing more".to_string(),
+        1 => names.remove(0),
+        n if n > 8 => format!("{}, … ({} possibilities)", names[..6].join(", "), n),
+        _ => {
+            let last = names.pop().unwrap_or_default();
+            format!("{} or {}", names.join(", "), last)
+        }
+    }
+}
+
+fn parse_error(e: ParseError<usize, Token<'_>, LexError>, eof: usize) -> SyntaxError {
+    match e {
+        ParseError::UnrecognizedToken { token: (l, tok, r), expected } => SyntaxError {
+            code: "E0001",
+            message: format!("expected {}, found {}", describe_expected(&expected), tok.describe()),
+            span: Span::new(l, r),
+            label: format!("unexpected {}", tok.describe()),
+            help: hint_for(&tok, &expected),
+        },
+        ParseError::UnrecognizedEof { location, expected } => SyntaxError {
+            code: "E0001",
+            message: format!("expected {}, found end of file", describe_expected(&expected)),
+            span: Span::new(location.min(eof), location.min(eof)),
+            label: "the file ends here".into(),
+            help: expected.iter().any(|e| e == "\"}\"").then(|| "a `{` block is not closed".to_string()),
+        },
+        ParseError::ExtraToken { token: (l, tok, r) } => SyntaxError {
+            code: "E0001",
+            message: format!("unexpected {}", tok.describe()),
+            span: Span::new(l, r),
+            label: "not expected here".into(),
+            help: None,
+        },
+        ParseError::InvalidToken { location } => SyntaxError {
+            code: "E0002",
+            message: "invalid token".into(),
+            span: Span::new(location, location + 1),
+            label: "invalid token".into(),
+            help: None,
+        },
+        ParseError::User { error } => lex_error(&error),
+    }
+}
+
+fn hint_for(tok: &Token<'_>, expected: &[String]) -> Option<String> {
+    if matches!(tok, Token::Ident(_)) && expected.iter().any(|e| e == "RefTok") {
+        return Some("a grant names a system and a resource type: `system:type[:name]`".into());
+    }
+    if let Token::Ident(s) = tok {
+        if expected.iter().any(|e| e == "StrTok") {
+            return Some(format!("names of policies are strings: write \"{s}\""));
+        }
+    }
+    if tok.is_keyword() {
+        return Some(format!("`{}` is a keyword here", tok.text().unwrap_or_default()));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_spec_example() {
+        let p = parse(
+            r#"import "std/hris"
+require employment_status == "Active"
+/// Everyone gets this.
+policy "Base" { when employment_status == "Active" grant google:workspace-account }
+policy "SE" {
+  version "1.0"
+  effective 2025-01-01
+  when job_title == "Sales Engineer" and not (level > 3 or x in ["a", "b"])
+  inherits "Base", "Sales"
+  grant gitlab:group:customer-solutions (reporter)
+  grant salesforce:profile:sales-engineer grace 30d
+  deny salesforce:*
+}"#,
+        );
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert_eq!(p.file.items.len(), 4);
+    }
+
+    #[test]
+    fn recovers_and_reports_several_errors() {
+        let p = parse("policy \"A\" { when a == grant x:y }\npolicy \"B\" { when == }\npolicy \"C\" { when a == 1 }");
+        assert!(p.errors.len() >= 2, "{:?}", p.errors);
+        assert!(p.file.items.iter().any(|i| matches!(i, crate::syntax::ast::Item::Policy(p) if p.name.node == "C")));
+    }
+
+    #[test]
+    fn soft_keywords_as_attribute_names() {
+        let p = parse("policy \"A\" { when user == \"x\" and owner != \"y\" owner \"me\" }");
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+    }
+}
