@@ -4,4 +4,10 @@
 //! database of [`db`]) → evaluation → plans. Diagnostics ([`diagnostics`]) carry facts;
 //! rendering happens in one place.
 
+pub mod check;
+pub mod cli;
+pub mod db;
+pub mod diagnostics;
+pub mod ir;
+pub mod stdlib;
 pub mod syntax;

@@ -1,0 +1,150 @@
+//! The inheritance graph: cycles (E0102, reported once per cycle with every member
+//! labelled) and the transitive closure the lints and the interpreter use. Iterative
+//! throughout, so a 5,000-deep chain cannot overflow the stack.
+
+use std::collections::VecDeque;
+
+use super::Lowered;
+use crate::diagnostics::Diagnostic;
+use crate::ir::{Bundle, PolicyId};
+
+/// Strongly connected components of the inheritance graph (Tarjan, iterative).
+pub fn sccs(bundle: &Bundle) -> Vec<Vec<PolicyId>> {
+    let n = bundle.policies.len();
+    let mut index = vec![u32::MAX; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    let mut out = Vec::new();
+    let mut next = 0u32;
+    for root in 0..n as u32 {
+        if index[root as usize] != u32::MAX {
+            continue;
+        }
+        // (node, next edge to visit)
+        let mut work: Vec<(u32, usize)> = vec![(root, 0)];
+        index[root as usize] = next;
+        low[root as usize] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+        while let Some(&mut (v, ref mut ei)) = work.last_mut() {
+            let edges = &bundle.policies[v as usize].inherits;
+            if *ei < edges.len() {
+                let w = edges[*ei];
+                *ei += 1;
+                if index[w as usize] == u32::MAX {
+                    index[w as usize] = next;
+                    low[w as usize] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w as usize] = true;
+                    work.push((w, 0));
+                } else if on_stack[w as usize] {
+                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                }
+            } else {
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent as usize] = low[parent as usize].min(low[v as usize]);
+                }
+                if low[v as usize] == index[v as usize] {
+                    let mut comp = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on_stack[w as usize] = false;
+                        comp.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    comp.sort_unstable();
+                    out.push(comp);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every policy reachable from `start` through `inherits`, `start` included, each once.
+pub fn closure(bundle: &Bundle, start: PolicyId) -> Vec<PolicyId> {
+    let mut seen = vec![false; bundle.policies.len()];
+    let mut out = vec![start];
+    seen[start as usize] = true;
+    let mut i = 0;
+    while i < out.len() {
+        for &w in &bundle.policies[out[i] as usize].inherits {
+            if !seen[w as usize] {
+                seen[w as usize] = true;
+                out.push(w);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// One E0102 per cycle.
+pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
+    let b = &l.bundle;
+    let mut out = Vec::new();
+    for comp in sccs(b) {
+        let first = comp[0];
+        let self_loop = b.policies[first as usize].inherits.contains(&first);
+        if comp.len() == 1 && !self_loop {
+            continue;
+        }
+        let in_comp = |p: PolicyId| comp.binary_search(&p).is_ok();
+        let path = shortest_cycle(b, first, &in_comp);
+        let names: Vec<String> = path.iter().map(|&p| format!("`{}`", b.policies[p as usize].name)).collect();
+        let Some(lp) = l.policies[first as usize] else { continue };
+        let edge = |p: PolicyId| -> Option<(crate::db::SourceFile, crate::syntax::Span, PolicyId)> {
+            let lp = l.policies[p as usize]?;
+            let i = lp.policy.inherits.iter().position(|&w| in_comp(w))?;
+            Some((lp.file, lp.inherit_spans[i], lp.policy.inherits[i]))
+        };
+        let Some((file, span, target)) = edge(first) else { continue };
+        let mut d = Diagnostic::new(
+            "E0102",
+            format!("inheritance cycle: {} → {}", names.join(" → "), names[0]),
+            file,
+            span,
+            format!("`{}` inherits `{}`", lp.policy.name, b.policies[target as usize].name),
+        );
+        for &p in &comp[1..] {
+            if let Some((f, s, t)) = edge(p) {
+                d = d.with_label(f, s, format!("`{}` inherits `{}`", b.policies[p as usize].name, b.policies[t as usize].name));
+            }
+        }
+        d = d.with_help("a policy cannot inherit itself, even through others: remove one `inherits` on the cycle");
+        out.push(d);
+    }
+    out
+}
+
+fn shortest_cycle(b: &Bundle, start: PolicyId, in_comp: &dyn Fn(PolicyId) -> bool) -> Vec<PolicyId> {
+    let mut prev: std::collections::HashMap<PolicyId, PolicyId> = std::collections::HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(v) = queue.pop_front() {
+        for &w in &b.policies[v as usize].inherits {
+            if !in_comp(w) {
+                continue;
+            }
+            if w == start {
+                let mut path = vec![v];
+                let mut cur = v;
+                while cur != start {
+                    cur = prev[&cur];
+                    path.push(cur);
+                }
+                path.reverse();
+                return path;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(w) {
+                e.insert(v);
+                queue.push_back(w);
+            }
+        }
+    }
+    vec![start]
+}

@@ -1,0 +1,434 @@
+//! The checked IR of a bundle: names resolved to indices, levels to ranks, expressions
+//! typed. It knows nothing of the parser or salsa: evaluation, bundles on disk and analyses
+//! depend on this alone.
+
+use chrono::NaiveDate;
+
+pub use crate::syntax::ast::CmpOp;
+pub use crate::syntax::lexer::Duration;
+
+pub type PolicyId = u32;
+pub type SystemId = u32;
+pub type TypeId = u32;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bundle {
+    /// `None` when the bundle declares no schema: attributes are untyped.
+    pub schema: Option<Schema>,
+    pub systems: Vec<System>,
+    pub requires: Vec<Expr>,
+    pub policies: Vec<Policy>,
+    pub exceptions: Vec<Exception>,
+    pub conflicts: Vec<Conflict>,
+    pub tests: Vec<Test>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Schema {
+    pub fields: Vec<Field>,
+    /// The key field's name (`user_id` unless a field is marked `key`).
+    pub key: String,
+}
+
+impl Schema {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+    pub optional: bool,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Type {
+    String,
+    Int,
+    Bool,
+    Date,
+    Duration,
+    Enum(Vec<String>),
+    List(Box<Type>),
+    /// Untyped (no schema) or already reported as wrong: checks nothing.
+    Any,
+}
+
+impl std::fmt::Display for Type {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Type::String => write!(f, "string"),
+            Type::Int => write!(f, "int"),
+            Type::Bool => write!(f, "bool"),
+            Type::Date => write!(f, "date"),
+            Type::Duration => write!(f, "duration"),
+            Type::Enum(m) => write!(f, "enum {{ {} }}", m.join(", ")),
+            Type::List(t) => write!(f, "list<{t}>"),
+            Type::Any => write!(f, "any"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct System {
+    pub name: String,
+    pub display: Option<String>,
+    pub grace: Option<Duration>,
+    pub types: Vec<ResourceType>,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceType {
+    pub name: String,
+    /// Lowest first; empty for a type without levels.
+    pub levels: Vec<String>,
+    /// Rank of the default level (the lowest when none is named); `None` without levels.
+    pub default: Option<u8>,
+    pub grace: Option<Duration>,
+}
+
+/// One entitlement: `system:type[:name]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Entitlement {
+    pub system: SystemId,
+    pub rtype: TypeId,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub entitlement: Entitlement,
+    /// The level's rank; `None` for a type without levels (a written-less level is the
+    /// type's default, already filled in).
+    pub level: Option<u8>,
+    pub grace: Option<Duration>,
+}
+
+/// A `deny` or `conflict` pattern: each segment a glob whose `*` matches any run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pattern {
+    pub system: String,
+    pub rtype: String,
+    pub name: Option<String>,
+    pub text: String,
+}
+
+impl Pattern {
+    /// Whether the pattern matches an entitlement whose segments are `system`, `rtype`, `name`.
+    /// A pattern without a name segment matches every name of the type.
+    pub fn matches(&self, system: &str, rtype: &str, name: Option<&str>) -> bool {
+        if !glob_match(&self.system, system) || !glob_match(&self.rtype, rtype) {
+            return false;
+        }
+        match (&self.name, name) {
+            (None, _) => true,
+            (Some(p), Some(n)) => glob_match(p, n),
+            (Some(p), None) => p == "*",
+        }
+    }
+}
+
+/// `*` matches any run of characters, `?` any one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub name: String,
+    pub template: bool,
+    pub doc: Option<String>,
+    /// `when` clauses, ANDed.
+    pub triggers: Vec<Expr>,
+    pub inherits: Vec<PolicyId>,
+    pub grants: Vec<Grant>,
+    pub denies: Vec<Pattern>,
+    pub effective: Option<NaiveDate>,
+    pub expires: Option<NaiveDate>,
+    pub version: Option<String>,
+    pub owner: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Policy {
+    /// In force on `d`: `effective <= d < expires`.
+    pub fn in_force(&self, d: NaiveDate) -> bool {
+        self.effective.is_none_or(|e| e <= d) && self.expires.is_none_or(|x| d < x)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    pub name: Option<String>,
+    pub user: String,
+    pub grants: Vec<Grant>,
+    pub justification: String,
+    pub approved_by: String,
+    /// In force on days before this one.
+    pub expires: NaiveDate,
+    pub effective: Option<NaiveDate>,
+    /// Free-form metadata such as `ticket "SEC-1234"`.
+    pub meta: Vec<(String, String)>,
+}
+
+impl Exception {
+    pub fn in_force(&self, d: NaiveDate) -> bool {
+        self.effective.is_none_or(|e| e <= d) && d < self.expires
+    }
+
+    /// How sources name it: `exception "NAME"` (or `exception for USER` when unnamed).
+    pub fn source_label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("exception \"{n}\""),
+            None => format!("exception for {}", self.user),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub name: String,
+    pub patterns: Vec<Pattern>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Test {
+    pub name: String,
+    pub given: Vec<(String, Value)>,
+    pub at: Option<NaiveDate>,
+    pub expect_policies: Option<Vec<String>>,
+    pub expect_grants: Vec<ExpectGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectGrant {
+    pub entitlement: Entitlement,
+    /// `None`: any level.
+    pub level: Option<u8>,
+    pub negated: bool,
+    /// The reference as written, for messages.
+    pub text: String,
+}
+
+/// A value of a user attribute or a literal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Date(NaiveDate),
+    Str(String),
+    List(Vec<Value>),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Date(d) => write!(f, "{d}"),
+            Value::Str(s) => write!(f, "{}", crate::syntax::ast::quote(s)),
+            Value::List(v) => {
+                write!(f, "[")?;
+                for (i, x) in v.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                write!(f, "]")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Func {
+    DaysSince,
+    Lower,
+    Has,
+    Contains,
+}
+
+impl Func {
+    pub const ALL: &'static [(&'static str, Func)] =
+        &[("days_since", Func::DaysSince), ("lower", Func::Lower), ("has", Func::Has), ("contains", Func::Contains)];
+
+    pub fn name(self) -> &'static str {
+        Func::ALL.iter().find(|(_, f)| *f == self).map_or("?", |(n, _)| n)
+    }
+}
+
+/// A typed, resolved expression.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Expr {
+    Lit(Value),
+    Attr(String),
+    Today,
+    Call(Func, Vec<Expr>),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    In { lhs: Box<Expr>, rhs: Box<Expr>, negated: bool },
+    Matches(Box<Expr>, Box<Expr>),
+    /// A list whose elements are not all literals (`[department, team]`).
+    List(Vec<Expr>),
+}
+
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn prec(e: &Expr) -> u8 {
+            match e {
+                Expr::Or(_) => 1,
+                Expr::And(_) => 2,
+                Expr::Not(_) => 3,
+                Expr::Cmp(..) | Expr::In { .. } | Expr::Matches(..) => 4,
+                _ => 5,
+            }
+        }
+        let sub = |f: &mut std::fmt::Formatter<'_>, e: &Expr, min: u8| {
+            if prec(e) < min {
+                write!(f, "({e})")
+            } else {
+                write!(f, "{e}")
+            }
+        };
+        match self {
+            Expr::Lit(v) => write!(f, "{v}"),
+            Expr::Attr(a) => write!(f, "{a}"),
+            Expr::Today => write!(f, "today"),
+            Expr::Call(func, args) => {
+                write!(f, "{}(", func.name())?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                write!(f, ")")
+            }
+            Expr::Not(e) => {
+                write!(f, "not ")?;
+                sub(f, e, 3)
+            }
+            Expr::And(v) | Expr::Or(v) => {
+                let (kw, p) = if matches!(self, Expr::And(_)) { ("and", 3) } else { ("or", 2) };
+                for (i, e) in v.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " {kw} ")?;
+                    }
+                    sub(f, e, p)?;
+                }
+                Ok(())
+            }
+            Expr::Cmp(op, a, b) => {
+                sub(f, a, 5)?;
+                write!(f, " {} ", op.text())?;
+                sub(f, b, 5)
+            }
+            Expr::In { lhs, rhs, negated } => {
+                sub(f, lhs, 5)?;
+                write!(f, "{}", if *negated { " not in " } else { " in " })?;
+                sub(f, rhs, 5)
+            }
+            Expr::Matches(a, b) => {
+                sub(f, a, 5)?;
+                write!(f, " matches ")?;
+                sub(f, b, 5)
+            }
+            Expr::List(items) => {
+                write!(f, "[")?;
+                for (i, a) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                write!(f, "]")
+            }
+        }
+    }
+}
+
+impl Bundle {
+    pub fn system(&self, id: SystemId) -> &System {
+        &self.systems[id as usize]
+    }
+
+    pub fn rtype(&self, e: &Entitlement) -> &ResourceType {
+        &self.systems[e.system as usize].types[e.rtype as usize]
+    }
+
+    /// The canonical text `system:type[:name]` of an entitlement.
+    pub fn entitlement_text(&self, e: &Entitlement) -> String {
+        let s = &self.systems[e.system as usize];
+        let t = &s.types[e.rtype as usize];
+        match &e.name {
+            None => format!("{}:{}", s.name, t.name),
+            Some(n) if n.chars().all(crate::syntax::ast::is_bare_name_char) && !n.is_empty() => {
+                format!("{}:{}:{}", s.name, t.name, n)
+            }
+            Some(n) => format!("{}:{}:{}", s.name, t.name, crate::syntax::ast::quote(n)),
+        }
+    }
+
+    /// The name of a level rank of an entitlement's type.
+    pub fn level_name(&self, e: &Entitlement, level: Option<u8>) -> Option<&str> {
+        level.and_then(|l| self.rtype(e).levels.get(l as usize)).map(String::as_str)
+    }
+
+    pub fn policy_id(&self, name: &str) -> Option<PolicyId> {
+        self.policies.iter().position(|p| p.name == name).map(|i| i as PolicyId)
+    }
+
+    /// Whether a pattern matches an entitlement of this bundle.
+    pub fn pattern_matches(&self, p: &Pattern, e: &Entitlement) -> bool {
+        let s = &self.systems[e.system as usize];
+        p.matches(&s.name, &s.types[e.rtype as usize].name, e.name.as_deref())
+    }
+
+    /// The grace of a grant: its own, else its type's, else its system's.
+    pub fn grace_of(&self, g: &Grant) -> Option<Duration> {
+        g.grace.or(self.rtype(&g.entitlement).grace).or(self.system(g.entitlement.system).grace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("acme-*", "acme-web"));
+        assert!(!glob_match("acme-*", "other"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(glob_match("*sales*", "#sales-team"));
+        assert!(!glob_match("abc", "abcd"));
+    }
+}
