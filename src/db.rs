@@ -71,7 +71,10 @@ impl Loaded {
     /// `polc test`'s own checks.
     pub fn from_sources(sources: &[(&str, &str)]) -> Loaded {
         let db = Database::default();
-        let files: Vec<SourceFile> = sources.iter().map(|(p, t)| SourceFile::new(&db, p.to_string(), t.to_string())).collect();
+        let files: Vec<SourceFile> = sources
+            .iter()
+            .map(|(p, t)| SourceFile::new(&db, p.to_string(), t.to_string()))
+            .collect();
         let std = stdlib_inputs(&db);
         let workspace = Workspace::new(&db, files, std, today_utc());
         Loaded { db, workspace }
@@ -116,6 +119,24 @@ pub fn resolve_import(from: &str, target: &str) -> PathBuf {
     base.join(target)
 }
 
+/// `a/./b/../c` → `a/c`, without touching the disk (analysis queries do no IO).
+pub fn lexical_normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 pub fn normalize(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -123,15 +144,26 @@ pub fn normalize(p: &Path) -> PathBuf {
 fn stdlib_inputs(db: &Database) -> Vec<(String, SourceFile)> {
     stdlib::MODULES
         .iter()
-        .map(|(name, text)| (name.to_string(), SourceFile::new(db, stdlib::display_path(name), text.to_string())))
+        .map(|(name, text)| {
+            (
+                name.to_string(),
+                SourceFile::new(db, stdlib::display_path(name), text.to_string()),
+            )
+        })
         .collect()
 }
 
-fn load_file(db: &Database, p: &Path, files: &mut Vec<SourceFile>, seen: &mut HashMap<PathBuf, ()>) -> Result<(), LoadError> {
+fn load_file(
+    db: &Database,
+    p: &Path,
+    files: &mut Vec<SourceFile>,
+    seen: &mut HashMap<PathBuf, ()>,
+) -> Result<(), LoadError> {
     if seen.insert(normalize(p), ()).is_some() {
         return Ok(());
     }
-    let bytes = std::fs::read(p).map_err(|e| LoadError(format!("{}: cannot read: {e}", p.display())))?;
+    let bytes =
+        std::fs::read(p).map_err(|e| LoadError(format!("{}: cannot read: {e}", p.display())))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let ok = &e.as_bytes()[..at];
@@ -153,12 +185,17 @@ pub fn collect_pol_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             let mut found = Vec::new();
             for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
                 let entry = entry.map_err(|e| LoadError(format!("{}: {e}", p.display())))?;
-                if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "pol") {
+                if entry.file_type().is_file()
+                    && entry.path().extension().is_some_and(|e| e == "pol")
+                {
                     found.push(entry.into_path());
                 }
             }
             if found.is_empty() {
-                return Err(LoadError(format!("{}: no .pol files in this directory", p.display())));
+                return Err(LoadError(format!(
+                    "{}: no .pol files in this directory",
+                    p.display()
+                )));
             }
             out.extend(found);
         } else {

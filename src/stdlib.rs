@@ -2,8 +2,10 @@
 //! `import "std/NAME"`.
 
 /// `(module name, file text)` of every standard module.
-pub const MODULES: &[(&str, &str)] =
-    &[("hris", include_str!("../stdlib/hris.pol")), ("saas", include_str!("../stdlib/saas.pol"))];
+pub const MODULES: &[(&str, &str)] = &[
+    ("hris", include_str!("../stdlib/hris.pol")),
+    ("saas", include_str!("../stdlib/saas.pol")),
+];
 
 /// The text of `std/NAME`.
 pub fn module(name: &str) -> Option<&'static str> {

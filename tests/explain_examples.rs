@@ -24,11 +24,15 @@ fn wrong_examples_produce_their_code_and_fixed_ones_are_clean() {
         let fixed = example(code, "Fixed").unwrap_or_else(|| panic!("{code}: no Fixed example"));
         let (codes, rendered) = diagnose(wrong);
         if !codes.contains(code) && !PENDING.contains(code) {
-            failures.push(format!("{code}: the Wrong example gives {codes:?}, not {code}:\n{rendered}"));
+            failures.push(format!(
+                "{code}: the Wrong example gives {codes:?}, not {code}:\n{rendered}"
+            ));
         }
         let (codes, rendered) = diagnose(fixed);
         if !codes.is_empty() {
-            failures.push(format!("{code}: the Fixed example is not clean: {codes:?}\n{rendered}"));
+            failures.push(format!(
+                "{code}: the Fixed example is not clean: {codes:?}\n{rendered}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -37,6 +41,9 @@ fn wrong_examples_produce_their_code_and_fixed_ones_are_clean() {
 #[test]
 fn every_code_has_a_title() {
     for (code, text) in EXPLANATIONS {
-        assert!(text.starts_with(&format!("# {code}: ")), "{code}: first line must be `# {code}: title`");
+        assert!(
+            text.starts_with(&format!("# {code}: ")),
+            "{code}: first line must be `# {code}: title`"
+        );
     }
 }

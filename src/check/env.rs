@@ -74,10 +74,14 @@ pub struct PolicyDecl {
 
 impl Env {
     pub fn system(&self, name: &str) -> Option<(u32, &SystemEnv)> {
-        self.system_index.get(name).map(|&i| (i, &self.systems[i as usize]))
+        self.system_index
+            .get(name)
+            .map(|&i| (i, &self.systems[i as usize]))
     }
     pub fn policy(&self, name: &str) -> Option<(u32, &PolicyDecl)> {
-        self.policy_index.get(name).map(|&i| (i, &self.policies[i as usize]))
+        self.policy_index
+            .get(name)
+            .map(|&i| (i, &self.policies[i as usize]))
     }
     pub fn field(&self, name: &str) -> Option<&FieldEnv> {
         let s = self.schema.as_ref()?;
@@ -87,7 +91,11 @@ impl Env {
 
 impl SystemEnv {
     pub fn rtype(&self, name: &str) -> Option<(u32, &TypeEnv)> {
-        self.types.iter().enumerate().find(|(_, t)| t.name == name).map(|(i, t)| (i as u32, t))
+        self.types
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.name == name)
+            .map(|(i, t)| (i as u32, t))
     }
 }
 
@@ -107,7 +115,12 @@ pub fn doc_before(text: &str, comments: &[Comment], start: u32) -> Option<String
         }
         let line = &text[c.span.range()];
         let body = line.trim_start_matches("///");
-        lines.push(body.strip_prefix(' ').unwrap_or(body).trim_end().to_string());
+        lines.push(
+            body.strip_prefix(' ')
+                .unwrap_or(body)
+                .trim_end()
+                .to_string(),
+        );
         next_start = c.span.start as usize;
     }
     if lines.is_empty() {
@@ -139,10 +152,20 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                 Item::Schema(s) => {
                     let schema = env.schema.get_or_insert_with(SchemaEnv::default);
                     for f in &s.fields {
-                        declare_field(schema, &mut env.diagnostics, &mut key_field, file, f, text, &parsed.comments);
+                        declare_field(
+                            schema,
+                            &mut env.diagnostics,
+                            &mut key_field,
+                            file,
+                            f,
+                            text,
+                            &parsed.comments,
+                        );
                     }
                 }
-                Item::System(s) => declare_system(&mut env, file, s, text, &parsed.comments, *from_std),
+                Item::System(s) => {
+                    declare_system(&mut env, file, s, text, &parsed.comments, *from_std)
+                }
                 Item::Policy(p) => {
                     if p.name.node.is_empty() {
                         continue;
@@ -157,7 +180,9 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                                 format!("second {} named `{}`", p.kind.keyword(), p.name.node),
                             )
                             .with_label(prev.file, prev.name_span, "first declared here")
-                            .with_help("policies and templates share one namespace: rename one of them"),
+                            .with_help(
+                                "policies and templates share one namespace: rename one of them",
+                            ),
                         );
                         continue;
                     }
@@ -196,9 +221,15 @@ fn declare_field(
     if let Some(&i) = schema.index.get(&f.name.node) {
         let prev = &schema.fields[i];
         diags.push(
-            Diagnostic::new("E0205", format!("the field `{}` is declared twice", f.name.node), file, f.name.span, "declared again here")
-                .with_label(prev.file, prev.span, "first declared here")
-                .with_help("schema blocks merge: declare each field once"),
+            Diagnostic::new(
+                "E0205",
+                format!("the field `{}` is declared twice", f.name.node),
+                file,
+                f.name.span,
+                "declared again here",
+            )
+            .with_label(prev.file, prev.span, "first declared here")
+            .with_help("schema blocks merge: declare each field once"),
         );
         return;
     }
@@ -206,9 +237,15 @@ fn declare_field(
     if f.key {
         if let Some((kf, ks)) = key_field {
             diags.push(
-                Diagnostic::new("E0205", "a second field is marked `key`", file, f.span, "second key")
-                    .with_label(*kf, *ks, "the key is already this field")
-                    .with_help("a schema has one key field: the user id"),
+                Diagnostic::new(
+                    "E0205",
+                    "a second field is marked `key`",
+                    file,
+                    f.span,
+                    "second key",
+                )
+                .with_label(*kf, *ks, "the key is already this field")
+                .with_help("a schema has one key field: the user id"),
             );
             key = false;
         } else {
@@ -216,12 +253,20 @@ fn declare_field(
         }
         if f.optional {
             diags.push(
-                Diagnostic::new("E0202", "the key field cannot be optional", file, f.span, "optional key")
-                    .with_help("every user record needs its id: remove the `?`"),
+                Diagnostic::new(
+                    "E0202",
+                    "the key field cannot be optional",
+                    file,
+                    f.span,
+                    "optional key",
+                )
+                .with_help("every user record needs its id: remove the `?`"),
             );
         }
     }
-    schema.index.insert(f.name.node.clone(), schema.fields.len());
+    schema
+        .index
+        .insert(f.name.node.clone(), schema.fields.len());
     schema.fields.push(FieldEnv {
         name: f.name.node.clone(),
         ty: lower_type(&f.ty),
@@ -233,18 +278,31 @@ fn declare_field(
     });
 }
 
-fn declare_system(env: &mut Env, file: SourceFile, s: &ast::System, text: &str, comments: &[Comment], from_std: bool) {
+fn declare_system(
+    env: &mut Env,
+    file: SourceFile,
+    s: &ast::System,
+    text: &str,
+    comments: &[Comment],
+    from_std: bool,
+) {
     if let Some((_, prev)) = env.system(&s.name.node) {
         let (pf, ps) = (prev.file, prev.span);
         let from_std = prev.from_std;
         env.diagnostics.push(
-            Diagnostic::new("E0305", format!("the system `{}` is declared twice", s.name.node), file, s.name.span, "declared again here")
-                .with_label(pf, ps, "first declared here")
-                .with_help(if from_std {
-                    "this system comes from the standard library: give yours another name".to_string()
-                } else {
-                    "declare each system once, with all its resource types".to_string()
-                }),
+            Diagnostic::new(
+                "E0305",
+                format!("the system `{}` is declared twice", s.name.node),
+                file,
+                s.name.span,
+                "declared again here",
+            )
+            .with_label(pf, ps, "first declared here")
+            .with_help(if from_std {
+                "this system comes from the standard library: give yours another name".to_string()
+            } else {
+                "declare each system once, with all its resource types".to_string()
+            }),
         );
         return;
     }
@@ -266,7 +324,10 @@ fn declare_system(env: &mut Env, file: SourceFile, s: &ast::System, text: &str, 
                     env.diagnostics.push(
                         Diagnostic::new(
                             "E0305",
-                            format!("the resource type `{}` is declared twice in `{}`", r.name.node, s.name.node),
+                            format!(
+                                "the resource type `{}` is declared twice in `{}`",
+                                r.name.node, s.name.node
+                            ),
                             file,
                             r.name.span,
                             "declared again here",
@@ -280,12 +341,19 @@ fn declare_system(env: &mut Env, file: SourceFile, s: &ast::System, text: &str, 
             SystemClause::Error(_) => {}
         }
     }
-    env.system_index.insert(sys.name.clone(), env.systems.len() as u32);
+    env.system_index
+        .insert(sys.name.clone(), env.systems.len() as u32);
     env.systems.push(sys);
 }
 
 fn declare_type(diags: &mut Vec<Diagnostic>, file: SourceFile, r: &ast::Resource) -> TypeEnv {
-    let mut t = TypeEnv { name: r.name.node.clone(), levels: Vec::new(), default: None, grace: None, span: r.name.span };
+    let mut t = TypeEnv {
+        name: r.name.node.clone(),
+        levels: Vec::new(),
+        default: None,
+        grace: None,
+        span: r.name.span,
+    };
     let mut default: Option<&Sp<String>> = None;
     for c in &r.clauses {
         match c {
@@ -314,18 +382,42 @@ fn declare_type(diags: &mut Vec<Diagnostic>, file: SourceFile, r: &ast::Resource
         match t.levels.iter().position(|l| *l == d.node.to_lowercase()) {
             Some(i) => t.default = Some(i as u8),
             None if t.levels.is_empty() => diags.push(
-                Diagnostic::new("E0304", format!("`{}` has no levels, so it has no default level", r.name.node), file, d.span, "no levels to choose from")
-                    .with_help("declare `levels a < b < …` first, or remove `default`"),
+                Diagnostic::new(
+                    "E0304",
+                    format!(
+                        "`{}` has no levels, so it has no default level",
+                        r.name.node
+                    ),
+                    file,
+                    d.span,
+                    "no levels to choose from",
+                )
+                .with_help("declare `levels a < b < …` first, or remove `default`"),
             ),
             None => diags.push(
-                Diagnostic::new("E0303", format!("unknown level `{}` for `{}`", d.node, r.name.node), file, d.span, "not one of its levels")
-                    .with_help_opt(crate::diagnostics::did_you_mean(&d.node, t.levels.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?")))
-                    .with_note(format!("its levels are: {}", t.levels.join(" < "))),
+                Diagnostic::new(
+                    "E0303",
+                    format!("unknown level `{}` for `{}`", d.node, r.name.node),
+                    file,
+                    d.span,
+                    "not one of its levels",
+                )
+                .with_help_opt(
+                    crate::diagnostics::did_you_mean(&d.node, t.levels.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?")),
+                )
+                .with_note(format!("its levels are: {}", t.levels.join(" < "))),
             ),
         }
     }
     if t.levels.len() > 200 {
-        diags.push(Diagnostic::new("E0305", "a resource type may declare at most 200 levels", file, r.name.span, "too many levels"));
+        diags.push(Diagnostic::new(
+            "E0305",
+            "a resource type may declare at most 200 levels",
+            file,
+            r.name.span,
+            "too many levels",
+        ));
         t.levels.truncate(200);
     }
     t

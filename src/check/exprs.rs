@@ -18,8 +18,14 @@ pub fn check_condition(cx: &mut Ctx<'_>, e: &Expr) -> ir::Expr {
 fn expect_bool(cx: &mut Ctx<'_>, span: Span, ty: &Type, what: &str) {
     if !matches!(ty, Type::Bool | Type::Any) {
         cx.push(
-            Diagnostic::new("E0202", format!("{what}, found a value of type `{ty}`"), cx.file, span, format!("this is a `{ty}`, not a `bool`"))
-                .with_help("compare it with something: `attribute == \"value\"`"),
+            Diagnostic::new(
+                "E0202",
+                format!("{what}, found a value of type `{ty}`"),
+                cx.file,
+                span,
+                format!("this is a `{ty}`, not a `bool`"),
+            )
+            .with_help("compare it with something: `attribute == \"value\"`"),
         );
     }
 }
@@ -33,16 +39,34 @@ pub fn check(cx: &mut Ctx<'_>, e: &Expr) -> (ir::Expr, Type) {
             let mut out = Vec::with_capacity(items.len());
             for it in items {
                 let (x, t) = check(cx, it);
-                let kw = if matches!(e.kind, ExprKind::Or(_)) { "or" } else { "and" };
-                expect_bool(cx, it.span, &t, &format!("the operands of `{kw}` must be conditions"));
+                let kw = if matches!(e.kind, ExprKind::Or(_)) {
+                    "or"
+                } else {
+                    "and"
+                };
+                expect_bool(
+                    cx,
+                    it.span,
+                    &t,
+                    &format!("the operands of `{kw}` must be conditions"),
+                );
                 out.push(x);
             }
-            let ir = if matches!(e.kind, ExprKind::Or(_)) { ir::Expr::Or(out) } else { ir::Expr::And(out) };
+            let ir = if matches!(e.kind, ExprKind::Or(_)) {
+                ir::Expr::Or(out)
+            } else {
+                ir::Expr::And(out)
+            };
             (ir, Type::Bool)
         }
         ExprKind::Not(inner) => {
             let (x, t) = check(cx, inner);
-            expect_bool(cx, inner.span, &t, "the operand of `not` must be a condition");
+            expect_bool(
+                cx,
+                inner.span,
+                &t,
+                "the operand of `not` must be a condition",
+            );
             (ir::Expr::Not(Box::new(x)), Type::Bool)
         }
         ExprKind::Cmp(op, a, b) => {
@@ -68,18 +92,36 @@ pub fn check(cx: &mut Ctx<'_>, e: &Expr) -> (ir::Expr, Type) {
                 Type::Any => {}
                 other => {
                     cx.push(
-                        Diagnostic::new("E0202", format!("`in` needs a list on its right, found `{other}`"), cx.file, rhs.span, "not a list")
-                            .with_help("write the values as a list: `x in [\"a\", \"b\"]`"),
+                        Diagnostic::new(
+                            "E0202",
+                            format!("`in` needs a list on its right, found `{other}`"),
+                            cx.file,
+                            rhs.span,
+                            "not a list",
+                        )
+                        .with_help("write the values as a list: `x in [\"a\", \"b\"]`"),
                     );
                 }
             }
-            (ir::Expr::In { lhs: Box::new(xa), rhs: Box::new(xb), negated: *negated }, Type::Bool)
+            (
+                ir::Expr::In {
+                    lhs: Box::new(xa),
+                    rhs: Box::new(xb),
+                    negated: *negated,
+                },
+                Type::Bool,
+            )
         }
         ExprKind::Matches(a, b) => {
             let (xa, ta) = check(cx, a);
             let (xb, tb) = check(cx, b);
             if !matches!(ta, Type::String | Type::Enum(_) | Type::Any) {
-                mismatch(cx, a.span, &ta, "a `string` (`matches` compares text with a glob)");
+                mismatch(
+                    cx,
+                    a.span,
+                    &ta,
+                    "a `string` (`matches` compares text with a glob)",
+                );
             }
             if !matches!(tb, Type::String | Type::Any) {
                 mismatch(cx, b.span, &tb, "a glob string such as \"Sales*\"");
@@ -106,12 +148,27 @@ pub fn check(cx: &mut Ctx<'_>, e: &Expr) -> (ir::Expr, Type) {
                 if elem == Type::Any {
                     elem = t;
                 } else if !compatible(&elem, &t) && t != Type::Any {
-                    mismatch(cx, it.span, &t, &format!("`{elem}` like the list's first element"));
+                    mismatch(
+                        cx,
+                        it.span,
+                        &t,
+                        &format!("`{elem}` like the list's first element"),
+                    );
                 }
                 out.push(x);
             }
             // A list of literals is a literal: keep it as a value for fast membership tests.
-            let ir = match out.iter().map(|x| if let ir::Expr::Lit(v) = x { Some(v.clone()) } else { None }).collect::<Option<Vec<_>>>() {
+            let ir = match out
+                .iter()
+                .map(|x| {
+                    if let ir::Expr::Lit(v) = x {
+                        Some(v.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect::<Option<Vec<_>>>()
+            {
                 Some(vals) => ir::Expr::Lit(Value::List(vals)),
                 None => ir::Expr::List(out),
             };
@@ -127,14 +184,27 @@ fn elem_type_of(cx: &mut Ctx<'_>, e: &Expr) -> Type {
 }
 
 fn attr_type(cx: &mut Ctx<'_>, name: &str, span: Span) -> Type {
-    let Some(schema) = &cx.env.schema else { return Type::Any };
+    let Some(schema) = &cx.env.schema else {
+        return Type::Any;
+    };
     match schema.index.get(name) {
         Some(&i) => schema.fields[i].ty.clone(),
         None => {
             let help = did_you_mean(name, schema.fields.iter().map(|f| f.name.as_str()))
                 .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| "declare it in a `schema { … }` block, or check the spelling".to_string());
-            cx.push(Diagnostic::new("E0201", format!("unknown attribute `{name}`"), cx.file, span, "not a field of the schema").with_help(help));
+                .unwrap_or_else(|| {
+                    "declare it in a `schema { … }` block, or check the spelling".to_string()
+                });
+            cx.push(
+                Diagnostic::new(
+                    "E0201",
+                    format!("unknown attribute `{name}`"),
+                    cx.file,
+                    span,
+                    "not a field of the schema",
+                )
+                .with_help(help),
+            );
             Type::Any
         }
     }
@@ -143,7 +213,9 @@ fn attr_type(cx: &mut Ctx<'_>, name: &str, span: Span) -> Type {
 fn compatible(a: &Type, b: &Type) -> bool {
     match (a, b) {
         (Type::Any, _) | (_, Type::Any) => true,
-        (Type::Enum(_), Type::String) | (Type::String, Type::Enum(_)) | (Type::Enum(_), Type::Enum(_)) => true,
+        (Type::Enum(_), Type::String)
+        | (Type::String, Type::Enum(_))
+        | (Type::Enum(_), Type::Enum(_)) => true,
         (Type::Int, Type::Duration) | (Type::Duration, Type::Int) => true,
         (Type::List(x), Type::List(y)) => compatible(x, y),
         (x, y) => x == y,
@@ -172,10 +244,16 @@ fn check_equatable(cx: &mut Ctx<'_>, a: &Expr, ta: &Type, b: &Expr, tb: Type, sp
     }
     if !compatible(ta, &tb) {
         cx.push(
-            Diagnostic::new("E0202", format!("cannot compare `{ta}` with `{tb}`"), cx.file, span, "these have different types")
-                .with_label(cx.file, a.span, format!("`{ta}`"))
-                .with_label(cx.file, b.span, format!("`{tb}`"))
-                .with_help(literal_hint(ta)),
+            Diagnostic::new(
+                "E0202",
+                format!("cannot compare `{ta}` with `{tb}`"),
+                cx.file,
+                span,
+                "these have different types",
+            )
+            .with_label(cx.file, a.span, format!("`{ta}`"))
+            .with_label(cx.file, b.span, format!("`{tb}`"))
+            .with_help(literal_hint(ta)),
         );
     }
 }
@@ -185,7 +263,9 @@ fn literal_hint(t: &Type) -> String {
         Type::Date => "dates are written unquoted: `start_date < 2025-01-01`".into(),
         Type::Int => "integers are written unquoted: `level >= 3`".into(),
         Type::Bool => "booleans are `true` and `false`, unquoted".into(),
-        Type::String | Type::Enum(_) => "text is written in double quotes: `department == \"Sales\"`".into(),
+        Type::String | Type::Enum(_) => {
+            "text is written in double quotes: `department == \"Sales\"`".into()
+        }
         _ => "compare values of the same type".into(),
     }
 }
@@ -200,24 +280,50 @@ fn enum_member(cx: &mut Ctx<'_>, members: &[String], s: &str, span: Span, attr: 
     };
     let help = match did_you_mean(s, members.iter().map(String::as_str)) {
         Some(m) => format!("did you mean \"{m}\"?"),
-        None => format!("the values of {what} are: {}", members.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ")),
+        None => format!(
+            "the values of {what} are: {}",
+            members
+                .iter()
+                .map(|m| format!("\"{m}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     cx.push(
-        Diagnostic::new("E0203", format!("\"{s}\" is not a value of {what}"), cx.file, span, "not a member of the enum").with_help(help),
+        Diagnostic::new(
+            "E0203",
+            format!("\"{s}\" is not a value of {what}"),
+            cx.file,
+            span,
+            "not a member of the enum",
+        )
+        .with_help(help),
     );
 }
 
-fn check_comparison(cx: &mut Ctx<'_>, op: CmpOp, a: &Expr, ta: &Type, b: &Expr, tb: &Type, span: Span) {
+fn check_comparison(
+    cx: &mut Ctx<'_>,
+    op: CmpOp,
+    a: &Expr,
+    ta: &Type,
+    b: &Expr,
+    tb: &Type,
+    span: Span,
+) {
     match op {
         CmpOp::Eq | CmpOp::Ne => check_equatable(cx, a, ta, b, tb.clone(), span),
         _ => {
-            let ordered = |t: &Type| matches!(t, Type::Int | Type::Date | Type::Duration | Type::Any);
+            let ordered =
+                |t: &Type| matches!(t, Type::Int | Type::Date | Type::Duration | Type::Any);
             if !ordered(ta) || !ordered(tb) {
                 let (bad, t) = if !ordered(ta) { (a, ta) } else { (b, tb) };
                 cx.push(
                     Diagnostic::new(
                         "E0202",
-                        format!("`{}` orders only `int` and `date` values, found `{t}`", op.text()),
+                        format!(
+                            "`{}` orders only `int` and `date` values, found `{t}`",
+                            op.text()
+                        ),
                         cx.file,
                         bad.span,
                         format!("a `{t}` has no order"),
@@ -231,12 +337,32 @@ fn check_comparison(cx: &mut Ctx<'_>, op: CmpOp, a: &Expr, ta: &Type, b: &Expr, 
     }
 }
 
-fn check_call(cx: &mut Ctx<'_>, e: &Expr, name: &crate::syntax::Sp<String>, args: &[Expr]) -> (ir::Expr, Type) {
-    let Some(func) = Func::ALL.iter().find(|(n, _)| *n == name.node).map(|(_, f)| *f) else {
+fn check_call(
+    cx: &mut Ctx<'_>,
+    e: &Expr,
+    name: &crate::syntax::Sp<String>,
+    args: &[Expr],
+) -> (ir::Expr, Type) {
+    let Some(func) = Func::ALL
+        .iter()
+        .find(|(n, _)| *n == name.node)
+        .map(|(_, f)| *f)
+    else {
         let help = did_you_mean(&name.node, Func::ALL.iter().map(|(n, _)| *n))
             .map(|s| format!("did you mean `{s}`?"))
-            .unwrap_or_else(|| "the functions are `days_since`, `lower`, `has` and `contains`".into());
-        cx.push(Diagnostic::new("E0204", format!("unknown function `{}`", name.node), cx.file, name.span, "not a function").with_help(help));
+            .unwrap_or_else(|| {
+                "the functions are `days_since`, `lower`, `has` and `contains`".into()
+            });
+        cx.push(
+            Diagnostic::new(
+                "E0204",
+                format!("unknown function `{}`", name.node),
+                cx.file,
+                name.span,
+                "not a function",
+            )
+            .with_help(help),
+        );
         for a in args {
             check(cx, a);
         }
@@ -253,7 +379,13 @@ fn check_call(cx: &mut Ctx<'_>, e: &Expr, name: &crate::syntax::Sp<String>, args
         cx.push(
             Diagnostic::new(
                 "E0204",
-                format!("`{}` takes {} argument{}, found {}", name.node, params.len(), if params.len() == 1 { "" } else { "s" }, args.len()),
+                format!(
+                    "`{}` takes {} argument{}, found {}",
+                    name.node,
+                    params.len(),
+                    if params.len() == 1 { "" } else { "s" },
+                    args.len()
+                ),
                 cx.file,
                 e.span,
                 "wrong number of arguments",
@@ -275,8 +407,14 @@ fn check_call(cx: &mut Ctx<'_>, e: &Expr, name: &crate::syntax::Sp<String>, args
                 }
                 _ => {
                     cx.push(
-                        Diagnostic::new("E0204", "`has` takes an attribute name", cx.file, a.span, "not an attribute")
-                            .with_help("write `has(manager)`"),
+                        Diagnostic::new(
+                            "E0204",
+                            "`has` takes an attribute name",
+                            cx.file,
+                            a.span,
+                            "not an attribute",
+                        )
+                        .with_help("write `has(manager)`"),
                     );
                     out.push(ir::Expr::Lit(Value::Bool(false)));
                 }
@@ -287,7 +425,10 @@ fn check_call(cx: &mut Ctx<'_>, e: &Expr, name: &crate::syntax::Sp<String>, args
         let ok = match (func, i) {
             (Func::DaysSince, _) => matches!(t, Type::Date | Type::Any),
             (Func::Lower, _) => matches!(t, Type::String | Type::Enum(_) | Type::Any),
-            (Func::Contains, 0) => matches!(&t, Type::Any) || matches!(&t, Type::List(el) if matches!(**el, Type::String | Type::Enum(_) | Type::Any)),
+            (Func::Contains, 0) => {
+                matches!(&t, Type::Any)
+                    || matches!(&t, Type::List(el) if matches!(**el, Type::String | Type::Enum(_) | Type::Any))
+            }
             (Func::Contains, _) => matches!(t, Type::String | Type::Enum(_) | Type::Any),
             _ => true,
         };
@@ -295,7 +436,12 @@ fn check_call(cx: &mut Ctx<'_>, e: &Expr, name: &crate::syntax::Sp<String>, args
             cx.push(
                 Diagnostic::new(
                     "E0204",
-                    format!("argument {} of `{}` must be a `{}`, found `{t}`", i + 1, name.node, params[i]),
+                    format!(
+                        "argument {} of `{}` must be a `{}`, found `{t}`",
+                        i + 1,
+                        name.node,
+                        params[i]
+                    ),
                     cx.file,
                     a.span,
                     format!("this is a `{t}`"),
@@ -315,7 +461,9 @@ pub fn literal(e: &Expr) -> Option<Value> {
         ExprKind::Int(n) => Value::Int(*n),
         ExprKind::Date(Some(d)) => Value::Date(*d),
         ExprKind::Bool(b) => Value::Bool(*b),
-        ExprKind::List(items) => Value::List(items.iter().map(literal).collect::<Option<Vec<_>>>()?),
+        ExprKind::List(items) => {
+            Value::List(items.iter().map(literal).collect::<Option<Vec<_>>>()?)
+        }
         ExprKind::Paren(inner) => return literal(inner),
         _ => return None,
     })
@@ -325,7 +473,10 @@ pub fn literal(e: &Expr) -> Option<Value> {
 pub fn value_fits(v: &Value, t: &Type) -> Result<(), String> {
     match (v, t) {
         (_, Type::Any) => Ok(()),
-        (Value::Str(_), Type::String) | (Value::Int(_), Type::Int) | (Value::Bool(_), Type::Bool) | (Value::Date(_), Type::Date) => Ok(()),
+        (Value::Str(_), Type::String)
+        | (Value::Int(_), Type::Int)
+        | (Value::Bool(_), Type::Bool)
+        | (Value::Date(_), Type::Date) => Ok(()),
         (Value::Str(s), Type::Enum(m)) => {
             if m.contains(s) {
                 Ok(())

@@ -96,24 +96,41 @@ pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
         }
         let in_comp = |p: PolicyId| comp.binary_search(&p).is_ok();
         let path = shortest_cycle(b, first, &in_comp);
-        let names: Vec<String> = path.iter().map(|&p| format!("`{}`", b.policies[p as usize].name)).collect();
-        let Some(lp) = l.policies[first as usize] else { continue };
+        let names: Vec<String> = path
+            .iter()
+            .map(|&p| format!("`{}`", b.policies[p as usize].name))
+            .collect();
+        let Some(lp) = l.policies[first as usize] else {
+            continue;
+        };
         let edge = |p: PolicyId| -> Option<(crate::db::SourceFile, crate::syntax::Span, PolicyId)> {
             let lp = l.policies[p as usize]?;
             let i = lp.policy.inherits.iter().position(|&w| in_comp(w))?;
             Some((lp.file, lp.inherit_spans[i], lp.policy.inherits[i]))
         };
-        let Some((file, span, target)) = edge(first) else { continue };
+        let Some((file, span, target)) = edge(first) else {
+            continue;
+        };
         let mut d = Diagnostic::new(
             "E0102",
             format!("inheritance cycle: {} → {}", names.join(" → "), names[0]),
             file,
             span,
-            format!("`{}` inherits `{}`", lp.policy.name, b.policies[target as usize].name),
+            format!(
+                "`{}` inherits `{}`",
+                lp.policy.name, b.policies[target as usize].name
+            ),
         );
         for &p in &comp[1..] {
             if let Some((f, s, t)) = edge(p) {
-                d = d.with_label(f, s, format!("`{}` inherits `{}`", b.policies[p as usize].name, b.policies[t as usize].name));
+                d = d.with_label(
+                    f,
+                    s,
+                    format!(
+                        "`{}` inherits `{}`",
+                        b.policies[p as usize].name, b.policies[t as usize].name
+                    ),
+                );
             }
         }
         d = d.with_help("a policy cannot inherit itself, even through others: remove one `inherits` on the cycle");
@@ -122,7 +139,11 @@ pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
     out
 }
 
-fn shortest_cycle(b: &Bundle, start: PolicyId, in_comp: &dyn Fn(PolicyId) -> bool) -> Vec<PolicyId> {
+fn shortest_cycle(
+    b: &Bundle,
+    start: PolicyId,
+    in_comp: &dyn Fn(PolicyId) -> bool,
+) -> Vec<PolicyId> {
     let mut prev: std::collections::HashMap<PolicyId, PolicyId> = std::collections::HashMap::new();
     let mut queue = VecDeque::from([start]);
     while let Some(v) = queue.pop_front() {

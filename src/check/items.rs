@@ -57,7 +57,13 @@ pub struct ImportTargets<'a> {
     pub file_paths: &'a [String],
 }
 
-pub fn check_items(env: &Env, file: SourceFile, path: &str, ast: &ast::File, imports: &ImportTargets<'_>) -> FileCheck {
+pub fn check_items(
+    env: &Env,
+    file: SourceFile,
+    path: &str,
+    ast: &ast::File,
+    imports: &ImportTargets<'_>,
+) -> FileCheck {
     let mut cx = Ctx::new(env, file);
     let mut out = FileCheck::default();
     for item in &ast.items {
@@ -78,15 +84,31 @@ pub fn check_items(env: &Env, file: SourceFile, path: &str, ast: &ast::File, imp
                 }
             }
             Item::Conflict(c) => {
-                let patterns: Vec<ir::Pattern> = c.patterns.iter().map(|p| resolve_pattern(&mut cx, p)).collect();
+                let patterns: Vec<ir::Pattern> = c
+                    .patterns
+                    .iter()
+                    .map(|p| resolve_pattern(&mut cx, p))
+                    .collect();
                 if patterns.len() < 2 {
                     cx.push(
-                        Diagnostic::new("E0001", format!("conflict `{}` needs at least two patterns", c.name.node), file, c.name.span, "fewer than two patterns")
-                            .with_help("list the grants that must not be held together: `a:role:x, a:role:y`"),
+                        Diagnostic::new(
+                            "E0001",
+                            format!("conflict `{}` needs at least two patterns", c.name.node),
+                            file,
+                            c.name.span,
+                            "fewer than two patterns",
+                        )
+                        .with_help(
+                            "list the grants that must not be held together: `a:role:x, a:role:y`",
+                        ),
                     );
                 }
                 out.conflicts.push((
-                    ir::Conflict { name: c.name.node.clone(), patterns, reason: c.reason.as_ref().map(|r| r.node.clone()) },
+                    ir::Conflict {
+                        name: c.name.node.clone(),
+                        patterns,
+                        reason: c.reason.as_ref().map(|r| r.node.clone()),
+                    },
                     c.span,
                 ));
             }
@@ -104,16 +126,48 @@ fn check_import(cx: &mut Ctx<'_>, path: &str, i: &ast::Import, targets: &ImportT
         if !targets.std_modules.contains(&module) {
             let help = did_you_mean(module, targets.std_modules.iter().copied())
                 .map(|m| format!("did you mean \"std/{m}\"?"))
-                .unwrap_or_else(|| format!("the standard modules are: {}", targets.std_modules.iter().map(|m| format!("std/{m}")).collect::<Vec<_>>().join(", ")));
-            cx.push(Diagnostic::new("E0003", format!("unknown module \"{target}\""), cx.file, i.path.span, "no such standard module").with_help(help));
+                .unwrap_or_else(|| {
+                    format!(
+                        "the standard modules are: {}",
+                        targets
+                            .std_modules
+                            .iter()
+                            .map(|m| format!("std/{m}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+            cx.push(
+                Diagnostic::new(
+                    "E0003",
+                    format!("unknown module \"{target}\""),
+                    cx.file,
+                    i.path.span,
+                    "no such standard module",
+                )
+                .with_help(help),
+            );
         }
         return;
     }
-    let resolved = crate::db::resolve_import(path, target).display().to_string();
-    if !targets.file_paths.iter().any(|p| *p == resolved) {
+    let resolved = crate::db::lexical_normalize(&crate::db::resolve_import(path, target));
+    if !targets
+        .file_paths
+        .iter()
+        .any(|p| crate::db::lexical_normalize(std::path::Path::new(p)) == resolved)
+    {
+        let resolved = resolved.display();
         cx.push(
-            Diagnostic::new("E0003", format!("cannot read \"{target}\""), cx.file, i.path.span, format!("no readable file at `{resolved}`"))
-                .with_help("imports name a standard module (\"std/saas\") or a .pol file relative to this one"),
+            Diagnostic::new(
+                "E0003",
+                format!("cannot read \"{target}\""),
+                cx.file,
+                i.path.span,
+                format!("no readable file at `{resolved}`"),
+            )
+            .with_help(
+                "imports name a standard module (\"std/saas\") or a .pol file relative to this one",
+            ),
         );
     }
 }
@@ -122,9 +176,15 @@ fn once<T>(cx: &mut Ctx<'_>, slot: &mut Option<(T, Span)>, value: T, span: Span,
     if let Some((_, prev)) = slot {
         let prev = *prev;
         cx.push(
-            Diagnostic::new("E0105", format!("`{what}` is given twice"), cx.file, span, "given again here")
-                .with_label(cx.file, prev, "first given here")
-                .with_help(format!("keep one `{what}`")),
+            Diagnostic::new(
+                "E0105",
+                format!("`{what}` is given twice"),
+                cx.file,
+                span,
+                "given again here",
+            )
+            .with_label(cx.file, prev, "first given here")
+            .with_help(format!("keep one `{what}`")),
         );
     } else {
         *slot = Some((value, span));
@@ -212,8 +272,10 @@ fn lower_policy(cx: &mut Ctx<'_>, p: &ast::Policy) -> Option<LoweredPolicy> {
     lp.effective_span = effective.map(|e| e.1);
     lp.policy.expires = expires.and_then(|e| e.0);
     lp.expires_span = expires.map(|e| e.1);
+    // A clause the parser could not read may have been the `when`: say nothing then.
+    let broken = p.clauses.iter().any(|c| matches!(c, Clause::Error(_)));
     match p.kind {
-        PolicyKind::Policy if lp.when_spans.is_empty() => cx.push(
+        PolicyKind::Policy if lp.when_spans.is_empty() && !broken => cx.push(
             Diagnostic::new("E0104", format!("policy `{}` has no `when` clause", p.name.node), cx.file, p.name.span, "applies to no one as written")
                 .with_help("add a trigger such as `when department == \"Sales\"`, or make it a `template` that others inherit"),
         ),
@@ -243,10 +305,18 @@ fn resolve_policy_name(cx: &mut Ctx<'_>, n: &Sp<String>, what: &str) -> Option<i
     }
     let env = cx.env;
     let suggestion = did_you_mean(&n.node, env.policies.iter().map(|p| p.name.as_str()));
-    let mut d = Diagnostic::new("E0101", format!("unknown policy `{}`", n.node), cx.file, n.span, format!("no {what} has this name"));
+    let mut d = Diagnostic::new(
+        "E0101",
+        format!("unknown policy `{}`", n.node),
+        cx.file,
+        n.span,
+        format!("no {what} has this name"),
+    );
     if let Some(s) = &suggestion {
         let (_, decl) = env.policy(s)?;
-        d = d.with_label(decl.file, decl.name_span, format!("`{s}` is declared here")).with_help(format!("did you mean `{s}`?"));
+        d = d
+            .with_label(decl.file, decl.name_span, format!("`{s}` is declared here"))
+            .with_help(format!("did you mean `{s}`?"));
     } else {
         d = d.with_help("declare it, or check that its file is part of the bundle");
     }
@@ -266,8 +336,12 @@ fn lower_exception(cx: &mut Ctx<'_>, e: &ast::Exception) -> Option<LoweredExcept
     for c in &e.clauses {
         match c {
             ExceptionClause::User(v, s) => once(cx, &mut user, v.node.clone(), *s, "user"),
-            ExceptionClause::Justification(v, s) => once(cx, &mut justification, v.node.clone(), *s, "justification"),
-            ExceptionClause::ApprovedBy(v, s) => once(cx, &mut approved_by, v.node.clone(), *s, "approved_by"),
+            ExceptionClause::Justification(v, s) => {
+                once(cx, &mut justification, v.node.clone(), *s, "justification")
+            }
+            ExceptionClause::ApprovedBy(v, s) => {
+                once(cx, &mut approved_by, v.node.clone(), *s, "approved_by")
+            }
             ExceptionClause::Expires(d, s) => once(cx, &mut expires, d.node, *s, "expires"),
             ExceptionClause::Effective(d, s) => once(cx, &mut effective, d.node, *s, "effective"),
             ExceptionClause::Grant(g) => {
@@ -282,7 +356,16 @@ fn lower_exception(cx: &mut Ctx<'_>, e: &ast::Exception) -> Option<LoweredExcept
                     let help = did_you_mean(&k.node, KNOWN.iter().copied())
                         .map(|s| format!("did you mean `{s}`?"))
                         .unwrap_or_else(|| "kept as metadata; the known fields are `ticket`, `owner`, `description`".into());
-                    cx.push(Diagnostic::new("W0202", format!("unknown exception field `{}`", k.node), cx.file, k.span, "not a field of exceptions").with_help(help));
+                    cx.push(
+                        Diagnostic::new(
+                            "W0202",
+                            format!("unknown exception field `{}`", k.node),
+                            cx.file,
+                            k.span,
+                            "not a field of exceptions",
+                        )
+                        .with_help(help),
+                    );
                 }
                 meta.push((k.node.clone(), v.node.clone()));
             }
@@ -306,8 +389,14 @@ fn lower_exception(cx: &mut Ctx<'_>, e: &ast::Exception) -> Option<LoweredExcept
         missing.push("expires");
     }
     if !missing.is_empty() {
-        let name = e.name.as_ref().map_or("this exception".to_string(), |n| format!("exception `{}`", n.node));
-        let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+        let name = e.name.as_ref().map_or("this exception".to_string(), |n| {
+            format!("exception `{}`", n.node)
+        });
+        let list = missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         cx.push(
             Diagnostic::new("E0401", format!("{name} is missing {list}"), cx.file, e.head, format!("missing {list}"))
                 .with_help("every exception names its `user`, `grant`, `justification`, `approved_by` and `expires`: access outside policy must be accountable and temporary"),
@@ -333,7 +422,13 @@ fn lower_exception(cx: &mut Ctx<'_>, e: &ast::Exception) -> Option<LoweredExcept
 }
 
 fn lower_test(cx: &mut Ctx<'_>, t: &ast::Test) -> ir::Test {
-    let mut test = ir::Test { name: t.name.node.clone(), given: Vec::new(), at: None, expect_policies: None, expect_grants: Vec::new() };
+    let mut test = ir::Test {
+        name: t.name.node.clone(),
+        given: Vec::new(),
+        at: None,
+        expect_policies: None,
+        expect_grants: Vec::new(),
+    };
     for c in &t.clauses {
         match c {
             TestClause::Given(fields, _) => {
@@ -348,16 +443,40 @@ fn lower_test(cx: &mut Ctx<'_>, t: &ast::Test) -> ir::Test {
                     if let Some(schema) = &cx.env.schema {
                         match schema.index.get(&name.node) {
                             None => {
-                                let help = did_you_mean(&name.node, schema.fields.iter().map(|f| f.name.as_str()))
-                                    .map(|s| format!("did you mean `{s}`?"))
-                                    .unwrap_or_else(|| "declare it in a `schema { … }` block".into());
-                                cx.push(Diagnostic::new("E0201", format!("unknown attribute `{}`", name.node), cx.file, name.span, "not a field of the schema").with_help(help));
+                                let help = did_you_mean(
+                                    &name.node,
+                                    schema.fields.iter().map(|f| f.name.as_str()),
+                                )
+                                .map(|s| format!("did you mean `{s}`?"))
+                                .unwrap_or_else(|| "declare it in a `schema { … }` block".into());
+                                cx.push(
+                                    Diagnostic::new(
+                                        "E0201",
+                                        format!("unknown attribute `{}`", name.node),
+                                        cx.file,
+                                        name.span,
+                                        "not a field of the schema",
+                                    )
+                                    .with_help(help),
+                                );
                             }
                             Some(&i) => {
                                 let f = &schema.fields[i];
                                 if let Err(why) = exprs::value_fits(&v, &f.ty) {
-                                    let code = if matches!(f.ty, ir::Type::Enum(_)) && matches!(v, ir::Value::Str(_)) { "E0203" } else { "E0202" };
-                                    cx.push(Diagnostic::new(code, format!("`{}`: {why}", name.node), cx.file, value.span, format!("`{}` is a `{}`", name.node, f.ty)));
+                                    let code = if matches!(f.ty, ir::Type::Enum(_))
+                                        && matches!(v, ir::Value::Str(_))
+                                    {
+                                        "E0203"
+                                    } else {
+                                        "E0202"
+                                    };
+                                    cx.push(Diagnostic::new(
+                                        code,
+                                        format!("`{}`: {why}", name.node),
+                                        cx.file,
+                                        value.span,
+                                        format!("`{}` is a `{}`", name.node, f.ty),
+                                    ));
                                 }
                             }
                         }
@@ -372,10 +491,20 @@ fn lower_test(cx: &mut Ctx<'_>, t: &ast::Test) -> ir::Test {
                 }
                 test.expect_policies = Some(names.iter().map(|n| n.node.clone()).collect());
             }
-            TestClause::ExpectGrant { target, level, negated, .. } => {
+            TestClause::ExpectGrant {
+                target,
+                level,
+                negated,
+                ..
+            } => {
                 if let Some((entitlement, default_rank)) = resolve(cx, target, level.as_ref()) {
                     let level = if level.is_some() { default_rank } else { None };
-                    test.expect_grants.push(ir::ExpectGrant { entitlement, level, negated: *negated, text: target.canonical() });
+                    test.expect_grants.push(ir::ExpectGrant {
+                        entitlement,
+                        level,
+                        negated: *negated,
+                        text: target.canonical(),
+                    });
                 }
             }
             TestClause::Error(_) => {}

@@ -28,10 +28,13 @@ fn redundant_and_denied(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
         let reach = closure(b, lp.id);
         let inherited = &reach[1..];
         // Highest level each entitlement gets from what this policy inherits, and from where.
-        let mut from_parents: HashMap<&ir::Entitlement, (Option<u8>, ir::PolicyId, usize)> = HashMap::new();
+        let mut from_parents: HashMap<&ir::Entitlement, (Option<u8>, ir::PolicyId, usize)> =
+            HashMap::new();
         for &p in inherited {
             for (gi, g) in b.policies[p as usize].grants.iter().enumerate() {
-                let e = from_parents.entry(&g.entitlement).or_insert((g.level, p, gi));
+                let e = from_parents
+                    .entry(&g.entitlement)
+                    .or_insert((g.level, p, gi));
                 if g.level > e.0 {
                     *e = (g.level, p, gi);
                 }
@@ -41,10 +44,16 @@ fn redundant_and_denied(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
             if let Some(&(level, p, pgi)) = from_parents.get(&g.entitlement) {
                 if level >= g.level {
                     let text = b.entitlement_text(&g.entitlement);
-                    let lvl = b.level_name(&g.entitlement, level).map(|n| format!(" ({n})")).unwrap_or_default();
+                    let lvl = b
+                        .level_name(&g.entitlement, level)
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default();
                     let mut d = Diagnostic::new(
                         "W0101",
-                        format!("redundant grant: `{}` already gives `{text}`{lvl}", b.policies[p as usize].name),
+                        format!(
+                            "redundant grant: `{}` already gives `{text}`{lvl}",
+                            b.policies[p as usize].name
+                        ),
                         lp.file,
                         lp.grant_spans[gi],
                         "already given through `inherits`",
@@ -57,20 +66,39 @@ fn redundant_and_denied(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
                 }
             }
             for &p in &reach {
-                let Some(src) = l.policies[p as usize] else { continue };
-                if let Some(di) = src.policy.denies.iter().position(|pat| b.pattern_matches(pat, &g.entitlement)) {
+                let Some(src) = l.policies[p as usize] else {
+                    continue;
+                };
+                if let Some(di) = src
+                    .policy
+                    .denies
+                    .iter()
+                    .position(|pat| b.pattern_matches(pat, &g.entitlement))
+                {
                     let text = b.entitlement_text(&g.entitlement);
                     let mut d = Diagnostic::new(
                         "W0104",
-                        format!("`{text}` is always removed by `deny {}`", src.policy.denies[di].text),
+                        format!(
+                            "`{text}` is always removed by `deny {}`",
+                            src.policy.denies[di].text
+                        ),
                         lp.file,
                         lp.grant_spans[gi],
                         "granted here",
                     )
-                    .with_label(src.file, src.deny_spans[di], "and denied here, whenever the grant applies")
-                    .with_help("a deny overrides every grant: remove the grant, or narrow the deny");
+                    .with_label(
+                        src.file,
+                        src.deny_spans[di],
+                        "and denied here, whenever the grant applies",
+                    )
+                    .with_help(
+                        "a deny overrides every grant: remove the grant, or narrow the deny",
+                    );
                     if p != lp.id {
-                        d = d.with_note(format!("the deny comes from `{}`, which this policy inherits", src.policy.name));
+                        d = d.with_note(format!(
+                            "the deny comes from `{}`, which this policy inherits",
+                            src.policy.name
+                        ));
                     }
                     out.push(d);
                     break;
@@ -91,8 +119,17 @@ fn unused_templates(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
     for lp in l.policies.iter().flatten() {
         if lp.policy.template && !inherited[lp.id as usize] {
             out.push(
-                Diagnostic::new("W0103", format!("template `{}` is never inherited", lp.policy.name), lp.file, lp.name_span, "nothing inherits this")
-                    .with_help(format!("add `inherits \"{}\"` to the policies that need it, or delete it", lp.policy.name)),
+                Diagnostic::new(
+                    "W0103",
+                    format!("template `{}` is never inherited", lp.policy.name),
+                    lp.file,
+                    lp.name_span,
+                    "nothing inherits this",
+                )
+                .with_help(format!(
+                    "add `inherits \"{}\"` to the policies that need it, or delete it",
+                    lp.policy.name
+                )),
             );
         }
     }
@@ -124,9 +161,17 @@ pub fn obvious_contradiction(triggers: &[&Expr]) -> Option<String> {
                 Some((a, v)) => (a, BTreeSet::from([v]), e.to_string()),
                 None => continue,
             },
-            Expr::In { lhs, rhs, negated: false } => match (&**lhs, &**rhs) {
-                (_, Expr::Lit(Value::List(v))) if v.is_empty() => return Some(format!("`{e}` never holds: the list is empty")),
-                (Expr::Attr(a), Expr::Lit(Value::List(v))) => (a.as_str(), v.iter().collect(), e.to_string()),
+            Expr::In {
+                lhs,
+                rhs,
+                negated: false,
+            } => match (&**lhs, &**rhs) {
+                (_, Expr::Lit(Value::List(v))) if v.is_empty() => {
+                    return Some(format!("`{e}` never holds: the list is empty"))
+                }
+                (Expr::Attr(a), Expr::Lit(Value::List(v))) => {
+                    (a.as_str(), v.iter().collect(), e.to_string())
+                }
                 _ => continue,
             },
             Expr::Cmp(CmpOp::Ne, a, b) => {
@@ -175,15 +220,23 @@ fn never_applies(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
         let p = &lp.policy;
         if let (Some(e), Some(x)) = (p.effective, p.expires) {
             if e >= x {
-                let span = lp.expires_span.or(lp.effective_span).unwrap_or(lp.name_span);
+                let span = lp
+                    .expires_span
+                    .or(lp.effective_span)
+                    .unwrap_or(lp.name_span);
                 let mut d = Diagnostic::new(
                     "W0102",
-                    format!("`{}` is never in force: it expires ({x}) before it takes effect ({e})", p.name),
+                    format!(
+                        "`{}` is never in force: it expires ({x}) before it takes effect ({e})",
+                        p.name
+                    ),
                     lp.file,
                     span,
                     "expires here",
                 )
-                .with_help("a policy is in force on days `effective <= d < expires`: fix one of the dates");
+                .with_help(
+                    "a policy is in force on days `effective <= d < expires`: fix one of the dates",
+                );
                 if let Some(es) = lp.effective_span {
                     d = d.with_label(lp.file, es, "takes effect here");
                 }
@@ -208,7 +261,11 @@ fn never_applies(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
 
 fn identical(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
     let b = &l.bundle;
-    type Key = (BTreeSet<String>, BTreeSet<(ir::Entitlement, Option<u8>)>, Vec<ir::PolicyId>);
+    type Key = (
+        BTreeSet<String>,
+        BTreeSet<(ir::Entitlement, Option<u8>)>,
+        Vec<ir::PolicyId>,
+    );
     let mut seen: HashMap<Key, &super::items::LoweredPolicy> = HashMap::new();
     for lp in l.policies.iter().flatten() {
         let p = &lp.policy;
@@ -218,8 +275,14 @@ fn identical(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
         let mut inherits = p.inherits.clone();
         inherits.sort_unstable();
         let key: Key = (
-            conjuncts(&p.triggers).iter().map(|e| e.to_string()).collect(),
-            p.grants.iter().map(|g| (g.entitlement.clone(), g.level)).collect(),
+            conjuncts(&p.triggers)
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
+            p.grants
+                .iter()
+                .map(|g| (g.entitlement.clone(), g.level))
+                .collect(),
             inherits,
         );
         if !p.denies.is_empty() {
@@ -229,12 +292,19 @@ fn identical(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
             Some(first) => out.push(
                 Diagnostic::new(
                     "W0301",
-                    format!("`{}` has the same triggers and grants as `{}`", p.name, first.policy.name),
+                    format!(
+                        "`{}` has the same triggers and grants as `{}`",
+                        p.name, first.policy.name
+                    ),
                     lp.file,
                     lp.name_span,
                     "shadowed by an identical policy",
                 )
-                .with_label(first.file, first.name_span, "the same policy, declared first")
+                .with_label(
+                    first.file,
+                    first.name_span,
+                    "the same policy, declared first",
+                )
                 .with_help("delete one, or merge them under one name"),
             ),
             None => {
@@ -249,7 +319,10 @@ fn expired_exceptions(l: &Lowered<'_>, today: NaiveDate, out: &mut Vec<Diagnosti
     for le in &l.exceptions {
         let e = &le.exception;
         if e.expires <= today {
-            let name = e.name.as_ref().map_or_else(|| format!("the exception for `{}`", e.user), |n| format!("exception `{n}`"));
+            let name = e.name.as_ref().map_or_else(
+                || format!("the exception for `{}`", e.user),
+                |n| format!("exception `{n}`"),
+            );
             out.push(
                 Diagnostic::new("W0201", format!("{name} expired on {}", e.expires), le.file, le.expires_span, format!("expired (today is {today})"))
                     .with_label(le.file, le.head, "this exception")

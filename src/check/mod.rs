@@ -34,11 +34,21 @@ pub struct Ctx<'e> {
 
 impl<'e> Ctx<'e> {
     pub fn new(env: &'e Env, file: SourceFile) -> Ctx<'e> {
-        Ctx { env, file, diags: Vec::new(), quiet: false }
+        Ctx {
+            env,
+            file,
+            diags: Vec::new(),
+            quiet: false,
+        }
     }
     /// A context that computes the same results but reports nothing (for re-checks).
     pub fn quiet(&self) -> Ctx<'e> {
-        Ctx { env: self.env, file: self.file, diags: Vec::new(), quiet: true }
+        Ctx {
+            env: self.env,
+            file: self.file,
+            diags: Vec::new(),
+            quiet: true,
+        }
     }
     pub fn push(&mut self, d: Diagnostic) {
         if !self.quiet {
@@ -83,8 +93,14 @@ pub fn bundle_files(db: &dyn Db, ws: Workspace) -> Vec<(SourceFile, bool)> {
 #[salsa::tracked(returns(ref))]
 pub fn bundle_env(db: &dyn Db, ws: Workspace) -> Env {
     let files = bundle_files(db, ws);
-    let inputs: Vec<(SourceFile, &Parsed, &str, bool)> =
-        files.iter().map(|(f, std)| (*f, parse_file(db, *f), f.text(db).as_str(), *std)).collect();
+    // Standard modules first: a user's redeclaration is the one reported, in the user's file.
+    let ordered = files
+        .iter()
+        .filter(|(_, std)| *std)
+        .chain(files.iter().filter(|(_, std)| !*std));
+    let inputs: Vec<(SourceFile, &Parsed, &str, bool)> = ordered
+        .map(|(f, std)| (*f, parse_file(db, *f), f.text(db).as_str(), *std))
+        .collect();
     env::build(&inputs)
 }
 
@@ -94,8 +110,17 @@ pub fn check_file(db: &dyn Db, ws: Workspace, file: SourceFile) -> FileCheck {
     let env = bundle_env(db, ws);
     let std_modules: Vec<&str> = crate::stdlib::MODULES.iter().map(|(n, _)| *n).collect();
     let file_paths: Vec<String> = ws.files(db).iter().map(|f| f.path(db).clone()).collect();
-    let targets = items::ImportTargets { std_modules: &std_modules, file_paths: &file_paths };
-    items::check_items(env, file, file.path(db), &parse_file(db, file).file, &targets)
+    let targets = items::ImportTargets {
+        std_modules: &std_modules,
+        file_paths: &file_paths,
+    };
+    items::check_items(
+        env,
+        file,
+        file.path(db),
+        &parse_file(db, file).file,
+        &targets,
+    )
 }
 
 /// The result of checking a bundle.
@@ -114,7 +139,8 @@ impl Checked {
 }
 
 fn syntax_diagnostic(file: SourceFile, e: &syntax::SyntaxError) -> Diagnostic {
-    Diagnostic::new(e.code, e.message.clone(), file, e.span, e.label.clone()).with_help_opt(e.help.clone())
+    Diagnostic::new(e.code, e.message.clone(), file, e.span, e.label.clone())
+        .with_help_opt(e.help.clone())
 }
 
 /// Everything about the bundle: every file's diagnostics, the cross-file analyses, the IR.
@@ -124,7 +150,12 @@ pub fn check_bundle(db: &dyn Db, ws: Workspace) -> Checked {
     let env = bundle_env(db, ws);
     let mut diags: Vec<Diagnostic> = Vec::new();
     for (f, _) in files {
-        diags.extend(parse_file(db, *f).errors.iter().map(|e| syntax_diagnostic(*f, e)));
+        diags.extend(
+            parse_file(db, *f)
+                .errors
+                .iter()
+                .map(|e| syntax_diagnostic(*f, e)),
+        );
     }
     diags.extend(env.diagnostics.iter().cloned());
     let checks: Vec<&FileCheck> = files.iter().map(|(f, _)| check_file(db, ws, *f)).collect();
@@ -143,9 +174,19 @@ pub fn check_bundle(db: &dyn Db, ws: Workspace) -> Checked {
         }
     }
     let order: Vec<SourceFile> = files.iter().map(|(f, _)| *f).collect();
-    diags.sort_by_key(|d| (order.iter().position(|f| *f == d.primary.file), d.primary.span.start, d.primary.span.end, d.code));
+    diags.sort_by_key(|d| {
+        (
+            order.iter().position(|f| *f == d.primary.file),
+            d.primary.span.start,
+            d.primary.span.end,
+            d.code,
+        )
+    });
     diags.dedup();
-    Checked { diagnostics: diags, bundle: Arc::new(lowered.bundle) }
+    Checked {
+        diagnostics: diags,
+        bundle: Arc::new(lowered.bundle),
+    }
 }
 
 /// The bundle's IR with the spans the cross-file analyses point at.
@@ -163,7 +204,12 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
             fields: s
                 .fields
                 .iter()
-                .map(|f| ir::Field { name: f.name.clone(), ty: f.ty.clone(), optional: f.optional, doc: f.doc.clone() })
+                .map(|f| ir::Field {
+                    name: f.name.clone(),
+                    ty: f.ty.clone(),
+                    optional: f.optional,
+                    doc: f.doc.clone(),
+                })
                 .collect(),
             key: s.key.clone(),
         }),
@@ -178,7 +224,12 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
                 types: s
                     .types
                     .iter()
-                    .map(|t| ir::ResourceType { name: t.name.clone(), levels: t.levels.clone(), default: t.default, grace: t.grace })
+                    .map(|t| ir::ResourceType {
+                        name: t.name.clone(),
+                        levels: t.levels.clone(),
+                        default: t.default,
+                        grace: t.grace,
+                    })
                     .collect(),
             })
             .collect(),
@@ -187,7 +238,9 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
     let mut policies: Vec<Option<&items::LoweredPolicy>> = vec![None; env.policies.len()];
     let mut exceptions = Vec::new();
     for c in checks {
-        bundle.requires.extend(c.requires.iter().map(|(e, _)| e.clone()));
+        bundle
+            .requires
+            .extend(c.requires.iter().map(|(e, _)| e.clone()));
         for p in &c.policies {
             policies[p.id as usize] = Some(p);
         }
@@ -195,7 +248,9 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
             bundle.exceptions.push(e.exception.clone());
             exceptions.push(e);
         }
-        bundle.conflicts.extend(c.conflicts.iter().map(|(c, _)| c.clone()));
+        bundle
+            .conflicts
+            .extend(c.conflicts.iter().map(|(c, _)| c.clone()));
         bundle.tests.extend(c.tests.iter().cloned());
     }
     bundle.policies = env
@@ -221,5 +276,10 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
             },
         })
         .collect();
-    Lowered { bundle, policies, exceptions, env }
+    Lowered {
+        bundle,
+        policies,
+        exceptions,
+        env,
+    }
 }

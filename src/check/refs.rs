@@ -10,25 +10,53 @@ use crate::syntax::Span;
 use super::Ctx;
 
 /// Standard systems, to suggest the missing `import "std/saas"`.
-const STD_SAAS: &[&str] =
-    &["google", "okta", "slack", "gitlab", "github", "salesforce", "notion", "aws", "jira", "confluence", "zoom", "onepassword"];
+const STD_SAAS: &[&str] = &[
+    "google",
+    "okta",
+    "slack",
+    "gitlab",
+    "github",
+    "salesforce",
+    "notion",
+    "aws",
+    "jira",
+    "confluence",
+    "zoom",
+    "onepassword",
+];
 
 fn system_span(r: &RefAst) -> Span {
-    Span { start: r.span.start, end: r.span.start + r.system.len() as u32 }
+    Span {
+        start: r.span.start,
+        end: r.span.start + r.system.len() as u32,
+    }
 }
 
 fn type_span(r: &RefAst) -> Span {
     let start = r.span.start + r.system.len() as u32 + 1;
-    Span { start, end: start + r.rtype.len() as u32 }
+    Span {
+        start,
+        end: start + r.rtype.len() as u32,
+    }
 }
 
 /// Resolves `system:type[:name]` and an optional level to an entitlement and level rank.
 /// Reports what does not resolve and returns `None` for it.
-pub fn resolve(cx: &mut Ctx<'_>, r: &RefAst, level: Option<&Name>) -> Option<(Entitlement, Option<u8>)> {
+pub fn resolve(
+    cx: &mut Ctx<'_>,
+    r: &RefAst,
+    level: Option<&Name>,
+) -> Option<(Entitlement, Option<u8>)> {
     if r.is_pattern() {
         cx.push(
-            Diagnostic::new("E0306", format!("`{}` is a pattern, not one entitlement", r.canonical()), cx.file, r.span, "contains `*`")
-                .with_help("patterns belong in `deny` and `conflict`; a grant names one entitlement"),
+            Diagnostic::new(
+                "E0306",
+                format!("`{}` is a pattern, not one entitlement", r.canonical()),
+                cx.file,
+                r.span,
+                "contains `*`",
+            )
+            .with_help("patterns belong in `deny` and `conflict`; a grant names one entitlement"),
         );
         return None;
     }
@@ -40,20 +68,40 @@ pub fn resolve(cx: &mut Ctx<'_>, r: &RefAst, level: Option<&Name>) -> Option<(En
             None => format!("`{}` has the types: {}", r.system, names.join(", ")),
         };
         cx.push(
-            Diagnostic::new("E0302", format!("unknown resource type `{}` for system `{}`", r.rtype, r.system), cx.file, type_span(r), "no such type")
-                .with_label(sys.file, sys.span, format!("`{}` is declared here", r.system))
-                .with_help(help),
+            Diagnostic::new(
+                "E0302",
+                format!(
+                    "unknown resource type `{}` for system `{}`",
+                    r.rtype, r.system
+                ),
+                cx.file,
+                type_span(r),
+                "no such type",
+            )
+            .with_label(
+                sys.file,
+                sys.span,
+                format!("`{}` is declared here", r.system),
+            )
+            .with_help(help),
         );
         return None;
     };
-    let ent = Entitlement { system: sid, rtype: tid, name: r.name.clone() };
+    let ent = Entitlement {
+        system: sid,
+        rtype: tid,
+        name: r.name.clone(),
+    };
     let rank = match level {
         None => ty.default,
         Some(l) if ty.levels.is_empty() => {
             cx.push(
                 Diagnostic::new(
                     "E0304",
-                    format!("`{}:{}` has no levels, so it takes no level", r.system, r.rtype),
+                    format!(
+                        "`{}:{}` has no levels, so it takes no level",
+                        r.system, r.rtype
+                    ),
                     cx.file,
                     l.span,
                     "a level on a type without levels",
@@ -68,12 +116,27 @@ pub fn resolve(cx: &mut Ctx<'_>, r: &RefAst, level: Option<&Name>) -> Option<(En
             None => {
                 let help = match did_you_mean(&l.node, ty.levels.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the levels of `{}:{}` are: {}", r.system, r.rtype, ty.levels.join(" < ")),
+                    None => format!(
+                        "the levels of `{}:{}` are: {}",
+                        r.system,
+                        r.rtype,
+                        ty.levels.join(" < ")
+                    ),
                 };
                 cx.push(
-                    Diagnostic::new("E0303", format!("unknown level `{}` for `{}:{}`", l.node, r.system, r.rtype), cx.file, l.span, "no such level")
-                        .with_label(sys.file, ty.span, format!("levels: {}", ty.levels.join(" < ")))
-                        .with_help(help),
+                    Diagnostic::new(
+                        "E0303",
+                        format!("unknown level `{}` for `{}:{}`", l.node, r.system, r.rtype),
+                        cx.file,
+                        l.span,
+                        "no such level",
+                    )
+                    .with_label(
+                        sys.file,
+                        ty.span,
+                        format!("levels: {}", ty.levels.join(" < ")),
+                    )
+                    .with_help(help),
                 );
                 return None;
             }
@@ -89,17 +152,36 @@ fn lookup_system<'e>(cx: &mut Ctx<'e>, r: &RefAst) -> Option<(u32, &'e super::en
     let help = match did_you_mean(&r.system, cx.env.systems.iter().map(|s| s.name.as_str())) {
         Some(s) => format!("did you mean `{s}`?"),
         None if STD_SAAS.contains(&r.system.as_str()) => {
-            format!("`{}` is declared in the standard library: add `import \"std/saas\"`", r.system)
+            format!(
+                "`{}` is declared in the standard library: add `import \"std/saas\"`",
+                r.system
+            )
         }
-        None => format!("declare it: `system {} {{ resource {} }}`", r.system, r.rtype),
+        None => format!(
+            "declare it: `system {} {{ resource {} }}`",
+            r.system, r.rtype
+        ),
     };
-    cx.push(Diagnostic::new("E0301", format!("unknown system `{}`", r.system), cx.file, system_span(r), "no such system").with_help(help));
+    cx.push(
+        Diagnostic::new(
+            "E0301",
+            format!("unknown system `{}`", r.system),
+            cx.file,
+            system_span(r),
+            "no such system",
+        )
+        .with_help(help),
+    );
     None
 }
 
 pub fn resolve_grant(cx: &mut Ctx<'_>, g: &GrantClause) -> Option<ir::Grant> {
     let (entitlement, level) = resolve(cx, &g.target, g.level.as_ref())?;
-    Some(ir::Grant { entitlement, level, grace: g.grace.as_ref().map(|d| d.node) })
+    Some(ir::Grant {
+        entitlement,
+        level,
+        grace: g.grace.as_ref().map(|d| d.node),
+    })
 }
 
 /// A `deny` or `conflict` pattern: segments without `*` must name declared systems and types.
@@ -117,8 +199,17 @@ pub fn resolve_pattern(cx: &mut Ctx<'_>, r: &RefAst) -> ir::Pattern {
                     .map(|s| format!("did you mean `{}:{s}`?", r.system))
                     .unwrap_or_else(|| format!("use `{}:*` to match every type", r.system));
                 cx.push(
-                    Diagnostic::new("E0302", format!("unknown resource type `{}` for system `{}`", r.rtype, r.system), cx.file, type_span(r), "no such type")
-                        .with_help(help),
+                    Diagnostic::new(
+                        "E0302",
+                        format!(
+                            "unknown resource type `{}` for system `{}`",
+                            r.rtype, r.system
+                        ),
+                        cx.file,
+                        type_span(r),
+                        "no such type",
+                    )
+                    .with_help(help),
                 );
             }
         }

@@ -45,15 +45,33 @@ pub fn run(a: CheckArgs) -> Result<Exit, InputError> {
             render::emit_stderr(db, diags);
             let files = loaded.workspace.files(db).len();
             if errors + warnings == 0 {
-                eprintln!("checked {files} file{}: no problems", if files == 1 { "" } else { "s" });
+                eprintln!(
+                    "checked {files} file{}: no problems",
+                    if files == 1 { "" } else { "s" }
+                );
             } else {
-                eprintln!("checked {files} file{}: {errors} error{}, {warnings} warning{}", plural(files), plural(errors), plural(warnings));
+                eprintln!(
+                    "checked {files} file{}: {errors} error{}, {warnings} warning{}",
+                    plural(files),
+                    plural(errors),
+                    plural(warnings)
+                );
             }
         }
-        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&render::check_json(db, diags))?),
-        CheckFormat::Sarif => println!("{}", serde_json::to_string_pretty(&render::sarif(db, diags))?),
+        CheckFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&render::check_json(db, diags))?
+        ),
+        CheckFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&render::sarif(db, diags))?
+        ),
     }
-    Ok(if errors > 0 || (a.deny_warnings && warnings > 0) { 1 } else { 0 })
+    Ok(if errors > 0 || (a.deny_warnings && warnings > 0) {
+        1
+    } else {
+        0
+    })
 }
 
 fn plural(n: usize) -> &'static str {

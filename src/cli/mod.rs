@@ -21,7 +21,11 @@ impl<T: std::fmt::Display> From<T> for InputError {
 }
 
 #[derive(Parser)]
-#[command(name = "polc", version, about = "Compiler, interpreter and language server of Pol, the policy language for policy-first access governance")]
+#[command(
+    name = "polc",
+    version,
+    about = "Compiler, interpreter and language server of Pol, the policy language for policy-first access governance"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -83,5 +87,6 @@ pub(crate) fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Parses an ISO date argument.
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
 }

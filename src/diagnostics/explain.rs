@@ -12,14 +12,17 @@ macro_rules! explanations {
 }
 
 explanations!(
-    "E0001", "E0002", "E0003", "E0101", "E0102", "E0103", "E0104", "E0105", "E0201", "E0202", "E0203", "E0204",
-    "E0205", "E0301", "E0302", "E0303", "E0304", "E0305", "E0306", "E0401", "E0501", "W0101", "W0102", "W0103",
-    "W0104", "W0201", "W0202", "W0301", "N0001",
+    "E0001", "E0002", "E0003", "E0101", "E0102", "E0103", "E0104", "E0105", "E0201", "E0202",
+    "E0203", "E0204", "E0205", "E0301", "E0302", "E0303", "E0304", "E0305", "E0306", "E0401",
+    "E0501", "W0101", "W0102", "W0103", "W0104", "W0201", "W0202", "W0301", "N0001",
 );
 
 /// The explanation text of a code (case-insensitive), if it exists.
 pub fn explain(code: &str) -> Option<&'static str> {
-    EXPLANATIONS.iter().find(|(c, _)| c.eq_ignore_ascii_case(code)).map(|(_, t)| *t)
+    EXPLANATIONS
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(code))
+        .map(|(_, t)| *t)
 }
 
 /// The one-line title of a code: the text after `# CODE: ` on the first line.

@@ -55,20 +55,39 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic whose severity follows from its code.
-    pub fn new(code: &'static str, message: impl Into<String>, file: SourceFile, span: Span, label: impl Into<String>) -> Diagnostic {
+    pub fn new(
+        code: &'static str,
+        message: impl Into<String>,
+        file: SourceFile,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             code,
             severity: Severity::of_code(code),
             message: message.into(),
-            primary: Label { file, span, message: label.into() },
+            primary: Label {
+                file,
+                span,
+                message: label.into(),
+            },
             labels: Vec::new(),
             help: None,
             notes: Vec::new(),
         }
     }
 
-    pub fn with_label(mut self, file: SourceFile, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { file, span, message: message.into() });
+    pub fn with_label(
+        mut self,
+        file: SourceFile,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        self.labels.push(Label {
+            file,
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -94,21 +113,35 @@ impl Diagnostic {
 
 /// Counts by severity.
 pub fn count(diags: &[Diagnostic]) -> (usize, usize) {
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
-    let warnings = diags.iter().filter(|d| d.severity == Severity::Warning).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
     (errors, warnings)
 }
 
 /// "did you mean" from one shared fuzzy matcher: the closest candidate, if close enough.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let lower = name.to_lowercase();
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
         if c == name {
             continue;
         }
-        let score = if c.to_lowercase() == lower { 1.0 } else { strsim::jaro_winkler(&lower, &c.to_lowercase()) };
-        let close = score >= 0.85 || strsim::levenshtein(&lower, &c.to_lowercase()) <= (name.len() / 4).max(1);
+        let score = if c.to_lowercase() == lower {
+            1.0
+        } else {
+            strsim::jaro_winkler(&lower, &c.to_lowercase())
+        };
+        let close = score >= 0.85
+            || strsim::levenshtein(&lower, &c.to_lowercase()) <= (name.len() / 4).max(1);
         if close && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, c));
         }
@@ -122,10 +155,23 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        let c = ["Sales Team Access", "Base Employee Access", "Engineering Team Access"];
-        assert_eq!(did_you_mean("Sales Team Acess", c).as_deref(), Some("Sales Team Access"));
-        assert_eq!(did_you_mean("sales team access", c).as_deref(), Some("Sales Team Access"));
+        let c = [
+            "Sales Team Access",
+            "Base Employee Access",
+            "Engineering Team Access",
+        ];
+        assert_eq!(
+            did_you_mean("Sales Team Acess", c).as_deref(),
+            Some("Sales Team Access")
+        );
+        assert_eq!(
+            did_you_mean("sales team access", c).as_deref(),
+            Some("Sales Team Access")
+        );
         assert_eq!(did_you_mean("Completely Different", c), None);
-        assert_eq!(did_you_mean("job_titel", ["job_title", "department"]).as_deref(), Some("job_title"));
+        assert_eq!(
+            did_you_mean("job_titel", ["job_title", "department"]).as_deref(),
+            Some("job_title")
+        );
     }
 }

@@ -33,7 +33,10 @@ struct FileMap {
 
 impl FileMap {
     fn new() -> FileMap {
-        FileMap { files: SimpleFiles::new(), ids: Vec::new() }
+        FileMap {
+            files: SimpleFiles::new(),
+            ids: Vec::new(),
+        }
     }
     fn id(&mut self, db: &dyn Db, f: SourceFile) -> usize {
         if let Some((_, id)) = self.ids.iter().find(|(g, _)| *g == f) {
@@ -57,16 +60,25 @@ fn to_codespan(db: &dyn Db, map: &mut FileMap, d: &Diagnostic) -> cs::Diagnostic
     };
     let pid = map.id(db, d.primary.file);
     let mut labels =
-        vec![cs::Label::primary(pid, clamp(db, d.primary.file, d.primary.span.range())).with_message(&d.primary.message)];
+        vec![
+            cs::Label::primary(pid, clamp(db, d.primary.file, d.primary.span.range()))
+                .with_message(&d.primary.message),
+        ];
     for l in &d.labels {
         let id = map.id(db, l.file);
-        labels.push(cs::Label::secondary(id, clamp(db, l.file, l.span.range())).with_message(&l.message));
+        labels.push(
+            cs::Label::secondary(id, clamp(db, l.file, l.span.range())).with_message(&l.message),
+        );
     }
     let mut notes: Vec<String> = d.notes.clone();
     if let Some(h) = &d.help {
         notes.push(format!("help: {h}"));
     }
-    cs::Diagnostic::new(severity).with_code(d.code).with_message(&d.message).with_labels(labels).with_notes(notes)
+    cs::Diagnostic::new(severity)
+        .with_code(d.code)
+        .with_message(&d.message)
+        .with_labels(labels)
+        .with_notes(notes)
 }
 
 /// Renders diagnostics as the terminal shows them, without colour (for snapshots and pipes).
@@ -78,7 +90,12 @@ pub fn render_plain(db: &dyn Db, diags: &[Diagnostic]) -> String {
         let cd = to_codespan(db, &mut map, d);
         match term::emit_into_string(&config, &map.files, &cd) {
             Ok(s) => out.push_str(&s),
-            Err(e) => out.push_str(&format!("{}[{}]: {} ({e})\n", d.severity.as_str(), d.code, d.message)),
+            Err(e) => out.push_str(&format!(
+                "{}[{}]: {} ({e})\n",
+                d.severity.as_str(),
+                d.code,
+                d.message
+            )),
         }
     }
     out
@@ -87,7 +104,11 @@ pub fn render_plain(db: &dyn Db, diags: &[Diagnostic]) -> String {
 /// Writes diagnostics to stderr, in colour when stderr is a terminal.
 pub fn emit_stderr(db: &dyn Db, diags: &[Diagnostic]) {
     use term::termcolor::{ColorChoice, StandardStream};
-    let choice = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { ColorChoice::Auto } else { ColorChoice::Never };
+    let choice = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    };
     let mut stream = StandardStream::stderr(choice);
     let mut map = FileMap::new();
     let config = term::Config::default();

@@ -275,11 +275,18 @@ pub enum Func {
 }
 
 impl Func {
-    pub const ALL: &'static [(&'static str, Func)] =
-        &[("days_since", Func::DaysSince), ("lower", Func::Lower), ("has", Func::Has), ("contains", Func::Contains)];
+    pub const ALL: &'static [(&'static str, Func)] = &[
+        ("days_since", Func::DaysSince),
+        ("lower", Func::Lower),
+        ("has", Func::Has),
+        ("contains", Func::Contains),
+    ];
 
     pub fn name(self) -> &'static str {
-        Func::ALL.iter().find(|(_, f)| *f == self).map_or("?", |(n, _)| n)
+        Func::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
     }
 }
 
@@ -294,7 +301,11 @@ pub enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
-    In { lhs: Box<Expr>, rhs: Box<Expr>, negated: bool },
+    In {
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        negated: bool,
+    },
     Matches(Box<Expr>, Box<Expr>),
     /// A list whose elements are not all literals (`[department, team]`).
     List(Vec<Expr>),
@@ -337,7 +348,11 @@ impl std::fmt::Display for Expr {
                 sub(f, e, 3)
             }
             Expr::And(v) | Expr::Or(v) => {
-                let (kw, p) = if matches!(self, Expr::And(_)) { ("and", 3) } else { ("or", 2) };
+                let (kw, p) = if matches!(self, Expr::And(_)) {
+                    ("and", 3)
+                } else {
+                    ("or", 2)
+                };
                 for (i, e) in v.iter().enumerate() {
                     if i > 0 {
                         write!(f, " {kw} ")?;
@@ -399,11 +414,16 @@ impl Bundle {
 
     /// The name of a level rank of an entitlement's type.
     pub fn level_name(&self, e: &Entitlement, level: Option<u8>) -> Option<&str> {
-        level.and_then(|l| self.rtype(e).levels.get(l as usize)).map(String::as_str)
+        level
+            .and_then(|l| self.rtype(e).levels.get(l as usize))
+            .map(String::as_str)
     }
 
     pub fn policy_id(&self, name: &str) -> Option<PolicyId> {
-        self.policies.iter().position(|p| p.name == name).map(|i| i as PolicyId)
+        self.policies
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| i as PolicyId)
     }
 
     /// Whether a pattern matches an entitlement of this bundle.
@@ -414,7 +434,9 @@ impl Bundle {
 
     /// The grace of a grant: its own, else its type's, else its system's.
     pub fn grace_of(&self, g: &Grant) -> Option<Duration> {
-        g.grace.or(self.rtype(&g.entitlement).grace).or(self.system(g.entitlement.system).grace)
+        g.grace
+            .or(self.rtype(&g.entitlement).grace)
+            .or(self.system(g.entitlement.system).grace)
     }
 }
 

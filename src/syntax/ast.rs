@@ -206,17 +206,27 @@ impl RefAst {
         };
         let (name, quoted) = match name {
             Some(n) if n.starts_with('"') => {
-                let v = super::lexer::scan_string(&n[1..]).map(|(v, _)| v).unwrap_or_default();
+                let v = super::lexer::scan_string(&n[1..])
+                    .map(|(v, _)| v)
+                    .unwrap_or_default();
                 (Some(v), true)
             }
             Some(n) => (Some(n.to_string()), false),
             None => (None, false),
         };
-        RefAst { system: system.to_string(), rtype: rtype.to_string(), name, quoted, span }
+        RefAst {
+            system: system.to_string(),
+            rtype: rtype.to_string(),
+            name,
+            quoted,
+            span,
+        }
     }
 
     pub fn is_pattern(&self) -> bool {
-        self.system.ends_with('*') || self.rtype.ends_with('*') || (!self.quoted && self.name.as_deref().is_some_and(|n| n.contains('*')))
+        self.system.ends_with('*')
+            || self.rtype.ends_with('*')
+            || (!self.quoted && self.name.as_deref().is_some_and(|n| n.contains('*')))
     }
 
     /// The canonical text `system:type[:name]`, quoting the name when it needs it.
@@ -310,14 +320,22 @@ pub enum TestClause {
     Given(Vec<(Name, Expr)>, Span),
     At(Sp<Option<NaiveDate>>, Span),
     ExpectPolicies(Vec<Name>, Span),
-    ExpectGrant { target: RefAst, level: Option<Name>, negated: bool, span: Span },
+    ExpectGrant {
+        target: RefAst,
+        level: Option<Name>,
+        negated: bool,
+        span: Span,
+    },
     Error(Span),
 }
 
 impl TestClause {
     pub fn span(&self) -> Span {
         match self {
-            TestClause::Given(_, s) | TestClause::At(_, s) | TestClause::ExpectPolicies(_, s) | TestClause::Error(s) => *s,
+            TestClause::Given(_, s)
+            | TestClause::At(_, s)
+            | TestClause::ExpectPolicies(_, s)
+            | TestClause::Error(s) => *s,
             TestClause::ExpectGrant { span, .. } => *span,
         }
     }
@@ -360,7 +378,11 @@ pub enum ExprKind {
     And(Vec<Expr>),
     Not(Box<Expr>),
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
-    In { lhs: Box<Expr>, rhs: Box<Expr>, negated: bool },
+    In {
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        negated: bool,
+    },
     Matches(Box<Expr>, Box<Expr>),
     Call(Name, Vec<Expr>),
     Attr(String),

@@ -24,6 +24,7 @@ pub enum LexErrorKind {
     BadDate,
     IntTooLarge,
     NewlineInString,
+    SingleEquals,
 }
 
 impl LexErrorKind {
@@ -36,6 +37,7 @@ impl LexErrorKind {
             LexErrorKind::BadDate => "invalid date",
             LexErrorKind::IntTooLarge => "integer too large",
             LexErrorKind::NewlineInString => "unterminated string",
+            LexErrorKind::SingleEquals => "`=` is not an operator",
         }
     }
 }
@@ -168,7 +170,9 @@ pub fn scan_string(rest: &str) -> Result<(String, usize), (LexErrorKind, usize)>
                         None => bad_escape = true,
                     }
                 }
-                Some((_, '\n')) | None => return Err((LexErrorKind::UnterminatedString, rest.len())),
+                Some((_, '\n')) | None => {
+                    return Err((LexErrorKind::UnterminatedString, rest.len()))
+                }
                 Some(_) => bad_escape = true,
             },
             c => out.push(c),
@@ -354,6 +358,9 @@ pub enum Token<'s> {
     Question,
     #[token("==")]
     EqEq,
+    /// A lone `=`: reported, then read as `==` so that parsing goes on.
+    #[token("=")]
+    SingleEq,
     #[token("!=")]
     NotEq,
     #[token("<")]
@@ -455,7 +462,8 @@ impl Token<'_> {
 
     /// Keywords that may also stand where a name is expected (attribute, level, field).
     pub fn is_keyword(&self) -> bool {
-        self.text().is_some_and(|t| t.starts_with(|c: char| c.is_ascii_alphabetic()))
+        self.text()
+            .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_alphabetic()))
     }
 }
 
@@ -490,7 +498,12 @@ enum BraceCtx {
 
 /// Lexes a whole file. Never fails: problems are collected in [`Lexed::errors`].
 pub fn lex(src: &str) -> Lexed<'_> {
-    let mut out = Lexed { tokens: Vec::new(), comments: Vec::new(), errors: Vec::new(), too_deep: None };
+    let mut out = Lexed {
+        tokens: Vec::new(),
+        comments: Vec::new(),
+        errors: Vec::new(),
+        too_deep: None,
+    };
     let mut lexer = Token::lexer(src);
     let mut depth = 0usize;
     let mut braces: Vec<BraceCtx> = Vec::new();
@@ -503,13 +516,23 @@ pub fn lex(src: &str) -> Lexed<'_> {
                 out.comments.push(Comment { kind, span });
                 continue;
             }
+            Ok(Token::SingleEq) => {
+                out.errors.push(LexError {
+                    kind: LexErrorKind::SingleEquals,
+                    span,
+                });
+                Token::EqEq
+            }
             Ok(t) => t,
             Err(kind) => {
                 out.errors.push(LexError { kind, span });
                 match kind {
                     LexErrorKind::UnexpectedChar => continue,
                     LexErrorKind::UnterminatedComment => {
-                        out.comments.push(Comment { kind: CommentKind::Block, span });
+                        out.comments.push(Comment {
+                            kind: CommentKind::Block,
+                            span,
+                        });
                         continue;
                     }
                     _ => Token::BadLiteral,
@@ -573,7 +596,11 @@ fn split_field(text: &str, base: usize) -> Option<Vec<(usize, Token<'_>, usize)>
     let name_tok = single(name)?;
     let value_tok = single(value)?;
     let colon = base + name.len();
-    Some(vec![(base, name_tok, colon), (colon, Token::Colon, colon + 1), (colon + 1, value_tok, base + text.len())])
+    Some(vec![
+        (base, name_tok, colon),
+        (colon, Token::Colon, colon + 1),
+        (colon + 1, value_tok, base + text.len()),
+    ])
 }
 
 #[cfg(test)]
@@ -596,11 +623,23 @@ mod tests {
                 Token::RParen
             ]
         );
-        assert_eq!(kinds("slack:channel:#sales-team")[0], Token::Ref("slack:channel:#sales-team"));
-        assert_eq!(kinds("google:group:sales@company.com")[0], Token::Ref("google:group:sales@company.com"));
-        assert_eq!(kinds(r#"aws:role:"arn:aws:iam::1:role/R""#)[0], Token::Ref(r#"aws:role:"arn:aws:iam::1:role/R""#));
+        assert_eq!(
+            kinds("slack:channel:#sales-team")[0],
+            Token::Ref("slack:channel:#sales-team")
+        );
+        assert_eq!(
+            kinds("google:group:sales@company.com")[0],
+            Token::Ref("google:group:sales@company.com")
+        );
+        assert_eq!(
+            kinds(r#"aws:role:"arn:aws:iam::1:role/R""#)[0],
+            Token::Ref(r#"aws:role:"arn:aws:iam::1:role/R""#)
+        );
         assert_eq!(kinds("salesforce:*")[0], Token::Ref("salesforce:*"));
-        assert_eq!(kinds("github:org:acme-*")[0], Token::Ref("github:org:acme-*"));
+        assert_eq!(
+            kinds("github:org:acme-*")[0],
+            Token::Ref("github:org:acme-*")
+        );
     }
 
     #[test]
@@ -608,7 +647,15 @@ mod tests {
         let l = lex("/* a /* b */ c */ policy /// doc\n//// not doc\n// plain");
         assert_eq!(l.tokens.len(), 1);
         let kinds: Vec<_> = l.comments.iter().map(|c| c.kind).collect();
-        assert_eq!(kinds, vec![CommentKind::Block, CommentKind::Doc, CommentKind::Line, CommentKind::Line]);
+        assert_eq!(
+            kinds,
+            vec![
+                CommentKind::Block,
+                CommentKind::Doc,
+                CommentKind::Line,
+                CommentKind::Line
+            ]
+        );
     }
 
     #[test]
@@ -622,6 +669,8 @@ mod tests {
         let l = lex("\"bad \\q escape\"");
         assert_eq!(l.errors[0].kind, LexErrorKind::BadEscape);
         let l = lex("a = b");
+        assert_eq!(l.errors[0].kind, LexErrorKind::SingleEquals);
+        let l = lex("a ~ b");
         assert_eq!(l.errors[0].kind, LexErrorKind::UnexpectedChar);
         let l = lex("99999999999999999999999");
         assert_eq!(l.errors[0].kind, LexErrorKind::IntTooLarge);
@@ -629,7 +678,10 @@ mod tests {
 
     #[test]
     fn strings_unescape() {
-        assert_eq!(kinds(r#""a\"b\\c\n\u{1F600}""#), vec![Token::Str("a\"b\\c\n\u{1F600}".into())]);
+        assert_eq!(
+            kinds(r#""a\"b\\c\n\u{1F600}""#),
+            vec![Token::Str("a\"b\\c\n\u{1F600}".into())]
+        );
     }
 
     #[test]
@@ -638,9 +690,18 @@ mod tests {
             kinds("2025-01-31 30d 2w 12h 42"),
             vec![
                 Token::Date(NaiveDate::from_ymd_opt(2025, 1, 31).unwrap()),
-                Token::Duration(Duration { amount: 30, unit: DurationUnit::Days }),
-                Token::Duration(Duration { amount: 2, unit: DurationUnit::Weeks }),
-                Token::Duration(Duration { amount: 12, unit: DurationUnit::Hours }),
+                Token::Duration(Duration {
+                    amount: 30,
+                    unit: DurationUnit::Days
+                }),
+                Token::Duration(Duration {
+                    amount: 2,
+                    unit: DurationUnit::Weeks
+                }),
+                Token::Duration(Duration {
+                    amount: 12,
+                    unit: DurationUnit::Hours
+                }),
                 Token::Int(42)
             ]
         );
@@ -650,7 +711,14 @@ mod tests {
     fn schema_fields_without_space_are_split() {
         assert_eq!(
             kinds("schema { a:string }"),
-            vec![Token::Schema, Token::LBrace, Token::Ident("a"), Token::Colon, Token::TString, Token::RBrace]
+            vec![
+                Token::Schema,
+                Token::LBrace,
+                Token::Ident("a"),
+                Token::Colon,
+                Token::TString,
+                Token::RBrace
+            ]
         );
     }
 

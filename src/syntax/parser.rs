@@ -45,7 +45,11 @@ pub fn parse(src: &str) -> Parsed {
             label: "too deeply nested".into(),
             help: Some("split the expression or list into smaller parts".into()),
         });
-        return Parsed { file: File::default(), comments: lexed.comments, errors };
+        return Parsed {
+            file: File::default(),
+            comments: lexed.comments,
+            errors,
+        };
     }
     let eof = src.len();
     let mut recovered: Vec<ErrorRecovery<usize, Token<'_>, LexError>> = Vec::new();
@@ -62,18 +66,25 @@ pub fn parse(src: &str) -> Parsed {
     }
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     errors.dedup_by(|a, b| a.span == b.span && a.message == b.message);
-    Parsed { file, comments: lexed.comments, errors }
+    Parsed {
+        file,
+        comments: lexed.comments,
+        errors,
+    }
 }
 
 fn lex_error(e: &LexError) -> SyntaxError {
     use lexer::LexErrorKind as K;
     let help = match e.kind {
-        K::UnterminatedString | K::NewlineInString => "close the string with `\"` on the same line (write a newline as `\\n`)",
+        K::UnterminatedString | K::NewlineInString => {
+            "close the string with `\"` on the same line (write a newline as `\\n`)"
+        }
         K::UnterminatedComment => "close the comment with `*/` (block comments nest)",
         K::BadEscape => "the escapes are `\\\"`, `\\\\`, `\\n`, `\\t` and `\\u{…}`",
         K::BadDate => "dates are ISO calendar dates, `YYYY-MM-DD`, and must exist",
         K::IntTooLarge => "integers must fit in 64 bits",
         K::UnexpectedChar => "this character is not part of Pol's syntax",
+        K::SingleEquals => "compare with `==`",
     };
     SyntaxError {
         code: "E0002",
@@ -85,6 +96,17 @@ fn lex_error(e: &LexError) -> SyntaxError {
 }
 
 fn describe_expected(expected: &[String]) -> String {
+    let has = |t: &str| expected.iter().any(|e| e == t);
+    // Summaries for the common sets, instead of thirty alternatives.
+    if has("StrTok") && has("IntTok") && has("Ident") && has("\"(\"") {
+        return "a value or an attribute".to_string();
+    }
+    if has("\"when\"") && has("\"grant\"") && has("\"}\"") {
+        return "a clause (`when`, `grant`, `inherits`, `deny`, …) or `}`".to_string();
+    }
+    if has("\"import\"") && has("\"policy\"") {
+        return "an item (`policy`, `template`, `system`, `schema`, `exception`, …)".to_string();
+    }
     let mut names: Vec<String> = expected
         .iter()
         .map(|e| match e.as_str() {
@@ -114,19 +136,36 @@ fn describe_expected(expected: &[String]) -> String {
 
 fn parse_error(e: ParseError<usize, Token<'_>, LexError>, eof: usize) -> SyntaxError {
     match e {
-        ParseError::UnrecognizedToken { token: (l, tok, r), expected } => SyntaxError {
+        ParseError::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } => SyntaxError {
             code: "E0001",
-            message: format!("expected {}, found {}", describe_expected(&expected), tok.describe()),
+            message: format!(
+                "expected {}, found {}",
+                describe_expected(&expected),
+                tok.describe()
+            ),
             span: Span::new(l, r),
             label: format!("unexpected {}", tok.describe()),
             help: hint_for(&tok, &expected),
         },
         ParseError::UnrecognizedEof { location, expected } => SyntaxError {
             code: "E0001",
-            message: format!("expected {}, found end of file", describe_expected(&expected)),
+            message: if expected.iter().any(|e| e == "\"}\"") {
+                "unexpected end of file: a `{` block is not closed".to_string()
+            } else {
+                format!(
+                    "expected {}, found end of file",
+                    describe_expected(&expected)
+                )
+            },
             span: Span::new(location.min(eof), location.min(eof)),
             label: "the file ends here".into(),
-            help: expected.iter().any(|e| e == "\"}\"").then(|| "a `{` block is not closed".to_string()),
+            help: expected
+                .iter()
+                .any(|e| e == "\"}\"")
+                .then(|| "close the block with `}`".to_string()),
         },
         ParseError::ExtraToken { token: (l, tok, r) } => SyntaxError {
             code: "E0001",
@@ -147,6 +186,12 @@ fn parse_error(e: ParseError<usize, Token<'_>, LexError>, eof: usize) -> SyntaxE
 }
 
 fn hint_for(tok: &Token<'_>, expected: &[String]) -> Option<String> {
+    if expected.len() == 1 && expected[0] == "RefTok" {
+        return Some(
+            "name the entitlement: `grant system:type[:name]`, e.g. `grant slack:channel:#sales`"
+                .into(),
+        );
+    }
     if matches!(tok, Token::Ident(_)) && expected.iter().any(|e| e == "RefTok") {
         return Some("a grant names a system and a resource type: `system:type[:name]`".into());
     }
@@ -155,8 +200,14 @@ fn hint_for(tok: &Token<'_>, expected: &[String]) -> Option<String> {
             return Some(format!("names of policies are strings: write \"{s}\""));
         }
     }
+    if describe_expected(expected) == "a value or an attribute" {
+        return Some("an operator needs an operand on each side: `department == \"Sales\"`".into());
+    }
     if tok.is_keyword() {
-        return Some(format!("`{}` is a keyword here", tok.text().unwrap_or_default()));
+        return Some(format!(
+            "`{}` is a keyword here",
+            tok.text().unwrap_or_default()
+        ));
     }
     None
 }
@@ -190,7 +241,11 @@ policy "SE" {
     fn recovers_and_reports_several_errors() {
         let p = parse("policy \"A\" { when a == grant x:y }\npolicy \"B\" { when == }\npolicy \"C\" { when a == 1 }");
         assert!(p.errors.len() >= 2, "{:?}", p.errors);
-        assert!(p.file.items.iter().any(|i| matches!(i, crate::syntax::ast::Item::Policy(p) if p.name.node == "C")));
+        assert!(p
+            .file
+            .items
+            .iter()
+            .any(|i| matches!(i, crate::syntax::ast::Item::Policy(p) if p.name.node == "C")));
     }
 
     #[test]
