@@ -7,7 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 
-use super::graph::closure;
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use super::Lowered;
 use crate::diagnostics::Diagnostic;
 use crate::ir::{self, CmpOp, Expr, Value};
@@ -22,87 +23,143 @@ pub fn run(l: &Lowered<'_>, today: NaiveDate) -> Vec<Diagnostic> {
     out
 }
 
+/// Everything that inherits `q`, directly or not (reverse breadth-first search).
+fn ancestors(inheritors: &[Vec<ir::PolicyId>], q: ir::PolicyId) -> FxHashSet<ir::PolicyId> {
+    let mut seen = FxHashSet::default();
+    let mut queue = vec![q];
+    while let Some(v) = queue.pop() {
+        for &w in &inheritors[v as usize] {
+            if seen.insert(w) {
+                queue.push(w);
+            }
+        }
+    }
+    seen
+}
+
+/// W0101 and W0104. Both look from the source down: for each entitlement granted by more
+/// than one policy, and for each policy with a `deny`, the policies that inherit it. That
+/// keeps a long inheritance chain linear instead of quadratic.
 fn redundant_and_denied(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
     let b = &l.bundle;
+    let mut inheritors: Vec<Vec<ir::PolicyId>> = vec![Vec::new(); b.policies.len()];
+    for (i, p) in b.policies.iter().enumerate() {
+        for &w in &p.inherits {
+            inheritors[w as usize].push(i as ir::PolicyId);
+        }
+    }
+    let mut memo: FxHashMap<ir::PolicyId, FxHashSet<ir::PolicyId>> = FxHashMap::default();
+    let mut anc = |q: ir::PolicyId| -> FxHashSet<ir::PolicyId> {
+        memo.entry(q)
+            .or_insert_with(|| ancestors(&inheritors, q))
+            .clone()
+    };
+
+    // W0101: p grants e, and p inherits q which grants e at the same or a higher level.
+    let mut holders: FxHashMap<&ir::Entitlement, Vec<(ir::PolicyId, usize)>> = FxHashMap::default();
     for lp in l.policies.iter().flatten() {
-        let reach = closure(b, lp.id);
-        let inherited = &reach[1..];
-        // Highest level each entitlement gets from what this policy inherits, and from where.
-        let mut from_parents: HashMap<&ir::Entitlement, (Option<u8>, ir::PolicyId, usize)> =
-            HashMap::new();
-        for &p in inherited {
-            for (gi, g) in b.policies[p as usize].grants.iter().enumerate() {
-                let e = from_parents
-                    .entry(&g.entitlement)
-                    .or_insert((g.level, p, gi));
-                if g.level > e.0 {
-                    *e = (g.level, p, gi);
+        for (gi, g) in lp.policy.grants.iter().enumerate() {
+            holders.entry(&g.entitlement).or_default().push((lp.id, gi));
+        }
+    }
+    let mut found: Vec<(ir::PolicyId, usize, ir::PolicyId, usize)> = Vec::new();
+    for list in holders.values().filter(|v| v.len() > 1) {
+        for &(q, qgi) in list {
+            let inheritors_of_q = anc(q);
+            let qlevel = b.policies[q as usize].grants[qgi].level;
+            for &(p, pgi) in list {
+                if p != q
+                    && inheritors_of_q.contains(&p)
+                    && qlevel >= b.policies[p as usize].grants[pgi].level
+                {
+                    match found.iter_mut().find(|f| f.0 == p && f.1 == pgi) {
+                        Some(f) if b.policies[f.2 as usize].grants[f.3].level < qlevel => {
+                            *f = (p, pgi, q, qgi)
+                        }
+                        Some(_) => {}
+                        None => found.push((p, pgi, q, qgi)),
+                    }
                 }
             }
         }
-        for (gi, g) in lp.policy.grants.iter().enumerate() {
-            if let Some(&(level, p, pgi)) = from_parents.get(&g.entitlement) {
-                if level >= g.level {
-                    let text = b.entitlement_text(&g.entitlement);
-                    let lvl = b
-                        .level_name(&g.entitlement, level)
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default();
-                    let mut d = Diagnostic::new(
-                        "W0101",
-                        format!(
-                            "redundant grant: `{}` already gives `{text}`{lvl}",
-                            b.policies[p as usize].name
-                        ),
-                        lp.file,
-                        lp.grant_spans[gi],
-                        "already given through `inherits`",
-                    )
-                    .with_help("remove this grant, or raise its level if it should give more");
-                    if let Some(parent) = l.policies[p as usize] {
-                        d = d.with_label(parent.file, parent.grant_spans[pgi], "given here");
-                    }
-                    out.push(d);
-                }
-            }
-            for &p in &reach {
-                let Some(src) = l.policies[p as usize] else {
-                    continue;
-                };
-                if let Some(di) = src
+    }
+    for (p, pgi, q, qgi) in found {
+        let (Some(lp), Some(parent)) = (l.policies[p as usize], l.policies[q as usize]) else {
+            continue;
+        };
+        let g = &parent.policy.grants[qgi];
+        let text = b.entitlement_text(&g.entitlement);
+        let lvl = b
+            .level_name(&g.entitlement, g.level)
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        out.push(
+            Diagnostic::new(
+                "W0101",
+                format!(
+                    "redundant grant: `{}` already gives `{text}`{lvl}",
+                    parent.policy.name
+                ),
+                lp.file,
+                lp.grant_spans[pgi],
+                "already given through `inherits`",
+            )
+            .with_label(parent.file, parent.grant_spans[qgi], "given here")
+            .with_help("remove this grant, or raise its level if it should give more"),
+        );
+    }
+
+    // W0104: a deny of q removes a grant of q or of anything that inherits q.
+    let mut reported: FxHashSet<(ir::PolicyId, usize)> = FxHashSet::default();
+    for src in l
+        .policies
+        .iter()
+        .flatten()
+        .filter(|lp| !lp.policy.denies.is_empty())
+    {
+        let mut targets: Vec<ir::PolicyId> = anc(src.id).into_iter().collect();
+        targets.push(src.id);
+        targets.sort_unstable();
+        for p in targets {
+            let Some(lp) = l.policies[p as usize] else {
+                continue;
+            };
+            for (gi, g) in lp.policy.grants.iter().enumerate() {
+                let Some(di) = src
                     .policy
                     .denies
                     .iter()
                     .position(|pat| b.pattern_matches(pat, &g.entitlement))
-                {
-                    let text = b.entitlement_text(&g.entitlement);
-                    let mut d = Diagnostic::new(
-                        "W0104",
-                        format!(
-                            "`{text}` is always removed by `deny {}`",
-                            src.policy.denies[di].text
-                        ),
-                        lp.file,
-                        lp.grant_spans[gi],
-                        "granted here",
-                    )
-                    .with_label(
-                        src.file,
-                        src.deny_spans[di],
-                        "and denied here, whenever the grant applies",
-                    )
-                    .with_help(
-                        "a deny overrides every grant: remove the grant, or narrow the deny",
-                    );
-                    if p != lp.id {
-                        d = d.with_note(format!(
-                            "the deny comes from `{}`, which this policy inherits",
-                            src.policy.name
-                        ));
-                    }
-                    out.push(d);
-                    break;
+                else {
+                    continue;
+                };
+                if !reported.insert((p, gi)) {
+                    continue;
                 }
+                let text = b.entitlement_text(&g.entitlement);
+                let mut d = Diagnostic::new(
+                    "W0104",
+                    format!(
+                        "`{text}` is always removed by `deny {}`",
+                        src.policy.denies[di].text
+                    ),
+                    lp.file,
+                    lp.grant_spans[gi],
+                    "granted here",
+                )
+                .with_label(
+                    src.file,
+                    src.deny_spans[di],
+                    "and denied here, whenever the grant applies",
+                )
+                .with_help("a deny overrides every grant: remove the grant, or narrow the deny");
+                if p != src.id {
+                    d = d.with_note(format!(
+                        "the deny comes from `{}`, which this policy inherits",
+                        src.policy.name
+                    ));
+                }
+                out.push(d);
             }
         }
     }
