@@ -4,4 +4,5 @@
 //! database of [`db`]) → evaluation → plans. Diagnostics ([`diagnostics`]) carry facts;
 //! rendering happens in one place.
 
+pub mod fmt;
 pub mod syntax;
