@@ -183,7 +183,16 @@ pub fn collect_pol_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
         let meta = std::fs::metadata(p).map_err(|e| LoadError(format!("{}: {e}", p.display())))?;
         if meta.is_dir() {
             let mut found = Vec::new();
-            for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
+            let walk = walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    // build output, dependencies and hidden folders are never part of a bundle
+                    let name = e.file_name().to_string_lossy();
+                    e.depth() == 0
+                        || !(name.starts_with('.') || name == "target" || name == "node_modules")
+                });
+            for entry in walk {
                 let entry = entry.map_err(|e| LoadError(format!("{}: {e}", p.display())))?;
                 if entry.file_type().is_file()
                     && entry.path().extension().is_some_and(|e| e == "pol")

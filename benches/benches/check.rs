@@ -8,12 +8,20 @@ fn check_cold(c: &mut Criterion) {
     let files = bundle(OrgShape::check_benchmark());
     let lines: usize = files.iter().map(|(_, t)| t.lines().count()).sum();
     eprintln!("bundle: {} files, {} lines", files.len(), lines);
-    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
     // the bundle must be clean, or the benchmark measures error paths
     {
         let loaded = polc::db::Loaded::from_sources(&refs);
         let checked = polc::check::check_bundle(&loaded.db, loaded.workspace);
-        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).take(3).collect();
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .take(3)
+            .collect();
         assert!(errors.is_empty(), "generated bundle has errors: {errors:?}");
     }
     let mut group = c.benchmark_group("check");

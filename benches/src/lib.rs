@@ -15,11 +15,23 @@ pub struct OrgShape {
 impl OrgShape {
     /// The language-core benchmark: 10,000 policies over 100 files (~150,000 lines).
     pub fn check_benchmark() -> OrgShape {
-        OrgShape { policies: 10_000, files: 100, systems: 20, departments: 40, titles: 400 }
+        OrgShape {
+            policies: 10_000,
+            files: 100,
+            systems: 20,
+            departments: 40,
+            titles: 400,
+        }
     }
     /// The interpreter benchmark: ~2,000 policies over 20 systems.
     pub fn eval_benchmark() -> OrgShape {
-        OrgShape { policies: 2_000, files: 20, systems: 20, departments: 40, titles: 400 }
+        OrgShape {
+            policies: 2_000,
+            files: 20,
+            systems: 20,
+            departments: 40,
+            titles: 400,
+        }
     }
 }
 
@@ -70,7 +82,9 @@ pub fn bundle(shape: OrgShape) -> Vec<(String, String)> {
             let t1 = rng.below(shape.titles);
             let t2 = rng.below(shape.titles);
             text.push_str(&format!("  when department == \"Dept {dept}\"\n"));
-            text.push_str(&format!("  when job_title in [\"Title {t1}\", \"Title {t2}\"]\n"));
+            text.push_str(&format!(
+                "  when job_title in [\"Title {t1}\", \"Title {t2}\"]\n"
+            ));
             if rng.below(4) == 0 {
                 text.push_str(&format!("  when level >= {}\n", rng.below(5)));
             }
@@ -87,12 +101,18 @@ pub fn bundle(shape: OrgShape) -> Vec<(String, String)> {
                 text.push_str(&format!("  grant sys{s}:role:r{}\n", rng.below(200)));
             } else {
                 let lvl = LEVELS[rng.below(LEVELS.len())];
-                text.push_str(&format!("  grant sys{s}:group:g{}-{g} ({lvl}) grace 30d\n", i));
+                text.push_str(&format!(
+                    "  grant sys{s}:group:g{}-{g} ({lvl}) grace 30d\n",
+                    i
+                ));
             }
         }
         text.push_str("}\n\n");
         if (i + 1) % per_file == 0 || i + 1 == shape.policies {
-            files.push((format!("policies/p{:03}.pol", files.len()), std::mem::take(&mut text)));
+            files.push((
+                format!("policies/p{:03}.pol", files.len()),
+                std::mem::take(&mut text),
+            ));
         }
     }
     files
@@ -107,7 +127,11 @@ pub fn users_json(shape: OrgShape, n: usize) -> String {
         if i > 0 {
             out.push_str(",\n");
         }
-        let status = if rng.below(20) == 0 { "Inactive" } else { "Active" };
+        let status = if rng.below(20) == 0 {
+            "Inactive"
+        } else {
+            "Active"
+        };
         let ty = ["FTE", "FTE", "FTE", "Contractor", "Intern"][rng.below(5)];
         out.push_str(&format!(
             "{{\"user_id\": \"u{i}\", \"email\": \"u{i}@company.com\", \"job_title\": \"Title {}\", \"department\": \"Dept {}\", \"employment_status\": \"{status}\", \"employment_type\": \"{ty}\", \"start_date\": \"20{:02}-0{}-1{}\", \"level\": {}}}",

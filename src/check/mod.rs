@@ -138,7 +138,7 @@ impl Checked {
     }
 }
 
-fn syntax_diagnostic(file: SourceFile, e: &syntax::SyntaxError) -> Diagnostic {
+pub fn syntax_diagnostic(file: SourceFile, e: &syntax::SyntaxError) -> Diagnostic {
     Diagnostic::new(e.code, e.message.clone(), file, e.span, e.label.clone())
         .with_help_opt(e.help.clone())
 }

@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 the command found what should fail CI, 2 bad usage or input.
 
 mod check;
+mod fmt;
 
 use std::path::PathBuf;
 
@@ -35,6 +36,8 @@ struct Cli {
 enum Command {
     /// Parse, resolve, type-check and analyse a bundle; print diagnostics
     Check(check::CheckArgs),
+    /// Rewrite files in the one canonical layout, keeping comments
+    Fmt(fmt::FmtArgs),
     /// Explain a diagnostic code (`polc explain E0101`)
     Explain {
         /// A diagnostic code such as E0101
@@ -53,6 +56,7 @@ pub fn main() -> Exit {
     };
     let result = match cli.command {
         Command::Check(a) => check::run(a),
+        Command::Fmt(a) => fmt::run(a),
         Command::Explain { code } => explain_code(&code),
     };
     match result {

@@ -233,7 +233,7 @@ impl RefAst {
     pub fn canonical(&self) -> String {
         match &self.name {
             None => format!("{}:{}", self.system, self.rtype),
-            Some(n) if self.quoted && !n.chars().all(is_bare_name_char) => {
+            Some(n) if self.quoted && (n.is_empty() || !n.chars().all(is_bare_name_char)) => {
                 format!("{}:{}:{}", self.system, self.rtype, quote(n))
             }
             Some(n) => format!("{}:{}:{}", self.system, self.rtype, n),

@@ -13,7 +13,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let shape = if kind == "check" { OrgShape::check_benchmark() } else { OrgShape::eval_benchmark() };
+    let shape = if kind == "check" {
+        OrgShape::check_benchmark()
+    } else {
+        OrgShape::eval_benchmark()
+    };
     for (path, text) in bundle(shape) {
         let p = out.join("policies").join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
