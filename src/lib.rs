@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod db;
 pub mod diagnostics;
+pub mod eval;
 pub mod fmt;
 pub mod ir;
 pub mod stdlib;

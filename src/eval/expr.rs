@@ -1,0 +1,288 @@
+//! Trigger expressions compiled for evaluation: attributes resolved to the slots of the
+//! user records, literals kept as values. Absent attributes follow LANGUAGE.md §3: a
+//! comparison (and `in`, `matches`) that reads one is false; `not` of it is true.
+
+use std::cmp::Ordering;
+
+use chrono::NaiveDate;
+
+use crate::ir::{glob_match, CmpOp, Expr, Func, Value};
+
+/// An expression with attribute names replaced by record slots.
+#[derive(Debug, Clone)]
+pub enum CExpr {
+    Lit(Value),
+    /// `None`: the attribute is not a column of the records, so always absent.
+    Attr(Option<usize>),
+    Today,
+    Call(Func, Vec<CExpr>),
+    Not(Box<CExpr>),
+    And(Vec<CExpr>),
+    Or(Vec<CExpr>),
+    Cmp(CmpOp, Box<CExpr>, Box<CExpr>),
+    In {
+        lhs: Box<CExpr>,
+        rhs: Box<CExpr>,
+        negated: bool,
+    },
+    Matches(Box<CExpr>, Box<CExpr>),
+    List(Vec<CExpr>),
+}
+
+impl CExpr {
+    /// Compiles `e`, resolving attributes with `slot`.
+    pub fn compile(e: &Expr, slot: &dyn Fn(&str) -> Option<usize>) -> CExpr {
+        let c = |x: &Expr| Box::new(CExpr::compile(x, slot));
+        match e {
+            Expr::Lit(v) => CExpr::Lit(v.clone()),
+            Expr::Attr(a) => CExpr::Attr(slot(a)),
+            Expr::Today => CExpr::Today,
+            Expr::Call(f, args) => {
+                CExpr::Call(*f, args.iter().map(|a| CExpr::compile(a, slot)).collect())
+            }
+            Expr::Not(x) => CExpr::Not(c(x)),
+            Expr::And(v) => CExpr::And(v.iter().map(|a| CExpr::compile(a, slot)).collect()),
+            Expr::Or(v) => CExpr::Or(v.iter().map(|a| CExpr::compile(a, slot)).collect()),
+            Expr::Cmp(op, a, b) => CExpr::Cmp(*op, c(a), c(b)),
+            Expr::In { lhs, rhs, negated } => CExpr::In {
+                lhs: c(lhs),
+                rhs: c(rhs),
+                negated: *negated,
+            },
+            Expr::Matches(a, b) => CExpr::Matches(c(a), c(b)),
+            Expr::List(v) => CExpr::List(v.iter().map(|a| CExpr::compile(a, slot)).collect()),
+        }
+    }
+}
+
+/// What an expression reads: a user's values and the evaluation date.
+pub struct Env<'a> {
+    pub values: &'a [Option<Value>],
+    pub today: NaiveDate,
+}
+
+impl Env<'_> {
+    /// The value of an expression; `None` when it reads an absent attribute.
+    pub fn value(&self, e: &CExpr) -> Option<Value> {
+        match e {
+            CExpr::Lit(v) => Some(v.clone()),
+            CExpr::Attr(slot) => slot.and_then(|s| self.values.get(s).cloned().flatten()),
+            CExpr::Today => Some(Value::Date(self.today)),
+            CExpr::List(items) => Some(Value::List(
+                items
+                    .iter()
+                    .map(|i| self.value(i))
+                    .collect::<Option<Vec<_>>>()?,
+            )),
+            CExpr::Call(f, args) => self.call(*f, args),
+            other => Some(Value::Bool(self.test(other))),
+        }
+    }
+
+    fn call(&self, f: Func, args: &[CExpr]) -> Option<Value> {
+        match f {
+            Func::Has => Some(Value::Bool(
+                args.first().is_some_and(|a| self.value(a).is_some()),
+            )),
+            Func::DaysSince => match self.value(args.first()?)? {
+                Value::Date(d) => Some(Value::Int((self.today - d).num_days())),
+                Value::Str(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| Value::Int((self.today - d).num_days())),
+                _ => None,
+            },
+            Func::Lower => match self.value(args.first()?)? {
+                Value::Str(s) => Some(Value::Str(s.to_lowercase())),
+                other => Some(other),
+            },
+            Func::Contains => {
+                let list = self.value(args.first()?)?;
+                let x = self.value(args.get(1)?)?;
+                match list {
+                    Value::List(items) => Some(Value::Bool(items.iter().any(|i| equal(i, &x)))),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Whether a condition holds.
+    pub fn test(&self, e: &CExpr) -> bool {
+        match e {
+            CExpr::And(v) => v.iter().all(|x| self.test(x)),
+            CExpr::Or(v) => v.iter().any(|x| self.test(x)),
+            CExpr::Not(x) => !self.test(x),
+            CExpr::Cmp(op, a, b) => {
+                let (Some(a), Some(b)) = (self.value(a), self.value(b)) else {
+                    return false;
+                };
+                match op {
+                    CmpOp::Eq => equal(&a, &b),
+                    CmpOp::Ne => !equal(&a, &b),
+                    _ => match order(&a, &b) {
+                        Some(o) => match op {
+                            CmpOp::Lt => o == Ordering::Less,
+                            CmpOp::Le => o != Ordering::Greater,
+                            CmpOp::Gt => o == Ordering::Greater,
+                            _ => o != Ordering::Less,
+                        },
+                        None => false,
+                    },
+                }
+            }
+            CExpr::In { lhs, rhs, negated } => {
+                let (Some(x), Some(Value::List(items))) = (self.value(lhs), self.value(rhs)) else {
+                    return false;
+                };
+                items.iter().any(|i| equal(i, &x)) != *negated
+            }
+            CExpr::Matches(a, b) => match (self.value(a), self.value(b)) {
+                (Some(Value::Str(s)), Some(Value::Str(g))) => glob_match(&g, &s),
+                _ => false,
+            },
+            other => matches!(self.value(other), Some(Value::Bool(true))),
+        }
+    }
+}
+
+/// Equality, reading text as a number or a date when the other side is one (untyped
+/// records hold text).
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Str(s), other) | (other, Value::Str(s)) if !matches!(other, Value::Str(_)) => {
+            coerce(s, other).is_some_and(|v| v == *other)
+        }
+        _ => a == b,
+    }
+}
+
+fn order(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
+        (Value::Str(s), other @ (Value::Int(_) | Value::Date(_))) => {
+            order(&coerce(s, other)?, other)
+        }
+        (other @ (Value::Int(_) | Value::Date(_)), Value::Str(s)) => {
+            order(other, &coerce(s, other)?)
+        }
+        _ => None,
+    }
+}
+
+fn coerce(s: &str, like: &Value) -> Option<Value> {
+    match like {
+        Value::Int(_) => s.trim().parse().ok().map(Value::Int),
+        Value::Date(_) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .ok()
+            .map(Value::Date),
+        Value::Bool(_) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Expr;
+
+    fn run(e: Expr, values: &[Option<Value>]) -> bool {
+        let c = CExpr::compile(&e, &|a| match a {
+            "a" => Some(0),
+            "b" => Some(1),
+            _ => None,
+        });
+        Env {
+            values,
+            today: NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
+        }
+        .test(&c)
+    }
+    fn attr(a: &str) -> Box<Expr> {
+        Box::new(Expr::Attr(a.into()))
+    }
+    fn s(x: &str) -> Box<Expr> {
+        Box::new(Expr::Lit(Value::Str(x.into())))
+    }
+
+    #[test]
+    fn absent_attributes_make_comparisons_false_and_not_true() {
+        let eq = Expr::Cmp(CmpOp::Eq, attr("a"), s("x"));
+        let ne = Expr::Cmp(CmpOp::Ne, attr("a"), s("x"));
+        assert!(!run(eq.clone(), &[None, None]));
+        assert!(
+            !run(ne, &[None, None]),
+            "!= reads the attribute: false when absent"
+        );
+        assert!(run(Expr::Not(Box::new(eq.clone())), &[None, None]));
+        assert!(run(eq, &[Some(Value::Str("x".into())), None]));
+        let in_ = Expr::In {
+            lhs: attr("a"),
+            rhs: Box::new(Expr::Lit(Value::List(vec![Value::Str("x".into())]))),
+            negated: true,
+        };
+        assert!(
+            !run(in_, &[None, None]),
+            "not in reads the attribute: false when absent"
+        );
+        let m = Expr::Matches(attr("zzz"), s("*"));
+        assert!(
+            !run(m, &[None, None]),
+            "an attribute that is not a column is absent"
+        );
+    }
+
+    #[test]
+    fn days_since_and_today_use_the_evaluation_date() {
+        let d = Expr::Cmp(
+            CmpOp::Ge,
+            Box::new(Expr::Call(Func::DaysSince, vec![Expr::Attr("a".into())])),
+            Box::new(Expr::Lit(Value::Int(31))),
+        );
+        let may1 = Value::Date(NaiveDate::from_ymd_opt(2025, 5, 1).unwrap());
+        assert!(run(d.clone(), &[Some(may1), None]));
+        let may2 = Value::Date(NaiveDate::from_ymd_opt(2025, 5, 2).unwrap());
+        assert!(!run(d, &[Some(may2.clone()), None]));
+        let t = Expr::Cmp(CmpOp::Lt, attr("a"), Box::new(Expr::Today));
+        assert!(run(t, &[Some(may2), None]));
+    }
+
+    #[test]
+    fn untyped_text_compares_as_numbers_and_dates() {
+        let e = Expr::Cmp(CmpOp::Ge, attr("a"), Box::new(Expr::Lit(Value::Int(3))));
+        assert!(run(e.clone(), &[Some(Value::Str("5".into())), None]));
+        assert!(!run(e, &[Some(Value::Str("2".into())), None]));
+    }
+
+    #[test]
+    fn has_lower_contains_matches() {
+        assert!(run(
+            Expr::Call(Func::Has, vec![Expr::Attr("a".into())]),
+            &[Some(Value::Int(1)), None]
+        ));
+        assert!(!run(
+            Expr::Call(Func::Has, vec![Expr::Attr("b".into())]),
+            &[Some(Value::Int(1)), None]
+        ));
+        let low = Expr::Cmp(
+            CmpOp::Eq,
+            Box::new(Expr::Call(Func::Lower, vec![Expr::Attr("a".into())])),
+            s("sales"),
+        );
+        assert!(run(low, &[Some(Value::Str("SaLes".into())), None]));
+        let list = Value::List(vec![Value::Str("x".into()), Value::Str("y".into())]);
+        let c = Expr::Call(
+            Func::Contains,
+            vec![Expr::Attr("b".into()), Expr::Lit(Value::Str("y".into()))],
+        );
+        assert!(run(c, &[None, Some(list)]));
+        assert!(run(
+            Expr::Matches(attr("a"), s("Sales*")),
+            &[Some(Value::Str("Sales Engineer".into())), None]
+        ));
+    }
+}

@@ -1,0 +1,229 @@
+//! Evaluation (LANGUAGE.md §5): one user record and a date to the user's policies and grant
+//! set, every grant with its derivation paths. Works on the checked IR alone, through a
+//! [`Plan`] compiled once per date; nothing here knows the parser or salsa.
+
+pub mod expr;
+pub mod plan;
+pub mod render;
+
+use rustc_hash::FxHashMap;
+
+pub use plan::{EntId, PathId, Plan};
+
+use crate::ir::{Duration, PolicyId, Value};
+use expr::Env;
+
+/// Where a grant comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A derivation path from a policy that applies.
+    Path(PathId),
+    /// An exception in force (index into the bundle's exceptions).
+    Exception(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub kind: SourceKind,
+    pub level: Option<u8>,
+    pub grace: Option<Duration>,
+}
+
+/// One entitlement of the final grant set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    pub ent: EntId,
+    /// The highest level of its sources.
+    pub level: Option<u8>,
+    pub sources: Vec<Source>,
+}
+
+/// An entitlement some source gave and a deny removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub ent: EntId,
+    pub level: Option<u8>,
+    /// Path to the policy that holds the deny.
+    pub by: PathId,
+    pub deny: u32,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub conflict: usize,
+    pub ents: Vec<EntId>,
+}
+
+/// Everything evaluation says about one user on one date.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Evaluation {
+    /// Policies that apply directly, by name.
+    pub policies: Vec<PolicyId>,
+    /// The final grant set, by canonical text.
+    pub grants: Vec<Granted>,
+    pub denied: Vec<Denied>,
+    /// Exceptions in force for the user (indices into the bundle's exceptions).
+    pub exceptions: Vec<usize>,
+    pub violations: Vec<Violation>,
+    /// The first `require` the user fails, if any: then nothing applies.
+    pub failed_require: Option<usize>,
+}
+
+impl Evaluation {
+    pub fn grant(&self, ent: EntId) -> Option<&Granted> {
+        self.grants.iter().find(|g| g.ent == ent)
+    }
+}
+
+impl Plan {
+    /// Whether policy `pid` applies to the record (in force, and every `when` holds;
+    /// `require`s are checked by the caller).
+    pub fn applies(&self, pid: PolicyId, values: &[Option<Value>]) -> bool {
+        let env = Env {
+            values,
+            today: self.at,
+        };
+        self.roots[pid as usize].is_some()
+            && self.triggers[pid as usize].iter().all(|t| env.test(t))
+    }
+
+    /// Evaluates one user: `id` is the record's key (for exceptions), `values` its columns.
+    pub fn evaluate(&self, id: &str, values: &[Option<Value>]) -> Evaluation {
+        let env = Env {
+            values,
+            today: self.at,
+        };
+        let mut out = Evaluation::default();
+        if let Some(i) = self.requires.iter().position(|r| !env.test(r)) {
+            out.failed_require = Some(i);
+            return out;
+        }
+        let bundle = &self.bundle;
+        let mut policies: Vec<PolicyId> = self
+            .candidates(values)
+            .into_iter()
+            .filter(|&p| self.applies(p, values))
+            .collect();
+        policies.sort_by(|a, b| {
+            bundle.policies[*a as usize]
+                .name
+                .cmp(&bundle.policies[*b as usize].name)
+        });
+
+        let mut acc: FxHashMap<EntId, (Option<u8>, Vec<Source>)> = FxHashMap::default();
+        let mut denies: Vec<(u32, PathId)> = Vec::new();
+        for &p in &policies {
+            let Some(root) = &self.roots[p as usize] else {
+                continue;
+            };
+            for c in &root.contributions {
+                let e = acc.entry(c.ent).or_insert((c.level, Vec::new()));
+                e.0 = e.0.max(c.level);
+                e.1.push(Source {
+                    kind: SourceKind::Path(c.path),
+                    level: c.level,
+                    grace: c.grace,
+                });
+            }
+            denies.extend_from_slice(&root.denies);
+        }
+        if let Some(excs) = self.exceptions_by_user.get(id) {
+            for &x in excs {
+                if !bundle.exceptions[x].in_force(self.at) {
+                    continue;
+                }
+                out.exceptions.push(x);
+                for &(ent, level) in &self.exception_grants[x] {
+                    let e = acc.entry(ent).or_insert((level, Vec::new()));
+                    e.0 = e.0.max(level);
+                    e.1.push(Source {
+                        kind: SourceKind::Exception(x),
+                        level,
+                        grace: None,
+                    });
+                }
+            }
+        }
+        denies.sort_by(|a, b| self.path_text[a.1 as usize].cmp(&self.path_text[b.1 as usize]));
+        for (ent, (level, mut sources)) in acc {
+            sort_sources(self, &mut sources);
+            match denies
+                .iter()
+                .find(|(d, _)| self.denies[*d as usize].2.contains(&ent))
+            {
+                Some(&(deny, by)) => out.denied.push(Denied {
+                    ent,
+                    level,
+                    by,
+                    deny,
+                    sources,
+                }),
+                None => out.grants.push(Granted {
+                    ent,
+                    level,
+                    sources,
+                }),
+            }
+        }
+        out.grants
+            .sort_by(|a, b| self.ent_text[a.ent as usize].cmp(&self.ent_text[b.ent as usize]));
+        out.denied
+            .sort_by(|a, b| self.ent_text[a.ent as usize].cmp(&self.ent_text[b.ent as usize]));
+        out.policies = policies;
+        out.violations = self.violations(&out.grants);
+        out
+    }
+
+    /// Separation-of-duties conflicts the grant set violates: two different grants
+    /// matching two different patterns of one conflict.
+    pub fn violations(&self, grants: &[Granted]) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for (ci, pats) in self.conflicts.iter().enumerate() {
+            let hits: Vec<Vec<EntId>> = pats
+                .iter()
+                .map(|set| {
+                    grants
+                        .iter()
+                        .filter(|g| set.contains(&g.ent))
+                        .map(|g| g.ent)
+                        .collect()
+                })
+                .collect();
+            let mut violated = false;
+            'outer: for (i, a) in hits.iter().enumerate() {
+                for b in &hits[i + 1..] {
+                    if a.iter().any(|x| b.iter().any(|y| x != y)) {
+                        violated = true;
+                        break 'outer;
+                    }
+                }
+            }
+            if violated {
+                let mut ents: Vec<EntId> = hits.into_iter().flatten().collect();
+                ents.sort_by(|a, b| self.ent_text[*a as usize].cmp(&self.ent_text[*b as usize]));
+                ents.dedup();
+                out.push(Violation { conflict: ci, ents });
+            }
+        }
+        out
+    }
+
+    /// How a source is shown: `A > B`, or `exception "NAME"`.
+    pub fn source_text(&self, s: &Source) -> String {
+        match s.kind {
+            SourceKind::Path(p) => self.path_text[p as usize].clone(),
+            SourceKind::Exception(x) => self.bundle.exceptions[x].source_label(),
+        }
+    }
+
+    /// The level name of a rank for an entitlement.
+    pub fn level_name(&self, ent: EntId, level: Option<u8>) -> Option<&str> {
+        self.bundle.level_name(&self.ents[ent as usize], level)
+    }
+}
+
+fn sort_sources(plan: &Plan, sources: &mut Vec<Source>) {
+    sources.sort_by_cached_key(|s| plan.source_text(s));
+    sources.dedup_by(|a, b| a.kind == b.kind && a.level == b.level);
+}

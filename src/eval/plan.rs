@@ -1,0 +1,347 @@
+//! The evaluation plan: a checked bundle compiled once for one date and one record layout.
+//! Entitlements are interned, each policy's inheritance closure (with its derivation paths)
+//! is computed once, deny and conflict patterns are matched against every entitlement up
+//! front, and triggers are indexed so that a user meets only the policies that can apply.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::expr::CExpr;
+use crate::ir::{self, CmpOp, Duration, Expr, PolicyId, Value};
+
+pub type EntId = u32;
+pub type PathId = u32;
+
+/// How many derivation paths one applying policy may list before the plan keeps only the
+/// first path to each policy it reaches (pathological diamonds would explode otherwise).
+const MAX_PATHS_PER_ROOT: usize = 4096;
+
+/// One grant reachable from an applying policy, with the path that reaches it.
+#[derive(Debug, Clone)]
+pub struct Contribution {
+    pub ent: EntId,
+    pub level: Option<u8>,
+    pub path: PathId,
+    /// The grace that applies when a mover loses this source (grant, type, system).
+    pub grace: Option<Duration>,
+}
+
+/// What a policy brings when it applies: its closure's grants and denies, in force only.
+#[derive(Debug, Clone, Default)]
+pub struct Root {
+    pub contributions: Vec<Contribution>,
+    /// `(deny id, path to the policy holding the deny)`.
+    pub denies: Vec<(u32, PathId)>,
+}
+
+pub struct Plan {
+    pub bundle: Arc<ir::Bundle>,
+    pub at: NaiveDate,
+    pub fields: Vec<String>,
+    pub requires: Vec<CExpr>,
+    /// Per policy id: compiled `when` clauses.
+    pub triggers: Vec<Vec<CExpr>>,
+    /// Per policy id: `Some` when it is a policy (not a template) in force on `at`.
+    pub roots: Vec<Option<Root>>,
+    pub ents: Vec<ir::Entitlement>,
+    pub ent_text: Vec<String>,
+    ent_index: FxHashMap<ir::Entitlement, EntId>,
+    /// Derivation paths as policy ids, root first, and their text `A > B > C`.
+    pub paths: Vec<Vec<PolicyId>>,
+    pub path_text: Vec<String>,
+    /// Per deny id: the holder policy, the pattern, and the entitlements it matches.
+    pub denies: Vec<(PolicyId, ir::Pattern, FxHashSet<EntId>)>,
+    /// Per conflict, per pattern: the entitlements it matches.
+    pub conflicts: Vec<Vec<FxHashSet<EntId>>>,
+    /// Per exception: its grants as `(entitlement, level)`.
+    pub exception_grants: Vec<Vec<(EntId, Option<u8>)>>,
+    pub exceptions_by_user: FxHashMap<String, Vec<usize>>,
+    index: FxHashMap<(usize, Value), Vec<PolicyId>>,
+    index_slots: Vec<usize>,
+    unindexed: Vec<PolicyId>,
+    /// Set once the patterns have been matched: later interned entitlements are matched as
+    /// they come.
+    matched: bool,
+}
+
+impl Plan {
+    /// Compiles `bundle` for records whose columns are `fields`, evaluated on `at`.
+    pub fn new(bundle: Arc<ir::Bundle>, fields: &[String], at: NaiveDate) -> Plan {
+        let slot_of: FxHashMap<&str, usize> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.as_str(), i))
+            .collect();
+        let slot = |a: &str| slot_of.get(a).copied();
+        let b = &*bundle;
+        let mut plan = Plan {
+            bundle: bundle.clone(),
+            at,
+            fields: fields.to_vec(),
+            requires: b
+                .requires
+                .iter()
+                .map(|e| CExpr::compile(e, &slot))
+                .collect(),
+            triggers: b
+                .policies
+                .iter()
+                .map(|p| {
+                    p.triggers
+                        .iter()
+                        .map(|e| CExpr::compile(e, &slot))
+                        .collect()
+                })
+                .collect(),
+            roots: Vec::new(),
+            ents: Vec::new(),
+            ent_text: Vec::new(),
+            ent_index: FxHashMap::default(),
+            paths: Vec::new(),
+            path_text: Vec::new(),
+            denies: Vec::new(),
+            conflicts: Vec::new(),
+            exception_grants: Vec::new(),
+            exceptions_by_user: FxHashMap::default(),
+            index: FxHashMap::default(),
+            index_slots: Vec::new(),
+            unindexed: Vec::new(),
+            matched: false,
+        };
+        // Deny ids, in policy order.
+        let mut deny_ids: Vec<Vec<u32>> = vec![Vec::new(); b.policies.len()];
+        for (pid, p) in b.policies.iter().enumerate() {
+            for d in &p.denies {
+                deny_ids[pid].push(plan.denies.len() as u32);
+                plan.denies
+                    .push((pid as PolicyId, d.clone(), FxHashSet::default()));
+            }
+        }
+        let in_force: Vec<bool> = b.policies.iter().map(|p| p.in_force(at)).collect();
+        let mut roots = Vec::with_capacity(b.policies.len());
+        for (pid, p) in b.policies.iter().enumerate() {
+            if p.template || !in_force[pid] {
+                roots.push(None);
+                continue;
+            }
+            roots.push(Some(plan.root(pid as PolicyId, &in_force, &deny_ids)));
+        }
+        plan.roots = roots;
+        for (i, e) in b.exceptions.iter().enumerate() {
+            let grants = e
+                .grants
+                .iter()
+                .map(|g| (plan.intern(&g.entitlement), g.level))
+                .collect();
+            plan.exception_grants.push(grants);
+            plan.exceptions_by_user
+                .entry(e.user.clone())
+                .or_default()
+                .push(i);
+        }
+        for t in &b.tests {
+            for g in &t.expect_grants {
+                plan.intern(&g.entitlement);
+            }
+        }
+        plan.match_patterns();
+        plan.build_index(&slot);
+        plan
+    }
+
+    /// The id of an entitlement, interning it (and matching it against the patterns when
+    /// the plan is already built).
+    pub fn intern(&mut self, e: &ir::Entitlement) -> EntId {
+        if let Some(&id) = self.ent_index.get(e) {
+            return id;
+        }
+        let id = self.ents.len() as EntId;
+        self.ents.push(e.clone());
+        self.ent_text.push(self.bundle.entitlement_text(e));
+        self.ent_index.insert(e.clone(), id);
+        if self.matched {
+            self.match_one(id);
+        }
+        id
+    }
+
+    pub fn ent_id(&self, e: &ir::Entitlement) -> Option<EntId> {
+        self.ent_index.get(e).copied()
+    }
+
+    fn path(&mut self, path: Vec<PolicyId>) -> PathId {
+        let text = path
+            .iter()
+            .map(|&p| self.bundle.policies[p as usize].name.as_str())
+            .collect::<Vec<_>>()
+            .join(" > ");
+        self.paths.push(path);
+        self.path_text.push(text);
+        (self.paths.len() - 1) as PathId
+    }
+
+    /// Every derivation path from `root` through policies in force, and what each brings.
+    fn root(&mut self, root: PolicyId, in_force: &[bool], deny_ids: &[Vec<u32>]) -> Root {
+        let bundle = self.bundle.clone();
+        let mut out = Root::default();
+        let mut stack: Vec<Vec<PolicyId>> = vec![vec![root]];
+        let mut count = 0usize;
+        let mut visited: FxHashSet<PolicyId> = FxHashSet::default();
+        while let Some(path) = stack.pop() {
+            let node = *path.last().expect("paths are never empty");
+            count += 1;
+            // Past the limit, each policy is reached once (its grants are the same anyway).
+            if count > MAX_PATHS_PER_ROOT && !visited.insert(node) {
+                continue;
+            }
+            visited.insert(node);
+            let p = &bundle.policies[node as usize];
+            let children: Vec<PolicyId> = p
+                .inherits
+                .iter()
+                .rev()
+                .copied()
+                .filter(|&w| in_force[w as usize] && !path.contains(&w))
+                .collect();
+            let pid = self.path(path.clone());
+            for g in &p.grants {
+                let ent = self.intern(&g.entitlement);
+                out.contributions.push(Contribution {
+                    ent,
+                    level: g.level,
+                    path: pid,
+                    grace: bundle.grace_of(g),
+                });
+            }
+            for &d in &deny_ids[node as usize] {
+                out.denies.push((d, pid));
+            }
+            for w in children {
+                let mut next = path.clone();
+                next.push(w);
+                stack.push(next);
+            }
+        }
+        out
+    }
+
+    fn match_one(&mut self, id: EntId) {
+        let e = &self.ents[id as usize];
+        for d in &mut self.denies {
+            if self.bundle.pattern_matches(&d.1, e) {
+                d.2.insert(id);
+            }
+        }
+        for (ci, c) in self.bundle.conflicts.iter().enumerate() {
+            for (pi, p) in c.patterns.iter().enumerate() {
+                if self.bundle.pattern_matches(p, e) {
+                    self.conflicts[ci][pi].insert(id);
+                }
+            }
+        }
+    }
+
+    fn match_patterns(&mut self) {
+        self.conflicts = self
+            .bundle
+            .conflicts
+            .iter()
+            .map(|c| vec![FxHashSet::default(); c.patterns.len()])
+            .collect();
+        for id in 0..self.ents.len() as EntId {
+            self.match_one(id);
+        }
+        self.matched = true;
+    }
+
+    /// Indexes each policy under one `attribute == literal` (or `in [literals]`) conjunct of
+    /// its triggers; the others are tried for every user.
+    fn build_index(&mut self, slot: &dyn Fn(&str) -> Option<usize>) {
+        let b = self.bundle.clone();
+        let mut slots: FxHashSet<usize> = FxHashSet::default();
+        for (pid, p) in b.policies.iter().enumerate() {
+            if self.roots[pid].is_none() {
+                continue;
+            }
+            // Untyped records may hold `5` where a trigger says "5": no exact-match index then.
+            let key = if b.schema.is_some() {
+                conjuncts(&p.triggers)
+                    .into_iter()
+                    .find_map(|e| index_key(e, slot))
+            } else {
+                None
+            };
+            match key {
+                Some((s, values)) => {
+                    slots.insert(s);
+                    for v in values {
+                        let list = self.index.entry((s, v)).or_default();
+                        if list.last() != Some(&(pid as PolicyId)) {
+                            list.push(pid as PolicyId);
+                        }
+                    }
+                }
+                None => self.unindexed.push(pid as PolicyId),
+            }
+        }
+        self.index_slots = slots.into_iter().collect();
+        self.index_slots.sort_unstable();
+    }
+
+    /// The policies that may apply to a record: indexed candidates and the unindexed rest,
+    /// in policy order.
+    pub fn candidates(&self, values: &[Option<Value>]) -> Vec<PolicyId> {
+        let mut out = self.unindexed.clone();
+        for &s in &self.index_slots {
+            if let Some(Some(v)) = values.get(s) {
+                if let Some(list) = self.index.get(&(s, v.clone())) {
+                    out.extend_from_slice(list);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+fn conjuncts(triggers: &[Expr]) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Expr> = triggers.iter().rev().collect();
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::And(items) => stack.extend(items.iter().rev()),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `attr == "x"` / `"x" == attr` / `attr in ["x", "y"]` on a record column: the slot and
+/// the values a record must hold for the conjunct to be true. Only text values are
+/// indexed: records compare them exactly (numbers and dates may be written as text in
+/// untyped records, which an exact lookup would miss).
+fn index_key(e: &Expr, slot: &dyn Fn(&str) -> Option<usize>) -> Option<(usize, Vec<Value>)> {
+    match e {
+        Expr::Cmp(CmpOp::Eq, a, b) => match (&**a, &**b) {
+            (Expr::Attr(a), Expr::Lit(v @ Value::Str(_)))
+            | (Expr::Lit(v @ Value::Str(_)), Expr::Attr(a)) => Some((slot(a)?, vec![v.clone()])),
+            _ => None,
+        },
+        Expr::In {
+            lhs,
+            rhs,
+            negated: false,
+        } => match (&**lhs, &**rhs) {
+            (Expr::Attr(a), Expr::Lit(Value::List(vs)))
+                if vs.iter().all(|v| matches!(v, Value::Str(_))) =>
+            {
+                Some((slot(a)?, vs.clone()))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
