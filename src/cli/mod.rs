@@ -2,7 +2,9 @@
 //! Exit codes: 0 success, 1 the command found what should fail CI, 2 bad usage or input.
 
 mod check;
+mod common;
 mod fmt;
+mod test;
 
 use std::path::PathBuf;
 
@@ -38,6 +40,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Rewrite files in the one canonical layout, keeping comments
     Fmt(fmt::FmtArgs),
+    /// Run the bundle's `test` items; last line `N passed, N failed`
+    Test(test::TestArgs),
     /// Explain a diagnostic code (`polc explain E0101`)
     Explain {
         /// A diagnostic code such as E0101
@@ -57,6 +61,7 @@ pub fn main() -> Exit {
     let result = match cli.command {
         Command::Check(a) => check::run(a),
         Command::Fmt(a) => fmt::run(a),
+        Command::Test(a) => test::run(a),
         Command::Explain { code } => explain_code(&code),
     };
     match result {

@@ -2,9 +2,11 @@
 //! set, every grant with its derivation paths. Works on the checked IR alone, through a
 //! [`Plan`] compiled once per date; nothing here knows the parser or salsa.
 
+pub mod explain;
 pub mod expr;
 pub mod plan;
 pub mod render;
+pub mod testing;
 
 use rustc_hash::FxHashMap;
 

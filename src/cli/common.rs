@@ -1,0 +1,45 @@
+//! What several commands share: reading a bundle (sources or a compiled file) and dates.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{default_paths, InputError};
+use crate::check::check_bundle;
+use crate::db::Loaded;
+use crate::diagnostics::{render, Diagnostic};
+use crate::ir;
+
+/// Where the policies come from: source paths, or a compiled bundle.
+#[derive(Args, Clone)]
+pub struct BundleArgs {
+    /// Files or directories (walked recursively for *.pol)
+    pub paths: Vec<PathBuf>,
+}
+
+/// Checks the sources and returns the IR; a bundle with errors is refused (exit 2) after
+/// its diagnostics are printed.
+pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
+    let loaded = Loaded::from_paths(&default_paths(args.paths.clone()))?;
+    let checked = check_bundle(&loaded.db, loaded.workspace);
+    if checked.has_errors() {
+        let errors: Vec<Diagnostic> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        render::emit_stderr(&loaded.db, &errors);
+        return Err(InputError(format!(
+            "the policies have {} error(s): fix them first (`polc check`)",
+            errors.len()
+        )));
+    }
+    Ok(checked.bundle.clone())
+}
+
+/// `--at`, or today (UTC).
+pub fn at_or_today(at: Option<chrono::NaiveDate>) -> chrono::NaiveDate {
+    at.unwrap_or_else(crate::db::today_utc)
+}
