@@ -11,5 +11,6 @@ pub mod diagnostics;
 pub mod eval;
 pub mod fmt;
 pub mod ir;
+pub mod lifecycle;
 pub mod stdlib;
 pub mod syntax;
