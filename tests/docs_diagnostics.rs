@@ -28,13 +28,20 @@ fn generate() -> String {
     out.push_str("\n| code | severity | meaning |\n|---|---|---|\n");
     for (code, _) in EXPLANATIONS {
         let sev = Severity::of_code(code).as_str();
-        out.push_str(&format!("| [{code}](#{}) | {sev} | {} |\n", code.to_lowercase(), title(code).unwrap()));
+        out.push_str(&format!(
+            "| [{code}](#{}) | {sev} | {} |\n",
+            code.to_lowercase(),
+            title(code).unwrap()
+        ));
     }
     for (code, text) in EXPLANATIONS {
         let sev = Severity::of_code(code).as_str();
         let mut lines = text.lines();
         let head = lines.next().unwrap();
-        out.push_str(&format!("\n<a id=\"{}\"></a>\n\n#{head}\n\n*Severity: {sev}.*\n", code.to_lowercase()));
+        out.push_str(&format!(
+            "\n<a id=\"{}\"></a>\n\n#{head}\n\n*Severity: {sev}.*\n",
+            code.to_lowercase()
+        ));
         for line in lines {
             if let Some(rest) = line.strip_prefix("## ") {
                 out.push_str(&format!("### {rest}\n"));
@@ -55,5 +62,8 @@ fn docs_diagnostics_is_generated_from_the_explanations() {
         std::fs::write(&path, &want).unwrap();
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(have == want, "docs/diagnostics.md is stale: run `UPDATE_DOCS=1 cargo test --test docs_diagnostics`");
+    assert!(
+        have == want,
+        "docs/diagnostics.md is stale: run `UPDATE_DOCS=1 cargo test --test docs_diagnostics`"
+    );
 }

@@ -2,3 +2,4 @@
 //! the user directory, and the delta each one makes to their access.
 
 pub mod delta;
+pub mod events;
