@@ -9,6 +9,7 @@ pub mod cli;
 pub mod db;
 pub mod diagnostics;
 pub mod fmt;
+pub mod input;
 pub mod ir;
 pub mod stdlib;
 pub mod syntax;
