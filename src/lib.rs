@@ -10,6 +10,7 @@ pub mod db;
 pub mod diagnostics;
 pub mod eval;
 pub mod fmt;
+pub mod input;
 pub mod ir;
 pub mod lifecycle;
 pub mod stdlib;

@@ -1,0 +1,300 @@
+//! The users file formats (CLI.md "Inputs"): JSON (an array of records or
+//! `{"users": [...]}`), JSONL (a record a line) and CSV (a header row).
+//!
+//! JSON is parsed in one streaming pass: each record is typed as soon as serde_json has read
+//! it, its strings borrowed from the text, so a large export never exists twice in memory.
+//! The line of each record comes from a cheap byte scan done beforehand ([`record_lines`]).
+//! A file that is not a users file at all is a [`LoadError`] naming the file and line; a bad
+//! record is only a record error (see [`super::record`]).
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::mapping::Mapping;
+use super::record::Builder;
+use super::typing::{found, Cell, Key, View};
+use super::LoadError;
+
+/// Reads a JSON users file.
+pub(crate) fn read_json(text: &str, name: &str, b: &mut Builder) -> Result<(), LoadError> {
+    let lines = record_lines(text);
+    let mut st = State {
+        b,
+        lines: &lines,
+        name,
+        failure: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let r = Top(&mut st).deserialize(&mut de).and_then(|()| de.end());
+    if let Some(f) = st.failure {
+        return Err(f);
+    }
+    r.map_err(|e| json_error(name, 0, &e))
+}
+
+/// Reads a JSONL users file: one record a line; blank lines are skipped.
+pub(crate) fn read_jsonl(text: &str, name: &str, b: &mut Builder) -> Result<(), LoadError> {
+    for (n, raw) in text.lines().enumerate() {
+        let line = n + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let cell: Cell = serde_json::from_str(raw).map_err(|e| json_error(name, line - 1, &e))?;
+        match &cell {
+            Cell::Object(entries) => b.push_object(entries, line),
+            other => {
+                return Err(LoadError(format!(
+                    "{name}:{line}: expected a user record (a JSON object), found {}",
+                    found(View::of(other))
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a CSV users file: a header row, then one record a row; an empty cell is absent.
+/// Cells are trimmed. The columns a mapping reads, or without one the schema's required
+/// fields, must be in the header.
+pub(crate) fn read_csv(
+    text: &str,
+    name: &str,
+    b: &mut Builder,
+    mapping: Option<&Mapping>,
+) -> Result<(), LoadError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = rdr.headers().map_err(|e| csv_error(name, &e))?.clone();
+    let names: Vec<&str> = header.iter().collect();
+    for (i, h) in names.iter().enumerate() {
+        if names[..i].contains(h) {
+            return Err(LoadError(format!(
+                "{name}:1: column `{h}` appears twice in the header"
+            )));
+        }
+    }
+    let hint = |col: &str| {
+        crate::diagnostics::did_you_mean(col, names.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default()
+    };
+    if let Some(m) = mapping {
+        for (k, col, what) in m.column_uses() {
+            if !names.contains(&col) {
+                return Err(LoadError(format!(
+                    "{}:{}:{}: {what}, `{col}`, is not a column of {name}{}",
+                    m.name,
+                    k.line,
+                    k.column,
+                    hint(col)
+                )));
+            }
+        }
+    } else if !b.plan.open {
+        if let Some(f) = b.plan.required().find(|f| !names.contains(f)) {
+            let what = if f == b.plan.key {
+                "the key"
+            } else {
+                "a required field"
+            };
+            return Err(LoadError(format!(
+                "{name}:1: the header has no column `{f}` ({what}){}",
+                hint(f)
+            )));
+        }
+    }
+    let col_of: Vec<Option<usize>> = names.iter().map(|h| b.plan.column(h)).collect();
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(|e| csv_error(name, &e))? {
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let mut cols: Vec<Option<View>> = vec![None; b.plan.ncols()];
+        for (cell, col) in rec.iter().zip(&col_of) {
+            if let (Some(c), false) = (col, cell.is_empty()) {
+                cols[*c] = Some(View::Text(cell));
+            }
+        }
+        b.push(&cols, line);
+    }
+    Ok(())
+}
+
+fn csv_error(name: &str, e: &csv::Error) -> LoadError {
+    let line = e.position().map(|p| p.line());
+    match (e.kind(), line) {
+        (
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            },
+            Some(l),
+        ) => LoadError(format!(
+            "{name}:{l}: this row has {len} cells, but the header has {expected_len}"
+        )),
+        (_, Some(l)) => LoadError(format!("{name}:{l}: invalid CSV: {e}")),
+        (_, None) => LoadError(format!("{name}: invalid CSV: {e}")),
+    }
+}
+
+/// A serde_json error as `name:line:column: message`; `line_offset` for JSONL lines.
+fn json_error(name: &str, line_offset: usize, e: &serde_json::Error) -> LoadError {
+    let text = e.to_string();
+    let msg = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m);
+    let what = match e.classify() {
+        serde_json::error::Category::Data => "not a users file",
+        _ => "invalid JSON",
+    };
+    match (e.line(), e.column()) {
+        (0, _) => LoadError(format!("{name}: {what}: {msg}")),
+        (l, 0) => LoadError(format!("{name}:{}: {what}: {msg}", l + line_offset)),
+        (l, c) => LoadError(format!("{name}:{}:{c}: {what}: {msg}", l + line_offset)),
+    }
+}
+
+struct State<'x, 'm> {
+    b: &'x mut Builder<'m>,
+    lines: &'x [usize],
+    name: &'x str,
+    /// A failure of ours (not serde's) that stopped the parse.
+    failure: Option<LoadError>,
+}
+
+/// The whole document: `[...]` or `{"users": [...]}`.
+struct Top<'s, 'x, 'm>(&'s mut State<'x, 'm>);
+
+/// The records array.
+struct Records<'s, 'x, 'm>(&'s mut State<'x, 'm>);
+
+const SHAPE: &str = "an array of user records or {\"users\": [...]}";
+
+impl<'de> DeserializeSeed<'de> for Top<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(SHAPE)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        Records(self.0).visit_seq(seq)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut found = false;
+        while let Some(Key(k)) = map.next_key()? {
+            if k == "users" && !found {
+                found = true;
+                map.next_value_seed(Records(&mut *self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        if !found {
+            let name = self.0.name;
+            self.0.failure = Some(LoadError(format!(
+                "{name}:1: not a users file: an object without a \"users\" key (expected {SHAPE})"
+            )));
+            return Err(de::Error::custom("no users"));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Records<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Records<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of user records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let st = self.0;
+        let mut i = 0;
+        while let Some(cell) = seq.next_element::<Cell>()? {
+            let line = st.lines.get(i).copied().unwrap_or(0);
+            match &cell {
+                Cell::Object(entries) => st.b.push_object(entries, line),
+                other => {
+                    st.failure = Some(LoadError(format!(
+                        "{}:{line}: record {} is not a JSON object (found {})",
+                        st.name,
+                        i + 1,
+                        found(View::of(other))
+                    )));
+                    return Err(de::Error::custom("not an object"));
+                }
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The 1-based line where each element of the records array starts: the top-level array, or
+/// the array under the top-level key `"users"`. Exact for valid JSON (only then is it used).
+pub(crate) fn record_lines(text: &str) -> Vec<usize> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut line, mut depth, mut i) = (1usize, 0usize, 0usize);
+    // The depth of the records array's elements; 0 until the array is found.
+    let mut target = 0usize;
+    // The next value at `target` depth starts an element.
+    let mut want = false;
+    let (mut top_object, mut key_next, mut users_key) = (false, false, false);
+    while i < b.len() {
+        let c = b[i];
+        if want && depth == target && !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b',' | b']') {
+            out.push(line);
+            want = false;
+        }
+        match c {
+            b'\n' => line += 1,
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                if top_object && depth == 1 && key_next {
+                    users_key = b.get(start..i) == Some(b"users");
+                    key_next = false;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth == 1 && c == b'[' {
+                    (target, want) = (1, true);
+                } else if depth == 1 {
+                    (top_object, key_next) = (true, true);
+                } else if depth == 2 && top_object && users_key && c == b'[' && target == 0 {
+                    (target, want) = (2, true);
+                }
+            }
+            b'}' | b']' => {
+                if depth == target && c == b']' {
+                    return out;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            b',' => {
+                want |= depth == target;
+                if top_object && depth == 1 {
+                    (key_next, users_key) = (true, false);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
