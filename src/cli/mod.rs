@@ -3,7 +3,9 @@
 
 mod check;
 mod common;
+mod eval;
 mod fmt;
+mod progress;
 mod test;
 
 use std::path::PathBuf;
@@ -42,11 +44,10 @@ enum Command {
     Fmt(fmt::FmtArgs),
     /// Run the bundle's `test` items; last line `N passed, N failed`
     Test(test::TestArgs),
-    /// Explain a diagnostic code (`polc explain E0101`)
-    Explain {
-        /// A diagnostic code such as E0101
-        code: String,
-    },
+    /// Each user's policies and grant set
+    Eval(eval::EvalArgs),
+    /// Why a user has (or lacks) each grant; or what a diagnostic code means (`polc explain E0101`)
+    Explain(eval::ExplainArgs),
 }
 
 /// Parses `std::env::args` and runs the command; returns the process exit code.
@@ -62,7 +63,19 @@ pub fn main() -> Exit {
         Command::Check(a) => check::run(a),
         Command::Fmt(a) => fmt::run(a),
         Command::Test(a) => test::run(a),
-        Command::Explain { code } => explain_code(&code),
+        Command::Eval(a) => eval::run(a),
+        Command::Explain(a) => {
+            let code = a
+                .paths
+                .first()
+                .and_then(|p| p.to_str())
+                .filter(|s| is_code(s))
+                .map(str::to_string);
+            match code {
+                Some(code) if a.paths.len() == 1 && a.users.is_none() => explain_code(&code),
+                _ => eval::explain(a),
+            }
+        }
     };
     match result {
         Ok(code) => code,
@@ -71,6 +84,13 @@ pub fn main() -> Exit {
             2
         }
     }
+}
+
+/// `E0101`, `W0201`, `N0001`: the shape of a diagnostic code.
+fn is_code(s: &str) -> bool {
+    s.len() == 5
+        && s.as_bytes()[0].is_ascii_alphabetic()
+        && s[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
 fn explain_code(code: &str) -> Result<Exit, InputError> {

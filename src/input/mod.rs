@@ -219,3 +219,10 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
 }
+
+/// Converts one JSON value to a field's type (`None` for `null`), as records are read; used
+/// by lifecycle events to apply `changes`. `ty` is `Type::Any` for an untyped bundle.
+pub fn typed_value(v: &serde_json::Value, ty: &ir::Type) -> Result<Option<ir::Value>, String> {
+    let cell = typing::Cell::from_json(v);
+    typing::convert(typing::View::of(&cell), ty, &typing::Dates::new(None))
+}
