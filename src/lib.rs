@@ -13,5 +13,6 @@ pub mod fmt;
 pub mod input;
 pub mod ir;
 pub mod lifecycle;
+pub mod reconcile;
 pub mod stdlib;
 pub mod syntax;

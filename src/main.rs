@@ -2,6 +2,13 @@
 //! so that no input, however deeply nested, can overflow it.
 
 fn main() {
+    // Writing to a closed pipe (`polc eval … | head`) ends the process quietly, as command-line
+    // tools do, instead of panicking on the write error.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let code = std::thread::Builder::new()
         .name("polc".into())
         .stack_size(256 * 1024 * 1024)

@@ -3,7 +3,9 @@
 
 mod check;
 mod common;
+mod drift;
 mod eval;
+mod event;
 mod fmt;
 mod progress;
 mod test;
@@ -46,6 +48,12 @@ enum Command {
     Test(test::TestArgs),
     /// Each user's policies and grant set
     Eval(eval::EvalArgs),
+    /// Compare expected access with current access
+    Drift(drift::DriftArgs),
+    /// The remediation plan for drift: grants, revocations, level fixes, kept exceptions
+    Plan(drift::PlanArgs),
+    /// Apply HRIS events (hired, updated, terminated) and print each lifecycle delta
+    Event(event::EventArgs),
     /// Why a user has (or lacks) each grant; or what a diagnostic code means (`polc explain E0101`)
     Explain(eval::ExplainArgs),
 }
@@ -64,6 +72,9 @@ pub fn main() -> Exit {
         Command::Fmt(a) => fmt::run(a),
         Command::Test(a) => test::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Event(a) => event::run(a),
+        Command::Drift(a) => drift::run(a),
+        Command::Plan(a) => drift::plan(a),
         Command::Explain(a) => {
             let code = a
                 .paths

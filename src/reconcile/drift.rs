@@ -1,0 +1,250 @@
+//! Drift (CLI.md "drift"): current access held against policy alone. Each current entry is
+//! exactly one of covered, level_mismatch, excepted or excess; `missing` are the
+//! policy-expected entitlements the user does not hold at all. Exceptions are not expected
+//! access: they only excuse it, and a deny that applies to the user voids them.
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::access::{Access, AccessEntry};
+use crate::eval::{EntId, Evaluation, Plan, SourceKind};
+use crate::input::Users;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Covered {
+        ent: EntId,
+        level: Option<u8>,
+    },
+    /// `sources`: the policy paths that expect it.
+    LevelMismatch {
+        ent: EntId,
+        current: Option<u8>,
+        expected: Option<u8>,
+        sources: Vec<String>,
+    },
+    Excepted {
+        ent: EntId,
+        level: Option<u8>,
+        exception: usize,
+    },
+    Excess {
+        ent: EntId,
+        level: Option<u8>,
+    },
+    Missing {
+        ent: EntId,
+        level: Option<u8>,
+        sources: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct UserDrift {
+    pub user_id: String,
+    /// In no HRIS record: every entry is excess.
+    pub orphaned: bool,
+    pub findings: Vec<Finding>,
+}
+
+impl UserDrift {
+    pub fn has_findings(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| !matches!(f, Finding::Covered { .. }))
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Summary {
+    pub users: usize,
+    pub current_entries: usize,
+    pub covered: usize,
+    pub coverage_percent: f64,
+    pub excess: usize,
+    pub missing: usize,
+    pub level_mismatch: usize,
+    pub excepted: usize,
+    pub orphaned_users: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct DriftReport {
+    pub as_of: chrono::NaiveDate,
+    pub summary: Summary,
+    /// Users file order, then users only in the access export (orphaned), in its order.
+    pub users: Vec<UserDrift>,
+}
+
+impl DriftReport {
+    /// Whether anything should fail a CI job: excess, missing or a level mismatch.
+    pub fn has_drift(&self) -> bool {
+        self.summary.excess + self.summary.missing + self.summary.level_mismatch > 0
+    }
+}
+
+/// `covered / entries × 100`, rounded half up to one decimal; 100.0 with no entries.
+pub fn coverage_percent(covered: usize, entries: usize) -> f64 {
+    if entries == 0 {
+        return 100.0;
+    }
+    let tenths = (2 * covered as u128 * 1000 + entries as u128) / (2 * entries as u128);
+    tenths as f64 / 10.0
+}
+
+/// Policy-expected levels (sources that are policy paths only) and the exceptions that
+/// excuse an entitlement (in force, not denied).
+pub fn expected(e: &Evaluation) -> (FxHashMap<EntId, Option<u8>>, FxHashMap<EntId, usize>) {
+    let mut exp: FxHashMap<EntId, Option<u8>> = FxHashMap::default();
+    let mut excused = FxHashMap::default();
+    for g in &e.grants {
+        let mut level: Option<Option<u8>> = None;
+        for s in &g.sources {
+            match s.kind {
+                SourceKind::Path(_) => level = Some(level.map_or(s.level, |l| l.max(s.level))),
+                SourceKind::Exception(x) => {
+                    excused.entry(g.ent).or_insert(x);
+                }
+            }
+        }
+        if let Some(l) = level {
+            exp.insert(g.ent, l);
+        }
+    }
+    (exp, excused)
+}
+
+fn policy_sources(plan: &Plan, e: &Evaluation, ent: EntId) -> Vec<String> {
+    e.grant(ent)
+        .map(|g| {
+            g.sources
+                .iter()
+                .filter(|s| matches!(s.kind, SourceKind::Path(_)))
+                .map(|s| plan.source_text(s))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn classify(plan: &Plan, e: &Evaluation, held: &[&AccessEntry]) -> Vec<Finding> {
+    let (exp, excused) = expected(e);
+    let mut out = Vec::with_capacity(held.len() + exp.len());
+    for a in held {
+        out.push(match exp.get(&a.ent) {
+            Some(&l) if l == a.level => Finding::Covered {
+                ent: a.ent,
+                level: a.level,
+            },
+            Some(&l) => Finding::LevelMismatch {
+                ent: a.ent,
+                current: a.level,
+                expected: l,
+                sources: policy_sources(plan, e, a.ent),
+            },
+            None => match excused.get(&a.ent) {
+                Some(&x) => Finding::Excepted {
+                    ent: a.ent,
+                    level: a.level,
+                    exception: x,
+                },
+                None => Finding::Excess {
+                    ent: a.ent,
+                    level: a.level,
+                },
+            },
+        });
+    }
+    let mut missing: Vec<(EntId, Option<u8>)> = exp
+        .iter()
+        .filter(|(ent, _)| !held.iter().any(|a| a.ent == **ent))
+        .map(|(e, l)| (*e, *l))
+        .collect();
+    missing.sort_by(|a, b| plan.ent_text[a.0 as usize].cmp(&plan.ent_text[b.0 as usize]));
+    out.extend(missing.into_iter().map(|(ent, level)| Finding::Missing {
+        ent,
+        level,
+        sources: policy_sources(plan, e, ent),
+    }));
+    out
+}
+
+/// Compares expected with current access for every user of both files.
+pub fn drift(plan: &Plan, users: &Users, access: &Access) -> DriftReport {
+    let mut by_user: FxHashMap<&str, Vec<&AccessEntry>> = FxHashMap::default();
+    for a in &access.entries {
+        by_user.entry(a.user_id.as_str()).or_default().push(a);
+    }
+    let mut report = DriftReport {
+        as_of: plan.at,
+        summary: Summary::default(),
+        users: Vec::new(),
+    };
+    let mut known: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
+    for rec in &users.records {
+        known.insert(rec.id.as_str());
+        let e = plan.evaluate(&rec.id, &rec.values);
+        let held = by_user
+            .get(rec.id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        report.users.push(UserDrift {
+            user_id: rec.id.clone(),
+            orphaned: false,
+            findings: classify(plan, &e, held),
+        });
+    }
+    // Records that failed to load are reported as errors, not as orphans.
+    for err in &users.errors {
+        if let Some(id) = &err.user_id {
+            known.insert(id.as_str());
+        }
+    }
+    for u in &access.users {
+        if known.contains(u.as_str()) {
+            continue;
+        }
+        let findings = by_user[u.as_str()]
+            .iter()
+            .map(|a| Finding::Excess {
+                ent: a.ent,
+                level: a.level,
+            })
+            .collect();
+        report.users.push(UserDrift {
+            user_id: u.clone(),
+            orphaned: true,
+            findings,
+        });
+    }
+    let s = &mut report.summary;
+    s.users = report.users.len();
+    for u in &report.users {
+        s.orphaned_users += usize::from(u.orphaned);
+        for f in &u.findings {
+            match f {
+                Finding::Covered { .. } => s.covered += 1,
+                Finding::LevelMismatch { .. } => s.level_mismatch += 1,
+                Finding::Excepted { .. } => s.excepted += 1,
+                Finding::Excess { .. } => s.excess += 1,
+                Finding::Missing { .. } => s.missing += 1,
+            }
+        }
+    }
+    s.current_entries = s.covered + s.level_mismatch + s.excepted + s.excess;
+    s.coverage_percent = coverage_percent(s.covered, s.current_entries);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::coverage_percent;
+
+    #[test]
+    fn coverage_rounds_half_up_to_one_decimal() {
+        assert_eq!(coverage_percent(43, 51), 84.3);
+        assert_eq!(coverage_percent(0, 0), 100.0);
+        assert_eq!(coverage_percent(1, 8), 12.5);
+        assert_eq!(coverage_percent(1, 16), 6.3); // 6.25 → 6.3
+        assert_eq!(coverage_percent(2, 3), 66.7);
+    }
+}

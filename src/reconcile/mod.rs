@@ -1,0 +1,7 @@
+//! Reconciliation: current access ([`access`]) held against policy ([`drift`]), and the plan
+//! that remediates the difference ([`remediate`]).
+
+pub mod access;
+pub mod drift;
+pub mod remediate;
+pub mod report;

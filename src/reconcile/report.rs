@@ -1,0 +1,299 @@
+//! Drift as CLI.md's JSON, as the seed's "Drift Report" for people, and as CSV for auditors.
+
+use serde::Serialize;
+
+use super::drift::{DriftReport, Finding, Summary};
+use crate::eval::Plan;
+
+#[derive(Serialize)]
+struct Entry {
+    grant: String,
+    level: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Mismatch {
+    grant: String,
+    current: Option<String>,
+    expected: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Excepted {
+    grant: String,
+    level: Option<String>,
+    exception: String,
+}
+
+#[derive(Serialize)]
+struct UserJson {
+    user_id: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    orphaned: bool,
+    excess: Vec<Entry>,
+    missing: Vec<Entry>,
+    level_mismatch: Vec<Mismatch>,
+    excepted: Vec<Excepted>,
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    as_of: String,
+    summary: &'a Summary,
+    users: Vec<UserJson>,
+}
+
+fn by_text<T>(v: &mut [T], key: impl Fn(&T) -> &str) {
+    v.sort_by(|a, b| key(a).cmp(key(b)));
+}
+
+pub fn json(plan: &Plan, r: &DriftReport) -> serde_json::Value {
+    let b = &*plan.bundle;
+    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).map(str::to_string);
+    let txt = |ent: u32| plan.ent_text[ent as usize].clone();
+    let mut users = Vec::new();
+    for u in r.users.iter().filter(|u| u.has_findings()) {
+        let mut j = UserJson {
+            user_id: u.user_id.clone(),
+            orphaned: u.orphaned,
+            excess: vec![],
+            missing: vec![],
+            level_mismatch: vec![],
+            excepted: vec![],
+        };
+        for f in &u.findings {
+            match f {
+                Finding::Covered { .. } => {}
+                Finding::Excess { ent, level } => j.excess.push(Entry {
+                    grant: txt(*ent),
+                    level: lvl(*ent, *level),
+                }),
+                Finding::Missing { ent, level, .. } => j.missing.push(Entry {
+                    grant: txt(*ent),
+                    level: lvl(*ent, *level),
+                }),
+                Finding::LevelMismatch {
+                    ent,
+                    current,
+                    expected,
+                    ..
+                } => j.level_mismatch.push(Mismatch {
+                    grant: txt(*ent),
+                    current: lvl(*ent, *current),
+                    expected: lvl(*ent, *expected),
+                }),
+                Finding::Excepted {
+                    ent,
+                    level,
+                    exception,
+                } => j.excepted.push(Excepted {
+                    grant: txt(*ent),
+                    level: lvl(*ent, *level),
+                    exception: b.exceptions[*exception]
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| b.exceptions[*exception].source_label()),
+                }),
+            }
+        }
+        by_text(&mut j.excess, |e| &e.grant);
+        by_text(&mut j.missing, |e| &e.grant);
+        by_text(&mut j.level_mismatch, |e| &e.grant);
+        by_text(&mut j.excepted, |e| &e.grant);
+        users.push(j);
+    }
+    serde_json::to_value(ReportJson {
+        as_of: r.as_of.to_string(),
+        summary: &r.summary,
+        users,
+    })
+    .unwrap_or_default()
+}
+
+/// The report as a person reads it.
+pub fn human(plan: &Plan, r: &DriftReport) -> String {
+    use std::fmt::Write;
+    let s = &r.summary;
+    let mut out = String::new();
+    let title = format!("Drift Report (as of {})", r.as_of);
+    let _ = writeln!(out, "{title}\n{}", "=".repeat(title.chars().count()));
+    let _ = writeln!(
+        out,
+        "Users: {}    Current entries: {}    Covered: {} ({:.1}%)",
+        s.users, s.current_entries, s.covered, s.coverage_percent
+    );
+    let _ = writeln!(
+        out,
+        "Excess: {}    Missing: {}    Level mismatch: {}    Excepted: {}    Orphaned accounts: {}",
+        s.excess, s.missing, s.level_mismatch, s.excepted, s.orphaned_users
+    );
+    let b = &*plan.bundle;
+    let lvl = |ent: u32, l: Option<u8>| {
+        plan.level_name(ent, l)
+            .map(|x| format!(" ({x})"))
+            .unwrap_or_default()
+    };
+    for u in r.users.iter().filter(|u| u.has_findings()) {
+        let tag = if u.orphaned {
+            " (orphaned: in no HRIS record)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "\n{}{tag}", u.user_id);
+        let mut lines: Vec<(u8, String)> = Vec::new();
+        for f in &u.findings {
+            match f {
+                Finding::Covered { .. } => {}
+                Finding::Excess { ent, level } => lines.push((
+                    0,
+                    format!(
+                        "  EXCESS     {}{}",
+                        plan.ent_text[*ent as usize],
+                        lvl(*ent, *level)
+                    ),
+                )),
+                Finding::LevelMismatch {
+                    ent,
+                    current,
+                    expected,
+                    ..
+                } => lines.push((
+                    1,
+                    format!(
+                        "  LEVEL      {} is {}, policy says {}",
+                        plan.ent_text[*ent as usize],
+                        plan.level_name(*ent, *current).unwrap_or("-"),
+                        plan.level_name(*ent, *expected).unwrap_or("-")
+                    ),
+                )),
+                Finding::Missing { ent, level, .. } => lines.push((
+                    2,
+                    format!(
+                        "  MISSING    {}{}",
+                        plan.ent_text[*ent as usize],
+                        lvl(*ent, *level)
+                    ),
+                )),
+                Finding::Excepted {
+                    ent,
+                    level,
+                    exception,
+                } => {
+                    let x = &b.exceptions[*exception];
+                    lines.push((
+                        3,
+                        format!(
+                            "  EXCEPTED   {}{} ({} until {})",
+                            plan.ent_text[*ent as usize],
+                            lvl(*ent, *level),
+                            x.source_label(),
+                            x.expires
+                        ),
+                    ))
+                }
+            }
+        }
+        lines.sort();
+        for (_, l) in lines {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// One row per current entry and per missing entitlement: the auditors' view.
+pub fn csv(plan: &Plan, r: &DriftReport) -> String {
+    let b = &*plan.bundle;
+    let mut out = String::from("user_id,status,grant,level,expected_level,detail\n");
+    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).unwrap_or("").to_string();
+    for u in &r.users {
+        for f in &u.findings {
+            let (status, ent, level, expected, detail) = match f {
+                Finding::Covered { ent, level } => (
+                    "covered",
+                    *ent,
+                    lvl(*ent, *level),
+                    lvl(*ent, *level),
+                    String::new(),
+                ),
+                Finding::Excess { ent, level } => (
+                    "excess",
+                    *ent,
+                    lvl(*ent, *level),
+                    String::new(),
+                    if u.orphaned {
+                        "orphaned account".into()
+                    } else {
+                        String::new()
+                    },
+                ),
+                Finding::Missing {
+                    ent,
+                    level,
+                    sources,
+                } => (
+                    "missing",
+                    *ent,
+                    String::new(),
+                    lvl(*ent, *level),
+                    sources.join("; "),
+                ),
+                Finding::LevelMismatch {
+                    ent,
+                    current,
+                    expected,
+                    sources,
+                } => (
+                    "level_mismatch",
+                    *ent,
+                    lvl(*ent, *current),
+                    lvl(*ent, *expected),
+                    sources.join("; "),
+                ),
+                Finding::Excepted {
+                    ent,
+                    level,
+                    exception,
+                } => {
+                    let x = &b.exceptions[*exception];
+                    (
+                        "excepted",
+                        *ent,
+                        lvl(*ent, *level),
+                        String::new(),
+                        format!(
+                            "{} until {}, approved by {}",
+                            x.source_label(),
+                            x.expires,
+                            x.approved_by
+                        ),
+                    )
+                }
+            };
+            let row = [
+                u.user_id.as_str(),
+                status,
+                &plan.ent_text[ent as usize],
+                &level,
+                &expected,
+                &detail,
+            ];
+            out.push_str(
+                &row.iter()
+                    .map(|f| csv_field(f))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            out.push('\n');
+        }
+    }
+    out
+}
