@@ -1,8 +1,11 @@
 //! The command line (CLI.md): one module per command, all on the shared analysis layer.
 //! Exit codes: 0 success, 1 the command found what should fail CI, 2 bad usage or input.
 
+mod build;
 mod check;
 mod fmt;
+mod inspect;
+mod keygen;
 
 use std::path::PathBuf;
 
@@ -38,6 +41,12 @@ enum Command {
     Check(check::CheckArgs),
     /// Rewrite files in the one canonical layout, keeping comments
     Fmt(fmt::FmtArgs),
+    /// Check a bundle and compile it to a bundle file (digested, optionally signed)
+    Build(build::BuildArgs),
+    /// Show a bundle file's metadata and contents
+    Inspect(inspect::InspectArgs),
+    /// Make an ed25519 key pair for signing bundles (`KEY` and `KEY.pub`)
+    Keygen(keygen::KeygenArgs),
     /// Explain a diagnostic code (`polc explain E0101`)
     Explain {
         /// A diagnostic code such as E0101
@@ -57,6 +66,9 @@ pub fn main() -> Exit {
     let result = match cli.command {
         Command::Check(a) => check::run(a),
         Command::Fmt(a) => fmt::run(a),
+        Command::Build(a) => build::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Keygen(a) => keygen::run(a),
         Command::Explain { code } => explain_code(&code),
     };
     match result {
@@ -93,4 +105,17 @@ pub(crate) fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
+}
+
+/// Writes command output to stdout; a closed pipe (`polc inspect F | head`) ends the
+/// output quietly instead of panicking.
+pub(crate) fn print_stdout(text: &str) -> Result<(), InputError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(InputError(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
