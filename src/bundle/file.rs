@@ -215,6 +215,9 @@ fn split(bytes: &[u8]) -> Result<(Header, &[u8]), ErrorKind> {
 
 fn parse_signature(h: &Header) -> Result<Option<[u8; 64]>, ErrorKind> {
     let Some(text) = &h.signature else {
+        if h.key_id.is_some() {
+            return Err(ErrorKind::Header("a `key_id` without a signature".into()));
+        }
         return Ok(None);
     };
     let mut sig = [0u8; 64];
@@ -226,8 +229,14 @@ fn parse_signature(h: &Header) -> Result<Option<[u8; 64]>, ErrorKind> {
             "the signature is not `ed25519:` and 128 hex digits".into(),
         ));
     }
-    if h.key_id.is_none() {
-        return Err(ErrorKind::Header("a signature without a `key_id`".into()));
+    let id_ok = h
+        .key_id
+        .as_ref()
+        .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !id_ok {
+        return Err(ErrorKind::Header(
+            "a signature needs a `key_id` of 16 hex digits".into(),
+        ));
     }
     Ok(Some(sig))
 }

@@ -129,6 +129,7 @@ struct PolicyOut {
     expires: Option<String>,
     version: Option<String>,
     owner: Option<String>,
+    description: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -140,6 +141,14 @@ struct ExceptionOut {
     approved_by: String,
     effective: Option<String>,
     expires: String,
+    /// Free-form lines such as `ticket "SEC-1234"`, in source order.
+    meta: Vec<MetaOut>,
+}
+
+#[derive(Serialize)]
+struct MetaOut {
+    key: String,
+    value: String,
 }
 
 #[derive(Serialize)]
@@ -218,6 +227,7 @@ impl Report {
                     expires: opt_date(p.expires),
                     version: p.version.clone(),
                     owner: p.owner.clone(),
+                    description: p.description.clone(),
                 }
             })
             .collect();
@@ -233,6 +243,14 @@ impl Report {
                 approved_by: e.approved_by.clone(),
                 effective: opt_date(e.effective),
                 expires: bundle::expr::date_text(e.expires),
+                meta: e
+                    .meta
+                    .iter()
+                    .map(|(key, value)| MetaOut {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
             })
             .collect();
         exceptions.sort_by(|x, y| (&x.name, &x.user).cmp(&(&y.name, &y.user)));

@@ -128,11 +128,15 @@ fn wrong_magic_garbage_and_every_truncation_are_refused() {
     // An edited header (an unknown field, a malformed digest) is a header error.
     let extra = text.replacen("\"key_id\":null", "\"key_id\":null,\"x\":1", 1);
     assert!(matches!(kind(extra.as_bytes(), None), ErrorKind::Header(_)));
-    let digest = text.replacen("sha256:", "md5:", 1);
-    assert!(matches!(
-        kind(digest.as_bytes(), None),
-        ErrorKind::Header(_)
-    ));
+    let id_only = text.replacen("\"key_id\":null", "\"key_id\":\"0123456789abcdef\"", 1);
+    let bad_sig = text.replacen("\"signature\":null", "\"signature\":\"ed25519:00\"", 1);
+    let md5 = text.replacen("sha256:", "md5:", 1);
+    for edited in [md5, id_only, bad_sig] {
+        assert!(matches!(
+            kind(edited.as_bytes(), None),
+            ErrorKind::Header(_)
+        ));
+    }
 }
 
 /// Content with a valid digest that is not a valid bundle (another producer's bug).

@@ -31,7 +31,7 @@ impl Report {
             self.file, self.magic, self.format_version, self.compiler_version
         );
         let _ = writeln!(w, "  digest        {}", self.digest);
-        let sig = match (&self.key_id, self.verified) {
+        let sig = match (self.key_id.as_ref().filter(|_| self.signed), self.verified) {
             (Some(id), true) => format!("ed25519, key id {id}: verified"),
             (Some(id), false) => format!(
                 "ed25519, key id {id}: not verified (pass --verify-key KEY.pub to check it)"
@@ -115,7 +115,7 @@ impl Report {
         let _ = writeln!(
             w,
             "\npolicies ({}, {})",
-            self.counts.policies,
+            plural(self.counts.policies, "policy", "policies"),
             plural(self.counts.templates, "template", "templates")
         );
         for p in &self.policies {
@@ -130,6 +130,9 @@ impl Report {
                 if let Some(v) = v {
                     let _ = writeln!(w, "    {k} {v}");
                 }
+            }
+            if let Some(d) = &p.description {
+                let _ = writeln!(w, "    description {}", quote(d));
             }
             for t in &p.triggers {
                 let _ = writeln!(w, "    when {t}");
@@ -158,11 +161,15 @@ impl Report {
             for g in &e.grants {
                 let _ = writeln!(w, "    {}", grant_line(g));
             }
+            let _ = writeln!(w, "    justification {}", quote(&e.justification));
             let _ = writeln!(w, "    approved_by {}", quote(&e.approved_by));
             if let Some(d) = &e.effective {
                 let _ = writeln!(w, "    effective {d}");
             }
             let _ = writeln!(w, "    expires {}", e.expires);
+            for m in &e.meta {
+                let _ = writeln!(w, "    {} {}", m.key, quote(&m.value));
+            }
         }
         let _ = writeln!(w, "\nconflicts ({})", self.conflicts.len());
         for c in &self.conflicts {
