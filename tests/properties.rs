@@ -14,16 +14,28 @@ use rustc_hash::FxHashMap;
 fn seed() -> Arc<polc::ir::Bundle> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/policies");
     let loaded = polc::db::Loaded::from_paths(&[root]).unwrap();
-    polc::check::check_bundle(&loaded.db, loaded.workspace).bundle.clone()
+    polc::check::check_bundle(&loaded.db, loaded.workspace)
+        .bundle
+        .clone()
 }
 
-const TITLES: &[&str] = &["Sales Engineer", "Senior Sales Engineer", "Solutions Architect", "Accountant"];
+const TITLES: &[&str] = &[
+    "Sales Engineer",
+    "Senior Sales Engineer",
+    "Solutions Architect",
+    "Accountant",
+];
 const DEPTS: &[&str] = &["Sales", "Engineering", "Finance"];
 const TYPES: &[&str] = &["FTE", "Contractor", "Intern"];
 const STATUS: &[&str] = &["Active", "Active", "Inactive", "Leave"];
 
 fn person() -> impl Strategy<Value = [usize; 4]> {
-    [0..TITLES.len(), 0..DEPTS.len(), 0..TYPES.len(), 0..STATUS.len()]
+    [
+        0..TITLES.len(),
+        0..DEPTS.len(),
+        0..TYPES.len(),
+        0..STATUS.len(),
+    ]
 }
 
 fn values(fields: &[String], id: &str, p: [usize; 4]) -> Vec<Option<Value>> {
@@ -34,7 +46,15 @@ fn values(fields: &[String], id: &str, p: [usize; 4]) -> Vec<Option<Value>> {
         ("employment_type", TYPES[p[2]]),
         ("employment_status", STATUS[p[3]]),
     ];
-    fields.iter().map(|f| pairs.iter().find(|(k, _)| k == f).map(|(_, v)| Value::Str(v.to_string()))).collect()
+    fields
+        .iter()
+        .map(|f| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == f)
+                .map(|(_, v)| Value::Str(v.to_string()))
+        })
+        .collect()
 }
 
 fn grant_set(e: &Evaluation) -> FxHashMap<u32, Option<u8>> {

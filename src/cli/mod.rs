@@ -1,12 +1,15 @@
 //! The command line (CLI.md): one module per command, all on the shared analysis layer.
 //! Exit codes: 0 success, 1 the command found what should fail CI, 2 bad usage or input.
 
+mod build;
 mod check;
 mod common;
 mod drift;
 mod eval;
 mod event;
 mod fmt;
+mod inspect;
+mod keygen;
 mod progress;
 mod test;
 
@@ -56,6 +59,12 @@ enum Command {
     Event(event::EventArgs),
     /// Why a user has (or lacks) each grant; or what a diagnostic code means (`polc explain E0101`)
     Explain(eval::ExplainArgs),
+    /// Check a bundle and compile it to a bundle file (digested, optionally signed)
+    Build(build::BuildArgs),
+    /// Show a bundle file's metadata and contents
+    Inspect(inspect::InspectArgs),
+    /// Make an ed25519 key pair for signing bundles (`KEY` and `KEY.pub`)
+    Keygen(keygen::KeygenArgs),
 }
 
 /// Parses `std::env::args` and runs the command; returns the process exit code.
@@ -87,6 +96,9 @@ pub fn main() -> Exit {
                 _ => eval::explain(a),
             }
         }
+        Command::Build(a) => build::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Keygen(a) => keygen::run(a),
     };
     match result {
         Ok(code) => code,
@@ -129,4 +141,17 @@ pub(crate) fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
+}
+
+/// Writes command output to stdout; a closed pipe (`polc inspect F | head`) ends the
+/// output quietly instead of panicking.
+pub(crate) fn print_stdout(text: &str) -> Result<(), InputError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(InputError(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
+    }
 }

@@ -1,0 +1,160 @@
+//! Compiled bundles (docs/bundles.md): the checked IR in a versioned, digested and
+//! optionally signed file that `polc build` writes, `polc inspect` shows and the
+//! interpreter loads with `--bundle` instead of re-checking sources.
+//!
+//! - [`format`] and [`expr`]: the serde interchange schema, its own types mirroring the IR.
+//! - [`validate`]: content → IR, checking every index.
+//! - [`file`]: the header, the digest, encoding and decoding.
+//! - [`keys`]: ed25519 keys and their files.
+//!
+//! [`load`] and [`read`] refuse, with a [`BundleError`] naming the file, anything that is not
+//! a bundle of this format version whose content matches its digest (and, given a verify
+//! key, whose signature is that key's). They never panic.
+
+pub mod expr;
+pub mod file;
+pub mod format;
+pub mod keys;
+pub mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use file::{Header, FORMAT_VERSION, MAGIC};
+pub use format::{from_ir, Content};
+pub use keys::{KeyError, PublicKey, SecretKey};
+
+use crate::ir;
+
+/// Why a bundle was refused. `polc` prints it as `error: …` and exits 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleError {
+    /// The file at fault (the bundle, or the key file for [`ErrorKind::Key`]); `None` for
+    /// bytes read from memory.
+    pub file: Option<PathBuf>,
+    pub kind: ErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The file cannot be read.
+    Io(String),
+    /// No polc bundle header (or another magic).
+    NotABundle(String),
+    /// Another format version, as written in the header.
+    Version(String),
+    /// The file ends early.
+    Truncated(&'static str),
+    /// The header line has the magic and version but is malformed.
+    Header(String),
+    /// The content's SHA-256 is not the header's digest.
+    Digest,
+    /// A verify key was given and the bundle is not signed.
+    Unsigned,
+    /// A verify key was given and the bundle is signed by another key.
+    WrongKey { signed_by: String, expected: String },
+    /// A verify key was given and the signature is not valid.
+    BadSignature,
+    /// The verify key file cannot be used.
+    Key(String),
+    /// The content matches its digest but does not describe a valid bundle.
+    Content(String),
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
+            ErrorKind::NotABundle(why) => write!(f, "not a polc bundle ({why})"),
+            ErrorKind::Version(v) => write!(
+                f,
+                "format version {v}, this polc reads {FORMAT_VERSION}: rebuild it with `polc build`"
+            ),
+            ErrorKind::Truncated(what) => write!(f, "truncated bundle: {what}"),
+            ErrorKind::Header(e) => write!(f, "malformed bundle header: {e}"),
+            ErrorKind::Digest => write!(
+                f,
+                "content does not match its digest: the bundle was modified or corrupted"
+            ),
+            ErrorKind::Unsigned => write!(
+                f,
+                "the bundle is not signed: refused, since a verify key was given"
+            ),
+            ErrorKind::WrongKey {
+                signed_by,
+                expected,
+            } => write!(
+                f,
+                "signed by another key (key id {signed_by}), not by the verify key (key id {expected}): refused"
+            ),
+            ErrorKind::BadSignature => write!(
+                f,
+                "bad signature: the bundle was modified after it was signed: refused"
+            ),
+            ErrorKind::Key(e) => write!(f, "{e}"),
+            ErrorKind::Content(e) => write!(f, "malformed bundle content: {e}"),
+        }
+    }
+}
+
+impl std::fmt::Display for BundleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.file {
+            Some(p) => write!(f, "{}: {}", p.display(), self.kind),
+            None => write!(f, "{}", self.kind),
+        }
+    }
+}
+
+impl std::error::Error for BundleError {}
+
+impl From<KeyError> for BundleError {
+    fn from(e: KeyError) -> BundleError {
+        BundleError {
+            file: Some(e.file),
+            kind: ErrorKind::Key(e.message),
+        }
+    }
+}
+
+/// Decodes a bundle from memory; with a verify key, only a bundle that key signed.
+pub fn read(
+    bytes: &[u8],
+    verify_key: Option<&PublicKey>,
+) -> Result<(Header, ir::Bundle), BundleError> {
+    file::decode(bytes, verify_key).map_err(|kind| BundleError { file: None, kind })
+}
+
+/// Reads a bundle file; with a verify key file (`KEY.pub`), only a bundle that key signed
+/// (fail-closed: unsigned or signed by another key is refused).
+pub fn load(path: &Path, verify_key: Option<&Path>) -> Result<(Header, ir::Bundle), BundleError> {
+    let key = verify_key.map(PublicKey::read).transpose()?;
+    let at = |kind| BundleError {
+        file: Some(path.to_path_buf()),
+        kind,
+    };
+    let bytes = std::fs::read(path).map_err(|e| at(ErrorKind::Io(e.to_string())))?;
+    file::decode(&bytes, key.as_ref()).map_err(at)
+}
+
+/// What the interpreter's `--bundle FILE [--verify-key KEY]` loads: the checked IR, ready
+/// to evaluate. Errors are input errors (exit 2).
+pub fn load_for_eval(
+    path: &Path,
+    verify_key: Option<&Path>,
+) -> Result<Arc<ir::Bundle>, crate::cli::InputError> {
+    Ok(Arc::new(load(path, verify_key)?.1))
+}
+
+/// Checks that `bytes` decode to exactly `bundle`: `polc build` runs it before writing, so
+/// no file it writes is one it cannot read back.
+pub fn verify_round_trip(bytes: &[u8], bundle: &ir::Bundle) -> Result<(), String> {
+    match file::decode(bytes, None) {
+        Ok((_, back)) if back == *bundle => Ok(()),
+        Ok(_) => Err("the bundle does not read back as it was written (a polc bug)".into()),
+        Err(e) => Err(format!("the bundle cannot be read back: {e}")),
+    }
+}
