@@ -404,3 +404,123 @@ test "right" {
     assert_eq!(o.status.code(), Some(1));
     insta::assert_snapshot!("test_failures", stdout(&o));
 }
+
+#[test]
+fn a_compiled_bundle_answers_exactly_as_the_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("seed.polb");
+    let b = b.to_str().unwrap();
+    assert_eq!(polc(&["build", "policies", "-o", b]).status.code(), Some(0));
+    for at in ["2024-11-24", "2025-01-15", "2025-06-01"] {
+        let from_source = polc(&["eval", "policies", "--users", "users.json", "--at", at]);
+        let from_bundle = polc(&["eval", "--bundle", b, "--users", "users.json", "--at", at]);
+        assert_eq!(from_source.stdout, from_bundle.stdout, "eval at {at}");
+        let d1 = polc(&[
+            "drift",
+            "policies",
+            "--users",
+            "users.json",
+            "--access",
+            "access.json",
+            "--at",
+            at,
+            "--format",
+            "json",
+        ]);
+        let d2 = polc(&[
+            "drift",
+            "--bundle",
+            b,
+            "--users",
+            "users.json",
+            "--access",
+            "access.json",
+            "--at",
+            at,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(d1.stdout, d2.stdout, "drift at {at}");
+    }
+    let t = polc(&["test", "--bundle", b]);
+    assert_eq!(stdout(&t).lines().last(), Some("4 passed, 0 failed"));
+    let x1 = polc(&[
+        "explain",
+        "policies",
+        "--users",
+        "users.json",
+        "--user",
+        "lee.park",
+        "--at",
+        "2025-06-01",
+    ]);
+    let x2 = polc(&[
+        "explain",
+        "--bundle",
+        b,
+        "--users",
+        "users.json",
+        "--user",
+        "lee.park",
+        "--at",
+        "2025-06-01",
+    ]);
+    assert_eq!(x1.stdout, x2.stdout);
+    // Fail closed: a verify key refuses an unsigned bundle.
+    let key = dir.path().join("k");
+    assert_eq!(
+        polc(&["keygen", "-o", key.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    let pubkey = format!("{}.pub", key.display());
+    let o = polc(&[
+        "eval",
+        "--bundle",
+        b,
+        "--verify-key",
+        &pubkey,
+        "--users",
+        "users.json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not signed"), "{}", stderr(&o));
+    let signed = dir.path().join("signed.polb");
+    let signed = signed.to_str().unwrap();
+    assert_eq!(
+        polc(&[
+            "build",
+            "policies",
+            "-o",
+            signed,
+            "--sign-key",
+            key.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    let o = polc(&[
+        "eval",
+        "--bundle",
+        signed,
+        "--verify-key",
+        &pubkey,
+        "--users",
+        "users.json",
+        "--at",
+        "2025-06-01",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        o.stdout,
+        polc(&[
+            "eval",
+            "policies",
+            "--users",
+            "users.json",
+            "--at",
+            "2025-06-01"
+        ])
+        .stdout
+    );
+}

@@ -12,15 +12,24 @@ use crate::diagnostics::{render, Diagnostic};
 use crate::ir;
 
 /// Where the policies come from: source paths, or a compiled bundle.
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Default)]
 pub struct BundleArgs {
     /// Files or directories (walked recursively for *.pol)
     pub paths: Vec<PathBuf>,
+    /// A compiled bundle (`polc build`) instead of sources
+    #[arg(long, conflicts_with = "paths")]
+    pub bundle: Option<PathBuf>,
+    /// Refuse the bundle unless it is signed by this key (`polc keygen`'s KEY.pub)
+    #[arg(long, requires = "bundle")]
+    pub verify_key: Option<PathBuf>,
 }
 
 /// Checks the sources and returns the IR; a bundle with errors is refused (exit 2) after
 /// its diagnostics are printed.
 pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
+    if let Some(file) = &args.bundle {
+        return crate::bundle::load_for_eval(file, args.verify_key.as_deref());
+    }
     let loaded = Loaded::from_paths(&default_paths(args.paths.clone()))?;
     let checked = check_bundle(&loaded.db, loaded.workspace);
     if checked.has_errors() {

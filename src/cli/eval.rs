@@ -166,6 +166,12 @@ pub enum ExplainFormat {
 pub struct ExplainArgs {
     /// Files or directories of policies; or a diagnostic code such as E0101
     pub paths: Vec<PathBuf>,
+    /// A compiled bundle (`polc build`) instead of sources
+    #[arg(long, conflicts_with = "paths")]
+    pub bundle: Option<PathBuf>,
+    /// Refuse the bundle unless it is signed by this key
+    #[arg(long, requires = "bundle")]
+    pub verify_key: Option<PathBuf>,
     #[arg(long)]
     pub users: Option<PathBuf>,
     #[arg(long)]
@@ -187,6 +193,8 @@ pub fn explain(a: ExplainArgs) -> Result<Exit, InputError> {
     };
     let bundle = load_bundle(&BundleArgs {
         paths: a.paths.clone(),
+        bundle: a.bundle.clone(),
+        verify_key: a.verify_key.clone(),
     })?;
     let users = load_users(
         &bundle,
