@@ -505,9 +505,11 @@ pub fn lex(src: &str) -> Lexed<'_> {
         too_deep: None,
     };
     let mut lexer = Token::lexer(src);
-    let mut depth = 0usize;
     let mut braces: Vec<BraceCtx> = Vec::new();
-    let mut nots = 0usize;
+    // The nesting the AST will have: one level per open bracket, plus the `not`s still open
+    // at each bracket level (a `not` chain ends at `and`, `or`, `,` or a new clause).
+    let mut nots: Vec<usize> = vec![0];
+    let mut depth = 0usize;
     while let Some(res) = lexer.next() {
         let range = lexer.span();
         let span = Span::new(range.start, range.end);
@@ -539,18 +541,19 @@ pub fn lex(src: &str) -> Lexed<'_> {
                 }
             }
         };
-        nots = if tok == Token::Not { nots + 1 } else { 0 };
-        if nots > MAX_NESTING {
-            out.too_deep = Some(span);
-            return out;
-        }
+        let level = nots.len() - 1;
         match tok {
-            Token::LParen | Token::LBracket | Token::LBrace => {
+            Token::Not => {
+                nots[level] += 1;
                 depth += 1;
-                if depth > MAX_NESTING {
-                    out.too_deep = Some(span);
-                    return out;
-                }
+            }
+            Token::And | Token::Or | Token::Comma => {
+                depth -= nots[level];
+                nots[level] = 0;
+            }
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                nots.push(0);
+                depth += 1;
                 if tok == Token::LBrace {
                     let ctx = match out.tokens.last() {
                         Some((_, Token::Schema, _)) => BraceCtx::Schema,
@@ -560,12 +563,30 @@ pub fn lex(src: &str) -> Lexed<'_> {
                     braces.push(ctx);
                 }
             }
-            Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
-            Token::RBrace => {
-                depth = depth.saturating_sub(1);
-                braces.pop();
+            Token::RParen | Token::RBracket | Token::RBrace => {
+                if nots.len() > 1 {
+                    depth -= nots.pop().unwrap_or(0) + 1;
+                }
+                // the closing bracket ends the operand of the `not`s before its opening one
+                if tok == Token::RBrace {
+                    braces.pop();
+                }
+            }
+            ref t
+                if t.is_keyword()
+                    && !matches!(
+                        t,
+                        Token::In | Token::Matches | Token::True | Token::False | Token::Today
+                    ) =>
+            {
+                depth -= nots[level];
+                nots[level] = 0;
             }
             _ => {}
+        }
+        if depth > MAX_NESTING {
+            out.too_deep = Some(span);
+            return out;
         }
         // Inside `schema { … }` and `given { … }`, `name:type` written without a space is a
         // field, not a grant reference: split it back into name, colon and value.
@@ -726,5 +747,37 @@ mod tests {
     fn nesting_is_limited() {
         let src = "(".repeat(MAX_NESTING + 10);
         assert!(lex(&src).too_deep.is_some());
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn nots_inside_brackets_count_towards_the_nesting_limit() {
+        let deep = format!(
+            "policy \"A\" {{ when {}x == 1{} }}",
+            "(not ".repeat(200),
+            ")".repeat(200)
+        );
+        assert!(lex(&deep).too_deep.is_some());
+        let fine = format!(
+            "policy \"A\" {{ when {}x == 1{} }}",
+            "(not ".repeat(100),
+            ")".repeat(100)
+        );
+        assert!(lex(&fine).too_deep.is_none());
+        // siblings do not nest
+        let flat = format!(
+            "policy \"A\" {{ when {} }}",
+            (0..2000)
+                .map(|i| format!("not x == {i}"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        );
+        assert!(lex(&flat).too_deep.is_none());
+        let nots = format!("policy \"A\" {{ when {}x }}", "not ".repeat(300));
+        assert!(lex(&nots).too_deep.is_some());
     }
 }
