@@ -8,7 +8,7 @@ mod handlers;
 pub mod line_index;
 mod server;
 
-pub use server::{serve, Backend};
+pub use server::{run_stdio, serve, Backend};
 
 /// A byte range in one document.
 pub type Range = std::ops::Range<usize>;

@@ -133,7 +133,12 @@ impl<A: Analysis> LanguageServer for Backend<A> {
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
         handlers::sync::configuration(self, &params.settings);
         self.schedule_diagnostics(Duration::ZERO);
-        let _ = self.client.code_lens_refresh().await;
+        // Ask the client to re-read lenses; never wait for its answer here (a client that
+        // does not answer must not block configuration changes).
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let _ = client.code_lens_refresh().await;
+        });
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
@@ -191,4 +196,14 @@ impl<A: Analysis> LanguageServer for Backend<A> {
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
         handlers::symbols::code_lens(self, params).await
     }
+}
+
+/// Runs the server on stdin/stdout on its own runtime until the client exits.
+pub fn run_stdio<A: Analysis>(analysis: A) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(Arc::new(analysis)));
+    Ok(())
 }

@@ -333,7 +333,8 @@ fn resolve_policy_name(
                 (targets.decl_span)(decl),
                 format!("`{s}` is declared here"),
             )
-            .with_help(format!("did you mean `{s}`?"));
+            .with_help(format!("did you mean `{s}`?"))
+            .with_fix(n.span, crate::syntax::ast::quote(s));
     } else {
         d = d.with_help("declare it, or check that its file is part of the bundle");
     }

@@ -59,6 +59,8 @@ enum Command {
     Event(event::EventArgs),
     /// Why a user has (or lacks) each grant; or what a diagnostic code means (`polc explain E0101`)
     Explain(eval::ExplainArgs),
+    /// The language server (LSP on stdin/stdout), for editors
+    Lsp,
     /// Check a bundle and compile it to a bundle file (digested, optionally signed)
     Build(build::BuildArgs),
     /// Show a bundle file's metadata and contents
@@ -81,6 +83,9 @@ pub fn main() -> Exit {
         Command::Fmt(a) => fmt::run(a),
         Command::Test(a) => test::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Lsp => polc_lsp::run_stdio(crate::ide::Host::new())
+            .map(|()| 0)
+            .map_err(|e| InputError(format!("the language server stopped: {e}"))),
         Command::Event(a) => event::run(a),
         Command::Drift(a) => drift::run(a),
         Command::Plan(a) => drift::plan(a),
