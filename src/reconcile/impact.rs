@@ -414,7 +414,6 @@ fn held(map: Option<&HeldMap>, user: &str, grant: &str) -> Option<Held> {
 }
 
 /// Compares one user's evaluations.
-#[allow(clippy::too_many_arguments)]
 fn compare_user(
     id: &str,
     old: &Plan,

@@ -160,8 +160,9 @@ fn user_counts(u: &UserImpact, minus: char) -> String {
 /// warnings, then each changed user.
 pub fn human(x: &Impact) -> String {
     let mut out = String::new();
-    let title = format!("Policy impact: {} → {} (as of {})", x.old, x.new, x.as_of);
+    let title = format!("Policy impact as of {}", x.as_of);
     let _ = writeln!(out, "{title}\n{}", "=".repeat(title.chars().count()));
+    let _ = writeln!(out, "old: {}\nnew: {}\n", x.old, x.new);
     let _ = writeln!(out, "{}.", x.headline);
     let s = &x.summary;
     let _ = writeln!(
