@@ -8,6 +8,7 @@ mod drift;
 mod eval;
 mod event;
 mod fmt;
+mod impact;
 mod inspect;
 mod keygen;
 mod progress;
@@ -55,6 +56,8 @@ enum Command {
     Drift(drift::DriftArgs),
     /// The remediation plan for drift: grants, revocations, level fixes, kept exceptions
     Plan(drift::PlanArgs),
+    /// What a policy change does to people: who gains, loses or changes access (OLD → NEW)
+    Impact(impact::ImpactArgs),
     /// Apply HRIS events (hired, updated, terminated) and print each lifecycle delta
     Event(event::EventArgs),
     /// Why a user has (or lacks) each grant; or what a diagnostic code means (`polc explain E0101`)
@@ -89,6 +92,7 @@ pub fn main() -> Exit {
         Command::Event(a) => event::run(a),
         Command::Drift(a) => drift::run(a),
         Command::Plan(a) => drift::plan(a),
+        Command::Impact(a) => impact::run(a),
         Command::Explain(a) => {
             let code = a
                 .paths

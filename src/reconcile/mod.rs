@@ -3,5 +3,7 @@
 
 pub mod access;
 pub mod drift;
+pub mod impact;
+pub mod impact_render;
 pub mod remediate;
 pub mod report;
