@@ -10,6 +10,7 @@ mod event;
 mod fmt;
 mod inspect;
 mod keygen;
+mod mine;
 mod progress;
 mod test;
 
@@ -53,6 +54,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Compare expected access with current access
     Drift(drift::DriftArgs),
+    /// Find each group's access patterns in current access and draft policies from them
+    Mine(mine::MineArgs),
     /// The remediation plan for drift: grants, revocations, level fixes, kept exceptions
     Plan(drift::PlanArgs),
     /// Apply HRIS events (hired, updated, terminated) and print each lifecycle delta
@@ -83,6 +86,7 @@ pub fn main() -> Exit {
         Command::Eval(a) => eval::run(a),
         Command::Event(a) => event::run(a),
         Command::Drift(a) => drift::run(a),
+        Command::Mine(a) => mine::run(a),
         Command::Plan(a) => drift::plan(a),
         Command::Explain(a) => {
             let code = a

@@ -486,7 +486,8 @@ pub fn drafts(
             })
             .collect();
         let mut text = format!(
-            "/// Drafted by `polc mine` from the access of the {n} member{} with {}.\n\
+            "/// Drafted by `polc mine` from the access of the {n} member{} with\n\
+             /// {}.\n\
              policy {} {{\n",
             if n == 1 { "" } else { "s" },
             who.join(", "),
