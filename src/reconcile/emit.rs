@@ -40,11 +40,14 @@ pub fn is_ident(s: &str) -> bool {
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
 }
 
+/// An inferred resource type: its name and its levels in first-seen order.
+pub type InferredType = (String, Vec<String>);
+
 /// The systems of an access export that the bundle does not declare, as first seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inferred {
-    /// `(system, [(type, levels in first-seen order)])`, systems and types in first-seen order.
-    pub systems: Vec<(String, Vec<(String, Vec<String>)>)>,
+    /// `(system, types)`, systems and types in first-seen order.
+    pub systems: Vec<(String, Vec<InferredType>)>,
 }
 
 impl Inferred {
