@@ -210,6 +210,9 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     let (bundle, inferred) = mining_bundle(&a, &access_text, &access_name, &format)?;
     check_by(&a.by, &bundle)?;
     if let Some(dir) = &a.emit {
+        if dir.exists() && !dir.is_dir() {
+            return Err(InputError(format!("{}: not a directory", dir.display())));
+        }
         if dir.exists() && crate::db::collect_pol_files(std::slice::from_ref(dir)).is_ok() {
             return Err(InputError(format!(
                 "{}: already holds .pol files: emit into a new or empty directory",
@@ -603,9 +606,9 @@ fn human(m: &Mined) -> String {
     let _ = writeln!(
         out,
         "Shares of members: baseline >= {}, candidates >= {}, review >= {}, outliers below",
-        pct(t.baseline),
-        pct(t.candidate),
-        pct(t.review)
+        emit::percent(t.baseline),
+        emit::percent(t.candidate),
+        emit::percent(t.review)
     );
     for (g, d) in m.groups.iter().zip(&m.drafts.drafts) {
         let what: Vec<String> =

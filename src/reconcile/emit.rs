@@ -409,7 +409,8 @@ fn grant_line(s: &Share, members: usize, commented: bool) -> String {
     format!("  {lead}grant {}{level}{note}\n", s.grant)
 }
 
-fn percent(t: f64) -> String {
+/// A share as a percentage: `90%`, `66.7%`.
+pub fn percent(t: f64) -> String {
     let p = (t * 1000.0).round() / 10.0;
     if p.fract() == 0.0 {
         format!("{p:.0}%")
@@ -489,7 +490,7 @@ pub fn drafts(
             })
             .collect();
         let mut text = format!(
-            "/// Drafted by `polc mine` from the access of the {n} member{} with\n\
+            "/// Drafted by `polc mine` from the access of {n} member{} with\n\
              /// {}.\n\
              policy {} {{\n",
             if n == 1 { "" } else { "s" },
