@@ -667,6 +667,46 @@ mod tests {
     }
 
     #[test]
+    fn file_and_policy_names_never_collide() {
+        let std = std_bundle();
+        let groups = vec![
+            report("Sales Engineer", &[("zoom:account", None)], 1),
+            report("mined", &[("zoom:account", None)], 1),
+            report("sales-engineer", &[("zoom:account", None)], 1),
+            report("common", &[("slack:workspace-member", None)], 1),
+        ];
+        let d = drafts(
+            &["job_title".to_string()],
+            &header(&std, &std),
+            &groups,
+            &[],
+            &Thresholds::default(),
+        )
+        .unwrap();
+        let files: Vec<&str> = d.drafts.iter().map(|x| x.file.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "sales-engineer.pol",
+                "mined-2.pol",
+                "sales-engineer-2.pol",
+                "common-2.pol"
+            ]
+        );
+        let policies: Vec<&str> = d.drafts.iter().map(|x| x.policy.as_str()).collect();
+        assert_eq!(
+            policies,
+            [
+                "Job Title Sales Engineer Access",
+                "Job Title mined Access",
+                "Job Title sales-engineer Access",
+                "Job Title common Access"
+            ]
+        );
+        check_sources(&d.files).unwrap();
+    }
+
+    #[test]
     fn header_repeats_what_the_bundle_adds_to_the_standard_library() {
         let std = std_bundle();
         let b = check_sources(&[(
