@@ -158,7 +158,8 @@ pub struct Share {
     pub levels: Vec<(Level, usize)>,
     /// The members holding it (at any level), in member order.
     pub holders: Vec<String>,
-    /// The members not holding it, in member order.
+    /// Baseline and candidates: the members not holding it, in member order (empty in the
+    /// other buckets, where it would be most of the group).
     pub lacking: Vec<String>,
     /// `holders / members`, unrounded.
     pub share: f64,
@@ -248,10 +249,20 @@ pub fn analyse<'h>(
         } else {
             Vec::new()
         };
-        let mut is_holder = vec![false; n];
-        for &m in &acc.holders {
-            is_holder[m] = true;
-        }
+        let bucket = t.bucket(acc.holders.len(), n);
+        // Who lacks it, only where that is a short list (granted to all, held by most).
+        let lacking = if matches!(bucket, Bucket::Baseline | Bucket::Candidate) {
+            let mut is_holder = vec![false; n];
+            for &m in &acc.holders {
+                is_holder[m] = true;
+            }
+            (0..n)
+                .filter(|&m| !is_holder[m])
+                .map(|m| group.members[m].clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let share = Share {
             grant: grant.to_string(),
             level: top,
@@ -261,13 +272,10 @@ pub fn analyse<'h>(
                 .iter()
                 .map(|&m| group.members[m].clone())
                 .collect(),
-            lacking: (0..n)
-                .filter(|&m| !is_holder[m])
-                .map(|m| group.members[m].clone())
-                .collect(),
+            lacking,
             share: acc.holders.len() as f64 / n as f64,
         };
-        match t.bucket(acc.holders.len(), n) {
+        match bucket {
             Bucket::Baseline => report.baseline.push(share),
             Bucket::Candidate => report.candidates.push(share),
             Bucket::Review => report.review.push(share),
