@@ -423,7 +423,7 @@ fn format(name: &str, text: &str) -> Result<String, String> {
     crate::fmt::format_source(text).map_err(|errors| {
         let msgs: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
         format!(
-            "polc bug: the drafted {name} does not parse ({}):\n{text}",
+            "the drafted {name} does not parse ({}):\n{text}",
             msgs.join("; ")
         )
     })
