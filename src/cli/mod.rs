@@ -11,6 +11,7 @@ mod fmt;
 mod impact;
 mod inspect;
 mod keygen;
+mod mine;
 mod progress;
 mod test;
 
@@ -54,6 +55,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Compare expected access with current access
     Drift(drift::DriftArgs),
+    /// Find each group's access patterns in current access and draft policies from them
+    Mine(mine::MineArgs),
     /// The remediation plan for drift: grants, revocations, level fixes, kept exceptions
     Plan(drift::PlanArgs),
     /// What a policy change does to people: who gains, loses or changes access (OLD → NEW)
@@ -91,6 +94,7 @@ pub fn main() -> Exit {
             .map_err(|e| InputError(format!("the language server stopped: {e}"))),
         Command::Event(a) => event::run(a),
         Command::Drift(a) => drift::run(a),
+        Command::Mine(a) => mine::run(a),
         Command::Plan(a) => drift::plan(a),
         Command::Impact(a) => impact::run(a),
         Command::Explain(a) => {
