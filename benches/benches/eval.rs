@@ -4,9 +4,9 @@
 //!
 //! - regorus (the Rust Rego interpreter) evaluating the same policy set written as
 //!   idiomatic Rego (`polc_benches::rego`), on the first 100 users (polc is timed on the
-//!   same 100 too): regorus needs about 40 µs per policy per user here, ~80 ms a user, so
-//!   1,000 users would take 80 s an iteration. (Its bytecode VM, RVM, refuses this policy
-//!   set: the program exceeds its 65,535-instruction limit.)
+//!   same 100 too): regorus needs 45–65 ms a user here (22–32 µs per policy), so 1,000
+//!   users would take about a minute an iteration. (Its bytecode VM, RVM, refuses this
+//!   policy set: the program exceeds its 65,535-instruction limit.)
 //! - the "I/O only" floor: parse the users into `serde_json::Value` and write polc's own
 //!   answers, precomputed, in the same envelope (`pipeline::floor_eval`).
 //!
