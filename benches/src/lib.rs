@@ -1,6 +1,13 @@
 //! Generators of synthetic organisations for the benchmarks: a Pol bundle of any size
-//! (policies with triggers, templates and inheritance over many systems) and HRIS users
-//! that match it. Deterministic: the same parameters give the same text.
+//! (policies with triggers, templates and inheritance over many systems), the same policy
+//! set written as idiomatic Rego (for the comparison with regorus), HRIS users that match
+//! it, and an access export for drift. Deterministic: the same parameters give the same text.
+//!
+//! [`org`] builds a model of the organisation once; [`bundle`] and [`rego`] render that one
+//! model, so the Pol and the Rego say the same thing by construction (and
+//! [`pipeline::check_equivalence`] checks that they answer the same).
+
+pub mod pipeline;
 
 /// Shape of a generated organisation.
 #[derive(Clone, Copy, Debug)]
@@ -10,6 +17,12 @@ pub struct OrgShape {
     pub systems: usize,
     pub departments: usize,
     pub titles: usize,
+    /// The interpreter's org (see [`OrgShape::eval_benchmark`]): a bundle-wide `require`,
+    /// a base policy, department and title policies, template-to-template and
+    /// policy-to-policy inheritance, expired templates, and groups that several policies
+    /// grant at different levels. Off, the bundle is the check benchmark's (unchanged, so
+    /// its numbers stay comparable).
+    pub rich: bool,
 }
 
 impl OrgShape {
@@ -21,9 +34,11 @@ impl OrgShape {
             systems: 20,
             departments: 40,
             titles: 400,
+            rich: false,
         }
     }
-    /// The interpreter benchmark: ~2,000 policies over 20 systems.
+    /// The interpreter benchmark: 2,000 policies (400 of them templates) over 20 systems;
+    /// an active user (19 in 20) meets about 4.6 policies and gets about 24 grants.
     pub fn eval_benchmark() -> OrgShape {
         OrgShape {
             policies: 2_000,
@@ -31,6 +46,7 @@ impl OrgShape {
             systems: 20,
             departments: 40,
             titles: 400,
+            rich: true,
         }
     }
 }
@@ -55,67 +71,425 @@ impl Rng {
     }
 }
 
-const LEVELS: &[&str] = &["viewer", "member", "admin"];
+/// The levels of every generated `group` type, lowest first.
+pub const LEVELS: &[&str] = &["viewer", "member", "admin"];
 
-/// `(path, text)` of every file of the bundle. One file declares the systems; policies
-/// are spread over the others. Every fifth policy is a template; most policies inherit one.
-pub fn bundle(shape: OrgShape) -> Vec<(String, String)> {
-    let mut rng = Rng::new(42);
-    let mut files: Vec<(String, String)> = Vec::new();
-    let mut systems = String::from("import \"std/hris\"\nimport \"std/saas\"\n\nschema {\n  level: int?\n  region: string?\n}\n\n");
-    for s in 0..shape.systems {
-        systems.push_str(&format!(
-            "/// System {s}.\nsystem sys{s} \"System {s}\" {{\n  grace 7d\n  resource group {{ levels viewer < member < admin }}\n  resource role\n}}\n\n"
-        ));
+/// The evaluation date of every benchmark.
+pub const AT: &str = "2025-06-01";
+
+/// One `when` clause.
+#[derive(Clone, Debug)]
+pub enum Trigger {
+    /// `attr == "value"`
+    Eq(&'static str, String),
+    /// `attr in ["a", "b"]`
+    In(&'static str, Vec<String>),
+    /// `attr >= n` (an optional int: absent is false in both languages)
+    Ge(&'static str, i64),
+}
+
+/// One grant: `sysS:group:NAME (LEVEL) grace 30d` or `sysS:role:NAME`.
+#[derive(Clone, Debug)]
+pub struct GrantDef {
+    pub system: usize,
+    pub name: String,
+    /// `Some(rank in LEVELS)` for a group, `None` for a role.
+    pub level: Option<usize>,
+}
+
+impl GrantDef {
+    /// The canonical text of the entitlement, as polc prints it.
+    pub fn ent(&self) -> String {
+        match self.level {
+            Some(_) => format!("sys{}:group:{}", self.system, self.name),
+            None => format!("sys{}:role:{}", self.system, self.name),
+        }
     }
-    files.push(("systems.pol".to_string(), systems));
-    let per_file = shape.policies.div_ceil(shape.files.max(1));
-    let mut text = String::new();
+}
+
+/// One policy or template of the model.
+#[derive(Clone, Debug)]
+pub struct PolicyDef {
+    pub index: usize,
+    pub template: bool,
+    pub effective: Option<&'static str>,
+    pub expires: Option<&'static str>,
+    pub triggers: Vec<Trigger>,
+    /// Indices of the inherited policies and templates (always earlier ones: no cycles).
+    pub inherits: Vec<usize>,
+    pub grants: Vec<GrantDef>,
+}
+
+impl PolicyDef {
+    pub fn name(&self) -> String {
+        format!("P{}", self.index)
+    }
+    /// In force on `at` (ISO dates compare as text).
+    pub fn in_force(&self, at: &str) -> bool {
+        self.effective.is_none_or(|e| e <= at) && self.expires.is_none_or(|x| at < x)
+    }
+}
+
+/// The organisation's policy set.
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub shape: OrgShape,
+    /// `require employment_status == "Active"` (rich shapes only).
+    pub require_active: bool,
+    pub policies: Vec<PolicyDef>,
+}
+
+/// The model of the organisation of `shape`.
+pub fn org(shape: OrgShape) -> Org {
+    if shape.rich {
+        rich_org(shape)
+    } else {
+        plain_org(shape)
+    }
+}
+
+/// The check benchmark's org: every fifth policy a template; every policy triggers on a
+/// department and two titles (and sometimes a level) and inherits an earlier template.
+fn plain_org(shape: OrgShape) -> Org {
+    let mut rng = Rng::new(42);
+    let mut policies = Vec::with_capacity(shape.policies);
     for i in 0..shape.policies {
         let template = i % 5 == 0;
-        let kind = if template { "template" } else { "policy" };
-        text.push_str(&format!("/// Access for group {i}.\n{kind} \"P{i}\" {{\n"));
-        text.push_str(&format!("  owner \"team{}@company.com\"\n", i % 50));
+        let mut p = PolicyDef {
+            index: i,
+            template,
+            effective: None,
+            expires: None,
+            triggers: Vec::new(),
+            inherits: Vec::new(),
+            grants: Vec::new(),
+        };
         if !template {
-            text.push_str("  effective 2024-01-01\n");
+            p.effective = Some("2024-01-01");
             let dept = rng.below(shape.departments);
             let t1 = rng.below(shape.titles);
             let t2 = rng.below(shape.titles);
-            text.push_str(&format!("  when department == \"Dept {dept}\"\n"));
-            text.push_str(&format!(
-                "  when job_title in [\"Title {t1}\", \"Title {t2}\"]\n"
+            p.triggers
+                .push(Trigger::Eq("department", format!("Dept {dept}")));
+            p.triggers.push(Trigger::In(
+                "job_title",
+                vec![format!("Title {t1}"), format!("Title {t2}")],
             ));
             if rng.below(4) == 0 {
-                text.push_str(&format!("  when level >= {}\n", rng.below(5)));
+                p.triggers.push(Trigger::Ge("level", rng.below(5) as i64));
             }
             // inherit an earlier template (i/5*5 is a template index at or below i)
             if i >= 5 {
-                let t = (rng.below(i / 5)) * 5;
-                text.push_str(&format!("  inherits \"P{t}\"\n"));
+                p.inherits.push(rng.below(i / 5) * 5);
             }
         }
         let grants = 4 + rng.below(4);
         for g in 0..grants {
-            let s = rng.below(shape.systems);
+            let system = rng.below(shape.systems);
             if g % 3 == 2 {
-                text.push_str(&format!("  grant sys{s}:role:r{}\n", rng.below(200)));
+                let name = format!("r{}", rng.below(200));
+                p.grants.push(GrantDef {
+                    system,
+                    name,
+                    level: None,
+                });
             } else {
-                let lvl = LEVELS[rng.below(LEVELS.len())];
-                text.push_str(&format!(
-                    "  grant sys{s}:group:g{}-{g} ({lvl}) grace 30d\n",
-                    i
+                let level = rng.below(LEVELS.len());
+                p.grants.push(GrantDef {
+                    system,
+                    name: format!("g{i}-{g}"),
+                    level: Some(level),
+                });
+            }
+        }
+        policies.push(p);
+    }
+    Org {
+        shape,
+        require_active: false,
+        policies,
+    }
+}
+
+/// The interpreter's org. Policy `P1` is the base policy (every active employee); every
+/// 40th policy (`P21`, `P61`, …) is a department's; the others are job titles', some also
+/// gated by `level >= n` or the employment type. Every fifth is a template; a third of the
+/// templates inherit an earlier one, and every 20th template expired on 2025-01-01. Every
+/// policy inherits an earlier template, one in eight also an earlier policy. Each grants
+/// 1–3 entitlements of its own, and a third of them also one of ten shared groups, at a
+/// random level (so levels merge).
+fn rich_org(shape: OrgShape) -> Org {
+    let mut rng = Rng::new(42);
+    let mut policies = Vec::with_capacity(shape.policies);
+    for i in 0..shape.policies {
+        let template = i % 5 == 0;
+        let mut p = PolicyDef {
+            index: i,
+            template,
+            effective: None,
+            expires: None,
+            triggers: Vec::new(),
+            inherits: Vec::new(),
+            grants: Vec::new(),
+        };
+        if template {
+            if i % 100 == 50 {
+                p.expires = Some("2025-01-01");
+            }
+            if i >= 10 && rng.below(3) == 0 {
+                p.inherits.push(rng.below(i / 5) * 5);
+            }
+        } else {
+            p.effective = Some("2024-01-01");
+            if i == 1 {
+                p.triggers
+                    .push(Trigger::Eq("employment_status", "Active".into()));
+            } else if i % 40 == 21 {
+                let dept = (i / 40) % shape.departments;
+                p.triggers
+                    .push(Trigger::Eq("department", format!("Dept {dept}")));
+            } else {
+                let t = rng.below(shape.titles);
+                p.triggers
+                    .push(Trigger::Eq("job_title", format!("Title {t}")));
+                match rng.below(4) {
+                    0 => {}
+                    1 => p
+                        .triggers
+                        .push(Trigger::Ge("level", 2 + rng.below(3) as i64)),
+                    2 => p.triggers.push(Trigger::In(
+                        "employment_type",
+                        vec!["FTE".into(), "Contractor".into()],
+                    )),
+                    _ => p
+                        .triggers
+                        .push(Trigger::Eq("employment_type", "Contractor".into())),
+                }
+            }
+            if i >= 5 {
+                p.inherits.push(rng.below(i / 5) * 5);
+                if rng.below(8) == 0 {
+                    let j = rng.below(i);
+                    if !j.is_multiple_of(5) && j != 1 {
+                        p.inherits.push(j);
+                    }
+                }
+            }
+        }
+        let grants = 1 + rng.below(3);
+        for g in 0..grants {
+            let system = rng.below(shape.systems);
+            if g % 3 == 2 {
+                let name = format!("r{}", rng.below(200));
+                p.grants.push(GrantDef {
+                    system,
+                    name,
+                    level: None,
+                });
+            } else {
+                let level = rng.below(LEVELS.len());
+                p.grants.push(GrantDef {
+                    system,
+                    name: format!("g{i}-{g}"),
+                    level: Some(level),
+                });
+            }
+        }
+        if rng.below(3) == 0 {
+            let k = rng.below(10);
+            p.grants.push(GrantDef {
+                system: k % shape.systems,
+                name: format!("shared-{k}"),
+                level: Some(rng.below(LEVELS.len())),
+            });
+        }
+        policies.push(p);
+    }
+    Org {
+        shape,
+        require_active: true,
+        policies,
+    }
+}
+
+fn quoted(vs: &[String]) -> String {
+    vs.iter()
+        .map(|v| format!("\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Org {
+    /// `(path, text)` of every file of the bundle. One file declares the systems (and the
+    /// `require`); policies are spread over the others.
+    pub fn pol_files(&self) -> Vec<(String, String)> {
+        let shape = self.shape;
+        let mut files: Vec<(String, String)> = Vec::new();
+        let mut systems = String::from("import \"std/hris\"\nimport \"std/saas\"\n\nschema {\n  level: int?\n  region: string?\n}\n\n");
+        if self.require_active {
+            systems.push_str("require employment_status == \"Active\"\n\n");
+        }
+        for s in 0..shape.systems {
+            systems.push_str(&format!(
+                "/// System {s}.\nsystem sys{s} \"System {s}\" {{\n  grace 7d\n  resource group {{ levels viewer < member < admin }}\n  resource role\n}}\n\n"
+            ));
+        }
+        files.push(("systems.pol".to_string(), systems));
+        let per_file = shape.policies.div_ceil(shape.files.max(1));
+        let mut text = String::new();
+        for p in &self.policies {
+            let i = p.index;
+            let kind = if p.template { "template" } else { "policy" };
+            text.push_str(&format!("/// Access for group {i}.\n{kind} \"P{i}\" {{\n"));
+            text.push_str(&format!("  owner \"team{}@company.com\"\n", i % 50));
+            if let Some(d) = p.effective {
+                text.push_str(&format!("  effective {d}\n"));
+            }
+            if let Some(d) = p.expires {
+                text.push_str(&format!("  expires {d}\n"));
+            }
+            for t in &p.triggers {
+                match t {
+                    Trigger::Eq(a, v) => text.push_str(&format!("  when {a} == \"{v}\"\n")),
+                    Trigger::In(a, vs) => {
+                        text.push_str(&format!("  when {a} in [{}]\n", quoted(vs)))
+                    }
+                    Trigger::Ge(a, n) => text.push_str(&format!("  when {a} >= {n}\n")),
+                }
+            }
+            if !p.inherits.is_empty() {
+                let names: Vec<String> = p.inherits.iter().map(|j| format!("\"P{j}\"")).collect();
+                text.push_str(&format!("  inherits {}\n", names.join(", ")));
+            }
+            for g in &p.grants {
+                match g.level {
+                    Some(l) => text.push_str(&format!(
+                        "  grant sys{}:group:{} ({}) grace 30d\n",
+                        g.system, g.name, LEVELS[l]
+                    )),
+                    None => text.push_str(&format!("  grant sys{}:role:{}\n", g.system, g.name)),
+                }
+            }
+            text.push_str("}\n\n");
+            if (i + 1) % per_file == 0 || i + 1 == shape.policies {
+                files.push((
+                    format!("policies/p{:03}.pol", files.len()),
+                    std::mem::take(&mut text),
                 ));
             }
         }
-        text.push_str("}\n\n");
-        if (i + 1) % per_file == 0 || i + 1 == shape.policies {
-            files.push((
-                format!("policies/p{:03}.pol", files.len()),
-                std::mem::take(&mut text),
-            ));
-        }
+        files
     }
-    files
+
+    /// The same policy set as idiomatic Rego v1: `(path, text)` of modules of one package,
+    /// `polc` (as the Pol bundle, the policies are spread over files: regorus refuses a
+    /// module of more than 20,000 lines). Input: one HRIS record, as in the users file;
+    /// data: `{"at": "YYYY-MM-DD"}`. `data.polc.access` is the user's final grant set: an
+    /// object from the entitlement's canonical text to its level name (`null` for types
+    /// without levels).
+    ///
+    /// Per policy `Pi`: `applies_Pi` (the `require` gate, its dates and its triggers) and
+    /// `grants_Pi` (a set of `{"grant", "level"}` objects: its own grants, plus by rule
+    /// composition the `grants_Pj` of every `Pj` it inherits that is in force). `grants`
+    /// is the union over the applying policies; `access` merges levels to the highest.
+    pub fn rego(&self) -> Vec<(String, String)> {
+        const HEADER: &str = "package polc\n\nimport rego.v1\n\n";
+        let mut common = String::from(HEADER);
+        common.push_str("# The bundle-wide gate (`require`).\n");
+        if self.require_active {
+            common.push_str("allowed if input.employment_status == \"Active\"\n\n");
+        } else {
+            common.push_str("allowed := true\n\n");
+        }
+        common.push_str(
+            "level_names := [\"viewer\", \"member\", \"admin\"]\n\n\
+             level_name(rank) := level_names[rank]\n\n\
+             level_name(rank) := null if rank == null\n\n\
+             # Every entitlement once, at the highest level any applying policy gives it.\n\
+             access[ent] := name if {\n\
+             \tsome g in grants\n\
+             \tent := g.grant\n\
+             \trank := max({h.level | some h in grants; h.grant == ent})\n\
+             \tname := level_name(rank)\n\
+             }\n",
+        );
+        let mut files = vec![("common.rego".to_string(), common)];
+        let per_file = self.shape.policies.div_ceil(self.shape.files.max(1));
+        let mut out = String::from(HEADER);
+        for p in &self.policies {
+            let name = p.name();
+            if p.effective.is_some() || p.expires.is_some() {
+                out.push_str(&format!("in_force_{name} if {{\n"));
+                if let Some(d) = p.effective {
+                    out.push_str(&format!("\t\"{d}\" <= data.at\n"));
+                }
+                if let Some(d) = p.expires {
+                    out.push_str(&format!("\tdata.at < \"{d}\"\n"));
+                }
+                out.push_str("}\n\n");
+            }
+            if !p.template {
+                out.push_str(&format!("applies_{name} if {{\n\tallowed\n"));
+                if p.effective.is_some() || p.expires.is_some() {
+                    out.push_str(&format!("\tin_force_{name}\n"));
+                }
+                for t in &p.triggers {
+                    match t {
+                        Trigger::Eq(a, v) => out.push_str(&format!("\tinput.{a} == \"{v}\"\n")),
+                        Trigger::In(a, vs) => {
+                            out.push_str(&format!("\tinput.{a} in {{{}}}\n", quoted(vs)))
+                        }
+                        Trigger::Ge(a, n) => out.push_str(&format!("\tinput.{a} >= {n}\n")),
+                    }
+                }
+                out.push_str("}\n\n");
+                out.push_str(&format!(
+                    "grants contains g if {{\n\tapplies_{name}\n\tsome g in grants_{name}\n}}\n\n"
+                ));
+            }
+            for g in &p.grants {
+                let level = match g.level {
+                    Some(l) => l.to_string(),
+                    None => "null".to_string(),
+                };
+                out.push_str(&format!(
+                    "grants_{name} contains {{\"grant\": \"{}\", \"level\": {level}}}\n",
+                    g.ent()
+                ));
+            }
+            for &j in &p.inherits {
+                let parent = &self.policies[j];
+                let pj = parent.name();
+                if parent.effective.is_some() || parent.expires.is_some() {
+                    out.push_str(&format!(
+                        "grants_{name} contains g if {{\n\tin_force_{pj}\n\tsome g in grants_{pj}\n}}\n"
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "grants_{name} contains g if some g in grants_{pj}\n"
+                    ));
+                }
+            }
+            out.push('\n');
+            if (p.index + 1) % per_file == 0 || p.index + 1 == self.shape.policies {
+                files.push((
+                    format!("policies/p{:03}.rego", files.len()),
+                    std::mem::replace(&mut out, String::from(HEADER)),
+                ));
+            }
+        }
+        files
+    }
+}
+
+/// `(path, text)` of every file of the bundle.
+pub fn bundle(shape: OrgShape) -> Vec<(String, String)> {
+    org(shape).pol_files()
+}
+
+/// The same policy set as idiomatic Rego modules (see [`Org::rego`]).
+pub fn rego(shape: OrgShape) -> Vec<(String, String)> {
+    org(shape).rego()
 }
 
 /// `n` HRIS users as a JSON array, matching the departments and titles of [`bundle`].
