@@ -114,7 +114,8 @@ impl Plan {
                 .cmp(&bundle.policies[*b as usize].name)
         });
 
-        let mut acc: FxHashMap<EntId, (Option<u8>, Vec<Source>)> = FxHashMap::default();
+        let mut acc: FxHashMap<EntId, (Option<u8>, Vec<Source>)> =
+            FxHashMap::with_capacity_and_hasher(64, Default::default());
         let mut denies: Vec<(u32, PathId)> = Vec::new();
         for &p in &policies {
             let Some(root) = &self.roots[p as usize] else {
@@ -214,9 +215,14 @@ impl Plan {
 
     /// How a source is shown: `A > B`, or `exception "NAME"`.
     pub fn source_text(&self, s: &Source) -> String {
+        self.source_str(s).to_string()
+    }
+
+    /// [`Plan::source_text`] without an allocation.
+    pub fn source_str(&self, s: &Source) -> &str {
         match s.kind {
-            SourceKind::Path(p) => self.path_text[p as usize].clone(),
-            SourceKind::Exception(x) => self.bundle.exceptions[x].source_label(),
+            SourceKind::Path(p) => &self.path_text[p as usize],
+            SourceKind::Exception(x) => &self.exception_labels[x],
         }
     }
 
@@ -227,6 +233,6 @@ impl Plan {
 }
 
 fn sort_sources(plan: &Plan, sources: &mut Vec<Source>) {
-    sources.sort_by_cached_key(|s| plan.source_text(s));
+    sources.sort_by(|a, b| plan.source_str(a).cmp(plan.source_str(b)));
     sources.dedup_by(|a, b| a.kind == b.kind && a.level == b.level);
 }

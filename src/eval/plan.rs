@@ -58,6 +58,8 @@ pub struct Plan {
     /// Per exception: its grants as `(entitlement, level)`.
     pub exception_grants: Vec<Vec<(EntId, Option<u8>)>>,
     pub exceptions_by_user: FxHashMap<String, Vec<usize>>,
+    /// Per exception: how sources name it (`exception "NAME"`).
+    pub exception_labels: Vec<String>,
     index: FxHashMap<(usize, Value), Vec<PolicyId>>,
     index_slots: Vec<usize>,
     unindexed: Vec<PolicyId>,
@@ -105,6 +107,7 @@ impl Plan {
             conflicts: Vec::new(),
             exception_grants: Vec::new(),
             exceptions_by_user: FxHashMap::default(),
+            exception_labels: b.exceptions.iter().map(|e| e.source_label()).collect(),
             index: FxHashMap::default(),
             index_slots: Vec::new(),
             unindexed: Vec::new(),

@@ -8,7 +8,7 @@ use super::{Evaluation, Plan};
 pub struct GrantJson<'a> {
     pub grant: &'a str,
     pub level: Option<&'a str>,
-    pub sources: Vec<String>,
+    pub sources: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -71,7 +71,7 @@ pub fn user_json<'a>(plan: &'a Plan, user_id: &'a str, e: &'a Evaluation) -> Use
             .map(|g| GrantJson {
                 grant: &plan.ent_text[g.ent as usize],
                 level: plan.level_name(g.ent, g.level),
-                sources: g.sources.iter().map(|s| plan.source_text(s)).collect(),
+                sources: g.sources.iter().map(|s| plan.source_str(s)).collect(),
             })
             .collect(),
         denied: e

@@ -19,6 +19,9 @@ pub struct AccessEntry {
     pub level: Option<u8>,
 }
 
+/// An entry resolved: the entitlement and its level.
+type Resolved = (EntId, Option<u8>);
+
 /// Entries in first-seen order, one per (user, entitlement).
 #[derive(Debug, Default)]
 pub struct Access {
@@ -28,7 +31,7 @@ pub struct Access {
     user_index: FxHashMap<String, u32>,
     seen: FxHashMap<(u32, EntId), usize>,
     /// Resolved grant texts, so a large export parses each distinct grant once.
-    cache: FxHashMap<(String, Option<String>), (EntId, Option<u8>)>,
+    cache: FxHashMap<String, Vec<(Option<String>, Resolved)>>,
 }
 
 fn resolve(
@@ -36,7 +39,7 @@ fn resolve(
     user: &str,
     grant: &str,
     level: Option<&str>,
-    at: &str,
+    at: &dyn std::fmt::Display,
 ) -> Result<(EntId, Option<u8>), String> {
     let text = match level {
         Some(l) if !l.trim().is_empty() && !grant.trim_end().ends_with(')') => {
@@ -93,14 +96,20 @@ impl Access {
         user: &str,
         grant: &str,
         level: Option<&str>,
-        at: &str,
+        at: &dyn std::fmt::Display,
     ) -> Result<(EntId, Option<u8>), String> {
-        let key = (grant.to_string(), level.map(str::to_string));
-        if let Some(&r) = self.cache.get(&key) {
-            return Ok(r);
+        if let Some(r) = self
+            .cache
+            .get(grant)
+            .and_then(|v| v.iter().find(|(l, _)| l.as_deref() == level))
+        {
+            return Ok(r.1);
         }
         let r = resolve(plan, user, grant, level, at)?;
-        self.cache.insert(key, r);
+        self.cache
+            .entry(grant.to_string())
+            .or_default()
+            .push((level.map(str::to_string), r));
         Ok(r)
     }
 }
@@ -135,11 +144,44 @@ pub fn parse_access(
 
 /// What [`read_entries`] hands over for each entry: the user, the grant as written, its
 /// separate level (`level` field or column) if any, and where it is, for messages.
-pub type EntryVisitor<'v> = dyn FnMut(&str, &str, Option<&str>, &str) -> Result<(), String> + 'v;
+pub type EntryVisitor<'v> =
+    dyn FnMut(&str, &str, Option<&str>, &dyn std::fmt::Display) -> Result<(), String> + 'v;
+
+/// Where an entry is, for messages: formatted only when a message needs it (a large export
+/// has millions of entries).
+pub enum At<'a> {
+    Nth {
+        name: &'a str,
+        n: usize,
+        user: Option<&'a str>,
+    },
+    Line {
+        name: &'a str,
+        line: usize,
+    },
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Nth {
+                name,
+                n,
+                user: Some(u),
+            } => write!(f, "{name}: entry {n} of `{u}`"),
+            At::Nth {
+                name,
+                n,
+                user: None,
+            } => write!(f, "{name}: entry {n}"),
+            At::Line { name, line } => write!(f, "{name}:{line}"),
+        }
+    }
+}
 
 fn visit_object(
     obj: &serde_json::Map<String, Json>,
-    at: &str,
+    at: &dyn std::fmt::Display,
     visit: &mut EntryVisitor<'_>,
 ) -> Result<(), String> {
     let user = obj
@@ -181,19 +223,27 @@ pub fn read_entries(
                             format!("{name}: user `{user}`: expected a list of grants")
                         })?;
                         for (i, g) in list.iter().enumerate() {
-                            let at = format!("{name}: entry {} of `{user}`", i + 1);
+                            let at = At::Nth {
+                                name,
+                                n: i + 1,
+                                user: Some(user),
+                            };
                             let s = g.as_str().ok_or_else(|| {
                                 format!(
                                     "{at}: expected a string such as \"gitlab:group:x (reporter)\""
                                 )
                             })?;
-                            visit(user, s, None, name)?;
+                            visit(user, s, None, &at)?;
                         }
                     }
                 }
                 Json::Array(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        let at = format!("{name}: entry {}", i + 1);
+                        let at = At::Nth {
+                            name,
+                            n: i + 1,
+                            user: None,
+                        };
                         let obj = item.as_object().ok_or_else(|| {
                             format!("{at}: expected an object with user_id, grant, level")
                         })?;
@@ -212,7 +262,7 @@ pub fn read_entries(
                 if line.trim().is_empty() {
                     continue;
                 }
-                let at = format!("{name}:{}", i + 1);
+                let at = At::Line { name, line: i + 1 };
                 let v: Json =
                     serde_json::from_str(line).map_err(|e| format!("{at}: invalid JSON: {e}"))?;
                 let obj = v.as_object().ok_or_else(|| {
@@ -232,7 +282,7 @@ pub fn read_entries(
             };
             let l = col("level");
             for (i, rec) in rdr.records().enumerate() {
-                let at = format!("{name}:{}", i + 2);
+                let at = At::Line { name, line: i + 2 };
                 let rec = rec.map_err(|e| format!("{at}: {e}"))?;
                 let user = rec.get(u).unwrap_or("");
                 if user.is_empty() {

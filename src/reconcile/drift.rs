@@ -154,9 +154,10 @@ fn classify(plan: &Plan, e: &Evaluation, held: &[&AccessEntry]) -> Vec<Finding> 
             },
         });
     }
+    let held_set: rustc_hash::FxHashSet<EntId> = held.iter().map(|a| a.ent).collect();
     let mut missing: Vec<(EntId, Option<u8>)> = exp
         .iter()
-        .filter(|(ent, _)| !held.iter().any(|a| a.ent == **ent))
+        .filter(|(ent, _)| !held_set.contains(*ent))
         .map(|(e, l)| (*e, *l))
         .collect();
     missing.sort_by(|a, b| plan.ent_text[a.0 as usize].cmp(&plan.ent_text[b.0 as usize]));

@@ -59,7 +59,7 @@ impl Inferred {
         user: &str,
         grant: &str,
         level: Option<&str>,
-        at: &str,
+        at: &dyn std::fmt::Display,
     ) -> Result<(), String> {
         let text = match level {
             Some(l) if !l.trim().is_empty() && !grant.trim_end().ends_with(')') => {
@@ -571,7 +571,7 @@ mod tests {
             ("google:workspace-account", None),
             ("vpn:profile:x (admin)", None),
         ] {
-            inf.see(&std, "u", g, l, "access.json").unwrap();
+            inf.see(&std, "u", g, l, &"access.json").unwrap();
         }
         assert_eq!(
             inf.declare("access.json")
@@ -584,16 +584,16 @@ mod tests {
                 .trim_end()
         );
         let err = inf
-            .see(&std, "u", "my system:x", None, "a.json")
+            .see(&std, "u", "my system:x", None, &"a.json")
             .unwrap_err();
         assert!(
             err.contains("`my system` is not a valid system name"),
             "{err}"
         );
-        let err = inf.see(&std, "u", "nocolon", None, "a.json").unwrap_err();
+        let err = inf.see(&std, "u", "nocolon", None, &"a.json").unwrap_err();
         assert!(err.contains("not a grant reference"), "{err}");
         let err = inf
-            .see(&std, "u", "vpn:profile:x (read only)", None, "a.json")
+            .see(&std, "u", "vpn:profile:x (read only)", None, &"a.json")
             .unwrap_err();
         assert!(err.contains("`read only` is not a valid level"), "{err}");
     }
