@@ -31,6 +31,12 @@ pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
         return crate::bundle::load_for_eval(file, args.verify_key.as_deref());
     }
     let loaded = Loaded::from_paths(&default_paths(args.paths.clone()))?;
+    checked_bundle(&loaded, "the policies")
+}
+
+/// The checked IR of loaded sources; with errors, prints them and refuses (exit 2).
+/// `what` names the sources in the message ("the policies", "NEW `dir`").
+pub fn checked_bundle(loaded: &Loaded, what: &str) -> Result<Arc<ir::Bundle>, InputError> {
     let checked = check_bundle(&loaded.db, loaded.workspace);
     if checked.has_errors() {
         let errors: Vec<Diagnostic> = checked
@@ -41,7 +47,7 @@ pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
             .collect();
         render::emit_stderr(&loaded.db, &errors);
         return Err(InputError(format!(
-            "the policies have {} error(s): fix them first (`polc check`)",
+            "{what} have {} error(s): fix them first (`polc check`)",
             errors.len()
         )));
     }

@@ -12,9 +12,7 @@ use clap::{Args, ValueEnum};
 use super::common::at_or_today;
 use super::eval::UsersArgs;
 use super::{parse_date, print_stdout, Exit, InputError};
-use crate::check::check_bundle;
 use crate::db::Loaded;
-use crate::diagnostics::{render, Diagnostic};
 use crate::eval::Plan;
 use crate::input::{self, Users};
 use crate::ir;
@@ -71,21 +69,7 @@ fn is_bundle_file(path: &Path) -> bool {
 
 /// Checks loaded sources; errors are printed and refuse the side.
 fn checked(loaded: Loaded, label: &str) -> Result<Arc<ir::Bundle>, InputError> {
-    let checked = check_bundle(&loaded.db, loaded.workspace);
-    if checked.has_errors() {
-        let errors: Vec<Diagnostic> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        render::emit_stderr(&loaded.db, &errors);
-        return Err(InputError(format!(
-            "{label}: the policies have {} error(s): fix them first (`polc check`)",
-            errors.len()
-        )));
-    }
-    Ok(checked.bundle.clone())
+    super::common::checked_bundle(&loaded, &format!("{label}: the policies"))
 }
 
 /// Loads one side: `which` is `OLD` or `NEW`.
