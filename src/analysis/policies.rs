@@ -1,0 +1,402 @@
+//! A bundle prepared for questions about its policies: each policy's triggers (and the
+//! bundle's `require`s) in normal form once, compiled for the interpreter once; in-force
+//! windows; inheritance closures; and an index so that questions about pairs of policies
+//! only meet pairs that can apply to one person. Policies keyed on different values of
+//! one attribute (`department == "Sales"` and `department == "Finance"`) are disjoint
+//! without solving anything.
+
+use std::rc::Rc;
+
+use chrono::NaiveDate;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::atoms::AttrId;
+use super::normal::{key_values, Analyzer, Dnf};
+use super::solve::{Model, Outcome};
+use super::DateRange;
+use crate::eval::expr::CExpr;
+use crate::ir::{Bundle, Entitlement, Expr, PolicyId, Value};
+
+/// A policy's attribute keys: for each attribute every case of its triggers pins to a
+/// finite set of values, that set (sorted).
+type Keys = Vec<(AttrId, Vec<Value>)>;
+
+/// What a policy brings through inheritance (itself included), when every policy of its
+/// closure is in force.
+#[derive(Debug, Default)]
+pub struct Closure {
+    pub members: Vec<PolicyId>,
+    /// The highest level of each entitlement.
+    pub grants: FxHashMap<Entitlement, Option<u8>>,
+    /// The texts of its deny patterns, sorted.
+    pub denies: Vec<String>,
+}
+
+/// Closures larger than this are not examined (a pathological chain stays linear).
+const MAX_CLOSURE: usize = 1024;
+
+pub struct BundleAnalysis<'b> {
+    pub bundle: &'b Bundle,
+    pub az: Analyzer,
+    pub today: NaiveDate,
+    /// From today to today plus the horizon.
+    pub horizon: DateRange,
+    requires: Option<Dnf>,
+    requires_c: Vec<CExpr>,
+    pos: Vec<Option<Dnf>>,
+    neg: Vec<Option<Option<Dnf>>>,
+    triggers_c: Vec<Vec<CExpr>>,
+    keys: Vec<Keys>,
+    index: Option<(AttrId, FxHashMap<Value, Vec<PolicyId>>, Vec<PolicyId>)>,
+    closures: FxHashMap<PolicyId, Option<Rc<Closure>>>,
+    /// Per policy: the policies that inherit it directly.
+    pub inheritors: Vec<Vec<PolicyId>>,
+}
+
+impl<'b> BundleAnalysis<'b> {
+    /// Prepares `bundle` for questions about the dates from `today` to `today` plus
+    /// [`HORIZON_YEARS`](super::HORIZON_YEARS).
+    pub fn new(bundle: &'b Bundle, today: NaiveDate) -> BundleAnalysis<'b> {
+        let mut az = Analyzer::new(bundle.schema.as_ref());
+        let requires: Vec<&Expr> = bundle.requires.iter().collect();
+        let req = az.dnf_of(&requires, true);
+        let pos: Vec<Option<Dnf>> = bundle
+            .policies
+            .iter()
+            .map(|p| {
+                let t: Vec<&Expr> = p.triggers.iter().collect();
+                az.dnf_of(&t, true)
+            })
+            .collect();
+        let requires_c = bundle.requires.iter().map(|e| az.compile(e)).collect();
+        let triggers_c = bundle
+            .policies
+            .iter()
+            .map(|p| p.triggers.iter().map(|e| az.compile(e)).collect())
+            .collect();
+        let keys = pos
+            .iter()
+            .map(|d| d.as_ref().map(|d| keys_of(&az, d)).unwrap_or_default())
+            .collect();
+        let mut inheritors = vec![Vec::new(); bundle.policies.len()];
+        for (i, p) in bundle.policies.iter().enumerate() {
+            for &w in &p.inherits {
+                inheritors[w as usize].push(i as PolicyId);
+            }
+        }
+        let mut ba = BundleAnalysis {
+            bundle,
+            az,
+            today,
+            horizon: DateRange::horizon(today, super::HORIZON_YEARS),
+            requires: req,
+            requires_c,
+            neg: vec![None; pos.len()],
+            pos,
+            triggers_c,
+            keys,
+            index: None,
+            closures: FxHashMap::default(),
+            inheritors,
+        };
+        ba.build_index();
+        ba
+    }
+
+    /// The policies proper (not templates), in declaration order.
+    pub fn policies(&self) -> impl Iterator<Item = PolicyId> + '_ {
+        (0..self.bundle.policies.len() as PolicyId)
+            .filter(|&p| !self.bundle.policies[p as usize].template)
+    }
+
+    /// The days from today on when every one of `ps` is in force, at most a horizon long
+    /// (from the first of them).
+    pub fn window(&self, ps: &[PolicyId]) -> Option<DateRange> {
+        let mut from = self.today;
+        let mut until: Option<NaiveDate> = None;
+        for &p in ps {
+            let p = &self.bundle.policies[p as usize];
+            if let Some(e) = p.effective {
+                from = from.max(e);
+            }
+            if let Some(x) = p.expires {
+                until = Some(until.map_or(x, |u| u.min(x)));
+            }
+        }
+        let cap = from + chrono::Duration::days(self.horizon.days());
+        let to = match until {
+            Some(u) => u.pred_opt()?.min(cap),
+            None => cap,
+        };
+        (from <= to).then_some(DateRange { from, to })
+    }
+
+    /// The days a policy's triggers are judged on: its window from today on; for a policy
+    /// that has already expired, its last horizon of days in force.
+    pub fn own_range(&self, p: PolicyId) -> Option<DateRange> {
+        let pol = &self.bundle.policies[p as usize];
+        match pol.expires {
+            Some(x) if x <= self.today => {
+                let to = x.pred_opt()?;
+                let mut from = to - chrono::Duration::days(self.horizon.days());
+                if let Some(e) = pol.effective {
+                    from = from.max(e);
+                }
+                (from <= to).then_some(DateRange { from, to })
+            }
+            _ => self.window(&[p]),
+        }
+    }
+
+    /// Whether `p` is in force on every day of `range`.
+    pub fn covers(&self, p: PolicyId, range: DateRange) -> bool {
+        let p = &self.bundle.policies[p as usize];
+        p.in_force(range.from) && p.in_force(range.to)
+    }
+
+    /// Can the bundle's `require`s, the triggers of every policy of `pos` and the negation
+    /// of the triggers of every policy of `neg` hold together on a day of `range`? A
+    /// model is returned only once the interpreter agrees.
+    pub fn query(&mut self, pos: &[PolicyId], neg: &[PolicyId], range: DateRange) -> Outcome {
+        for &q in neg {
+            if self.neg[q as usize].is_none() {
+                let t: Vec<&Expr> = self.bundle.policies[q as usize].triggers.iter().collect();
+                self.neg[q as usize] = Some(self.az.dnf_of(&t, false));
+            }
+        }
+        let mut parts: Vec<&Dnf> = Vec::new();
+        let Some(r) = &self.requires else {
+            return Outcome::Unknown;
+        };
+        parts.push(r);
+        for &p in pos {
+            match &self.pos[p as usize] {
+                Some(d) => parts.push(d),
+                None => return Outcome::Unknown,
+            }
+        }
+        for &q in neg {
+            match &self.neg[q as usize] {
+                Some(Some(d)) => parts.push(d),
+                _ => return Outcome::Unknown,
+            }
+        }
+        let (req, trig) = (&self.requires_c, &self.triggers_c);
+        let mut verify = |az: &Analyzer, m: &Model| {
+            req.iter().all(|c| az.holds(c, m))
+                && pos
+                    .iter()
+                    .all(|&p| trig[p as usize].iter().all(|c| az.holds(c, m)))
+                && neg
+                    .iter()
+                    .all(|&q| !trig[q as usize].iter().all(|c| az.holds(c, m)))
+        };
+        self.az.solve_parts(&parts, range, &mut verify)
+    }
+
+    /// Whether the keys of two policies already exclude each other.
+    pub fn disjoint(&self, a: PolicyId, b: PolicyId) -> bool {
+        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
+        let (mut i, mut j) = (0, 0);
+        while i < ka.len() && j < kb.len() {
+            match ka[i].0.cmp(&kb[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    if !ka[i].1.iter().any(|v| kb[j].1.binary_search(v).is_ok()) {
+                        return true;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        false
+    }
+
+    /// Indexes the policies on the key attribute that splits them best.
+    fn build_index(&mut self) {
+        let n = self.keys.len();
+        let mut by_attr: FxHashMap<AttrId, FxHashMap<&Value, usize>> = FxHashMap::default();
+        let mut keyed: FxHashMap<AttrId, usize> = FxHashMap::default();
+        for k in &self.keys {
+            for (a, vs) in k {
+                *keyed.entry(*a).or_default() += 1;
+                for v in vs {
+                    *by_attr.entry(*a).or_default().entry(v).or_default() += 1;
+                }
+            }
+        }
+        let cost = |a: &AttrId| {
+            let buckets: usize = by_attr[a].values().map(|c| c * c).sum();
+            buckets + (n - keyed[a]) * n
+        };
+        let Some(attr) = by_attr.keys().copied().min_by_key(|a| (cost(a), *a)) else {
+            return;
+        };
+        let mut map: FxHashMap<Value, Vec<PolicyId>> = FxHashMap::default();
+        let mut rest = Vec::new();
+        for (p, k) in self.keys.iter().enumerate() {
+            if self.bundle.policies[p].template {
+                continue;
+            }
+            match k.iter().find(|(a, _)| *a == attr) {
+                Some((_, vs)) => {
+                    for v in vs {
+                        map.entry(v.clone()).or_default().push(p as PolicyId);
+                    }
+                }
+                None => rest.push(p as PolicyId),
+            }
+        }
+        self.index = Some((attr, map, rest));
+    }
+
+    /// The other policies (not templates) that may apply to one person with `p`: those the
+    /// keys do not exclude, in declaration order.
+    pub fn candidates(&self, p: PolicyId) -> Vec<PolicyId> {
+        let mut out: Vec<PolicyId> = match &self.index {
+            Some((attr, map, rest)) => {
+                match self.keys[p as usize].iter().find(|(a, _)| a == attr) {
+                    Some((_, vs)) => {
+                        let mut v: Vec<PolicyId> = rest.clone();
+                        for x in vs {
+                            if let Some(list) = map.get(x) {
+                                v.extend_from_slice(list);
+                            }
+                        }
+                        v
+                    }
+                    None => self.policies().collect(),
+                }
+            }
+            None => self.policies().collect(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&q| q != p && !self.disjoint(p, q));
+        out
+    }
+
+    /// The closure of `p` (itself and everything it inherits, each once), or `None` when
+    /// it is too large to examine.
+    pub fn closure(&mut self, p: PolicyId) -> Option<Rc<Closure>> {
+        if let Some(c) = self.closures.get(&p) {
+            return c.clone();
+        }
+        let b = self.bundle;
+        let mut seen = FxHashSet::default();
+        let mut members = vec![p];
+        seen.insert(p);
+        let mut i = 0;
+        while i < members.len() && members.len() <= MAX_CLOSURE {
+            for &w in &b.policies[members[i] as usize].inherits {
+                if seen.insert(w) {
+                    members.push(w);
+                }
+            }
+            i += 1;
+        }
+        let result = (members.len() <= MAX_CLOSURE).then(|| {
+            let mut c = Closure::default();
+            for &m in &members {
+                let pol = &b.policies[m as usize];
+                for g in &pol.grants {
+                    let e = c.grants.entry(g.entitlement.clone()).or_insert(g.level);
+                    *e = (*e).max(g.level);
+                }
+                c.denies.extend(pol.denies.iter().map(|d| d.text.clone()));
+            }
+            c.denies.sort();
+            c.denies.dedup();
+            c.members = members;
+            Rc::new(c)
+        });
+        self.closures.insert(p, result.clone());
+        result
+    }
+
+    /// Whether `to` is reachable from `from` through policies in force on every day of
+    /// `range` (`from` itself included).
+    pub fn reaches_in_force(&self, from: PolicyId, to: PolicyId, range: DateRange) -> bool {
+        if !self.covers(from, range) {
+            return false;
+        }
+        let mut seen = FxHashSet::default();
+        let mut stack = vec![from];
+        seen.insert(from);
+        while let Some(v) = stack.pop() {
+            if v == to {
+                return true;
+            }
+            for &w in &self.bundle.policies[v as usize].inherits {
+                if self.covers(w, range) && seen.insert(w) {
+                    stack.push(w);
+                }
+            }
+        }
+        false
+    }
+
+    /// Every policy that inherits `p`, directly or not; `None` past `cap`.
+    pub fn ancestors(&self, p: PolicyId, cap: usize) -> Option<Vec<PolicyId>> {
+        let mut seen = FxHashSet::default();
+        let mut out = Vec::new();
+        let mut stack = vec![p];
+        while let Some(v) = stack.pop() {
+            for &w in &self.inheritors[v as usize] {
+                if w != p && seen.insert(w) {
+                    out.push(w);
+                    if out.len() > cap {
+                        return None;
+                    }
+                    stack.push(w);
+                }
+            }
+        }
+        out.sort_unstable();
+        Some(out)
+    }
+
+    /// The policy's trigger expressions with the bundle's requires (for messages).
+    pub fn record_fields(&self) -> Vec<String> {
+        self.az.attrs.iter().map(|a| a.name.clone()).collect()
+    }
+}
+
+fn keys_of(az: &Analyzer, d: &Dnf) -> Keys {
+    let mut out: Option<FxHashMap<AttrId, Vec<Value>>> = None;
+    for conj in d {
+        let mut here: FxHashMap<AttrId, Vec<Value>> = FxHashMap::default();
+        for &l in conj {
+            if let Some((a, vs)) = key_values(az, l) {
+                let e = here.entry(a).or_insert_with(|| vs.clone());
+                e.retain(|v| vs.contains(v));
+            }
+        }
+        out = Some(match out {
+            None => here,
+            Some(mut prev) => {
+                prev.retain(|a, vs| match here.get(a) {
+                    Some(more) => {
+                        vs.extend(more.iter().cloned());
+                        true
+                    }
+                    None => false,
+                });
+                prev
+            }
+        });
+    }
+    let mut keys: Keys = out
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(a, mut vs)| {
+            vs.sort();
+            vs.dedup();
+            (a, vs)
+        })
+        .collect();
+    keys.sort_by_key(|(a, _)| *a);
+    keys
+}
