@@ -13,6 +13,7 @@ pub mod graph;
 pub mod items;
 pub mod lints;
 pub mod refs;
+pub mod semantic;
 
 use std::sync::Arc;
 
@@ -158,13 +159,20 @@ pub fn check_bundle(db: &dyn Db, ws: Workspace) -> Checked {
         );
     }
     diags.extend(env.diagnostics.iter().cloned());
-    let checks: Vec<&FileCheck> = files.iter().map(|(f, _)| check_file(db, ws, *f)).collect();
-    for c in &checks {
+    let checks: Vec<(SourceFile, &FileCheck)> = files
+        .iter()
+        .map(|(f, _)| (*f, check_file(db, ws, *f)))
+        .collect();
+    for (_, c) in &checks {
         diags.extend(c.diagnostics.iter().cloned());
     }
     let lowered = assemble(env, &checks);
     diags.extend(graph::cycles(&lowered));
     diags.extend(lints::run(&lowered, ws.today(db)));
+    // The decision procedure needs triggers lowered as written: not after an error.
+    if !diags.iter().any(Diagnostic::is_error) {
+        diags.extend(semantic::run(&lowered, ws.today(db)));
+    }
     if env.schema.is_none() {
         if let Some((first, _)) = files.iter().find(|(_, std)| !std) {
             diags.push(
@@ -195,10 +203,14 @@ pub struct Lowered<'a> {
     /// Indexed by policy id.
     pub policies: Vec<Option<&'a items::LoweredPolicy>>,
     pub exceptions: Vec<&'a items::LoweredException>,
+    /// Parallel to `bundle.requires`: where each is written.
+    pub requires: Vec<(SourceFile, syntax::Span)>,
+    /// Parallel to `bundle.conflicts`: the file, the name's span, each pattern's span.
+    pub conflicts: Vec<(SourceFile, syntax::Span, Vec<syntax::Span>)>,
     pub env: &'a Env,
 }
 
-fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
+fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered<'a> {
     let mut bundle = ir::Bundle {
         schema: env.schema.as_ref().map(|s| ir::Schema {
             fields: s
@@ -237,10 +249,18 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
     };
     let mut policies: Vec<Option<&items::LoweredPolicy>> = vec![None; env.policies.len()];
     let mut exceptions = Vec::new();
-    for c in checks {
+    let mut requires = Vec::new();
+    let mut conflicts = Vec::new();
+    for &(file, c) in checks {
         bundle
             .requires
             .extend(c.requires.iter().map(|(e, _)| e.clone()));
+        requires.extend(c.requires.iter().map(|(_, s)| (file, *s)));
+        conflicts.extend(
+            c.conflict_spans
+                .iter()
+                .map(|(n, ps)| (file, *n, ps.clone())),
+        );
         for p in &c.policies {
             policies[p.id as usize] = Some(p);
         }
@@ -280,6 +300,8 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
         bundle,
         policies,
         exceptions,
+        requires,
+        conflicts,
         env,
     }
 }
