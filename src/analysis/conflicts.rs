@@ -24,6 +24,8 @@ use crate::ir::{Bundle, Entitlement, PolicyId, Value};
 
 /// How many questions one conflict may ask before giving up.
 const MAX_QUERIES: usize = 20_000;
+/// How many pairs of sides are tried for one pair of policies.
+const MAX_SIDE_PAIRS: usize = 8;
 /// How many times a witness is refined after a deny got in its way.
 const MAX_REFINEMENTS: usize = 4;
 
@@ -215,9 +217,9 @@ fn search(
         );
         for r2 in partners {
             let c2s = &contribs[&r2];
-            // The first pair of sides on two patterns, two entitlements, one day.
-            let pair = c1s.iter().find_map(|a| {
-                c2s.iter().find_map(|b| {
+            // Pairs of sides on two patterns, two entitlements, one day.
+            let pairs = c1s.iter().flat_map(|a| {
+                c2s.iter().filter_map(move |b| {
                     let range =
                         DateRange::new(a.range.from.max(b.range.from), a.range.to.min(b.range.to));
                     (a.side.pattern != b.side.pattern
@@ -226,13 +228,14 @@ fn search(
                         .then_some((a, b, range))
                 })
             });
-            let Some((a, b, range)) = pair else { continue };
-            queries += 1;
-            if queries > MAX_QUERIES {
-                return None;
-            }
-            if let Some(r) = confirm(ba, ci, [r1, r2], a, b, range, interp) {
-                return Some(r);
+            for (a, b, range) in pairs.take(MAX_SIDE_PAIRS) {
+                queries += 1;
+                if queries > MAX_QUERIES {
+                    return None;
+                }
+                if let Some(r) = confirm(ba, ci, [r1, r2], a, b, range, interp) {
+                    return Some(r);
+                }
             }
         }
     }

@@ -194,20 +194,25 @@ impl Analyzer {
         for (&a, lits) in &texts {
             match self.text(a, lits) {
                 StrOutcome::Sat(v) => values[a as usize] = Some(v),
-                StrOutcome::Unsat => return clash(self.text_core(a, lits), false),
+                StrOutcome::Unsat => {
+                    let core = self.text_core(a, lits);
+                    return clash(self.with_presence(core, &present), false);
+                }
                 StrOutcome::Unknown => unknown = true,
             }
         }
         for (&a, lits) in &lists {
             match self.list(a, lits) {
                 Ok(v) => values[a as usize] = Some(v),
-                Err(core) => return clash(core, false),
+                Err(core) => return clash(self.with_presence(core, &present), false),
             }
         }
         let mut today = range.from;
         match self.numbers(&nums, range, &mut values, &mut today) {
             Part::Ok => {}
-            Part::Clash(c) => return Outcome::Unsat(vec![c]),
+            Part::Clash(c) => {
+                return clash(self.with_presence(c.lits, &present), c.range);
+            }
             Part::Unknown => unknown = true,
         }
         if unknown {
@@ -227,6 +232,24 @@ impl Analyzer {
             today,
             read,
         })
+    }
+
+    /// Adds to a clash why each optional attribute it reads only through negative
+    /// literals (which an absent attribute satisfies) is present.
+    fn with_presence(&self, mut core: Vec<Lit>, present: &BTreeMap<AttrId, Lit>) -> Vec<Lit> {
+        let mut need = Vec::new();
+        for &l in &core {
+            for a in self.atom_of(l).reads() {
+                let forced = core
+                    .iter()
+                    .any(|&k| positive(k) && self.atom_of(k).reads().contains(&a));
+                if !forced && !self.attrs[a as usize].required {
+                    need.extend(present.get(&a).copied());
+                }
+            }
+        }
+        core.extend(need);
+        core
     }
 
     fn cons<'a>(&'a self, lits: &[Lit]) -> Vec<StrCon<'a>> {

@@ -14,6 +14,8 @@ pub mod items;
 pub mod lints;
 pub mod refs;
 pub mod semantic;
+#[cfg(test)]
+mod semantic_tests;
 
 use std::sync::Arc;
 
