@@ -12,6 +12,7 @@
 
 use chrono::NaiveDate;
 
+use super::linear::Kind;
 use super::normal::Analyzer;
 use crate::eval::expr::{CExpr, Env};
 use crate::ir::{CmpOp, Expr, Func, Type, Value};
@@ -93,24 +94,13 @@ impl Atom {
 }
 
 /// What a comparison operand is, for classification.
-enum Term {
+pub(super) enum Term {
     Const(Value),
     Attr(AttrId),
     Lower(AttrId),
     /// A linear form over numeric variables: `sum(coef * var) + k`, with its kind.
     Lin(Vec<(NVar, i128)>, i128, Kind),
     Other,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Int,
-    Date,
-}
-
-/// Days since the common era: the numeric value of a date.
-pub fn days(d: NaiveDate) -> i128 {
-    i128::from(chrono::Datelike::num_days_from_ce(&d))
 }
 
 /// Text the interpreter could read as a number, a date or a boolean when compared with
@@ -228,42 +218,27 @@ impl Analyzer {
                 _ => Term::Other,
             },
             Expr::Call(Func::DaysSince, args) => match args.as_slice() {
-                [x] => match {
+                [x] => {
                     let t = self.term(x);
-                    self.linear(t)
-                } {
-                    Some((mut vars, k, Kind::Date)) => {
-                        for v in &mut vars {
-                            v.1 = -v.1;
-                        }
-                        vars.push((NVar::Today, 1));
-                        Term::Lin(vars, -k, Kind::Int)
-                    }
-                    _ => Term::Other,
-                },
+                    self.days_since(t)
+                }
                 _ => Term::Other,
             },
             _ => Term::Other,
         }
     }
 
-    /// A numeric reading of a term: typed int and date attributes, literals, `today`,
-    /// `days_since`. Untyped attributes are not: their records may hold text, which the
-    /// interpreter coerces or not.
-    fn linear(&self, t: Term) -> Option<(Vec<(NVar, i128)>, i128, Kind)> {
-        match t {
-            Term::Const(Value::Int(n)) => Some((Vec::new(), i128::from(n), Kind::Int)),
-            Term::Const(Value::Date(d)) => Some((Vec::new(), days(d), Kind::Date)),
-            Term::Attr(a) => {
-                let kind = match self.attrs[a as usize].ty {
-                    Type::Int | Type::Duration => Kind::Int,
-                    Type::Date => Kind::Date,
-                    _ => return None,
-                };
-                Some((vec![(NVar::Attr(a), 1)], 0, kind))
+    /// `days_since(t)`: `today - t` for a date `t`.
+    fn days_since(&self, t: Term) -> Term {
+        match self.linear(t) {
+            Some((mut vars, k, Kind::Date)) => {
+                for v in &mut vars {
+                    v.1 = -v.1;
+                }
+                vars.push((NVar::Today, 1));
+                Term::Lin(vars, -k, Kind::Int)
             }
-            Term::Lin(v, k, kind) => Some((v, k, kind)),
-            _ => None,
+            _ => Term::Other,
         }
     }
 
@@ -279,40 +254,7 @@ impl Analyzer {
                 return Some(atom);
             }
         }
-        let (av, ak, akind) = self.linear(a)?;
-        let (bv, bk, bkind) = self.linear(b)?;
-        if akind != bkind {
-            return None;
-        }
-        // a - b OP 0, as sum(coef * var) + k.
-        let mut coefs: Vec<(NVar, i128)> = Vec::new();
-        for (v, c) in av.into_iter().chain(bv.into_iter().map(|(v, c)| (v, -c))) {
-            match coefs.iter_mut().find(|(w, _)| *w == v) {
-                Some(e) => e.1 += c,
-                None => coefs.push((v, c)),
-            }
-        }
-        coefs.retain(|(_, c)| *c != 0);
-        let k = ak - bk;
-        let (x, y) = match coefs.as_slice() {
-            [] => return None, // only `today` cancelled out; rare, leave it to the interpreter
-            [(v, 1)] => (*v, NVar::Zero),
-            [(v, -1)] => (NVar::Zero, *v),
-            [(v, 1), (w, -1)] | [(w, -1), (v, 1)] => (*v, *w),
-            _ => return None,
-        };
-        // x - y + k OP 0  <=>  x - y OP -k
-        let c = -k;
-        Some(match op {
-            CmpOp::Le => num(x, y, Rel::Le(c), false),
-            CmpOp::Lt => num(x, y, Rel::Le(c - 1), false),
-            CmpOp::Ge => num(y, x, Rel::Le(-c), false),
-            CmpOp::Gt => num(y, x, Rel::Le(-c - 1), false),
-            CmpOp::Eq | CmpOp::Ne => {
-                let (x, y, c) = if x <= y { (x, y, c) } else { (y, x, -c) };
-                num(x, y, Rel::Eq(c), op == CmpOp::Ne)
-            }
-        })
+        self.num_cmp(op, a, b)
     }
 
     /// `a OP "text"` on a text attribute; `None` when it is not one the string solver may
@@ -387,32 +329,7 @@ impl Analyzer {
                 return None;
             }
         }
-        let (vars, k, kind) = self.linear(lt)?;
-        let mut set = Vec::new();
-        for v in &vals {
-            match (v, kind) {
-                (Value::Int(n), Kind::Int) => set.push(i128::from(*n) - k),
-                (Value::Date(d), Kind::Date) => set.push(days(*d) - k),
-                _ => return None,
-            }
-        }
-        let (x, y) = match vars.as_slice() {
-            [(v, 1)] => (*v, NVar::Zero),
-            [(v, -1)] => (NVar::Zero, *v),
-            [(v, 1), (w, -1)] | [(w, -1), (v, 1)] => (*v, *w),
-            _ => return None,
-        };
-        if set.is_empty() {
-            return None;
-        }
-        set.sort_unstable();
-        set.dedup();
-        let rel = if set.len() == 1 {
-            Rel::Eq(set[0])
-        } else {
-            Rel::In(set)
-        };
-        Some(num(x, y, rel, negated))
+        self.num_in(lt, &vals, negated)
     }
 
     fn contains(&mut self, l: AttrId, v: &Value, negated: bool) -> Option<Atom> {
@@ -435,8 +352,4 @@ fn text_side(t: &Term) -> Option<(AttrId, bool)> {
         Term::Lower(x) => Some((*x, true)),
         _ => None,
     }
-}
-
-fn num(x: NVar, y: NVar, rel: Rel, negated: bool) -> Atom {
-    Atom::Num { x, y, rel, negated }
 }

@@ -11,10 +11,11 @@
 //!
 //! Each is reported only when proved; "unknown" reports nothing.
 
+use super::cases::lits_of;
 use super::normal::Nnf;
 use super::policies::BundleAnalysis;
 use super::solve::Outcome;
-use super::{lits_of, DateRange};
+use super::DateRange;
 use crate::ir::{Expr, PolicyId};
 
 /// Where a clashing condition was written.

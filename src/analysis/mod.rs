@@ -19,8 +19,10 @@
 //! whole bundle) and [`overlaps`] (`polc analyze --overlaps`).
 
 pub mod atoms;
+pub mod cases;
 pub mod conflicts;
 pub mod findings;
+pub mod linear;
 pub mod normal;
 pub mod numeric;
 pub mod overlaps;
@@ -31,12 +33,15 @@ pub mod witness;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_solvers;
 
 use chrono::NaiveDate;
 
 use crate::ir::{Expr, Schema};
-use normal::{positive, Analyzer, Dnf, Lit, Nnf};
-use solve::{Core, Outcome};
+use cases::lits_of;
+use normal::{Analyzer, Dnf, Lit, Nnf};
+use solve::Outcome;
 
 pub use witness::Witness;
 
@@ -130,60 +135,5 @@ pub fn satisfiable(triggers: &[&Expr], schema: Option<&Schema>, dates: DateRange
             }
         }
         Outcome::Unknown => Sat::Unknown,
-    }
-}
-
-/// Every literal of a normal form.
-pub(crate) fn lits_of(n: &Nnf) -> Vec<Lit> {
-    match n {
-        Nnf::Lit(l) => vec![*l],
-        Nnf::And(v) | Nnf::Or(v) => v.iter().flat_map(lits_of).collect(),
-        Nnf::True | Nnf::False => Vec::new(),
-    }
-}
-
-impl Analyzer {
-    /// What clashes, in words: `` `a == "x"` and `a == "y"` cannot both hold ``.
-    pub fn clash_text(&self, cores: &[Core], dates: DateRange) -> String {
-        let one = |c: &Core| {
-            let mut lits = c.lits.clone();
-            // Positive literals first: they read better.
-            lits.sort_by_key(|&l| (!positive(l), l));
-            let texts: Vec<String> = lits
-                .iter()
-                .map(|&l| format!("`{}`", self.lit_text(l)))
-                .collect();
-            let mut s = match texts.len() {
-                0 => "its conditions never hold".to_string(),
-                1 => format!("{} never holds", texts[0]),
-                2 => format!("{} and {} cannot both hold", texts[0], texts[1]),
-                n => format!(
-                    "{} and {} cannot all hold",
-                    texts[..n - 1].join(", "),
-                    texts[n - 1]
-                ),
-            };
-            if c.range {
-                if dates.from == dates.to {
-                    s.push_str(&format!(" on {}", dates.from));
-                } else {
-                    s.push_str(&format!(" on any day from {} to {}", dates.from, dates.to));
-                }
-            }
-            s
-        };
-        match cores {
-            [] => "its conditions never hold".to_string(),
-            [c] => one(c),
-            many => {
-                let shown: Vec<String> = many.iter().take(3).map(one).collect();
-                format!(
-                    "none of its {} cases can hold: {}{}",
-                    many.len(),
-                    shown.join("; "),
-                    if many.len() > 3 { "; …" } else { "" }
-                )
-            }
-        }
     }
 }

@@ -13,15 +13,13 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::atoms::{days, Atom, AttrId, NVar, Rel};
-use super::normal::{merge, negate, positive, Analyzer, Conj, Dnf, Lit};
+use super::atoms::{Atom, AttrId, NVar, Rel};
+use super::linear::days;
+use super::normal::{positive, Analyzer, Lit};
 use super::numeric::{Edge, NumOutcome, Pref, Problem, Why};
 use super::strings::{self, StrCon, StrOutcome};
 use super::DateRange;
 use crate::ir::{Type, Value};
-
-/// How many conjunctions of a product one query may solve.
-const MAX_CASES: usize = 4096;
 
 /// Values for the attributes (by id; `None`: absent) and the evaluation date.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,85 +53,6 @@ enum Part {
 }
 
 impl Analyzer {
-    /// Solves the conjunction of one case of each part, for every combination, until one
-    /// holds (and `verify` accepts its model).
-    pub fn solve_parts(
-        &mut self,
-        parts: &[&Dnf],
-        range: DateRange,
-        verify: &mut dyn FnMut(&Analyzer, &Model) -> bool,
-    ) -> Outcome {
-        if parts.iter().any(|d| d.is_empty()) {
-            return Outcome::Unsat(Vec::new());
-        }
-        let total = parts
-            .iter()
-            .try_fold(1usize, |acc, d| acc.checked_mul(d.len()));
-        if total.is_none_or(|t| t > MAX_CASES) {
-            return Outcome::Unknown;
-        }
-        let mut idx = vec![0usize; parts.len()];
-        let mut cores: Vec<Core> = Vec::new();
-        let mut unknown = false;
-        loop {
-            let mut conj: Conj = Vec::new();
-            let mut clash = None;
-            for (d, &i) in parts.iter().zip(&idx) {
-                match merge(&conj, &d[i]) {
-                    Some(c) => conj = c,
-                    None => {
-                        let l = d[i]
-                            .iter()
-                            .copied()
-                            .find(|&l| conj.binary_search(&negate(l)).is_ok())
-                            .unwrap_or(d[i][0]);
-                        let mut lits = vec![l, negate(l)];
-                        lits.sort_unstable();
-                        clash = Some(Core { lits, range: false });
-                        break;
-                    }
-                }
-            }
-            let result = match clash {
-                Some(core) => Outcome::Unsat(vec![core]),
-                None => self.solve_conj(&conj, range),
-            };
-            match result {
-                Outcome::Sat(m) => {
-                    if verify(self, &m) {
-                        return Outcome::Sat(m);
-                    }
-                    unknown = true;
-                }
-                Outcome::Unsat(cs) => {
-                    for c in cs {
-                        if !cores.contains(&c) {
-                            cores.push(c);
-                        }
-                    }
-                }
-                Outcome::Unknown => unknown = true,
-            }
-            // next combination
-            let mut k = 0;
-            loop {
-                if k == idx.len() {
-                    return if unknown {
-                        Outcome::Unknown
-                    } else {
-                        Outcome::Unsat(cores)
-                    };
-                }
-                idx[k] += 1;
-                if idx[k] < parts[k].len() {
-                    break;
-                }
-                idx[k] = 0;
-                k += 1;
-            }
-        }
-    }
-
     /// Solves one conjunction (sorted, without a literal and its negation).
     pub fn solve_conj(&mut self, conj: &[Lit], range: DateRange) -> Outcome {
         let mut present: BTreeMap<AttrId, Lit> = BTreeMap::new();
