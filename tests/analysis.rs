@@ -201,6 +201,11 @@ proptest! {
                 let fields: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
                 let values = witness.record(&fields);
                 prop_assert!(values[0].is_some() && values[1].is_some(), "required fields: {witness}");
+                let schema = b.schema.as_ref().unwrap();
+                for (name, v) in &witness.values {
+                    let ty = &schema.field(name).expect("a schema field").ty;
+                    prop_assert!(polc::check::exprs::value_fits(v, ty).is_ok(), "{name} = {v} in {witness}");
+                }
                 prop_assert!(holds(&exprs, &values, witness.date), "{src}\nwitness {witness} fails");
             }
             Sat::Unsat { clash, .. } => {
@@ -225,14 +230,32 @@ proptest! {
     #[test]
     fn conflict_witnesses_reproduce_and_silence_is_earned(
         policies in prop::collection::vec(
-            (condition(), prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..3), prop::option::of(prop::sample::select(vec!["a", "b"]))),
+            (
+                condition(),
+                prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 0..3),
+                prop::option::of(prop::sample::select(vec!["a", "b"])),
+                any::<bool>(),
+                prop::sample::select(vec!["", "effective 2026-01-03", "expires 2026-01-03", "expires 2025-06-01"]),
+            ),
             2..5,
         ),
+        template in (prop::option::of(prop::sample::select(vec!["a", "b"])), prop::option::of(prop::sample::select(vec!["a", "b"]))),
         records in prop::collection::vec(record(), 150),
     ) {
-        let mut src = String::new();
-        for (i, (when, grants, deny)) in policies.iter().enumerate() {
-            src.push_str(&format!("policy \"P{i}\" {{\n  when {when}\n"));
+        // A template that some policies inherit, with a grant and a deny of its own.
+        let mut src = String::from("template \"T\" {\n");
+        if let Some(g) = template.0 {
+            src.push_str(&format!("  grant x:role:{g}\n"));
+        }
+        if let Some(d) = template.1 {
+            src.push_str(&format!("  deny x:role:{d}\n"));
+        }
+        src.push_str("}\n");
+        for (i, (when, grants, deny, inherits, window)) in policies.iter().enumerate() {
+            src.push_str(&format!("policy \"P{i}\" {{\n  {window}\n  when {when}\n"));
+            if *inherits {
+                src.push_str("  inherits \"T\"\n");
+            }
             for g in grants {
                 src.push_str(&format!("  grant x:role:{g}\n"));
             }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::policies::BundleAnalysis;
+use super::policies::{meet, BundleAnalysis, Window};
 use super::solve::{Model, Outcome};
 use super::{DateRange, Witness};
 use crate::eval::Plan;
@@ -69,14 +69,14 @@ struct Interpreter {
 
 impl Interpreter {
     /// `Ok` when the model violates the conflict; else the applying policies whose denies
-    /// removed one of the entitlements.
+    /// removed one of the entitlements, each with the days the deny's path is in force.
     fn check(
         &mut self,
         conflict: usize,
         m: &Model,
         key: &str,
         ents: &[&Entitlement],
-    ) -> Result<(), Vec<PolicyId>> {
+    ) -> Result<(), Vec<(PolicyId, Window)>> {
         let plan = self
             .plans
             .entry(m.today)
@@ -94,11 +94,19 @@ impl Interpreter {
         if eval.violations.iter().any(|v| v.conflict == conflict) {
             return Ok(());
         }
-        let mut blockers: Vec<PolicyId> = eval
+        let bundle = &self.bundle;
+        let mut blockers: Vec<(PolicyId, Window)> = eval
             .denied
             .iter()
             .filter(|d| ents.iter().any(|e| plan.ents[d.ent as usize] == **e))
-            .map(|d| plan.paths[d.by as usize][0])
+            .map(|d| {
+                let path = &plan.paths[d.by as usize];
+                let window = path.iter().fold((None, None), |w, &p| {
+                    let p = &bundle.policies[p as usize];
+                    meet(w, (p.effective, p.expires))
+                });
+                (path[0], window)
+            })
             .collect();
         blockers.sort_unstable();
         blockers.dedup();
@@ -258,9 +266,9 @@ fn confirm(
     } else {
         roots.to_vec()
     };
-    let mut avoided: Vec<PolicyId> = Vec::new();
+    let mut avoided: Vec<(PolicyId, Window)> = Vec::new();
     for _ in 0..=MAX_REFINEMENTS {
-        let Outcome::Sat(m) = ba.query(&pos, &avoided, range) else {
+        let Outcome::Sat(m) = ba.query_avoiding(&pos, &avoided, range) else {
             return None;
         };
         let interp = interp.get_or_insert_with(|| Interpreter {
@@ -288,6 +296,8 @@ fn confirm(
                             .map(move |(i, _)| (q as PolicyId, i))
                     })
                     .collect();
+                let mut avoided: Vec<PolicyId> = avoided.iter().map(|a| a.0).collect();
+                avoided.dedup();
                 return Some(Reach {
                     conflict: ci,
                     sides: [a.side.clone(), b.side.clone()],
@@ -297,11 +307,8 @@ fn confirm(
                 });
             }
             Err(blockers) => {
-                if blockers.is_empty()
-                    || blockers
-                        .iter()
-                        .any(|q| pos.contains(q) || avoided.contains(q))
-                {
+                // A deny met again would be met forever: give up on this pair.
+                if blockers.is_empty() || blockers.iter().any(|q| avoided.contains(q)) {
                     return None;
                 }
                 avoided.extend(blockers);

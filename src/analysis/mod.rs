@@ -95,6 +95,12 @@ pub enum Sat {
 /// Whether `triggers` can all hold for some record valid under `schema` on some date of
 /// `dates`.
 pub fn satisfiable(triggers: &[&Expr], schema: Option<&Schema>, dates: DateRange) -> Sat {
+    if dates.from > dates.to {
+        return Sat::Unsat {
+            clash: format!("there is no day from {} to {}", dates.from, dates.to),
+            involved: Vec::new(),
+        };
+    }
     let mut az = Analyzer::new(schema);
     let nnfs: Vec<Nnf> = triggers.iter().map(|e| az.nnf(e, true)).collect();
     let mut dnfs: Vec<Dnf> = Vec::new();

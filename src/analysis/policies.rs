@@ -15,7 +15,7 @@ use super::overlaps::{keys_of, Index, Keys};
 use super::solve::{Model, Outcome};
 use super::DateRange;
 use crate::eval::expr::CExpr;
-use crate::ir::{Bundle, Entitlement, Expr, PolicyId};
+use crate::ir::{Bundle, CmpOp, Entitlement, Expr, PolicyId, Value};
 
 /// What a policy brings through inheritance (itself included), when every policy of its
 /// closure is in force.
@@ -26,6 +26,39 @@ pub struct Closure {
     pub grants: FxHashMap<Entitlement, Option<u8>>,
     /// The texts of its deny patterns, sorted.
     pub denies: Vec<String>,
+}
+
+/// The days something is in force: `effective <= d < expires`, either end open.
+pub type Window = (Option<NaiveDate>, Option<NaiveDate>);
+
+/// The days both windows share.
+pub fn meet(a: Window, b: Window) -> Window {
+    let later = |x: Option<NaiveDate>, y: Option<NaiveDate>| match (x, y) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    };
+    let sooner = |x: Option<NaiveDate>, y: Option<NaiveDate>| match (x, y) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
+    (later(a.0, b.0), sooner(a.1, b.1))
+}
+
+pub fn in_window(w: Window, d: NaiveDate) -> bool {
+    w.0.is_none_or(|e| e <= d) && w.1.is_none_or(|x| d < x)
+}
+
+/// `today >= effective`, `today < expires`.
+fn window_exprs(w: Window) -> Vec<Expr> {
+    let date = |d: NaiveDate| Box::new(Expr::Lit(Value::Date(d)));
+    let mut out = Vec::new();
+    if let Some(e) = w.0 {
+        out.push(Expr::Cmp(CmpOp::Ge, Box::new(Expr::Today), date(e)));
+    }
+    if let Some(x) = w.1 {
+        out.push(Expr::Cmp(CmpOp::Lt, Box::new(Expr::Today), date(x)));
+    }
+    out
 }
 
 /// Closures larger than this are not examined (a pathological chain stays linear).
@@ -40,7 +73,7 @@ pub struct BundleAnalysis<'b> {
     requires: Option<Dnf>,
     requires_c: Vec<CExpr>,
     pos: Vec<Option<Dnf>>,
-    neg: Vec<Option<Option<Dnf>>>,
+    neg: FxHashMap<(PolicyId, Window), Option<Dnf>>,
     triggers_c: Vec<Vec<CExpr>>,
     pub(super) keys: Vec<Keys>,
     pub(super) index: Option<Index>,
@@ -87,7 +120,7 @@ impl<'b> BundleAnalysis<'b> {
             horizon: DateRange::horizon(today, super::HORIZON_YEARS),
             requires: req,
             requires_c,
-            neg: vec![None; pos.len()],
+            neg: FxHashMap::default(),
             pos,
             triggers_c,
             keys,
@@ -150,14 +183,36 @@ impl<'b> BundleAnalysis<'b> {
         p.in_force(range.from) && p.in_force(range.to)
     }
 
-    /// Can the bundle's `require`s, the triggers of every policy of `pos` and the negation
-    /// of the triggers of every policy of `neg` hold together on a day of `range`? A
-    /// model is returned only once the interpreter agrees.
+    /// The days a policy is in force.
+    pub fn window_of(&self, p: PolicyId) -> Window {
+        let p = &self.bundle.policies[p as usize];
+        (p.effective, p.expires)
+    }
+
+    /// Can the bundle's `require`s and the triggers of every policy of `pos` hold
+    /// together, with no policy of `neg` applying, on a day of `range`? A model is
+    /// returned only once the interpreter agrees. (`range` must lie in the windows of
+    /// `pos`; those of `neg` are part of the question.)
     pub fn query(&mut self, pos: &[PolicyId], neg: &[PolicyId], range: DateRange) -> Outcome {
-        for &q in neg {
-            if self.neg[q as usize].is_none() {
-                let t: Vec<&Expr> = self.bundle.policies[q as usize].triggers.iter().collect();
-                self.neg[q as usize] = Some(self.az.dnf_of(&t, false));
+        let avoid: Vec<(PolicyId, Window)> = neg.iter().map(|&q| (q, self.window_of(q))).collect();
+        self.query_avoiding(pos, &avoid, range)
+    }
+
+    /// Like [`query`](Self::query), each avoided policy given with the days it would
+    /// bring what must be avoided: on a day of its window, its triggers must fail.
+    pub fn query_avoiding(
+        &mut self,
+        pos: &[PolicyId],
+        neg: &[(PolicyId, Window)],
+        range: DateRange,
+    ) -> Outcome {
+        for &(q, w) in neg {
+            if !self.neg.contains_key(&(q, w)) {
+                let mut t: Vec<Expr> = self.bundle.policies[q as usize].triggers.clone();
+                t.extend(window_exprs(w));
+                let refs: Vec<&Expr> = t.iter().collect();
+                let d = self.az.dnf_of(&refs, false);
+                self.neg.insert((q, w), d);
             }
         }
         let mut parts: Vec<&Dnf> = Vec::new();
@@ -171,8 +226,8 @@ impl<'b> BundleAnalysis<'b> {
                 None => return Outcome::Unknown,
             }
         }
-        for &q in neg {
-            match &self.neg[q as usize] {
+        for key in neg {
+            match self.neg.get(key) {
                 Some(Some(d)) => parts.push(d),
                 _ => return Outcome::Unknown,
             }
@@ -183,9 +238,9 @@ impl<'b> BundleAnalysis<'b> {
                 && pos
                     .iter()
                     .all(|&p| trig[p as usize].iter().all(|c| az.holds(c, m)))
-                && neg
-                    .iter()
-                    .all(|&q| !trig[q as usize].iter().all(|c| az.holds(c, m)))
+                && neg.iter().all(|&(q, w)| {
+                    !(in_window(w, m.today) && trig[q as usize].iter().all(|c| az.holds(c, m)))
+                })
         };
         self.az.solve_parts(&parts, range, &mut verify)
     }
