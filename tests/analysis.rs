@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use polc::analysis::policies::BundleAnalysis;
-use polc::analysis::{conflicts, satisfiable, DateRange, Sat};
+use polc::analysis::{conflicts, findings, satisfiable, DateRange, Sat};
 use polc::check::check_bundle;
 use polc::db::Loaded;
 use polc::eval::expr::{CExpr, Env};
@@ -282,6 +282,72 @@ proptest! {
                 for rec in &records {
                     let e = plan.evaluate("r", rec);
                     prop_assert!(e.violations.is_empty(), "{src}\nno E0501, but {rec:?} on {at} violates the conflict");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn warnings_hold_on_random_records(
+        policies in prop::collection::vec(
+            (
+                condition(),
+                prop::collection::vec(prop::sample::select(vec!["a", "b"]), 0..3),
+                prop::option::of(prop::sample::select(vec!["a", "x:role:*"])),
+                any::<bool>(),
+                prop::sample::select(vec!["", "", "effective 2026-01-03", "expires 2026-01-04"]),
+            ),
+            2..5,
+        ),
+        require in prop::option::of(atom()),
+        records in prop::collection::vec(record(), 120),
+    ) {
+        let mut src = String::from("template \"T\" {\n  grant x:role:b\n}\n");
+        if let Some(r) = &require {
+            src.push_str(&format!("require {r}\n"));
+        }
+        for (i, (when, grants, deny, inherits, window)) in policies.iter().enumerate() {
+            src.push_str(&format!("policy \"P{i}\" {{\n  {window}\n  when {when}\n"));
+            if *inherits {
+                src.push_str("  inherits \"T\"\n");
+            }
+            for g in grants {
+                src.push_str(&format!("  grant x:role:{g}\n"));
+            }
+            if let Some(d) = deny {
+                let pat = if d.contains(':') { d.to_string() } else { format!("x:role:{d}") };
+                src.push_str(&format!("  deny {pat}\n"));
+            }
+            src.push_str("}\n");
+        }
+        let b = checked(&src);
+        let today = day("2026-01-01");
+        let mut ba = BundleAnalysis::new(&b, today);
+        let never = findings::never_applies(&mut ba);
+        let shadowed = findings::shadowed(&mut ba);
+        let denied = findings::always_denied(&mut ba);
+        let fields: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+        for d in [0i64, 1, 2, 3, 5, 40] {
+            let at = today + chrono::Duration::days(d);
+            let plan = Plan::new(b.clone(), &fields, at);
+            for rec in &records {
+                let e = plan.evaluate("r", rec);
+                let applies = |p: u32| e.policies.contains(&p);
+                for n in &never {
+                    prop_assert!(!applies(n.policy), "{src}\nW0102 {} ({}) but {rec:?} on {at}", n.policy, n.clash);
+                }
+                for s in &shadowed {
+                    prop_assert!(!applies(s.policy) || applies(s.by), "{src}\nW0301 {} by {} but {rec:?} on {at}", s.policy, s.by);
+                }
+                for w in &denied {
+                    let ent = &b.policies[w.policy as usize].grants[w.grant].entitlement;
+                    let kept = e.grants.iter().filter(|g| plan.ents[g.ent as usize] == *ent).any(|g| {
+                        g.sources.iter().any(|src| match src.kind {
+                            polc::eval::SourceKind::Path(p) => plan.paths[p as usize].last() == Some(&w.policy),
+                            polc::eval::SourceKind::Exception(_) => false,
+                        })
+                    });
+                    prop_assert!(!kept, "{src}\nW0104 on P{} grant {} but {rec:?} on {at} keeps it", w.policy, w.grant);
                 }
             }
         }
