@@ -152,7 +152,9 @@ impl<'b> BundleAnalysis<'b> {
                 until = Some(until.map_or(x, |u| u.min(x)));
             }
         }
-        let cap = from + chrono::Duration::days(self.horizon.days());
+        let cap = from
+            .checked_add_signed(chrono::Duration::days(self.horizon.days()))
+            .unwrap_or(NaiveDate::MAX);
         let to = match until {
             Some(u) => u.pred_opt()?.min(cap),
             None => cap,
@@ -167,7 +169,9 @@ impl<'b> BundleAnalysis<'b> {
         match pol.expires {
             Some(x) if x <= self.today => {
                 let to = x.pred_opt()?;
-                let mut from = to - chrono::Duration::days(self.horizon.days());
+                let mut from = to
+                    .checked_sub_signed(chrono::Duration::days(self.horizon.days()))
+                    .unwrap_or(NaiveDate::MIN);
                 if let Some(e) = pol.effective {
                     from = from.max(e);
                 }
