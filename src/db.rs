@@ -47,6 +47,25 @@ pub struct Database {
 #[salsa::db]
 impl salsa::Database for Database {}
 
+/// The queries a database executed, for tests of incrementality.
+pub type QueryLog = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+impl Database {
+    /// A database that records the name of every query it executes (not those it reuses).
+    pub fn logging() -> (Database, QueryLog) {
+        let log: QueryLog = Default::default();
+        let sink = log.clone();
+        let storage = salsa::Storage::new(Some(Box::new(move |event: salsa::Event| {
+            if let salsa::EventKind::WillExecute { database_key } = event.kind {
+                if let Ok(mut l) = sink.lock() {
+                    l.push(format!("{database_key:?}"));
+                }
+            }
+        })));
+        (Database { storage }, log)
+    }
+}
+
 #[salsa::db]
 impl Db for Database {}
 
@@ -70,7 +89,11 @@ impl Loaded {
     /// A workspace of in-memory files `(path, text)`, for tests, the language server and
     /// `polc test`'s own checks.
     pub fn from_sources(sources: &[(&str, &str)]) -> Loaded {
-        let db = Database::default();
+        Loaded::from_sources_in(Database::default(), sources)
+    }
+
+    /// Like [`Loaded::from_sources`], in a given database (e.g. [`Database::logging`]).
+    pub fn from_sources_in(db: Database, sources: &[(&str, &str)]) -> Loaded {
         let files: Vec<SourceFile> = sources
             .iter()
             .map(|(p, t)| SourceFile::new(&db, p.to_string(), t.to_string()))

@@ -524,3 +524,52 @@ fn a_compiled_bundle_answers_exactly_as_the_sources() {
         .stdout
     );
 }
+
+#[test]
+fn access_snapshots_are_written_compared_diffed_and_updated() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.json");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed/users.json"),
+        &users,
+    )
+    .unwrap();
+    let u = users.to_str().unwrap();
+    let first = polc(&["test", "policies", "--snapshot", u, "--at", "2025-06-01"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let snap = std::fs::read_to_string(format!("{u}.snap")).unwrap();
+    assert!(snap.starts_with("# polc access snapshot of users.json as of 2025-06-01"));
+    // Unchanged: passes, on the date the snapshot records.
+    let again = polc(&["test", "policies", "--snapshot", u]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert_eq!(stdout(&again).lines().last(), Some("5 passed, 0 failed"));
+    // Priya moves to Sales: her diff is shown and the run fails.
+    let moved = std::fs::read_to_string(&users).unwrap().replace(
+        "\"department\": \"Engineering\"",
+        "\"department\": \"Sales\"",
+    );
+    std::fs::write(&users, moved).unwrap();
+    let changed = polc(&["test", "policies", "--snapshot", u]);
+    assert_eq!(changed.status.code(), Some(1));
+    let out = stdout(&changed);
+    assert!(
+        out.contains("priya.nair:") && out.contains("+   salesforce:user-license"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("sarah.chen:"),
+        "only the users whose access changed are shown"
+    );
+    assert_eq!(out.lines().last(), Some("4 passed, 1 failed"));
+    // --update accepts it.
+    assert_eq!(
+        polc(&["test", "policies", "--snapshot", u, "--update"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        polc(&["test", "policies", "--snapshot", u]).status.code(),
+        Some(0)
+    );
+}

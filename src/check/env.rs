@@ -19,6 +19,8 @@ pub struct Env {
     pub system_index: HashMap<String, u32>,
     pub policies: Vec<PolicyDecl>,
     pub policy_index: HashMap<String, u32>,
+    /// Declarations twice (E0103, E0205, E0305). Taken out by `check::bundle_env` and
+    /// served by `check::declaration_diagnostics`, since their spans move with every edit.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -68,8 +70,21 @@ pub struct PolicyDecl {
     pub name: String,
     pub kind: PolicyKind,
     pub file: SourceFile,
-    pub name_span: Span,
+    /// Index of the declaring item in its file. Not its span: a span moves with every edit
+    /// above it, and the environment must compare equal across edits that do not change
+    /// declarations, so that other files' checks are reused.
+    pub item: u32,
     pub doc: Option<String>,
+}
+
+impl PolicyDecl {
+    /// The span of the declaration's name, read from its file's AST.
+    pub fn name_span(&self, ast: &ast::File) -> Span {
+        match ast.items.get(self.item as usize) {
+            Some(Item::Policy(p)) => p.name.span,
+            _ => Span::default(),
+        }
+    }
 }
 
 impl Env {
@@ -144,10 +159,11 @@ pub fn lower_type(t: &Sp<TypeExpr>) -> Type {
 /// Builds the environment from the bundle's parsed files, in order.
 pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env {
     let mut env = Env::default();
+    let mut name_spans: Vec<Span> = Vec::new();
     let mut key_field: Option<(SourceFile, Span)> = None;
     for (file, parsed, text, from_std) in files {
         let file = *file;
-        for item in &parsed.file.items {
+        for (item_index, item) in parsed.file.items.iter().enumerate() {
             match item {
                 Item::Schema(s) => {
                     let schema = env.schema.get_or_insert_with(SchemaEnv::default);
@@ -179,7 +195,11 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                                 p.name.span,
                                 format!("second {} named `{}`", p.kind.keyword(), p.name.node),
                             )
-                            .with_label(prev.file, prev.name_span, "first declared here")
+                            .with_label(
+                                prev.file,
+                                name_spans[id_of(&env, &p.name.node)],
+                                "first declared here",
+                            )
                             .with_help(
                                 "policies and templates share one namespace: rename one of them",
                             ),
@@ -192,9 +212,10 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                         name: p.name.node.clone(),
                         kind: p.kind,
                         file,
-                        name_span: p.name.span,
+                        item: item_index as u32,
                         doc: doc_before(text, &parsed.comments, p.span.start),
                     });
+                    name_spans.push(p.name.span);
                 }
                 _ => {}
             }
@@ -207,6 +228,10 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
         };
     }
     env
+}
+
+fn id_of(env: &Env, name: &str) -> usize {
+    env.policy_index.get(name).map_or(0, |&i| i as usize)
 }
 
 fn declare_field(

@@ -57,6 +57,8 @@ pub struct FileCheck {
 pub struct ImportTargets<'a> {
     pub std_modules: &'a [&'a str],
     pub file_paths: &'a [String],
+    /// The span of a policy declaration's name (in whatever file it is).
+    pub decl_span: &'a dyn Fn(&super::env::PolicyDecl) -> Span,
 }
 
 pub fn check_items(
@@ -68,7 +70,7 @@ pub fn check_items(
 ) -> FileCheck {
     let mut cx = Ctx::new(env, file);
     let mut out = FileCheck::default();
-    for item in &ast.items {
+    for (item_index, item) in ast.items.iter().enumerate() {
         match item {
             Item::Import(i) => check_import(&mut cx, path, i, imports),
             Item::Require(r) => {
@@ -76,7 +78,7 @@ pub fn check_items(
                 out.requires.push((e, r.span));
             }
             Item::Policy(p) => {
-                if let Some(lp) = lower_policy(&mut cx, p) {
+                if let Some(lp) = lower_policy(&mut cx, p, item_index as u32, imports) {
                     out.policies.push(lp);
                 }
             }
@@ -116,7 +118,7 @@ pub fn check_items(
                     c.span,
                 ));
             }
-            Item::Test(t) => out.tests.push(lower_test(&mut cx, t)),
+            Item::Test(t) => out.tests.push(lower_test(&mut cx, t, imports)),
             Item::Schema(_) | Item::System(_) | Item::Error(_) => {}
         }
     }
@@ -195,11 +197,16 @@ fn once<T>(cx: &mut Ctx<'_>, slot: &mut Option<(T, Span)>, value: T, span: Span,
     }
 }
 
-fn lower_policy(cx: &mut Ctx<'_>, p: &ast::Policy) -> Option<LoweredPolicy> {
+fn lower_policy(
+    cx: &mut Ctx<'_>,
+    p: &ast::Policy,
+    item: u32,
+    targets: &ImportTargets<'_>,
+) -> Option<LoweredPolicy> {
     let env = cx.env;
     let (id, decl) = env.policy(&p.name.node)?;
     // A duplicate declaration (E0103) is checked for its own errors but not lowered.
-    let is_decl = decl.file == cx.file && decl.name_span == p.name.span;
+    let is_decl = decl.file == cx.file && decl.item == item;
     let mut lp = LoweredPolicy {
         id,
         policy: ir::Policy {
@@ -237,7 +244,8 @@ fn lower_policy(cx: &mut Ctx<'_>, p: &ast::Policy) -> Option<LoweredPolicy> {
             }
             Clause::Inherits(names, _) => {
                 for n in names {
-                    if let Some(target) = resolve_policy_name(cx, n, "policy or template") {
+                    if let Some(target) = resolve_policy_name(cx, n, "policy or template", targets)
+                    {
                         lp.policy.inherits.push(target);
                         lp.inherit_spans.push(n.span);
                     }
@@ -300,7 +308,12 @@ fn lower_policy(cx: &mut Ctx<'_>, p: &ast::Policy) -> Option<LoweredPolicy> {
     is_decl.then_some(lp)
 }
 
-fn resolve_policy_name(cx: &mut Ctx<'_>, n: &Sp<String>, what: &str) -> Option<ir::PolicyId> {
+fn resolve_policy_name(
+    cx: &mut Ctx<'_>,
+    n: &Sp<String>,
+    what: &str,
+    targets: &ImportTargets<'_>,
+) -> Option<ir::PolicyId> {
     if n.node.is_empty() {
         return None;
     }
@@ -319,8 +332,13 @@ fn resolve_policy_name(cx: &mut Ctx<'_>, n: &Sp<String>, what: &str) -> Option<i
     if let Some(s) = &suggestion {
         let (_, decl) = env.policy(s)?;
         d = d
-            .with_label(decl.file, decl.name_span, format!("`{s}` is declared here"))
-            .with_help(format!("did you mean `{s}`?"));
+            .with_label(
+                decl.file,
+                (targets.decl_span)(decl),
+                format!("`{s}` is declared here"),
+            )
+            .with_help(format!("did you mean `{s}`?"))
+            .with_fix(n.span, crate::syntax::ast::quote(s));
     } else {
         d = d.with_help("declare it, or check that its file is part of the bundle");
     }
@@ -425,7 +443,7 @@ fn lower_exception(cx: &mut Ctx<'_>, e: &ast::Exception) -> Option<LoweredExcept
     })
 }
 
-fn lower_test(cx: &mut Ctx<'_>, t: &ast::Test) -> ir::Test {
+fn lower_test(cx: &mut Ctx<'_>, t: &ast::Test, targets: &ImportTargets<'_>) -> ir::Test {
     let mut test = ir::Test {
         name: t.name.node.clone(),
         given: Vec::new(),
@@ -491,7 +509,7 @@ fn lower_test(cx: &mut Ctx<'_>, t: &ast::Test) -> ir::Test {
             TestClause::At(d, _) => test.at = d.node,
             TestClause::ExpectPolicies(names, _) => {
                 for n in names {
-                    resolve_policy_name(cx, n, "policy");
+                    resolve_policy_name(cx, n, "policy", targets);
                 }
                 test.expect_policies = Some(names.iter().map(|n| n.node.clone()).collect());
             }

@@ -3,7 +3,8 @@
 //!
 //! - [`parse_file`]: one file's text.
 //! - [`bundle_files`]: the workspace's file list and every file's imports.
-//! - [`bundle_env`]: the declarations of every file of the bundle (names, schema, systems).
+//! - [`bundle_env`]: the declarations of every file of the bundle (names, schema, systems),
+//!   compared by value: unchanged declarations re-check no other file.
 //! - [`check_file`]: one file's AST and the environment (not other files' bodies).
 //! - [`check_bundle`]: every file check; cross-file analyses (cycles, lints) and the IR.
 
@@ -91,10 +92,10 @@ pub fn bundle_files(db: &dyn Db, ws: Workspace) -> Vec<(SourceFile, bool)> {
     out
 }
 
-/// The declarations of the bundle. Re-runs when any file changes, but is compared by value,
-/// so what depends on it re-runs only when a declaration really changed.
+/// The declarations of the bundle, with what is declared twice. Re-runs when any file
+/// changes; see [`bundle_env`] for what other queries read.
 #[salsa::tracked(returns(ref))]
-pub fn bundle_env(db: &dyn Db, ws: Workspace) -> Env {
+fn full_env(db: &dyn Db, ws: Workspace) -> Env {
     let files = bundle_files(db, ws);
     // Standard modules first: a user's redeclaration is the one reported, in the user's file.
     let ordered = files
@@ -107,15 +108,32 @@ pub fn bundle_env(db: &dyn Db, ws: Workspace) -> Env {
     env::build(&inputs)
 }
 
+/// The declarations without their diagnostics: this is what other queries read, so that an
+/// edit that moves a span but declares the same things re-checks nothing else.
+#[salsa::tracked(returns(ref))]
+pub fn bundle_env(db: &dyn Db, ws: Workspace) -> Env {
+    let mut env = full_env(db, ws).clone();
+    env.diagnostics.clear();
+    env
+}
+
+/// Names, fields, systems, types or levels declared twice.
+#[salsa::tracked(returns(ref))]
+pub fn declaration_diagnostics(db: &dyn Db, ws: Workspace) -> Vec<Diagnostic> {
+    full_env(db, ws).diagnostics.clone()
+}
+
 /// One file's items lowered against the environment, with their diagnostics.
 #[salsa::tracked(returns(ref))]
 pub fn check_file(db: &dyn Db, ws: Workspace, file: SourceFile) -> FileCheck {
     let env = bundle_env(db, ws);
     let std_modules: Vec<&str> = crate::stdlib::MODULES.iter().map(|(n, _)| *n).collect();
     let file_paths: Vec<String> = ws.files(db).iter().map(|f| f.path(db).clone()).collect();
+    let decl_span = |d: &env::PolicyDecl| d.name_span(&parse_file(db, d.file).file);
     let targets = items::ImportTargets {
         std_modules: &std_modules,
         file_paths: &file_paths,
+        decl_span: &decl_span,
     };
     items::check_items(
         env,
@@ -160,7 +178,7 @@ pub fn check_bundle(db: &dyn Db, ws: Workspace) -> Checked {
                 .map(|e| syntax_diagnostic(*f, e)),
         );
     }
-    diags.extend(env.diagnostics.iter().cloned());
+    diags.extend(declaration_diagnostics(db, ws).iter().cloned());
     let checks: Vec<(SourceFile, &FileCheck)> = files
         .iter()
         .map(|(f, _)| (*f, check_file(db, ws, *f)))

@@ -9,8 +9,10 @@ mod drift;
 mod eval;
 mod event;
 mod fmt;
+mod impact;
 mod inspect;
 mod keygen;
+mod mine;
 mod progress;
 mod test;
 
@@ -54,12 +56,18 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Compare expected access with current access
     Drift(drift::DriftArgs),
+    /// Find each group's access patterns in current access and draft policies from them
+    Mine(mine::MineArgs),
     /// The remediation plan for drift: grants, revocations, level fixes, kept exceptions
     Plan(drift::PlanArgs),
+    /// What a policy change does to people: who gains, loses or changes access (OLD → NEW)
+    Impact(impact::ImpactArgs),
     /// Apply HRIS events (hired, updated, terminated) and print each lifecycle delta
     Event(event::EventArgs),
     /// Why a user has (or lacks) each grant; or what a diagnostic code means (`polc explain E0101`)
     Explain(eval::ExplainArgs),
+    /// The language server (LSP on stdin/stdout), for editors
+    Lsp,
     /// Check a bundle and compile it to a bundle file (digested, optionally signed)
     Build(build::BuildArgs),
     /// Show a bundle file's metadata and contents
@@ -84,9 +92,14 @@ pub fn main() -> Exit {
         Command::Fmt(a) => fmt::run(a),
         Command::Test(a) => test::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Lsp => polc_lsp::run_stdio(crate::ide::Host::new())
+            .map(|()| 0)
+            .map_err(|e| InputError(format!("the language server stopped: {e}"))),
         Command::Event(a) => event::run(a),
         Command::Drift(a) => drift::run(a),
+        Command::Mine(a) => mine::run(a),
         Command::Plan(a) => drift::plan(a),
+        Command::Impact(a) => impact::run(a),
         Command::Explain(a) => {
             let code = a
                 .paths

@@ -51,6 +51,9 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     pub help: Option<String>,
     pub notes: Vec<String>,
+    /// A machine-applicable fix: replace this span of the primary file with this text
+    /// (offered by the language server as a quick fix).
+    pub fix: Option<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -74,7 +77,13 @@ impl Diagnostic {
             labels: Vec::new(),
             help: None,
             notes: Vec::new(),
+            fix: None,
         }
+    }
+
+    pub fn with_fix(mut self, span: Span, replacement: impl Into<String>) -> Diagnostic {
+        self.fix = Some((span, replacement.into()));
+        self
     }
 
     pub fn with_label(

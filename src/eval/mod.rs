@@ -6,6 +6,7 @@ pub mod explain;
 pub mod expr;
 pub mod plan;
 pub mod render;
+pub mod snapshot;
 pub mod testing;
 
 use rustc_hash::FxHashMap;

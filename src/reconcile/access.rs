@@ -103,34 +103,6 @@ impl Access {
         self.cache.insert(key, r);
         Ok(r)
     }
-
-    fn add_object(
-        &mut self,
-        plan: &mut Plan,
-        obj: &serde_json::Map<String, Json>,
-        at: &str,
-    ) -> Result<(), String> {
-        let user = obj
-            .get("user_id")
-            .and_then(Json::as_str)
-            .ok_or_else(|| format!("{at}: an entry without a string `user_id`"))?;
-        let grant = obj
-            .get("grant")
-            .and_then(Json::as_str)
-            .ok_or_else(|| format!("{at}: user `{user}`: an entry without a string `grant`"))?;
-        let level = match obj.get("level") {
-            None | Some(Json::Null) => None,
-            Some(Json::String(s)) => Some(s.as_str()),
-            Some(other) => {
-                return Err(format!(
-                    "{at}: user `{user}`: `level` must be a string, found {other}"
-                ))
-            }
-        };
-        let (ent, rank) = self.resolve(plan, user, grant, level, at)?;
-        self.add(user, ent, rank);
-        Ok(())
-    }
 }
 
 /// Reads an access export. Errors name the file and the entry.
@@ -153,6 +125,51 @@ pub fn parse_access(
     plan: &mut Plan,
 ) -> Result<Access, String> {
     let mut access = Access::default();
+    read_entries(text, name, format, &mut |user, grant, level, at| {
+        let (ent, rank) = access.resolve(plan, user, grant, level, at)?;
+        access.add(user, ent, rank);
+        Ok(())
+    })?;
+    Ok(access)
+}
+
+/// What [`read_entries`] hands over for each entry: the user, the grant as written, its
+/// separate level (`level` field or column) if any, and where it is, for messages.
+pub type EntryVisitor<'v> = dyn FnMut(&str, &str, Option<&str>, &str) -> Result<(), String> + 'v;
+
+fn visit_object(
+    obj: &serde_json::Map<String, Json>,
+    at: &str,
+    visit: &mut EntryVisitor<'_>,
+) -> Result<(), String> {
+    let user = obj
+        .get("user_id")
+        .and_then(Json::as_str)
+        .ok_or_else(|| format!("{at}: an entry without a string `user_id`"))?;
+    let grant = obj
+        .get("grant")
+        .and_then(Json::as_str)
+        .ok_or_else(|| format!("{at}: user `{user}`: an entry without a string `grant`"))?;
+    let level = match obj.get("level") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) => Some(s.as_str()),
+        Some(other) => {
+            return Err(format!(
+                "{at}: user `{user}`: `level` must be a string, found {other}"
+            ))
+        }
+    };
+    visit(user, grant, level, at)
+}
+
+/// Reads the entries of an access export as written, in file order, without resolving
+/// them: `visit` gets each one (and may refuse it). Errors name the file and the entry.
+pub fn read_entries(
+    text: &str,
+    name: &str,
+    format: &str,
+    visit: &mut EntryVisitor<'_>,
+) -> Result<(), String> {
     match format {
         "json" => {
             let v: Json = serde_json::from_str(text)
@@ -170,8 +187,7 @@ pub fn parse_access(
                                     "{at}: expected a string such as \"gitlab:group:x (reporter)\""
                                 )
                             })?;
-                            let (ent, rank) = access.resolve(plan, user, s, None, name)?;
-                            access.add(user, ent, rank);
+                            visit(user, s, None, name)?;
                         }
                     }
                 }
@@ -181,7 +197,7 @@ pub fn parse_access(
                         let obj = item.as_object().ok_or_else(|| {
                             format!("{at}: expected an object with user_id, grant, level")
                         })?;
-                        access.add_object(plan, obj, &at)?;
+                        visit_object(obj, &at, visit)?;
                     }
                 }
                 _ => {
@@ -202,7 +218,7 @@ pub fn parse_access(
                 let obj = v.as_object().ok_or_else(|| {
                     format!("{at}: expected an object with user_id, grant, level")
                 })?;
-                access.add_object(plan, obj, &at)?;
+                visit_object(obj, &at, visit)?;
             }
         }
         "csv" => {
@@ -223,9 +239,7 @@ pub fn parse_access(
                     return Err(format!("{at}: empty user_id"));
                 }
                 let level = l.and_then(|l| rec.get(l)).filter(|s| !s.is_empty());
-                let (ent, rank) =
-                    access.resolve(plan, user, rec.get(g).unwrap_or(""), level, &at)?;
-                access.add(user, ent, rank);
+                visit(user, rec.get(g).unwrap_or(""), level, &at)?;
             }
         }
         other => {
@@ -234,5 +248,5 @@ pub fn parse_access(
             ))
         }
     }
-    Ok(access)
+    Ok(())
 }

@@ -1,7 +1,12 @@
 //! Reconciliation: current access ([`access`]) held against policy ([`drift`]), and the plan
-//! that remediates the difference ([`remediate`]).
+//! that remediates the difference ([`remediate`]); access mined into draft policy ([`mine`],
+//! [`emit`]).
 
 pub mod access;
 pub mod drift;
+pub mod emit;
+pub mod impact;
+pub mod impact_render;
+pub mod mine;
 pub mod remediate;
 pub mod report;
