@@ -50,12 +50,22 @@ fn analysis(c: &mut Criterion) {
     let b = ir();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     let policies = b.policies.iter().filter(|p| !p.template).count();
+    // One pass, phase by phase, to show where the time goes.
+    let t = std::time::Instant::now();
     let mut ba = BundleAnalysis::new(&b, today);
+    let t_new = t.elapsed();
     let never = findings::never_applies(&mut ba).len();
+    let t_never = t.elapsed();
     let denied = findings::always_denied(&mut ba).len();
+    let t_denied = t.elapsed();
     let shadowed = findings::shadowed(&mut ba).len();
+    let t_shadowed = t.elapsed();
     let reach = conflicts::reachable(&mut ba).len();
+    let t_reach = t.elapsed();
     let o = overlaps::overlaps(&mut ba);
+    eprintln!(
+        "one pass: prepare {t_new:?}, W0102 at {t_never:?}, W0104 at {t_denied:?}, W0301 at {t_shadowed:?}, E0501 at {t_reach:?}"
+    );
     eprintln!(
         "{} policies and templates ({policies} policies): W0102 {never}, W0104 {denied}, W0301 {shadowed}, E0501 {reach}; overlaps {} of {} pairs examined, {} undecided",
         b.policies.len(),

@@ -5,15 +5,15 @@
 //! pairs of such policies (or one policy alone) giving two different entitlements for two
 //! different patterns, among the pairs the index says can co-occur; for each, whether
 //! their triggers and the `require`s can hold together. A model is then evaluated by the
-//! interpreter on the whole bundle (without exceptions): only when the conflict shows up
-//! as a violation is it reported. When a deny of some other policy that happens to apply
+//! interpreter (on the part of the bundle that can matter: the two policies and whatever
+//! could deny their grants, without exceptions): only when the conflict shows up as a
+//! violation is it reported. When a deny of some other policy that happens to apply
 //! removed a grant, that policy's triggers are negated and the question asked again, a
 //! few times; a witness that never reproduces is not reported at all.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::policies::{meet, BundleAnalysis, Window};
@@ -60,68 +60,111 @@ struct Contrib {
     range: DateRange,
 }
 
-/// Evaluates witnesses on the bundle without its exceptions, one plan per date.
-struct Interpreter {
-    bundle: Arc<Bundle>,
-    fields: Vec<String>,
-    plans: FxHashMap<NaiveDate, Plan>,
+/// The part of the bundle that decides whether `ents` reach a user: `roots`, every policy
+/// that brings a deny matching one of them, and everything these inherit; only conflict
+/// `ci`; no exceptions. The other policies can only add grants, and more grants never undo
+/// a violation, so a violation here is one of the whole bundle. With the map from its
+/// policy ids to the bundle's.
+fn excerpt(
+    ba: &BundleAnalysis<'_>,
+    ci: usize,
+    roots: &[PolicyId],
+    ents: &[&Entitlement],
+) -> Option<(Bundle, Vec<PolicyId>)> {
+    let b = ba.bundle;
+    let mut start: Vec<PolicyId> = roots.to_vec();
+    for (h, pol) in b.policies.iter().enumerate() {
+        if pol
+            .denies
+            .iter()
+            .any(|d| ents.iter().any(|e| b.pattern_matches(d, e)))
+        {
+            start.push(h as PolicyId);
+            start.extend(ba.ancestors(h as PolicyId, 4096)?);
+        }
+    }
+    let mut keep = vec![false; b.policies.len()];
+    while let Some(p) = start.pop() {
+        if !std::mem::replace(&mut keep[p as usize], true) {
+            start.extend_from_slice(&b.policies[p as usize].inherits);
+        }
+    }
+    let old: Vec<PolicyId> = (0..b.policies.len() as PolicyId)
+        .filter(|&p| keep[p as usize])
+        .collect();
+    let mut new_id = vec![PolicyId::MAX; b.policies.len()];
+    for (i, &p) in old.iter().enumerate() {
+        new_id[p as usize] = i as PolicyId;
+    }
+    let policies = old
+        .iter()
+        .map(|&p| {
+            let mut pol = b.policies[p as usize].clone();
+            pol.inherits = pol.inherits.iter().map(|&w| new_id[w as usize]).collect();
+            pol
+        })
+        .collect();
+    let part = Bundle {
+        schema: b.schema.clone(),
+        systems: b.systems.clone(),
+        requires: b.requires.clone(),
+        policies,
+        exceptions: Vec::new(),
+        conflicts: vec![b.conflicts[ci].clone()],
+        tests: Vec::new(),
+    };
+    Some((part, old))
 }
 
-impl Interpreter {
-    /// `Ok` when the model violates the conflict; else the applying policies whose denies
-    /// removed one of the entitlements, each with the days the deny's path is in force.
-    fn check(
-        &mut self,
-        conflict: usize,
-        m: &Model,
-        key: &str,
-        ents: &[&Entitlement],
-    ) -> Result<(), Vec<(PolicyId, Window)>> {
-        let plan = self
-            .plans
-            .entry(m.today)
-            .or_insert_with(|| Plan::new(self.bundle.clone(), &self.fields, m.today));
-        let id = match m.values.get(
-            self.fields
-                .iter()
-                .position(|f| f == key)
-                .unwrap_or(usize::MAX),
-        ) {
-            Some(Some(Value::Str(s))) => s.clone(),
+/// Evaluates the model with the interpreter: `Ok` when it violates conflict `ci`; else the
+/// applying policies whose denies removed one of the entitlements, each with the days the
+/// deny's path is in force. `None` when the bundle is too large to cut.
+fn evaluate(
+    ba: &BundleAnalysis<'_>,
+    ci: usize,
+    roots: &[PolicyId],
+    ents: &[&Entitlement],
+    m: &Model,
+) -> Option<Result<(), Vec<(PolicyId, Window)>>> {
+    let (part, old) = excerpt(ba, ci, roots, ents)?;
+    let fields = ba.record_fields();
+    let plan = Plan::new(Arc::new(part), &fields, m.today);
+    let id = match fields.iter().position(|f| *f == ba.az.key) {
+        Some(k) => match &m.values[k] {
+            Some(Value::Str(s)) => s.clone(),
             _ => "w".to_string(),
-        };
-        let eval = plan.evaluate(&id, &m.values);
-        if eval.violations.iter().any(|v| v.conflict == conflict) {
-            return Ok(());
-        }
-        let bundle = &self.bundle;
-        let mut blockers: Vec<(PolicyId, Window)> = eval
-            .denied
-            .iter()
-            .filter(|d| ents.iter().any(|e| plan.ents[d.ent as usize] == **e))
-            .map(|d| {
-                let path = &plan.paths[d.by as usize];
-                let window = path.iter().fold((None, None), |w, &p| {
-                    let p = &bundle.policies[p as usize];
-                    meet(w, (p.effective, p.expires))
-                });
-                (path[0], window)
-            })
-            .collect();
-        blockers.sort_unstable();
-        blockers.dedup();
-        Err(blockers)
+        },
+        None => "w".to_string(),
+    };
+    let eval = plan.evaluate(&id, &m.values);
+    if !eval.violations.is_empty() {
+        return Some(Ok(()));
     }
+    let mut blockers: Vec<(PolicyId, Window)> = eval
+        .denied
+        .iter()
+        .filter(|d| ents.iter().any(|e| plan.ents[d.ent as usize] == **e))
+        .map(|d| {
+            let path = &plan.paths[d.by as usize];
+            let window = path.iter().fold((None, None), |w, &p| {
+                let p = &ba.bundle.policies[old[p as usize] as usize];
+                meet(w, (p.effective, p.expires))
+            });
+            (old[path[0] as usize], window)
+        })
+        .collect();
+    blockers.sort_unstable();
+    blockers.dedup();
+    Some(Err(blockers))
 }
 
 /// Every conflict some user can reach, with a witness the interpreter confirmed; at most
 /// one per conflict.
 pub fn reachable(ba: &mut BundleAnalysis<'_>) -> Vec<Reach> {
     let mut out = Vec::new();
-    let mut interp: Option<Interpreter> = None;
     for ci in 0..ba.bundle.conflicts.len() {
         let contribs = contributions(ba, ci);
-        if let Some(r) = search(ba, ci, &contribs, &mut interp) {
+        if let Some(r) = search(ba, ci, &contribs) {
             out.push(r);
         }
     }
@@ -213,7 +256,6 @@ fn search(
     ba: &mut BundleAnalysis<'_>,
     ci: usize,
     contribs: &BTreeMap<PolicyId, Vec<Contrib>>,
-    interp: &mut Option<Interpreter>,
 ) -> Option<Reach> {
     let mut queries = 0usize;
     for (&r1, c1s) in contribs {
@@ -241,7 +283,7 @@ fn search(
                 if queries > MAX_QUERIES {
                     return None;
                 }
-                if let Some(r) = confirm(ba, ci, [r1, r2], a, b, range, interp) {
+                if let Some(r) = confirm(ba, ci, [r1, r2], a, b, range) {
                     return Some(r);
                 }
             }
@@ -259,7 +301,6 @@ fn confirm(
     a: &Contrib,
     b: &Contrib,
     range: DateRange,
-    interp: &mut Option<Interpreter>,
 ) -> Option<Reach> {
     let pos: Vec<PolicyId> = if roots[0] == roots[1] {
         vec![roots[0]]
@@ -271,17 +312,8 @@ fn confirm(
         let Outcome::Sat(m) = ba.query_avoiding(&pos, &avoided, range) else {
             return None;
         };
-        let interp = interp.get_or_insert_with(|| Interpreter {
-            bundle: Arc::new(Bundle {
-                exceptions: Vec::new(),
-                tests: Vec::new(),
-                ..ba.bundle.clone()
-            }),
-            fields: ba.record_fields(),
-            plans: FxHashMap::default(),
-        });
         let ents = [&a.side.entitlement, &b.side.entitlement];
-        match interp.check(ci, &m, &ba.az.key, &ents) {
+        match evaluate(ba, ci, &pos, &ents, &m)? {
             Ok(()) => {
                 let bundle = ba.bundle;
                 let denies = bundle
