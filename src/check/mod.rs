@@ -157,6 +157,15 @@ impl Checked {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
+
+    /// The errors that leave the IR incomplete: every error but E0501, which is a finding
+    /// about complete policies (a conflict some user can reach) that evaluation reports as
+    /// violations. Commands that evaluate refuse a bundle for these only.
+    pub fn blocking_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.is_error() && d.code != "E0501")
+    }
 }
 
 pub fn syntax_diagnostic(file: SourceFile, e: &syntax::SyntaxError) -> Diagnostic {

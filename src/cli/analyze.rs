@@ -4,17 +4,10 @@
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use std::sync::Arc;
-
-use salsa::Setter;
-
 use super::common::{at_or_today, load_bundle, BundleArgs};
-use super::{default_paths, parse_date, print_stdout, Exit, InputError};
+use super::{parse_date, print_stdout, Exit, InputError};
 use crate::analysis::overlaps::{overlaps, Overlaps};
 use crate::analysis::policies::BundleAnalysis;
-use crate::check::check_bundle;
-use crate::db::Loaded;
-use crate::diagnostics::{render, Diagnostic};
 use crate::ir::Bundle;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -45,7 +38,8 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, InputError> {
         ));
     }
     let today = at_or_today(a.today);
-    let bundle = load(&a.bundle, today)?;
+    // A reachable conflict (E0501) does not stop a review: it is what reviews are for.
+    let bundle = load_bundle(&a.bundle)?;
     let mut ba = BundleAnalysis::new(&bundle, today);
     let found = overlaps(&mut ba);
     let text = match a.format {
@@ -58,31 +52,6 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, InputError> {
     };
     print_stdout(&text)?;
     Ok(0)
-}
-
-/// The bundle, refused only for errors other than E0501: a reachable conflict is
-/// exactly what a review of overlaps is for.
-fn load(args: &BundleArgs, today: chrono::NaiveDate) -> Result<Arc<Bundle>, InputError> {
-    if args.bundle.is_some() {
-        return load_bundle(args);
-    }
-    let mut loaded = Loaded::from_paths(&default_paths(args.paths.clone()))?;
-    loaded.workspace.set_today(&mut loaded.db).to(today);
-    let checked = check_bundle(&loaded.db, loaded.workspace);
-    let errors: Vec<Diagnostic> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error() && d.code != "E0501")
-        .cloned()
-        .collect();
-    if !errors.is_empty() {
-        render::emit_stderr(&loaded.db, &errors);
-        return Err(InputError(format!(
-            "the policies have {} error(s): fix them first (`polc check`)",
-            errors.len()
-        )));
-    }
-    Ok(checked.bundle.clone())
 }
 
 fn human(b: &Bundle, o: &Overlaps) -> String {

@@ -72,13 +72,8 @@ fn is_bundle_file(path: &Path) -> bool {
 /// Checks loaded sources; errors are printed and refuse the side.
 fn checked(loaded: Loaded, label: &str) -> Result<Arc<ir::Bundle>, InputError> {
     let checked = check_bundle(&loaded.db, loaded.workspace);
-    if checked.has_errors() {
-        let errors: Vec<Diagnostic> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
+    let errors: Vec<Diagnostic> = checked.blocking_errors().cloned().collect();
+    if !errors.is_empty() {
         render::emit_stderr(&loaded.db, &errors);
         return Err(InputError(format!(
             "{label}: the policies have {} error(s): fix them first (`polc check`)",
