@@ -4,6 +4,7 @@
 //! database of [`db`]) → evaluation → plans. Diagnostics ([`diagnostics`]) carry facts;
 //! rendering happens in one place.
 
+pub mod analysis;
 pub mod bundle;
 pub mod check;
 pub mod cli;

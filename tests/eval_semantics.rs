@@ -16,10 +16,11 @@ fn date(s: &str) -> NaiveDate {
 fn compile(files: &[(&str, &str)]) -> Arc<polc::ir::Bundle> {
     let loaded = Loaded::from_sources(files);
     let checked = check_bundle(&loaded.db, loaded.workspace);
+    // A reachable separation-of-duties conflict (E0501) is what some cases here evaluate.
     let errors: Vec<String> = checked
         .diagnostics
         .iter()
-        .filter(|d| d.is_error())
+        .filter(|d| d.is_error() && d.code != "E0501")
         .map(|d| format!("{}: {}", d.code, d.message))
         .collect();
     assert!(errors.is_empty(), "bundle has errors: {errors:?}");

@@ -48,6 +48,8 @@ pub struct FileCheck {
     pub policies: Vec<LoweredPolicy>,
     pub exceptions: Vec<LoweredException>,
     pub conflicts: Vec<(ir::Conflict, Span)>,
+    /// Parallel to `conflicts`: the name's span and each pattern's.
+    pub conflict_spans: Vec<(Span, Vec<Span>)>,
     pub tests: Vec<ir::Test>,
 }
 
@@ -105,6 +107,8 @@ pub fn check_items(
                         ),
                     );
                 }
+                out.conflict_spans
+                    .push((c.name.span, c.patterns.iter().map(|p| p.span).collect()));
                 out.conflicts.push((
                     ir::Conflict {
                         name: c.name.node.clone(),

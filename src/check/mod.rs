@@ -14,6 +14,9 @@ pub mod graph;
 pub mod items;
 pub mod lints;
 pub mod refs;
+pub mod semantic;
+#[cfg(test)]
+mod semantic_tests;
 
 use std::sync::Arc;
 
@@ -154,6 +157,15 @@ impl Checked {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
+
+    /// The errors that leave the IR incomplete: every error but E0501, which is a finding
+    /// about complete policies (a conflict some user can reach) that evaluation reports as
+    /// violations. Commands that evaluate refuse a bundle for these only.
+    pub fn blocking_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.is_error() && d.code != "E0501")
+    }
 }
 
 pub fn syntax_diagnostic(file: SourceFile, e: &syntax::SyntaxError) -> Diagnostic {
@@ -176,13 +188,20 @@ pub fn check_bundle(db: &dyn Db, ws: Workspace) -> Checked {
         );
     }
     diags.extend(declaration_diagnostics(db, ws).iter().cloned());
-    let checks: Vec<&FileCheck> = files.iter().map(|(f, _)| check_file(db, ws, *f)).collect();
-    for c in &checks {
+    let checks: Vec<(SourceFile, &FileCheck)> = files
+        .iter()
+        .map(|(f, _)| (*f, check_file(db, ws, *f)))
+        .collect();
+    for (_, c) in &checks {
         diags.extend(c.diagnostics.iter().cloned());
     }
     let lowered = assemble(env, &checks);
     diags.extend(graph::cycles(&lowered));
     diags.extend(lints::run(&lowered, ws.today(db)));
+    // The decision procedure needs triggers lowered as written: not after an error.
+    if !diags.iter().any(Diagnostic::is_error) {
+        diags.extend(semantic::run(&lowered, ws.today(db)));
+    }
     if env.schema.is_none() {
         if let Some((first, _)) = files.iter().find(|(_, std)| !std) {
             diags.push(
@@ -213,10 +232,14 @@ pub struct Lowered<'a> {
     /// Indexed by policy id.
     pub policies: Vec<Option<&'a items::LoweredPolicy>>,
     pub exceptions: Vec<&'a items::LoweredException>,
+    /// Parallel to `bundle.requires`: where each is written.
+    pub requires: Vec<(SourceFile, syntax::Span)>,
+    /// Parallel to `bundle.conflicts`: the file, the name's span, each pattern's span.
+    pub conflicts: Vec<(SourceFile, syntax::Span, Vec<syntax::Span>)>,
     pub env: &'a Env,
 }
 
-fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
+fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered<'a> {
     let mut bundle = ir::Bundle {
         schema: env.schema.as_ref().map(|s| ir::Schema {
             fields: s
@@ -255,10 +278,18 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
     };
     let mut policies: Vec<Option<&items::LoweredPolicy>> = vec![None; env.policies.len()];
     let mut exceptions = Vec::new();
-    for c in checks {
+    let mut requires = Vec::new();
+    let mut conflicts = Vec::new();
+    for &(file, c) in checks {
         bundle
             .requires
             .extend(c.requires.iter().map(|(e, _)| e.clone()));
+        requires.extend(c.requires.iter().map(|(_, s)| (file, *s)));
+        conflicts.extend(
+            c.conflict_spans
+                .iter()
+                .map(|(n, ps)| (file, *n, ps.clone())),
+        );
         for p in &c.policies {
             policies[p.id as usize] = Some(p);
         }
@@ -298,6 +329,8 @@ fn assemble<'a>(env: &'a Env, checks: &[&'a FileCheck]) -> Lowered<'a> {
         bundle,
         policies,
         exceptions,
+        requires,
+        conflicts,
         env,
     }
 }

@@ -25,7 +25,8 @@ pub struct BundleArgs {
 }
 
 /// Checks the sources and returns the IR; a bundle with errors is refused (exit 2) after
-/// its diagnostics are printed.
+/// its diagnostics are printed. A reachable conflict (E0501) is not a reason to refuse:
+/// evaluation reports it as violations (`polc check` and `polc build` still fail on it).
 pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
     if let Some(file) = &args.bundle {
         return crate::bundle::load_for_eval(file, args.verify_key.as_deref());
@@ -38,13 +39,8 @@ pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
 /// `what` names the sources in the message ("the policies", "NEW `dir`").
 pub fn checked_bundle(loaded: &Loaded, what: &str) -> Result<Arc<ir::Bundle>, InputError> {
     let checked = check_bundle(&loaded.db, loaded.workspace);
-    if checked.has_errors() {
-        let errors: Vec<Diagnostic> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
+    let errors: Vec<Diagnostic> = checked.blocking_errors().cloned().collect();
+    if !errors.is_empty() {
         render::emit_stderr(&loaded.db, &errors);
         return Err(InputError(format!(
             "{what} have {} error(s): fix them first (`polc check`)",

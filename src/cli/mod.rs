@@ -1,6 +1,7 @@
 //! The command line (CLI.md): one module per command, all on the shared analysis layer.
 //! Exit codes: 0 success, 1 the command found what should fail CI, 2 bad usage or input.
 
+mod analyze;
 mod build;
 mod check;
 mod common;
@@ -73,6 +74,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Make an ed25519 key pair for signing bundles (`KEY` and `KEY.pub`)
     Keygen(keygen::KeygenArgs),
+    /// Static analysis for review: `--overlaps` lists the pairs of policies that can apply to one person
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Parses `std::env::args` and runs the command; returns the process exit code.
@@ -112,6 +115,7 @@ pub fn main() -> Exit {
         Command::Build(a) => build::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Keygen(a) => keygen::run(a),
+        Command::Analyze(a) => analyze::run(a),
     };
     match result {
         Ok(code) => code,

@@ -281,7 +281,7 @@ pub fn semantic_tokens(snap: &Snapshot, f: SourceFile) -> Vec<SemanticToken> {
 /// of users. `None` without a users file or when the bundle has errors.
 pub fn applies_counts(host: &Host, snap: &Snapshot) -> Option<(Vec<usize>, usize)> {
     let checked = snap.checked();
-    if checked.has_errors() {
+    if checked.blocking_errors().next().is_some() {
         return None;
     }
     let bundle = checked.bundle.clone();

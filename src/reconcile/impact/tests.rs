@@ -21,16 +21,11 @@ fn bundle(files: &[(&str, &str)]) -> Arc<ir::Bundle> {
         .collect();
     let loaded = crate::db::Loaded::from_sources(&refs);
     let checked = crate::check::check_bundle(&loaded.db, loaded.workspace);
-    assert!(
-        !checked.has_errors(),
-        "{:?}",
-        checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.message.clone())
-            .collect::<Vec<_>>()
-    );
+    let errors: Vec<String> = checked
+        .blocking_errors()
+        .map(|d| d.message.clone())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
     checked.bundle.clone()
 }
 

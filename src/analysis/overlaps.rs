@@ -1,0 +1,191 @@
+//! Which policies can apply to one person together. Each policy gets *keys*: for each
+//! text attribute that every case of its triggers pins to a finite set of values
+//! (`department == "Sales"`, `job_title in [...]`), that set. Two policies with disjoint
+//! sets on one attribute are disjoint without solving anything; an index on the
+//! attribute that splits the policies best finds, for each policy, the few that are not.
+//! On top of it, [`overlaps`] (`polc analyze --overlaps`): every pair of policies that can
+//! apply to one person, solved, each with a witness, for review.
+
+use rustc_hash::FxHashMap;
+
+use super::atoms::AttrId;
+use super::normal::{key_values, Analyzer, Dnf};
+use super::policies::BundleAnalysis;
+use super::solve::Outcome;
+use super::Witness;
+use crate::ir::{PolicyId, Value};
+
+/// A policy's keys, by attribute (sorted), each a sorted set of values.
+pub type Keys = Vec<(AttrId, Vec<Value>)>;
+
+/// The index: its attribute, the policies by value, and the policies without that key.
+pub type Index = (AttrId, FxHashMap<Value, Vec<PolicyId>>, Vec<PolicyId>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    pub a: PolicyId,
+    pub b: PolicyId,
+    pub witness: Witness,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overlaps {
+    /// In declaration order of `a`, then `b`.
+    pub pairs: Vec<Overlap>,
+    /// Pairs the procedure could not decide.
+    pub unknown: Vec<(PolicyId, PolicyId)>,
+    /// Pairs solved (the others were excluded by the index).
+    pub examined: usize,
+}
+
+/// Every pair of policies (not templates) in force together on some day of the horizon
+/// whose triggers, with the `require`s, can hold for one record.
+pub fn overlaps(ba: &mut BundleAnalysis<'_>) -> Overlaps {
+    let mut out = Overlaps::default();
+    let ids: Vec<PolicyId> = ba.policies().collect();
+    for a in ids {
+        for b in ba.candidates(a) {
+            if b <= a {
+                continue;
+            }
+            let Some(range) = ba.window(&[a, b]) else {
+                continue;
+            };
+            out.examined += 1;
+            match ba.query(&[a, b], &[], range) {
+                Outcome::Sat(m) => out.pairs.push(Overlap {
+                    a,
+                    b,
+                    witness: ba.az.witness(&m),
+                }),
+                Outcome::Unsat(_) => {}
+                Outcome::Unknown => out.unknown.push((a, b)),
+            }
+        }
+    }
+    out
+}
+
+impl BundleAnalysis<'_> {
+    /// Whether the keys of two policies already exclude each other.
+    pub fn disjoint(&self, a: PolicyId, b: PolicyId) -> bool {
+        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
+        let (mut i, mut j) = (0, 0);
+        while i < ka.len() && j < kb.len() {
+            match ka[i].0.cmp(&kb[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    if !ka[i].1.iter().any(|v| kb[j].1.binary_search(v).is_ok()) {
+                        return true;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        false
+    }
+
+    /// Indexes the policies on the key attribute that splits them best.
+    pub(super) fn build_index(&mut self) {
+        let n = self.keys.len();
+        let mut by_attr: FxHashMap<AttrId, FxHashMap<&Value, usize>> = FxHashMap::default();
+        let mut keyed: FxHashMap<AttrId, usize> = FxHashMap::default();
+        for k in &self.keys {
+            for (a, vs) in k {
+                *keyed.entry(*a).or_default() += 1;
+                for v in vs {
+                    *by_attr.entry(*a).or_default().entry(v).or_default() += 1;
+                }
+            }
+        }
+        let cost = |a: &AttrId| {
+            let buckets: usize = by_attr[a].values().map(|c| c * c).sum();
+            buckets + (n - keyed[a]) * n
+        };
+        let Some(attr) = by_attr.keys().copied().min_by_key(|a| (cost(a), *a)) else {
+            return;
+        };
+        let mut map: FxHashMap<Value, Vec<PolicyId>> = FxHashMap::default();
+        let mut rest = Vec::new();
+        for (p, k) in self.keys.iter().enumerate() {
+            if self.bundle.policies[p].template {
+                continue;
+            }
+            match k.iter().find(|(a, _)| *a == attr) {
+                Some((_, vs)) => {
+                    for v in vs {
+                        map.entry(v.clone()).or_default().push(p as PolicyId);
+                    }
+                }
+                None => rest.push(p as PolicyId),
+            }
+        }
+        self.index = Some((attr, map, rest));
+    }
+
+    /// The other policies (not templates) that may apply to one person with `p`: those the
+    /// keys do not exclude, in declaration order.
+    pub fn candidates(&self, p: PolicyId) -> Vec<PolicyId> {
+        let mut out: Vec<PolicyId> = match &self.index {
+            Some((attr, map, rest)) => {
+                match self.keys[p as usize].iter().find(|(a, _)| a == attr) {
+                    Some((_, vs)) => {
+                        let mut v: Vec<PolicyId> = rest.clone();
+                        for x in vs {
+                            if let Some(list) = map.get(x) {
+                                v.extend_from_slice(list);
+                            }
+                        }
+                        v
+                    }
+                    None => self.policies().collect(),
+                }
+            }
+            None => self.policies().collect(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&q| q != p && !self.disjoint(p, q));
+        out
+    }
+}
+
+/// The keys of a policy whose triggers have the normal form `d`.
+pub(super) fn keys_of(az: &Analyzer, d: &Dnf) -> Keys {
+    let mut out: Option<FxHashMap<AttrId, Vec<Value>>> = None;
+    for conj in d {
+        let mut here: FxHashMap<AttrId, Vec<Value>> = FxHashMap::default();
+        for &l in conj {
+            if let Some((a, vs)) = key_values(az, l) {
+                let e = here.entry(a).or_insert_with(|| vs.clone());
+                e.retain(|v| vs.contains(v));
+            }
+        }
+        out = Some(match out {
+            None => here,
+            Some(mut prev) => {
+                prev.retain(|a, vs| match here.get(a) {
+                    Some(more) => {
+                        vs.extend(more.iter().cloned());
+                        true
+                    }
+                    None => false,
+                });
+                prev
+            }
+        });
+    }
+    let mut keys: Keys = out
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(a, mut vs)| {
+            vs.sort();
+            vs.dedup();
+            (a, vs)
+        })
+        .collect();
+    keys.sort_by_key(|(a, _)| *a);
+    keys
+}
