@@ -209,20 +209,11 @@ fn lower_policy(
     let is_decl = decl.file == cx.file && decl.item == item;
     let mut lp = LoweredPolicy {
         id,
-        policy: ir::Policy {
-            name: p.name.node.clone(),
-            template: p.kind == PolicyKind::Template,
-            doc: decl.doc.clone(),
-            triggers: Vec::new(),
-            inherits: Vec::new(),
-            grants: Vec::new(),
-            denies: Vec::new(),
-            effective: None,
-            expires: None,
-            version: None,
-            owner: None,
-            description: None,
-        },
+        policy: ir::Policy::named(
+            p.name.node.clone(),
+            p.kind == PolicyKind::Template,
+            decl.doc.clone(),
+        ),
         file: cx.file,
         name_span: p.name.span,
         inherit_spans: Vec::new(),

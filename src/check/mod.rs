@@ -309,20 +309,7 @@ fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered
         .map(|(decl, lp)| match lp {
             Some(lp) => lp.policy.clone(),
             // Declared but not lowered (only after errors): an inert placeholder.
-            None => ir::Policy {
-                name: decl.name.clone(),
-                template: true,
-                doc: None,
-                triggers: Vec::new(),
-                inherits: Vec::new(),
-                grants: Vec::new(),
-                denies: Vec::new(),
-                effective: None,
-                expires: None,
-                version: None,
-                owner: None,
-                description: None,
-            },
+            None => ir::Policy::named(decl.name.clone(), true, None),
         })
         .collect();
     Lowered {

@@ -175,6 +175,24 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// A policy (or template) with a name and nothing else yet.
+    pub fn named(name: String, template: bool, doc: Option<String>) -> Policy {
+        Policy {
+            name,
+            template,
+            doc,
+            triggers: Vec::new(),
+            inherits: Vec::new(),
+            grants: Vec::new(),
+            denies: Vec::new(),
+            effective: None,
+            expires: None,
+            version: None,
+            owner: None,
+            description: None,
+        }
+    }
+
     /// In force on `d`: `effective <= d < expires`.
     pub fn in_force(&self, d: NaiveDate) -> bool {
         self.effective.is_none_or(|e| e <= d) && self.expires.is_none_or(|x| d < x)
