@@ -433,3 +433,67 @@ fn seed_day_one_sixteen_entitlements_seventeen_with_the_exception() {
     let plan = Plan::new(bundle, &fields, date("2025-01-31"));
     assert_eq!(plan.evaluate("sarah.chen", &values).grants.len(), 16);
 }
+
+#[test]
+fn grants_policies_and_sources_are_sorted_by_their_text() {
+    // Declared out of order; sources mix paths and an exception.
+    let src = r#"
+template "Zeta Base" { grant slack:channel:#all }
+policy "Zulu" { inherits "Zeta Base" when department == "Eng" grant zoom:account grant gitlab:group:web (reporter) }
+policy "Alpha" { when department == "Eng" grant slack:channel:#all grant gitlab:group:api }
+policy "Mike" { inherits "Zeta Base" when department == "Eng" grant gitlab:group:web (maintainer) }
+exception "Early" { user "u1" grant slack:channel:#all justification "j" approved_by "a" expires 2099-01-01 }
+"#;
+    let mut r = run(
+        src,
+        &[("user_id", "u1"), ("department", "Eng"), ACTIVE],
+        "2025-06-01",
+    );
+    assert_eq!(r.policies(), vec!["Alpha", "Mike", "Zulu"]);
+    assert_eq!(
+        r.grants(),
+        vec![
+            "gitlab:group:api (guest)",
+            "gitlab:group:web (maintainer)",
+            "slack:channel:#all (member)",
+            "zoom:account"
+        ]
+    );
+    assert_eq!(
+        r.sources("slack:channel:#all"),
+        vec![
+            "Alpha",
+            "Mike > Zeta Base",
+            "Zulu > Zeta Base",
+            "exception \"Early\""
+        ]
+    );
+    // Entitlements interned after the plan was built (as access exports do) sort by text
+    // among the others.
+    let late = |r: &mut Run, text: &str| {
+        let (ent, _) = r.plan.resolve_ref(text).unwrap();
+        ent
+    };
+    let b = late(&mut r, "gitlab:group:b-late");
+    let a = late(&mut r, "aws:account:late");
+    let z = late(&mut r, "slack:channel:#zz-late");
+    let mut all: Vec<u32> = r.eval.grants.iter().map(|g| g.ent).collect();
+    all.extend([b, a, z]);
+    all.sort_by(|&x, &y| r.plan.cmp_ents(x, y));
+    let texts: Vec<&str> = all
+        .iter()
+        .map(|&e| r.plan.ent_text[e as usize].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            "aws:account:late",
+            "gitlab:group:api",
+            "gitlab:group:b-late",
+            "gitlab:group:web",
+            "slack:channel:#all",
+            "slack:channel:#zz-late",
+            "zoom:account"
+        ]
+    );
+}

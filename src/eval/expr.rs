@@ -2,6 +2,7 @@
 //! user records, literals kept as values. Absent attributes follow LANGUAGE.md §3: a
 //! comparison (and `in`, `matches`) that reads one is false; `not` of it is true.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use chrono::NaiveDate;
@@ -62,20 +63,24 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
-    /// The value of an expression; `None` when it reads an absent attribute.
-    pub fn value(&self, e: &CExpr) -> Option<Value> {
+    /// The value of an expression; `None` when it reads an absent attribute. Literals and
+    /// record values are borrowed: a comparison copies nothing.
+    pub fn value<'e>(&'e self, e: &'e CExpr) -> Option<Cow<'e, Value>> {
         match e {
-            CExpr::Lit(v) => Some(v.clone()),
-            CExpr::Attr(slot) => slot.and_then(|s| self.values.get(s).cloned().flatten()),
-            CExpr::Today => Some(Value::Date(self.today)),
-            CExpr::List(items) => Some(Value::List(
+            CExpr::Lit(v) => Some(Cow::Borrowed(v)),
+            CExpr::Attr(slot) => slot
+                .and_then(|s| self.values.get(s))
+                .and_then(Option::as_ref)
+                .map(Cow::Borrowed),
+            CExpr::Today => Some(Cow::Owned(Value::Date(self.today))),
+            CExpr::List(items) => Some(Cow::Owned(Value::List(
                 items
                     .iter()
-                    .map(|i| self.value(i))
+                    .map(|i| self.value(i).map(Cow::into_owned))
                     .collect::<Option<Vec<_>>>()?,
-            )),
-            CExpr::Call(f, args) => self.call(*f, args),
-            other => Some(Value::Bool(self.test(other))),
+            ))),
+            CExpr::Call(f, args) => self.call(*f, args).map(Cow::Owned),
+            other => Some(Cow::Owned(Value::Bool(self.test(other)))),
         }
     }
 
@@ -84,21 +89,21 @@ impl Env<'_> {
             Func::Has => Some(Value::Bool(
                 args.first().is_some_and(|a| self.value(a).is_some()),
             )),
-            Func::DaysSince => match self.value(args.first()?)? {
-                Value::Date(d) => Some(Value::Int((self.today - d).num_days())),
-                Value::Str(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            Func::DaysSince => match &*self.value(args.first()?)? {
+                Value::Date(d) => Some(Value::Int((self.today - *d).num_days())),
+                Value::Str(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
                     .ok()
                     .map(|d| Value::Int((self.today - d).num_days())),
                 _ => None,
             },
-            Func::Lower => match self.value(args.first()?)? {
+            Func::Lower => match &*self.value(args.first()?)? {
                 Value::Str(s) => Some(Value::Str(s.to_lowercase())),
-                other => Some(other),
+                other => Some(other.clone()),
             },
             Func::Contains => {
                 let list = self.value(args.first()?)?;
                 let x = self.value(args.get(1)?)?;
-                match list {
+                match &*list {
                     Value::List(items) => Some(Value::Bool(items.iter().any(|i| equal(i, &x)))),
                     _ => None,
                 }
@@ -131,16 +136,19 @@ impl Env<'_> {
                 }
             }
             CExpr::In { lhs, rhs, negated } => {
-                let (Some(x), Some(Value::List(items))) = (self.value(lhs), self.value(rhs)) else {
+                let (Some(x), Some(rhs)) = (self.value(lhs), self.value(rhs)) else {
+                    return false;
+                };
+                let Value::List(items) = &*rhs else {
                     return false;
                 };
                 items.iter().any(|i| equal(i, &x)) != *negated
             }
-            CExpr::Matches(a, b) => match (self.value(a), self.value(b)) {
-                (Some(Value::Str(s)), Some(Value::Str(g))) => glob_match(&g, &s),
+            CExpr::Matches(a, b) => match (self.value(a).as_deref(), self.value(b).as_deref()) {
+                (Some(Value::Str(s)), Some(Value::Str(g))) => glob_match(g, s),
                 _ => false,
             },
-            other => matches!(self.value(other), Some(Value::Bool(true))),
+            other => matches!(self.value(other).as_deref(), Some(Value::Bool(true))),
         }
     }
 }

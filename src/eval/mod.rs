@@ -108,11 +108,7 @@ impl Plan {
             .into_iter()
             .filter(|&p| self.applies(p, values))
             .collect();
-        policies.sort_by(|a, b| {
-            bundle.policies[*a as usize]
-                .name
-                .cmp(&bundle.policies[*b as usize].name)
-        });
+        policies.sort_by(|&a, &b| self.cmp_policies(a, b));
 
         let mut acc: FxHashMap<EntId, (Option<u8>, Vec<Source>)> =
             FxHashMap::with_capacity_and_hasher(64, Default::default());
@@ -149,7 +145,7 @@ impl Plan {
                 }
             }
         }
-        denies.sort_by(|a, b| self.path_text[a.1 as usize].cmp(&self.path_text[b.1 as usize]));
+        denies.sort_by_key(|d| self.source_rank(&SourceKind::Path(d.1)));
         for (ent, (level, mut sources)) in acc {
             sort_sources(self, &mut sources);
             match denies
@@ -170,10 +166,8 @@ impl Plan {
                 }),
             }
         }
-        out.grants
-            .sort_by(|a, b| self.ent_text[a.ent as usize].cmp(&self.ent_text[b.ent as usize]));
-        out.denied
-            .sort_by(|a, b| self.ent_text[a.ent as usize].cmp(&self.ent_text[b.ent as usize]));
+        out.grants.sort_by(|a, b| self.cmp_ents(a.ent, b.ent));
+        out.denied.sort_by(|a, b| self.cmp_ents(a.ent, b.ent));
         out.policies = policies;
         out.violations = self.violations(&out.grants);
         out
@@ -205,7 +199,7 @@ impl Plan {
             }
             if violated {
                 let mut ents: Vec<EntId> = hits.into_iter().flatten().collect();
-                ents.sort_by(|a, b| self.ent_text[*a as usize].cmp(&self.ent_text[*b as usize]));
+                ents.sort_by(|&a, &b| self.cmp_ents(a, b));
                 ents.dedup();
                 out.push(Violation { conflict: ci, ents });
             }
@@ -233,6 +227,6 @@ impl Plan {
 }
 
 fn sort_sources(plan: &Plan, sources: &mut Vec<Source>) {
-    sources.sort_by(|a, b| plan.source_str(a).cmp(plan.source_str(b)));
+    sources.sort_by_key(|s| plan.source_rank(&s.kind));
     sources.dedup_by(|a, b| a.kind == b.kind && a.level == b.level);
 }

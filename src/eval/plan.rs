@@ -63,6 +63,15 @@ pub struct Plan {
     index: FxHashMap<(usize, Value), Vec<PolicyId>>,
     index_slots: Vec<usize>,
     unindexed: Vec<PolicyId>,
+    /// Per entitlement interned while the plan was built: its place in the order of
+    /// `ent_text` (later ones compare by text, see [`Plan::cmp_ents`]).
+    ent_rank: Vec<u32>,
+    /// Per policy id: its place in the order of names.
+    policy_rank: Vec<u32>,
+    /// Per path, then per exception: its place in the order of the texts that name
+    /// sources (`A > B`, `exception "X"`); equal texts share a place.
+    path_rank: Vec<u32>,
+    exception_rank: Vec<u32>,
     /// Set once the patterns have been matched: later interned entitlements are matched as
     /// they come.
     matched: bool,
@@ -111,6 +120,10 @@ impl Plan {
             index: FxHashMap::default(),
             index_slots: Vec::new(),
             unindexed: Vec::new(),
+            ent_rank: Vec::new(),
+            policy_rank: Vec::new(),
+            path_rank: Vec::new(),
+            exception_rank: Vec::new(),
             matched: false,
         };
         // Deny ids, in policy order.
@@ -151,7 +164,40 @@ impl Plan {
         }
         plan.match_patterns();
         plan.build_index(&slot);
+        plan.rank();
         plan
+    }
+
+    /// The sort orders evaluation needs, as integers: sorting a user's grants, policies and
+    /// sources then compares numbers, not texts.
+    fn rank(&mut self) {
+        self.ent_rank = ranks(self.ent_text.iter().map(String::as_str));
+        self.policy_rank = ranks(self.bundle.policies.iter().map(|p| p.name.as_str()));
+        let texts = self.path_text.iter().chain(&self.exception_labels);
+        let mut all = ranks(texts.map(String::as_str));
+        self.exception_rank = all.split_off(self.path_text.len());
+        self.path_rank = all;
+    }
+
+    /// Entitlements in the order of their texts.
+    pub fn cmp_ents(&self, a: EntId, b: EntId) -> std::cmp::Ordering {
+        match (self.ent_rank.get(a as usize), self.ent_rank.get(b as usize)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            _ => self.ent_text[a as usize].cmp(&self.ent_text[b as usize]),
+        }
+    }
+
+    /// Policies in the order of their names.
+    pub fn cmp_policies(&self, a: PolicyId, b: PolicyId) -> std::cmp::Ordering {
+        self.policy_rank[a as usize].cmp(&self.policy_rank[b as usize])
+    }
+
+    /// A source's place in the order of the texts that name sources.
+    pub fn source_rank(&self, kind: &super::SourceKind) -> u32 {
+        match *kind {
+            super::SourceKind::Path(p) => self.path_rank[p as usize],
+            super::SourceKind::Exception(x) => self.exception_rank[x],
+        }
     }
 
     /// The id of an entitlement, interning it (and matching it against the patterns when
@@ -308,6 +354,22 @@ impl Plan {
         out.dedup();
         out
     }
+}
+
+/// Each text's place in the sorted order of all of them; equal texts share a place.
+fn ranks<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<u32> {
+    let texts: Vec<&str> = texts.collect();
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by(|&a, &b| texts[a].cmp(texts[b]));
+    let mut out = vec![0; texts.len()];
+    let mut place = 0u32;
+    for (i, &t) in order.iter().enumerate() {
+        if i > 0 && texts[order[i - 1]] != texts[t] {
+            place = i as u32;
+        }
+        out[t] = place;
+    }
+    out
 }
 
 fn conjuncts(triggers: &[Expr]) -> Vec<&Expr> {

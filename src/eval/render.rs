@@ -1,101 +1,132 @@
 //! Evaluations as CLI.md's `eval` JSON (streamed, borrowed, sorted) and as a readable table.
 
+use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
 use super::{Evaluation, Plan};
 
-#[derive(Serialize)]
-pub struct GrantJson<'a> {
-    pub grant: &'a str,
-    pub level: Option<&'a str>,
-    pub sources: Vec<&'a str>,
+/// A JSON array written straight from an iterator: no vector is built per user or grant.
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
 }
 
 #[derive(Serialize)]
-pub struct DeniedJson<'a> {
-    pub grant: &'a str,
-    pub level: Option<&'a str>,
-    pub by: &'a str,
+struct GrantJson<'a, T> {
+    grant: &'a str,
+    level: Option<&'a str>,
+    sources: T,
 }
 
 #[derive(Serialize)]
-pub struct ExceptionJson<'a> {
-    pub name: Option<&'a str>,
-    pub grant: &'a str,
-    pub level: Option<&'a str>,
-    pub expires: String,
+struct DeniedJson<'a> {
+    grant: &'a str,
+    level: Option<&'a str>,
+    by: &'a str,
 }
 
 #[derive(Serialize)]
-pub struct ViolationJson<'a> {
-    pub conflict: &'a str,
-    pub grants: Vec<&'a str>,
+struct ExceptionJson<'a> {
+    name: Option<&'a str>,
+    grant: &'a str,
+    level: Option<&'a str>,
+    expires: String,
 }
 
 #[derive(Serialize)]
+struct ViolationJson<'a, T> {
+    conflict: &'a str,
+    grants: T,
+}
+
+/// One user's evaluation in the JSON of `polc eval` (CLI.md): `user_id`, `policies`,
+/// `grants` (each with its `sources`), `denied`, `exceptions`, `violations`. It borrows the
+/// plan and the evaluation and is written as it is serialized.
 pub struct UserJson<'a> {
-    pub user_id: &'a str,
-    pub policies: Vec<&'a str>,
-    pub grants: Vec<GrantJson<'a>>,
-    pub denied: Vec<DeniedJson<'a>>,
-    pub exceptions: Vec<ExceptionJson<'a>>,
-    pub violations: Vec<ViolationJson<'a>>,
+    plan: &'a Plan,
+    user_id: &'a str,
+    e: &'a Evaluation,
 }
 
 /// One user's evaluation in the JSON of `polc eval`.
 pub fn user_json<'a>(plan: &'a Plan, user_id: &'a str, e: &'a Evaluation) -> UserJson<'a> {
-    let b = &*plan.bundle;
-    let mut exceptions = Vec::new();
-    for &x in &e.exceptions {
-        let exc = &b.exceptions[x];
-        for &(ent, level) in &plan.exception_grants[x] {
-            exceptions.push(ExceptionJson {
-                name: exc.name.as_deref(),
-                grant: &plan.ent_text[ent as usize],
-                level: plan.level_name(ent, level),
-                expires: exc.expires.to_string(),
-            });
+    UserJson { plan, user_id, e }
+}
+
+impl UserJson<'_> {
+    /// The exceptions in force, one entry per grant, by name then grant (rare: built).
+    fn exceptions(&self) -> Vec<ExceptionJson<'_>> {
+        let plan = self.plan;
+        let mut out = Vec::new();
+        for &x in &self.e.exceptions {
+            let exc = &plan.bundle.exceptions[x];
+            for &(ent, level) in &plan.exception_grants[x] {
+                out.push(ExceptionJson {
+                    name: exc.name.as_deref(),
+                    grant: &plan.ent_text[ent as usize],
+                    level: plan.level_name(ent, level),
+                    expires: exc.expires.to_string(),
+                });
+            }
         }
+        out.sort_by(|a, b| (a.name, a.grant).cmp(&(b.name, b.grant)));
+        out
     }
-    exceptions.sort_by(|a, b| (a.name, a.grant).cmp(&(b.name, b.grant)));
-    UserJson {
-        user_id,
-        policies: e
-            .policies
-            .iter()
-            .map(|&p| b.policies[p as usize].name.as_str())
-            .collect(),
-        grants: e
-            .grants
-            .iter()
-            .map(|g| GrantJson {
-                grant: &plan.ent_text[g.ent as usize],
-                level: plan.level_name(g.ent, g.level),
-                sources: g.sources.iter().map(|s| plan.source_str(s)).collect(),
-            })
-            .collect(),
-        denied: e
-            .denied
-            .iter()
-            .map(|d| DeniedJson {
-                grant: &plan.ent_text[d.ent as usize],
-                level: plan.level_name(d.ent, d.level),
-                by: &plan.path_text[d.by as usize],
-            })
-            .collect(),
-        exceptions,
-        violations: e
-            .violations
-            .iter()
-            .map(|v| ViolationJson {
-                conflict: &b.conflicts[v.conflict].name,
-                grants: v
-                    .ents
+}
+
+impl Serialize for UserJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (plan, e) = (self.plan, self.e);
+        let b = &*plan.bundle;
+        let mut m = s.serialize_struct("UserJson", 6)?;
+        m.serialize_field("user_id", self.user_id)?;
+        m.serialize_field(
+            "policies",
+            &Seq(|| {
+                e.policies
                     .iter()
-                    .map(|&x| plan.ent_text[x as usize].as_str())
-                    .collect(),
-            })
-            .collect(),
+                    .map(|&p| b.policies[p as usize].name.as_str())
+            }),
+        )?;
+        m.serialize_field(
+            "grants",
+            &Seq(|| {
+                e.grants.iter().map(|g| GrantJson {
+                    grant: &plan.ent_text[g.ent as usize],
+                    level: plan.level_name(g.ent, g.level),
+                    sources: Seq(|| g.sources.iter().map(|src| plan.source_str(src))),
+                })
+            }),
+        )?;
+        m.serialize_field(
+            "denied",
+            &Seq(|| {
+                e.denied.iter().map(|d| DeniedJson {
+                    grant: &plan.ent_text[d.ent as usize],
+                    level: plan.level_name(d.ent, d.level),
+                    by: &plan.path_text[d.by as usize],
+                })
+            }),
+        )?;
+        m.serialize_field("exceptions", &self.exceptions())?;
+        m.serialize_field(
+            "violations",
+            &Seq(|| {
+                e.violations.iter().map(|v| ViolationJson {
+                    conflict: &b.conflicts[v.conflict].name,
+                    grants: Seq(|| v.ents.iter().map(|&x| plan.ent_text[x as usize].as_str())),
+                })
+            }),
+        )?;
+        m.end()
     }
 }
 

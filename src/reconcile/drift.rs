@@ -160,7 +160,7 @@ fn classify(plan: &Plan, e: &Evaluation, held: &[&AccessEntry]) -> Vec<Finding> 
         .filter(|(ent, _)| !held_set.contains(*ent))
         .map(|(e, l)| (*e, *l))
         .collect();
-    missing.sort_by(|a, b| plan.ent_text[a.0 as usize].cmp(&plan.ent_text[b.0 as usize]));
+    missing.sort_by(|a, b| plan.cmp_ents(a.0, b.0));
     out.extend(missing.into_iter().map(|(ent, level)| Finding::Missing {
         ent,
         level,
