@@ -167,10 +167,12 @@ fn holdings(plan: &Plan, access: &access::Access) -> FxHashMap<String, Vec<Holdi
                 name: n.to_string(),
             })
         });
-        out.entry(e.user_id.clone()).or_default().push(Holding {
-            grant: plan.ent_text[e.ent as usize].clone(),
-            level,
-        });
+        out.entry(access.user_id(e).to_string())
+            .or_default()
+            .push(Holding {
+                grant: plan.ent_text[e.ent as usize].clone(),
+                level,
+            });
     }
     out
 }

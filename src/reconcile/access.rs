@@ -3,18 +3,20 @@
 //! columns `user_id,grant,level`. Each entry is resolved against the bundle's systems; one
 //! naming an undeclared system, type or level is an input error naming the entry.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::path::Path;
 
-use serde_json::Value as Json;
-
 use rustc_hash::FxHashMap;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::eval::{EntId, Plan};
 
 /// One user holding one entitlement (listed twice, it counts once at the highest level).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessEntry {
-    pub user_id: String,
+    /// The holder: an index into [`Access::users`].
+    pub user: u32,
     pub ent: EntId,
     pub level: Option<u8>,
 }
@@ -29,7 +31,8 @@ pub struct Access {
     /// Users in first-seen order.
     pub users: Vec<String>,
     user_index: FxHashMap<String, u32>,
-    seen: FxHashMap<(u32, EntId), usize>,
+    /// Per user: its entries (indices into `entries`), in first-seen order.
+    by_user: Vec<Vec<u32>>,
     /// Resolved grant texts, so a large export parses each distinct grant once.
     cache: FxHashMap<String, Vec<(Option<String>, Resolved)>>,
 }
@@ -67,6 +70,31 @@ fn resolve(
 }
 
 impl Access {
+    /// The id of the user holding an entry.
+    pub fn user_id(&self, e: &AccessEntry) -> &str {
+        &self.users[e.user as usize]
+    }
+
+    /// The index of a user in [`Access::users`], if the export lists them.
+    pub fn user(&self, id: &str) -> Option<u32> {
+        self.user_index.get(id).copied()
+    }
+
+    /// What one user holds, in first-seen order.
+    pub fn held(&self, user: u32) -> impl ExactSizeIterator<Item = &AccessEntry> {
+        self.by_user[user as usize]
+            .iter()
+            .map(|&i| &self.entries[i as usize])
+    }
+
+    /// What the user with this id holds (nothing when the export does not list them).
+    pub fn held_by(&self, id: &str) -> Vec<&AccessEntry> {
+        match self.user(id) {
+            Some(u) => self.held(u).collect(),
+            None => Vec::new(),
+        }
+    }
+
     fn add(&mut self, user: &str, ent: EntId, level: Option<u8>) {
         let uid = match self.user_index.get(user) {
             Some(&u) => u,
@@ -74,18 +102,62 @@ impl Access {
                 let u = self.users.len() as u32;
                 self.users.push(user.to_string());
                 self.user_index.insert(user.to_string(), u);
+                self.by_user.push(Vec::new());
                 u
             }
         };
-        match self.seen.get(&(uid, ent)) {
-            Some(&i) => self.entries[i].level = self.entries[i].level.max(level),
-            None => {
-                self.seen.insert((uid, ent), self.entries.len());
-                self.entries.push(AccessEntry {
-                    user_id: user.to_string(),
-                    ent,
-                    level,
-                });
+        self.by_user[uid as usize].push(self.entries.len() as u32);
+        self.entries.push(AccessEntry {
+            user: uid,
+            ent,
+            level,
+        });
+    }
+
+    /// Merges an entitlement listed twice for one user into its first entry, at the
+    /// highest level. Done once after reading: sorting each user's few entries is cheaper
+    /// than a map probe per entry of a large export.
+    fn merge_duplicates(&mut self) {
+        let mut removed = vec![false; self.entries.len()];
+        let mut any = false;
+        let mut scratch: Vec<(EntId, u32)> = Vec::new();
+        for list in &self.by_user {
+            if list.len() < 2 {
+                continue;
+            }
+            scratch.clear();
+            scratch.extend(list.iter().map(|&i| (self.entries[i as usize].ent, i)));
+            scratch.sort_unstable();
+            let mut keep = 0;
+            for k in 1..scratch.len() {
+                if scratch[k].0 != scratch[keep].0 {
+                    keep = k;
+                    continue;
+                }
+                let (first, dup) = (scratch[keep].1 as usize, scratch[k].1 as usize);
+                let level = self.entries[dup].level;
+                let e = &mut self.entries[first];
+                e.level = e.level.max(level);
+                removed[dup] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+        let mut new_index = vec![u32::MAX; self.entries.len()];
+        let mut kept = Vec::with_capacity(self.entries.len());
+        for (i, e) in self.entries.drain(..).enumerate() {
+            if !removed[i] {
+                new_index[i] = kept.len() as u32;
+                kept.push(e);
+            }
+        }
+        self.entries = kept;
+        for list in &mut self.by_user {
+            list.retain(|&i| !removed[i as usize]);
+            for i in list.iter_mut() {
+                *i = new_index[*i as usize];
             }
         }
     }
@@ -139,6 +211,7 @@ pub fn parse_access(
         access.add(user, ent, rank);
         Ok(())
     })?;
+    access.merge_duplicates();
     Ok(access)
 }
 
@@ -179,33 +252,9 @@ impl std::fmt::Display for At<'_> {
     }
 }
 
-fn visit_object(
-    obj: &serde_json::Map<String, Json>,
-    at: &dyn std::fmt::Display,
-    visit: &mut EntryVisitor<'_>,
-) -> Result<(), String> {
-    let user = obj
-        .get("user_id")
-        .and_then(Json::as_str)
-        .ok_or_else(|| format!("{at}: an entry without a string `user_id`"))?;
-    let grant = obj
-        .get("grant")
-        .and_then(Json::as_str)
-        .ok_or_else(|| format!("{at}: user `{user}`: an entry without a string `grant`"))?;
-    let level = match obj.get("level") {
-        None | Some(Json::Null) => None,
-        Some(Json::String(s)) => Some(s.as_str()),
-        Some(other) => {
-            return Err(format!(
-                "{at}: user `{user}`: `level` must be a string, found {other}"
-            ))
-        }
-    };
-    visit(user, grant, level, at)
-}
-
 /// Reads the entries of an access export as written, in file order, without resolving
 /// them: `visit` gets each one (and may refuse it). Errors name the file and the entry.
+/// JSON is read as a stream: strings are borrowed from the text, no tree is built.
 pub fn read_entries(
     text: &str,
     name: &str,
@@ -214,61 +263,38 @@ pub fn read_entries(
 ) -> Result<(), String> {
     match format {
         "json" => {
-            let v: Json = serde_json::from_str(text)
-                .map_err(|e| format!("{name}:{}:{}: invalid JSON: {e}", e.line(), e.column()))?;
-            match v {
-                Json::Object(map) => {
-                    for (user, grants) in &map {
-                        let list = grants.as_array().ok_or_else(|| {
-                            format!("{name}: user `{user}`: expected a list of grants")
-                        })?;
-                        for (i, g) in list.iter().enumerate() {
-                            let at = At::Nth {
-                                name,
-                                n: i + 1,
-                                user: Some(user),
-                            };
-                            let s = g.as_str().ok_or_else(|| {
-                                format!(
-                                    "{at}: expected a string such as \"gitlab:group:x (reporter)\""
-                                )
-                            })?;
-                            visit(user, s, None, &at)?;
-                        }
-                    }
-                }
-                Json::Array(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        let at = At::Nth {
-                            name,
-                            n: i + 1,
-                            user: None,
-                        };
-                        let obj = item.as_object().ok_or_else(|| {
-                            format!("{at}: expected an object with user_id, grant, level")
-                        })?;
-                        visit_object(obj, &at, visit)?;
-                    }
-                }
-                _ => {
-                    return Err(format!(
-                        "{name}: expected an object (user → grants) or an array of entries"
-                    ))
-                }
-            }
+            let mut ctx = Ctx {
+                name,
+                visit,
+                failed: None,
+                context: None,
+            };
+            let mut de = serde_json::Deserializer::from_str(text);
+            let r = Export(&mut ctx)
+                .deserialize(&mut de)
+                .and_then(|()| de.end());
+            ctx.finish(r, None)?;
         }
         "jsonl" | "ndjson" => {
+            let mut ctx = Ctx {
+                name,
+                visit,
+                failed: None,
+                context: None,
+            };
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
                 let at = At::Line { name, line: i + 1 };
-                let v: Json =
-                    serde_json::from_str(line).map_err(|e| format!("{at}: invalid JSON: {e}"))?;
-                let obj = v.as_object().ok_or_else(|| {
-                    format!("{at}: expected an object with user_id, grant, level")
-                })?;
-                visit_object(obj, &at, visit)?;
+                let mut de = serde_json::Deserializer::from_str(line);
+                let r = EntrySeed {
+                    ctx: &mut ctx,
+                    at: &at,
+                }
+                .deserialize(&mut de)
+                .and_then(|()| de.end());
+                ctx.finish(r, Some(i + 1))?;
             }
         }
         "csv" => {
@@ -299,4 +325,293 @@ pub fn read_entries(
         }
     }
     Ok(())
+}
+
+/// The state of a streamed JSON read: the visitor, the error it gave (if any), and where
+/// the reader was when JSON itself was wrong.
+struct Ctx<'c, 'v> {
+    name: &'c str,
+    visit: &'c mut EntryVisitor<'v>,
+    /// The visitor's refusal, returned as is.
+    failed: Option<String>,
+    /// What was being read when the JSON did not have the expected shape.
+    context: Option<String>,
+}
+
+impl Ctx<'_, '_> {
+    fn call(
+        &mut self,
+        user: &str,
+        grant: &str,
+        level: Option<&str>,
+        at: &dyn fmt::Display,
+    ) -> Result<(), String> {
+        (self.visit)(user, grant, level, at)
+    }
+
+    /// Turns a read's outcome into polc's message: the visitor's own, or the JSON error at
+    /// its line and column (`line`: the JSONL line the text starts on).
+    fn finish(
+        &mut self,
+        r: Result<(), serde_json::Error>,
+        line: Option<usize>,
+    ) -> Result<(), String> {
+        let Err(e) = r else {
+            return Ok(());
+        };
+        if let Some(msg) = self.failed.take() {
+            return Err(msg);
+        }
+        let full = e.to_string();
+        let msg = match full.rsplit_once(" at line ") {
+            Some((m, _)) if e.line() > 0 => m.to_string(),
+            _ => full,
+        };
+        let what = match (e.classify(), self.context.take()) {
+            (serde_json::error::Category::Data, Some(c)) => format!("{c}: "),
+            (serde_json::error::Category::Data, None) => String::new(),
+            _ => "invalid JSON: ".to_string(),
+        };
+        let (name, column) = (self.name, e.column().max(1));
+        Err(match line {
+            Some(l) => format!("{name}:{l}:{column}: {what}{msg}"),
+            None => format!("{name}:{}:{column}: {what}{msg}", e.line()),
+        })
+    }
+
+    /// The error that stops the reader after the visitor refused an entry.
+    fn refuse<E: de::Error>(&mut self, msg: String) -> E {
+        self.failed = Some(msg);
+        E::custom("entry refused")
+    }
+}
+
+/// A string of the export, borrowed from the text unless it holds escapes.
+struct Text<'de>(Cow<'de, str>);
+
+/// Reads a [`Text`]; `expecting` says what the message names when it is something else.
+struct TextSeed(&'static str);
+
+impl<'de> DeserializeSeed<'de> for TextSeed {
+    type Value = Text<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Text<'de>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TextSeed {
+    type Value = Text<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v)))
+    }
+}
+
+/// `level`: a string or null.
+struct LevelSeed;
+
+impl<'de> DeserializeSeed<'de> for LevelSeed {
+    type Value = Option<Text<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LevelSeed {
+    type Value = Option<Text<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a level name (a string) or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        TextSeed("a level name (a string) or null")
+            .deserialize(d)
+            .map(Some)
+    }
+}
+
+/// The whole export: `{"user": ["grant (level)", …]}` or `[{"user_id", "grant", "level"}]`.
+struct Export<'s, 'c, 'v>(&'s mut Ctx<'c, 'v>);
+
+impl<'de> DeserializeSeed<'de> for Export<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Export<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object (user → grants) or an array of entries")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let ctx = self.0;
+        while let Some(user) = m.next_key_seed(TextSeed("a user id"))? {
+            let user = &*user.0;
+            m.next_value_seed(Grants {
+                ctx: &mut *ctx,
+                user,
+            })
+            .inspect_err(|_| {
+                if ctx.context.is_none() {
+                    ctx.context = Some(format!("user `{user}`"));
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let ctx = self.0;
+        let name = ctx.name;
+        let mut n = 0usize;
+        loop {
+            let at = At::Nth {
+                name,
+                n: n + 1,
+                user: None,
+            };
+            let seed = EntrySeed {
+                ctx: &mut *ctx,
+                at: &at,
+            };
+            match seq.next_element_seed(seed) {
+                Ok(Some(())) => n += 1,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    if ctx.context.is_none() {
+                        ctx.context = Some(format!("entry {}", n + 1));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// One user's list of grant texts.
+struct Grants<'s, 'c, 'v> {
+    ctx: &'s mut Ctx<'c, 'v>,
+    user: &'s str,
+}
+
+impl<'de> DeserializeSeed<'de> for Grants<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Grants<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of grants")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (ctx, user) = (self.ctx, self.user);
+        let name = ctx.name;
+        let mut n = 0usize;
+        loop {
+            let grant = match seq
+                .next_element_seed(TextSeed("a string such as \"gitlab:group:x (reporter)\""))
+            {
+                Ok(Some(g)) => g,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    ctx.context = Some(format!("user `{user}`, entry {}", n + 1));
+                    return Err(e);
+                }
+            };
+            n += 1;
+            let at = At::Nth {
+                name,
+                n,
+                user: Some(user),
+            };
+            if let Err(msg) = ctx.call(user, &grant.0, None, &at) {
+                return Err(ctx.refuse(msg));
+            }
+        }
+    }
+}
+
+/// One `{"user_id", "grant", "level"}` object (an element of the array form, or a JSONL
+/// line); other fields are ignored.
+struct EntrySeed<'s, 'c, 'v> {
+    ctx: &'s mut Ctx<'c, 'v>,
+    at: &'s At<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with user_id, grant, level")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let (ctx, at) = (self.ctx, self.at);
+        let (mut user, mut grant, mut level) = (None, None, None);
+        let mut wrong = |field: &str| {
+            ctx.context = Some(match at {
+                At::Nth { n, .. } => format!("entry {n}, field `{field}`"),
+                At::Line { .. } => format!("field `{field}`"),
+            });
+        };
+        while let Some(key) = m.next_key_seed(TextSeed("a field name"))? {
+            match &*key.0 {
+                "user_id" => {
+                    let v = m.next_value_seed(TextSeed("a string"));
+                    user = Some(v.inspect_err(|_| wrong("user_id"))?);
+                }
+                "grant" => {
+                    let v = m.next_value_seed(TextSeed("a string"));
+                    grant = Some(v.inspect_err(|_| wrong("grant"))?);
+                }
+                "level" => {
+                    let v = m.next_value_seed(LevelSeed);
+                    level = v.inspect_err(|_| wrong("level"))?;
+                }
+                _ => {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let Some(user) = user else {
+            return Err(ctx.refuse(format!("{at}: an entry without a string `user_id`")));
+        };
+        let Some(grant) = grant else {
+            return Err(ctx.refuse(format!(
+                "{at}: user `{}`: an entry without a string `grant`",
+                user.0
+            )));
+        };
+        let level = level.as_ref().map(|l| &*l.0);
+        if let Err(msg) = ctx.call(&user.0, &grant.0, level, at) {
+            return Err(ctx.refuse(msg));
+        }
+        Ok(())
+    }
 }

@@ -55,17 +55,18 @@ impl UserDrift {
     }
 }
 
+/// Declared in alphabetical order: the JSON report lists keys sorted.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Summary {
-    pub users: usize,
-    pub current_entries: usize,
-    pub covered: usize,
     pub coverage_percent: f64,
-    pub excess: usize,
-    pub missing: usize,
-    pub level_mismatch: usize,
+    pub covered: usize,
+    pub current_entries: usize,
     pub excepted: usize,
+    pub excess: usize,
+    pub level_mismatch: usize,
+    pub missing: usize,
     pub orphaned_users: usize,
+    pub users: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -171,10 +172,6 @@ fn classify(plan: &Plan, e: &Evaluation, held: &[&AccessEntry]) -> Vec<Finding> 
 
 /// Compares expected with current access for every user of both files.
 pub fn drift(plan: &Plan, users: &Users, access: &Access) -> DriftReport {
-    let mut by_user: FxHashMap<&str, Vec<&AccessEntry>> = FxHashMap::default();
-    for a in &access.entries {
-        by_user.entry(a.user_id.as_str()).or_default().push(a);
-    }
     let mut report = DriftReport {
         as_of: plan.at,
         summary: Summary::default(),
@@ -184,14 +181,11 @@ pub fn drift(plan: &Plan, users: &Users, access: &Access) -> DriftReport {
     for rec in &users.records {
         known.insert(rec.id.as_str());
         let e = plan.evaluate(&rec.id, &rec.values);
-        let held = by_user
-            .get(rec.id.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let held = access.held_by(&rec.id);
         report.users.push(UserDrift {
             user_id: rec.id.clone(),
             orphaned: false,
-            findings: classify(plan, &e, held),
+            findings: classify(plan, &e, &held),
         });
     }
     // Records that failed to load are reported as errors, not as orphans.
@@ -200,12 +194,12 @@ pub fn drift(plan: &Plan, users: &Users, access: &Access) -> DriftReport {
             known.insert(id.as_str());
         }
     }
-    for u in &access.users {
+    for (i, u) in access.users.iter().enumerate() {
         if known.contains(u.as_str()) {
             continue;
         }
-        let findings = by_user[u.as_str()]
-            .iter()
+        let findings = access
+            .held(i as u32)
             .map(|a| Finding::Excess {
                 ent: a.ent,
                 level: a.level,

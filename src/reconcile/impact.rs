@@ -391,10 +391,12 @@ type HeldMap = FxHashMap<String, FxHashMap<String, Option<String>>>;
 fn held_map(plan: &Plan, access: &Access) -> HeldMap {
     let mut out: HeldMap = FxHashMap::default();
     for a in &access.entries {
-        out.entry(a.user_id.clone()).or_default().insert(
-            plan.ent_text[a.ent as usize].clone(),
-            plan.level_name(a.ent, a.level).map(str::to_string),
-        );
+        out.entry(access.user_id(a).to_string())
+            .or_default()
+            .insert(
+                plan.ent_text[a.ent as usize].clone(),
+                plan.level_name(a.ent, a.level).map(str::to_string),
+            );
     }
     out
 }

@@ -5,56 +5,59 @@ use serde::Serialize;
 use super::drift::{DriftReport, Finding, Summary};
 use crate::eval::Plan;
 
+// Fields are declared in alphabetical order: the JSON lists keys sorted, as it always has.
+
 #[derive(Serialize)]
-struct Entry {
-    grant: String,
-    level: Option<String>,
+struct Entry<'a> {
+    grant: &'a str,
+    level: Option<&'a str>,
 }
 
 #[derive(Serialize)]
-struct Mismatch {
-    grant: String,
-    current: Option<String>,
-    expected: Option<String>,
+struct Mismatch<'a> {
+    current: Option<&'a str>,
+    expected: Option<&'a str>,
+    grant: &'a str,
 }
 
 #[derive(Serialize)]
-struct Excepted {
-    grant: String,
-    level: Option<String>,
+struct Excepted<'a> {
     exception: String,
+    grant: &'a str,
+    level: Option<&'a str>,
 }
 
 #[derive(Serialize)]
-struct UserJson {
-    user_id: String,
+struct UserJson<'a> {
+    excepted: Vec<Excepted<'a>>,
+    excess: Vec<Entry<'a>>,
+    level_mismatch: Vec<Mismatch<'a>>,
+    missing: Vec<Entry<'a>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     orphaned: bool,
-    excess: Vec<Entry>,
-    missing: Vec<Entry>,
-    level_mismatch: Vec<Mismatch>,
-    excepted: Vec<Excepted>,
+    user_id: &'a str,
 }
 
+/// The drift report as CLI.md's JSON: serialize it (it borrows the plan and the report).
 #[derive(Serialize)]
-struct ReportJson<'a> {
+pub struct ReportJson<'a> {
     as_of: String,
     summary: &'a Summary,
-    users: Vec<UserJson>,
+    users: Vec<UserJson<'a>>,
 }
 
 fn by_text<T>(v: &mut [T], key: impl Fn(&T) -> &str) {
     v.sort_by(|a, b| key(a).cmp(key(b)));
 }
 
-pub fn json(plan: &Plan, r: &DriftReport) -> serde_json::Value {
+pub fn json<'a>(plan: &'a Plan, r: &'a DriftReport) -> ReportJson<'a> {
     let b = &*plan.bundle;
-    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).map(str::to_string);
-    let txt = |ent: u32| plan.ent_text[ent as usize].clone();
+    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l);
+    let txt = |ent: u32| plan.ent_text[ent as usize].as_str();
     let mut users = Vec::new();
     for u in r.users.iter().filter(|u| u.has_findings()) {
         let mut j = UserJson {
-            user_id: u.user_id.clone(),
+            user_id: &u.user_id,
             orphaned: u.orphaned,
             excess: vec![],
             missing: vec![],
@@ -96,18 +99,17 @@ pub fn json(plan: &Plan, r: &DriftReport) -> serde_json::Value {
                 }),
             }
         }
-        by_text(&mut j.excess, |e| &e.grant);
-        by_text(&mut j.missing, |e| &e.grant);
-        by_text(&mut j.level_mismatch, |e| &e.grant);
-        by_text(&mut j.excepted, |e| &e.grant);
+        by_text(&mut j.excess, |e| e.grant);
+        by_text(&mut j.missing, |e| e.grant);
+        by_text(&mut j.level_mismatch, |e| e.grant);
+        by_text(&mut j.excepted, |e| e.grant);
         users.push(j);
     }
-    serde_json::to_value(ReportJson {
+    ReportJson {
         as_of: r.as_of.to_string(),
         summary: &r.summary,
         users,
-    })
-    .unwrap_or_default()
+    }
 }
 
 /// The report as a person reads it.
