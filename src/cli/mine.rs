@@ -19,7 +19,7 @@ use serde_json::{json, Value as Json};
 use super::common::{load_bundle, BundleArgs};
 use super::eval::{load_users, UsersArgs};
 use super::{print_stdout, Exit, InputError};
-use crate::eval::Plan;
+use crate::eval::{EntId, Plan};
 use crate::input::Users;
 use crate::ir::{self, Value};
 use crate::reconcile::emit::{self, Drafts, Inferred};
@@ -157,24 +157,35 @@ fn check_by(by: &[String], bundle: &ir::Bundle) -> Result<(), InputError> {
     Ok(())
 }
 
-/// What each user holds, from a resolved export.
-fn holdings(plan: &Plan, access: &access::Access) -> FxHashMap<String, Vec<Holding>> {
-    let mut out: FxHashMap<String, Vec<Holding>> = FxHashMap::default();
-    for e in &access.entries {
-        let level = e.level.and_then(|r| {
-            plan.level_name(e.ent, Some(r)).map(|n| Level {
-                rank: r,
-                name: n.to_string(),
-            })
-        });
-        out.entry(access.user_id(e).to_string())
-            .or_default()
-            .push(Holding {
-                grant: plan.ent_text[e.ent as usize].clone(),
-                level,
-            });
-    }
-    out
+/// What each user of the export holds (indexed like [`access::Access::users`]); every
+/// holder of an entitlement shares one copy of its text and level name.
+fn holdings(plan: &Plan, access: &access::Access) -> Vec<Vec<Holding>> {
+    let mut texts: FxHashMap<EntId, Arc<str>> = FxHashMap::default();
+    let mut levels: FxHashMap<(EntId, u8), Option<Level>> = FxHashMap::default();
+    (0..access.users.len() as u32)
+        .map(|u| {
+            access
+                .held(u)
+                .map(|e| Holding {
+                    grant: texts
+                        .entry(e.ent)
+                        .or_insert_with(|| plan.ent_text[e.ent as usize].as_str().into())
+                        .clone(),
+                    level: e.level.and_then(|r| {
+                        levels
+                            .entry((e.ent, r))
+                            .or_insert_with(|| {
+                                plan.level_name(e.ent, Some(r)).map(|n| Level {
+                                    rank: r,
+                                    name: n.into(),
+                                })
+                            })
+                            .clone()
+                    }),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn orphans(users: &Users, access: &access::Access) -> Vec<String> {
@@ -241,7 +252,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     let mut keyed = Vec::new();
     let mut excluded = Vec::new();
     for rec in &users.records {
-        if let Some(i) = plan.evaluate(&rec.id, &rec.values).failed_require {
+        if let Some(i) = plan.failed_require(&rec.values) {
             excluded.push(Excluded {
                 user_id: rec.id.clone(),
                 reason: format!("fails `require {}`", bundle.requires[i]),
@@ -268,7 +279,11 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         .map(|g| {
             mine::analyse(
                 g,
-                |u| held.get(u).map_or(empty.as_slice(), Vec::as_slice),
+                |u| {
+                    current
+                        .user(u)
+                        .map_or(empty.as_slice(), |i| held[i as usize].as_slice())
+                },
                 &thresholds,
             )
         })
@@ -399,7 +414,7 @@ struct ShareJson<'a> {
 fn share_json(s: &Share, lacking: bool, holders: bool) -> ShareJson<'_> {
     ShareJson {
         grant: &s.grant,
-        level: s.level.as_ref().map(|l| l.name.as_str()),
+        level: s.level.as_ref().map(|l| &*l.name),
         share: mine::round3(s.share),
         levels: s
             .levels

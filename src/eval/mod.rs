@@ -91,14 +91,19 @@ impl Plan {
             && self.triggers[pid as usize].iter().all(|t| env.test(t))
     }
 
-    /// Evaluates one user: `id` is the record's key (for exceptions), `values` its columns.
-    pub fn evaluate(&self, id: &str, values: &[Option<Value>]) -> Evaluation {
+    /// The first `require` a record fails, if any (then nothing applies to it).
+    pub fn failed_require(&self, values: &[Option<Value>]) -> Option<usize> {
         let env = Env {
             values,
             today: self.at,
         };
+        self.requires.iter().position(|r| !env.test(r))
+    }
+
+    /// Evaluates one user: `id` is the record's key (for exceptions), `values` its columns.
+    pub fn evaluate(&self, id: &str, values: &[Option<Value>]) -> Evaluation {
         let mut out = Evaluation::default();
-        if let Some(i) = self.requires.iter().position(|r| !env.test(r)) {
+        if let Some(i) = self.failed_require(values) {
             out.failed_require = Some(i);
             return out;
         }

@@ -604,7 +604,7 @@ mod tests {
             grant: g.to_string(),
             level: l.map(|(rank, name)| Level {
                 rank,
-                name: name.to_string(),
+                name: name.into(),
             }),
             levels: vec![],
             holders: m.clone(),

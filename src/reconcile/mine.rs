@@ -7,6 +7,7 @@
 //! [`super::emit`] turns the result into Pol.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -88,14 +89,16 @@ pub enum Bucket {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Level {
     pub rank: u8,
-    pub name: String,
+    /// Shared: a large export holds the same few level names millions of times.
+    pub name: Arc<str>,
 }
 
 /// One entitlement a user holds: its canonical text and level (`None`: a type without
 /// levels). A user holds each entitlement once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holding {
-    pub grant: String,
+    /// Shared with every holder of the entitlement.
+    pub grant: Arc<str>,
     pub level: Option<Level>,
 }
 
@@ -204,7 +207,7 @@ pub fn analyse<'h>(
             without_access.push(user.clone());
         }
         for h in holdings {
-            let acc = by_grant.entry(h.grant.as_str()).or_insert_with(|| Acc {
+            let acc = by_grant.entry(&*h.grant).or_insert_with(|| Acc {
                 holders: Vec::new(),
                 levels: Vec::new(),
             });
