@@ -413,7 +413,7 @@ pub fn polc_drift(
 }
 
 /// `polc drift --format json` into `out`: [`polc_drift`], then the JSON report as the CLI
-/// prints it (`to_string_pretty` of `report::json`).
+/// prints it (`to_writer_pretty` of `report::json`).
 pub fn polc_drift_json(
     bundle: &Arc<polc::ir::Bundle>,
     users_text: &str,
@@ -421,7 +421,33 @@ pub fn polc_drift_json(
     out: &mut Vec<u8>,
 ) {
     let (plan, r) = polc_drift(bundle, users_text, access_text);
-    let text = serde_json::to_string_pretty(&polc::reconcile::report::json(&plan, &r)).unwrap();
-    out.extend_from_slice(text.as_bytes());
+    serde_json::to_writer_pretty(&mut *out, &polc::reconcile::report::json(&plan, &r)).unwrap();
     out.push(b'\n');
+}
+
+/// `polc mine --by ATTRS` without rendering: parse the users, then the whole mining
+/// pipeline (`polc::reconcile::mining::mine`): read the export against the bundle, group
+/// and analyse, draft and check the policies, and measure the drafts' coverage (a second
+/// read of the export and a drift of every user).
+pub fn polc_mine(
+    bundle: &Arc<polc::ir::Bundle>,
+    users_text: &str,
+    access_text: &str,
+    by: &[String],
+) -> polc::reconcile::mining::Mining {
+    let users = users(bundle, users_text);
+    let export = polc::reconcile::mining::Export {
+        text: access_text,
+        name: "access.json",
+        format: "json",
+    };
+    polc::reconcile::mining::mine(
+        bundle,
+        &users,
+        &export,
+        by,
+        &polc::reconcile::mine::Thresholds::default(),
+        at(),
+    )
+    .expect("generated access mines")
 }

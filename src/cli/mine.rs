@@ -12,18 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
 use super::common::{load_bundle, BundleArgs};
 use super::eval::{load_users, UsersArgs};
 use super::{print_stdout, Exit, InputError};
-use crate::eval::{EntId, Plan};
-use crate::input::Users;
 use crate::ir::{self, Value};
 use crate::reconcile::emit::{self, Drafts, Inferred};
-use crate::reconcile::mine::{self, GroupReport, Holding, Level, Share, Thresholds};
+use crate::reconcile::mine::{self, GroupReport, Share, Thresholds};
+use crate::reconcile::mining::{self, Excluded, Export, MineError};
 use crate::reconcile::{access, drift};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,12 +57,6 @@ pub struct MineArgs {
     /// The share from which it is worth a review; below, it is an outlier
     #[arg(long, default_value_t = 0.5)]
     review: f64,
-}
-
-/// A user who is in the users file but not mined, and why.
-struct Excluded {
-    user_id: String,
-    reason: String,
 }
 
 /// Everything the report shows.
@@ -157,52 +150,6 @@ fn check_by(by: &[String], bundle: &ir::Bundle) -> Result<(), InputError> {
     Ok(())
 }
 
-/// What each user of the export holds (indexed like [`access::Access::users`]); every
-/// holder of an entitlement shares one copy of its text and level name.
-fn holdings(plan: &Plan, access: &access::Access) -> Vec<Vec<Holding>> {
-    let mut texts: FxHashMap<EntId, Arc<str>> = FxHashMap::default();
-    let mut levels: FxHashMap<(EntId, u8), Option<Level>> = FxHashMap::default();
-    (0..access.users.len() as u32)
-        .map(|u| {
-            access
-                .held(u)
-                .map(|e| Holding {
-                    grant: texts
-                        .entry(e.ent)
-                        .or_insert_with(|| plan.ent_text[e.ent as usize].as_str().into())
-                        .clone(),
-                    level: e.level.and_then(|r| {
-                        levels
-                            .entry((e.ent, r))
-                            .or_insert_with(|| {
-                                plan.level_name(e.ent, Some(r)).map(|n| Level {
-                                    rank: r,
-                                    name: n.into(),
-                                })
-                            })
-                            .clone()
-                    }),
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn orphans(users: &Users, access: &access::Access) -> Vec<String> {
-    let known: FxHashSet<&str> = users
-        .records
-        .iter()
-        .map(|r| r.id.as_str())
-        .chain(users.errors.iter().filter_map(|e| e.user_id.as_deref()))
-        .collect();
-    access
-        .users
-        .iter()
-        .filter(|u| !known.contains(u.as_str()))
-        .cloned()
-        .collect()
-}
-
 /// Reported as a polc bug: exit 1.
 fn bug(msg: &str) -> Result<Exit, InputError> {
     eprintln!("error: polc bug: {msg}");
@@ -241,74 +188,29 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
             e.line, e.message
         );
     }
-    let today = crate::db::today_utc();
-    let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, today);
-    let current =
-        access::parse_access(&access_text, &access_name, &format, &mut plan).map_err(InputError)?;
-    let held = holdings(&plan, &current);
-
-    // Group the users who pass the bundle's `require`s.
-    let slots: Vec<Option<usize>> = a.by.iter().map(|b| users.slot(b)).collect();
-    let mut keyed = Vec::new();
-    let mut excluded = Vec::new();
-    for rec in &users.records {
-        if let Some(i) = plan.failed_require(&rec.values) {
-            excluded.push(Excluded {
-                user_id: rec.id.clone(),
-                reason: format!("fails `require {}`", bundle.requires[i]),
-            });
-            continue;
-        }
-        let mut key = Vec::with_capacity(slots.len());
-        for (attr, slot) in a.by.iter().zip(&slots) {
-            let v = slot.and_then(|s| rec.values[s].clone());
-            if let Some(Value::List(_)) = v {
-                return Err(InputError(format!(
-                    "{users_name}: line {}: user `{}`: `{attr}` holds a list; users are grouped by single values",
-                    rec.line, rec.id
-                )));
-            }
-            key.push(v);
-        }
-        keyed.push((rec.id.as_str(), key));
-    }
-    let groups = mine::group_users(keyed);
-    let empty: Vec<Holding> = Vec::new();
-    let reports: Vec<GroupReport> = groups
-        .iter()
-        .map(|g| {
-            mine::analyse(
-                g,
-                |u| {
-                    current
-                        .user(u)
-                        .map_or(empty.as_slice(), |i| held[i as usize].as_slice())
-                },
-                &thresholds,
-            )
-        })
-        .collect();
-
-    // Draft, check, and measure the drafts on today's access.
-    let common = mine::common(&reports);
-    let header = emit::header(&bundle, &emit::std_bundle());
-    let drafts = match emit::drafts(&a.by, &header, &reports, &common, &thresholds) {
-        Ok(d) => d,
-        Err(e) => return bug(&e),
-    };
-    let drafted = match emit::check_sources(&drafts.files) {
-        Ok(b) => b,
-        Err(d) => return bug(&format!("the drafts do not check clean:\n{d}")),
-    };
-    let mut draft_plan = Plan::new(drafted, &users.fields, today);
-    let coverage = match access::parse_access(&access_text, &access_name, &format, &mut draft_plan)
-    {
-        Ok(acc) => drift::drift(&draft_plan, &users, &acc).summary,
-        Err(e) => {
-            return bug(&format!(
-                "the drafts do not declare what the access names: {e}"
-            ))
-        }
+    let mining = mining::mine(
+        &bundle,
+        &users,
+        &Export {
+            text: &access_text,
+            name: &access_name,
+            format: &format,
+        },
+        &a.by,
+        &thresholds,
+        crate::db::today_utc(),
+    );
+    let mining::Mining {
+        groups: reports,
+        drafts,
+        excluded,
+        orphans,
+        coverage,
+    } = match mining {
+        Ok(m) => m,
+        Err(MineError::Access(e)) => return Err(InputError(e)),
+        Err(MineError::Users(e)) => return Err(InputError(format!("{users_name}: {e}"))),
+        Err(MineError::Bug(e)) => return bug(&e),
     };
 
     if let Some(dir) = &a.emit {
@@ -326,7 +228,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         groups: reports,
         drafts,
         excluded,
-        orphans: orphans(&users, &current),
+        orphans,
         inferred,
         coverage,
         emitted: a.emit.clone(),

@@ -1,6 +1,6 @@
 //! Reconciliation: current access ([`access`]) held against policy ([`drift`]), and the plan
 //! that remediates the difference ([`remediate`]); access mined into draft policy ([`mine`],
-//! [`emit`]).
+//! [`emit`], the whole pipeline in [`mining`]).
 
 pub mod access;
 pub mod drift;
@@ -8,5 +8,6 @@ pub mod emit;
 pub mod impact;
 pub mod impact_render;
 pub mod mine;
+pub mod mining;
 pub mod remediate;
 pub mod report;

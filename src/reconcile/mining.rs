@@ -1,0 +1,180 @@
+//! The mining pipeline behind `polc mine`: an access export and the users, grouped by the
+//! `--by` attributes, to each group's shares ([`super::mine`]), draft policies
+//! ([`super::emit`]) checked clean, and the coverage those drafts would reach on the same
+//! export. It reads no file and prints nothing: the command does both.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::emit::{self, Drafts};
+use super::mine::{self, GroupReport, Holding, Level, Thresholds};
+use super::{access, drift};
+use crate::eval::{EntId, Plan};
+use crate::input::Users;
+use crate::ir::{self, Value};
+
+/// An access export as read: its text, its name for messages, its format (`json`,
+/// `jsonl`, `csv`).
+pub struct Export<'a> {
+    pub text: &'a str,
+    pub name: &'a str,
+    pub format: &'a str,
+}
+
+/// A user who is in the users file but not mined, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excluded {
+    pub user_id: String,
+    pub reason: String,
+}
+
+/// What mining found.
+#[derive(Debug, Clone)]
+pub struct Mining {
+    /// One report per group, sorted by key.
+    pub groups: Vec<GroupReport>,
+    pub drafts: Drafts,
+    pub excluded: Vec<Excluded>,
+    /// Accounts of the export in no HRIS record (nor among the records that failed to
+    /// load), in export order.
+    pub orphans: Vec<String>,
+    /// The drift summary of the export against the drafts alone.
+    pub coverage: drift::Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MineError {
+    /// The export is wrong (the message names it and the entry).
+    Access(String),
+    /// A user record cannot be grouped (the message names the line and the user, not
+    /// the file).
+    Users(String),
+    /// polc made drafts it cannot read back: a bug.
+    Bug(String),
+}
+
+/// Mines `export` for the users of `users`, grouped by the attributes `by` (checked by
+/// the caller to be fields of the bundle's schema).
+pub fn mine(
+    bundle: &Arc<ir::Bundle>,
+    users: &Users,
+    export: &Export,
+    by: &[String],
+    thresholds: &Thresholds,
+    today: NaiveDate,
+) -> Result<Mining, MineError> {
+    let mut plan = Plan::new(Arc::clone(bundle), &users.fields, today);
+    let current = access::parse_access(export.text, export.name, export.format, &mut plan)
+        .map_err(MineError::Access)?;
+    let held = holdings(&plan, &current);
+
+    // Group the users who pass the bundle's `require`s.
+    let slots: Vec<Option<usize>> = by.iter().map(|b| users.slot(b)).collect();
+    let mut keyed = Vec::new();
+    let mut excluded = Vec::new();
+    for rec in &users.records {
+        if let Some(i) = plan.failed_require(&rec.values) {
+            excluded.push(Excluded {
+                user_id: rec.id.clone(),
+                reason: format!("fails `require {}`", bundle.requires[i]),
+            });
+            continue;
+        }
+        let mut key = Vec::with_capacity(slots.len());
+        for (attr, slot) in by.iter().zip(&slots) {
+            let v = slot.and_then(|s| rec.values[s].clone());
+            if let Some(Value::List(_)) = v {
+                return Err(MineError::Users(format!(
+                    "line {}: user `{}`: `{attr}` holds a list; users are grouped by single values",
+                    rec.line, rec.id
+                )));
+            }
+            key.push(v);
+        }
+        keyed.push((rec.id.as_str(), key));
+    }
+    let empty: Vec<Holding> = Vec::new();
+    let groups: Vec<GroupReport> = mine::group_users(keyed)
+        .iter()
+        .map(|g| {
+            mine::analyse(
+                g,
+                |u| {
+                    current
+                        .user(u)
+                        .map_or(empty.as_slice(), |i| held[i as usize].as_slice())
+                },
+                thresholds,
+            )
+        })
+        .collect();
+
+    // Draft, check, and measure the drafts on today's access.
+    let common = mine::common(&groups);
+    let header = emit::header(bundle, &emit::std_bundle());
+    let drafts = emit::drafts(by, &header, &groups, &common, thresholds).map_err(MineError::Bug)?;
+    let drafted = emit::check_sources(&drafts.files)
+        .map_err(|d| MineError::Bug(format!("the drafts do not check clean:\n{d}")))?;
+    let mut draft_plan = Plan::new(drafted, &users.fields, today);
+    let again = access::parse_access(export.text, export.name, export.format, &mut draft_plan)
+        .map_err(|e| {
+            MineError::Bug(format!(
+                "the drafts do not declare what the access names: {e}"
+            ))
+        })?;
+    let coverage = drift::drift(&draft_plan, users, &again).summary;
+    Ok(Mining {
+        groups,
+        drafts,
+        excluded,
+        orphans: orphans(users, &current),
+        coverage,
+    })
+}
+/// What each user of the export holds (indexed like [`access::Access::users`]); every
+/// holder of an entitlement shares one copy of its text and level name.
+fn holdings(plan: &Plan, access: &access::Access) -> Vec<Vec<Holding>> {
+    let mut texts: FxHashMap<EntId, Arc<str>> = FxHashMap::default();
+    let mut levels: FxHashMap<(EntId, u8), Option<Level>> = FxHashMap::default();
+    (0..access.users.len() as u32)
+        .map(|u| {
+            access
+                .held(u)
+                .map(|e| Holding {
+                    grant: texts
+                        .entry(e.ent)
+                        .or_insert_with(|| plan.ent_text[e.ent as usize].as_str().into())
+                        .clone(),
+                    level: e.level.and_then(|r| {
+                        levels
+                            .entry((e.ent, r))
+                            .or_insert_with(|| {
+                                plan.level_name(e.ent, Some(r)).map(|n| Level {
+                                    rank: r,
+                                    name: n.into(),
+                                })
+                            })
+                            .clone()
+                    }),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn orphans(users: &Users, access: &access::Access) -> Vec<String> {
+    let known: FxHashSet<&str> = users
+        .records
+        .iter()
+        .map(|r| r.id.as_str())
+        .chain(users.errors.iter().filter_map(|e| e.user_id.as_deref()))
+        .collect();
+    access
+        .users
+        .iter()
+        .filter(|u| !known.contains(u.as_str()))
+        .cloned()
+        .collect()
+}
