@@ -1,6 +1,5 @@
 //! `polc drift` (expected against current access) and `polc plan` (the remediation plan).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -62,12 +61,7 @@ pub fn run(a: DriftArgs) -> Result<Exit, InputError> {
     let (plan, r) = compute(&a.bundle, &a.users, &a.access, a.at)?;
     match a.format {
         DriftFormat::Human => print!("{}", report::human(&plan, &r)),
-        DriftFormat::Json => {
-            let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            serde_json::to_writer_pretty(&mut w, &report::json(&plan, &r))?;
-            writeln!(w)?;
-            w.flush()?;
-        }
+        DriftFormat::Json => super::print_json(&report::json(&plan, &r))?,
         DriftFormat::Csv => print!("{}", report::csv(&plan, &r)),
     }
     Ok(if a.fail_on_drift && r.has_drift() {

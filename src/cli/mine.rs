@@ -18,7 +18,7 @@ use serde_json::{json, Value as Json};
 
 use super::common::{load_bundle, BundleArgs};
 use super::eval::{load_users, UsersArgs};
-use super::{print_stdout, Exit, InputError};
+use super::{print_json, print_stdout, Exit, InputError};
 use crate::ir::{self, Value};
 use crate::reconcile::emit::{self, Drafts, Inferred};
 use crate::reconcile::mine::{self, GroupReport, Share, Thresholds};
@@ -235,9 +235,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     };
     match a.format {
         MineFormat::Human => print_stdout(&human(&m))?,
-        MineFormat::Json => {
-            print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json(&m))?))?
-        }
+        MineFormat::Json => print_json(&json(&m))?,
     }
     Ok(0)
 }

@@ -162,6 +162,23 @@ pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
 
 /// Writes command output to stdout; a closed pipe (`polc inspect F | head`) ends the
 /// output quietly instead of panicking.
+/// Writes `value` as pretty JSON and a newline to stdout, streamed (no string of the whole
+/// answer is built); a closed pipe (`| head`) is not an error.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), InputError> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let r = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(InputError(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn print_stdout(text: &str) -> Result<(), InputError> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

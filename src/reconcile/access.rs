@@ -96,15 +96,20 @@ impl Access {
     }
 
     fn add(&mut self, user: &str, ent: EntId, level: Option<u8>) {
-        let uid = match self.user_index.get(user) {
-            Some(&u) => u,
-            None => {
-                let u = self.users.len() as u32;
-                self.users.push(user.to_string());
-                self.user_index.insert(user.to_string(), u);
-                self.by_user.push(Vec::new());
-                u
-            }
+        // Exports list a user's entries together: the previous entry's user is checked first.
+        let last = self.entries.last().map(|e| e.user);
+        let uid = match last.filter(|&u| self.users[u as usize] == user) {
+            Some(u) => u,
+            None => match self.user_index.get(user) {
+                Some(&u) => u,
+                None => {
+                    let u = self.users.len() as u32;
+                    self.users.push(user.to_string());
+                    self.user_index.insert(user.to_string(), u);
+                    self.by_user.push(Vec::new());
+                    u
+                }
+            },
         };
         self.by_user[uid as usize].push(self.entries.len() as u32);
         self.entries.push(AccessEntry {

@@ -177,12 +177,31 @@ pub fn drift(plan: &Plan, users: &Users, access: &Access) -> DriftReport {
         summary: Summary::default(),
         users: Vec::new(),
     };
+    each_user(plan, users, access, |u| {
+        count(&mut report.summary, &u);
+        report.users.push(u);
+    });
+    finish(&mut report.summary);
+    report
+}
+
+/// [`drift`]'s summary alone, without keeping every user's findings.
+pub fn summary(plan: &Plan, users: &Users, access: &Access) -> Summary {
+    let mut s = Summary::default();
+    each_user(plan, users, access, |u| count(&mut s, &u));
+    finish(&mut s);
+    s
+}
+
+/// Each user's drift: the users file's users in order, then the export's orphans in its
+/// order.
+fn each_user(plan: &Plan, users: &Users, access: &Access, mut f: impl FnMut(UserDrift)) {
     let mut known: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     for rec in &users.records {
         known.insert(rec.id.as_str());
         let e = plan.evaluate(&rec.id, &rec.values);
         let held = access.held_by(&rec.id);
-        report.users.push(UserDrift {
+        f(UserDrift {
             user_id: rec.id.clone(),
             orphaned: false,
             findings: classify(plan, &e, &held),
@@ -205,29 +224,31 @@ pub fn drift(plan: &Plan, users: &Users, access: &Access) -> DriftReport {
                 level: a.level,
             })
             .collect();
-        report.users.push(UserDrift {
+        f(UserDrift {
             user_id: u.clone(),
             orphaned: true,
             findings,
         });
     }
-    let s = &mut report.summary;
-    s.users = report.users.len();
-    for u in &report.users {
-        s.orphaned_users += usize::from(u.orphaned);
-        for f in &u.findings {
-            match f {
-                Finding::Covered { .. } => s.covered += 1,
-                Finding::LevelMismatch { .. } => s.level_mismatch += 1,
-                Finding::Excepted { .. } => s.excepted += 1,
-                Finding::Excess { .. } => s.excess += 1,
-                Finding::Missing { .. } => s.missing += 1,
-            }
+}
+
+fn count(s: &mut Summary, u: &UserDrift) {
+    s.users += 1;
+    s.orphaned_users += usize::from(u.orphaned);
+    for f in &u.findings {
+        match f {
+            Finding::Covered { .. } => s.covered += 1,
+            Finding::LevelMismatch { .. } => s.level_mismatch += 1,
+            Finding::Excepted { .. } => s.excepted += 1,
+            Finding::Excess { .. } => s.excess += 1,
+            Finding::Missing { .. } => s.missing += 1,
         }
     }
+}
+
+fn finish(s: &mut Summary) {
     s.current_entries = s.covered + s.level_mismatch + s.excepted + s.excess;
     s.coverage_percent = coverage_percent(s.covered, s.current_entries);
-    report
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ pub fn mine(
                 "the drafts do not declare what the access names: {e}"
             ))
         })?;
-    let coverage = drift::drift(&draft_plan, users, &again).summary;
+    let coverage = drift::summary(&draft_plan, users, &again);
     Ok(Mining {
         groups,
         drafts,
