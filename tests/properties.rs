@@ -125,4 +125,63 @@ proptest! {
         prop_assert_eq!(s.covered, s.current_entries);
         prop_assert_eq!(s.coverage_percent, 100.0);
     }
+
+    #[test]
+    fn drift_classifies_every_entry_once_and_its_summary_agrees(
+        people in proptest::collection::vec(person(), 1..10),
+        picks in proptest::collection::vec(proptest::collection::vec(0usize..10_000, 0..12), 12),
+        day in 0i64..900,
+    ) {
+        let bundle = seed();
+        let fields: Vec<String> = bundle.schema.as_ref().unwrap().fields.iter().map(|f| f.name.clone()).collect();
+        let at = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap() + chrono::Duration::days(day);
+        let mut plan = Plan::new(bundle.clone(), &fields, at);
+        let records: Vec<polc::input::UserRecord> = people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| polc::input::UserRecord { id: format!("u{i}"), index: i, line: i + 1, values: values(&fields, &format!("u{i}"), *p) })
+            .collect();
+        // A pool of grant texts (everyone's expected access, every level), from which each
+        // account (users, then two orphans) picks some, repeats included.
+        let mut pool: Vec<String> = Vec::new();
+        for r in &records {
+            let e = plan.evaluate(&r.id, &r.values);
+            for g in &e.grants {
+                let text = &plan.ent_text[g.ent as usize];
+                let levels = &bundle.rtype(&plan.ents[g.ent as usize]).levels;
+                if levels.is_empty() {
+                    pool.push(text.clone());
+                }
+                for l in levels {
+                    pool.push(format!("{text} ({})", l));
+                }
+            }
+        }
+        pool.sort();
+        pool.dedup();
+        let ids: Vec<String> = (0..records.len()).map(|i| format!("u{i}")).chain(["old1".into(), "old2".into()]).collect();
+        let mut export = Vec::new();
+        let mut distinct = std::collections::BTreeSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            let chosen: Vec<&str> = if pool.is_empty() { vec![] } else { picks[i].iter().map(|&k| pool[k % pool.len()].as_str()).collect() };
+            // listed twice (at any level), an entitlement is one entry
+            distinct.extend(chosen.iter().map(|g| (id.clone(), g.split(" (").next().unwrap().to_string())));
+            export.push(format!("{}: {}", serde_json::to_string(id).unwrap(), serde_json::to_string(&chosen).unwrap()));
+        }
+        let text = format!("{{{}}}", export.join(","));
+        let access = polc::reconcile::access::parse_access(&text, "a.json", "json", &mut plan).unwrap();
+        let users = polc::input::Users { fields: fields.clone(), key: "user_id".into(), records, errors: vec![] };
+        let report = polc::reconcile::drift::drift(&plan, &users, &access);
+        let summary = polc::reconcile::drift::summary(&plan, &users, &access);
+        prop_assert_eq!(&summary, &report.summary);
+        prop_assert_eq!(summary.current_entries, access.entries.len());
+        prop_assert_eq!(access.entries.len(), distinct.len());
+        prop_assert_eq!(summary.users, report.users.len());
+        for u in &report.users {
+            let held = access.held_by(&u.user_id).len();
+            let current = u.findings.iter().filter(|f| !matches!(f, polc::reconcile::drift::Finding::Missing { .. })).count();
+            prop_assert_eq!(current, held, "user {}", u.user_id);
+            prop_assert_eq!(u.orphaned, u.user_id.starts_with("old"));
+        }
+    }
 }
