@@ -57,6 +57,41 @@ fn values(fields: &[String], id: &str, p: [usize; 4]) -> Vec<Option<Value>> {
         .collect()
 }
 
+/// The seed's bundle, its schema's fields, a plan on 2024-06-01 + `day`, and one record per
+/// person (`u0`, `u1`, …).
+fn population(
+    people: &[[usize; 4]],
+    day: i64,
+) -> (
+    Arc<polc::ir::Bundle>,
+    Vec<String>,
+    Plan,
+    Vec<polc::input::UserRecord>,
+) {
+    let bundle = seed();
+    let fields: Vec<String> = bundle
+        .schema
+        .as_ref()
+        .unwrap()
+        .fields
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let at = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap() + chrono::Duration::days(day);
+    let plan = Plan::new(bundle.clone(), &fields, at);
+    let records = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| polc::input::UserRecord {
+            id: format!("u{i}"),
+            index: i,
+            line: i + 1,
+            values: values(&fields, &format!("u{i}"), *p),
+        })
+        .collect();
+    (bundle, fields, plan, records)
+}
+
 fn grant_set(e: &Evaluation) -> FxHashMap<u32, Option<u8>> {
     e.grants.iter().map(|g| (g.ent, g.level)).collect()
 }
@@ -93,15 +128,7 @@ proptest! {
 
     #[test]
     fn the_drift_of_expected_access_against_itself_is_empty(people in proptest::collection::vec(person(), 1..12), day in 0i64..900) {
-        let bundle = seed();
-        let fields: Vec<String> = bundle.schema.as_ref().unwrap().fields.iter().map(|f| f.name.clone()).collect();
-        let at = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap() + chrono::Duration::days(day);
-        let mut plan = Plan::new(bundle.clone(), &fields, at);
-        let records: Vec<polc::input::UserRecord> = people
-            .iter()
-            .enumerate()
-            .map(|(i, p)| polc::input::UserRecord { id: format!("u{i}"), index: i, line: i + 1, values: values(&fields, &format!("u{i}"), *p) })
-            .collect();
+        let (_, fields, mut plan, records) = population(&people, day);
         // Expected access (policy alone) written as an access export.
         let mut export = serde_json::Map::new();
         for r in &records {
@@ -132,15 +159,7 @@ proptest! {
         picks in proptest::collection::vec(proptest::collection::vec(0usize..10_000, 0..12), 12),
         day in 0i64..900,
     ) {
-        let bundle = seed();
-        let fields: Vec<String> = bundle.schema.as_ref().unwrap().fields.iter().map(|f| f.name.clone()).collect();
-        let at = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap() + chrono::Duration::days(day);
-        let mut plan = Plan::new(bundle.clone(), &fields, at);
-        let records: Vec<polc::input::UserRecord> = people
-            .iter()
-            .enumerate()
-            .map(|(i, p)| polc::input::UserRecord { id: format!("u{i}"), index: i, line: i + 1, values: values(&fields, &format!("u{i}"), *p) })
-            .collect();
+        let (bundle, fields, mut plan, records) = population(&people, day);
         // A pool of grant texts (everyone's expected access, every level), from which each
         // account (users, then two orphans) picks some, repeats included.
         let mut pool: Vec<String> = Vec::new();

@@ -24,6 +24,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use mapping::{Key, Mapping, Rule};
+pub(crate) use typing::StrSeed;
 
 use crate::ir;
 use record::{Builder, Plan};

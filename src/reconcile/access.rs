@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::eval::{EntId, Plan};
+use crate::input::StrSeed;
 
 /// One user holding one entitlement (listed twice, it counts once at the highest level).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -391,47 +392,18 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// A string of the export, borrowed from the text unless it holds escapes.
-struct Text<'de>(Cow<'de, str>);
-
-/// Reads a [`Text`]; `expecting` says what the message names when it is something else.
-struct TextSeed(&'static str);
-
-impl<'de> DeserializeSeed<'de> for TextSeed {
-    type Value = Text<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Text<'de>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TextSeed {
-    type Value = Text<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.0)
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Borrowed(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v.to_string())))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v)))
-    }
-}
-
 /// `level`: a string or null.
 struct LevelSeed;
 
 impl<'de> DeserializeSeed<'de> for LevelSeed {
-    type Value = Option<Text<'de>>;
+    type Value = Option<Cow<'de, str>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_option(self)
     }
 }
 
 impl<'de> Visitor<'de> for LevelSeed {
-    type Value = Option<Text<'de>>;
+    type Value = Option<Cow<'de, str>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a level name (a string) or null")
     }
@@ -442,7 +414,7 @@ impl<'de> Visitor<'de> for LevelSeed {
         Ok(None)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        TextSeed("a level name (a string) or null")
+        StrSeed("a level name (a string) or null")
             .deserialize(d)
             .map(Some)
     }
@@ -466,8 +438,8 @@ impl<'de> Visitor<'de> for Export<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let ctx = self.0;
-        while let Some(user) = m.next_key_seed(TextSeed("a user id"))? {
-            let user = &*user.0;
+        while let Some(user) = m.next_key_seed(StrSeed("a user id"))? {
+            let user = &*user;
             m.next_value_seed(Grants {
                 ctx: &mut *ctx,
                 user,
@@ -534,7 +506,7 @@ impl<'de> Visitor<'de> for Grants<'_, '_, '_> {
         let mut n = 0usize;
         loop {
             let grant = match seq
-                .next_element_seed(TextSeed("a string such as \"gitlab:group:x (reporter)\""))
+                .next_element_seed(StrSeed("a string such as \"gitlab:group:x (reporter)\""))
             {
                 Ok(Some(g)) => g,
                 Ok(None) => return Ok(()),
@@ -549,7 +521,7 @@ impl<'de> Visitor<'de> for Grants<'_, '_, '_> {
                 n,
                 user: Some(user),
             };
-            if let Err(msg) = ctx.call(user, &grant.0, None, &at) {
+            if let Err(msg) = ctx.call(user, &grant, None, &at) {
                 return Err(ctx.refuse(msg));
             }
         }
@@ -585,14 +557,14 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
                 At::Line { .. } => format!("field `{field}`"),
             });
         };
-        while let Some(key) = m.next_key_seed(TextSeed("a field name"))? {
-            match &*key.0 {
+        while let Some(key) = m.next_key_seed(StrSeed("a field name"))? {
+            match &*key {
                 "user_id" => {
-                    let v = m.next_value_seed(TextSeed("a string"));
+                    let v = m.next_value_seed(StrSeed("a string"));
                     user = Some(v.inspect_err(|_| wrong("user_id"))?);
                 }
                 "grant" => {
-                    let v = m.next_value_seed(TextSeed("a string"));
+                    let v = m.next_value_seed(StrSeed("a string"));
                     grant = Some(v.inspect_err(|_| wrong("grant"))?);
                 }
                 "level" => {
@@ -610,11 +582,11 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
         let Some(grant) = grant else {
             return Err(ctx.refuse(format!(
                 "{at}: user `{}`: an entry without a string `grant`",
-                user.0
+                user
             )));
         };
-        let level = level.as_ref().map(|l| &*l.0);
-        if let Err(msg) = ctx.call(&user.0, &grant.0, level, at) {
+        let level = level.as_deref();
+        if let Err(msg) = ctx.call(&user, &grant, level, at) {
             return Err(ctx.refuse(msg));
         }
         Ok(())
