@@ -88,6 +88,22 @@ fn a_grant_listed_twice_keeps_its_first_place_at_the_highest_level() {
 }
 
 #[test]
+fn a_user_listed_twice_in_an_object_export_keeps_both_lists() {
+    // A JSON object with a repeated key: nothing is dropped (a generic JSON reader keeps
+    // only the last list).
+    let (entries, users) = read(
+        r#"{"u": ["zoom:account"], "v": [], "u": ["gitlab:group:a (maintainer)"]}"#,
+        "json",
+    )
+    .unwrap();
+    assert_eq!(
+        entries,
+        vec!["u: zoom:account", "u: gitlab:group:a (maintainer)"]
+    );
+    assert_eq!(users, vec!["u"]);
+}
+
+#[test]
 fn malformed_exports_name_the_file_and_the_entry() {
     let cases: &[(&str, &str, &str)] = &[
         ("{\"u\": [\"zoom:account\"", "json", "a.json:1:21: invalid JSON: EOF while parsing a list"),
