@@ -1,10 +1,12 @@
-//! Completion from the text before the cursor: keywords; policy names inside `inherits`
-//! and `expect policies`; attributes, functions and enum values in expressions; systems →
-//! types → levels in grants.
+//! Completion from the tokens before the cursor (the lexer's, so strings, comments and
+//! braces inside them never mislead it): keywords; policy names inside `inherits` and
+//! `expect policies`; attributes, functions and enum values in expressions, on any line of
+//! a clause; systems → types → levels in grants.
 
 use polc_lsp::{Completion, CompletionKind};
 
 use super::Snapshot;
+use crate::syntax::lexer::{lex, CommentKind, Token};
 
 const ITEM_KEYWORDS: &[&str] = &[
     "import",
@@ -59,40 +61,148 @@ fn kw(list: &[&str]) -> Vec<Completion> {
         .collect()
 }
 
-/// The kind of block the offset is in, from the nearest unclosed `{`.
-fn block(text: &str) -> Option<&'static str> {
-    let mut depth = 0i32;
-    let bytes = text.as_bytes();
-    let mut i = bytes.len();
-    while i > 0 {
-        i -= 1;
-        match bytes[i] {
-            b'}' => depth += 1,
-            b'{' if depth > 0 => depth -= 1,
-            b'{' => {
-                let head = text[..i].trim_end();
-                let line = head.rsplit('\n').next().unwrap_or("").trim_start();
-                for k in [
-                    "policy",
-                    "template",
-                    "exception",
-                    "test",
-                    "system",
-                    "schema",
-                    "conflict",
-                    "resource",
-                    "given",
-                ] {
-                    if line.starts_with(k) {
-                        return Some(k);
-                    }
-                }
-                return Some("other");
+/// Where the cursor is, from the tokens before it.
+struct Context<'s> {
+    /// The item keyword of the innermost open block (`policy`, `template`, `exception`,
+    /// `test`, `system`, `schema`, `conflict`, `resource`, `given`), `other`, or `None` at
+    /// the top level.
+    block: Option<&'static str>,
+    /// The clause the cursor is in: its first keyword and the tokens after it (the word
+    /// being typed excluded).
+    clause: Option<(Token<'s>, Vec<Token<'s>>)>,
+    /// The last token before the cursor (and before the word being typed).
+    last: Option<Token<'s>>,
+    /// Inside a string that is not closed yet.
+    in_string: bool,
+    /// Inside a comment.
+    in_comment: bool,
+}
+
+fn starts_clause(t: &Token) -> bool {
+    matches!(
+        t,
+        Token::Import
+            | Token::Require
+            | Token::When
+            | Token::Inherits
+            | Token::Grant
+            | Token::Deny
+            | Token::Version
+            | Token::Owner
+            | Token::Description
+            | Token::Effective
+            | Token::Expires
+            | Token::User
+            | Token::Justification
+            | Token::ApprovedBy
+            | Token::Reason
+            | Token::Given
+            | Token::At
+            | Token::Expect
+            | Token::Levels
+            | Token::Default
+            | Token::Grace
+            | Token::Resource
+            | Token::Policy
+            | Token::Template
+            | Token::Exception
+            | Token::Test
+            | Token::System
+            | Token::Schema
+            | Token::Conflict
+    )
+}
+
+fn block_kind(t: &Token) -> &'static str {
+    match t {
+        Token::Policy => "policy",
+        Token::Template => "template",
+        Token::Exception => "exception",
+        Token::Test => "test",
+        Token::System => "system",
+        Token::Schema => "schema",
+        Token::Conflict => "conflict",
+        Token::Resource => "resource",
+        Token::Given => "given",
+        _ => "other",
+    }
+}
+
+fn context(before: &str) -> Context<'_> {
+    let lexed = lex(before);
+    let end = before.len();
+    let in_comment = lexed.comments.iter().any(|c| {
+        c.span.end as usize == end
+            && match c.kind {
+                // a line comment runs to the end of its line: the cursor is in it
+                CommentKind::Line | CommentKind::Doc => true,
+                // a block comment is open unless it ends with `*/`
+                CommentKind::Block => !before.ends_with("*/"),
+            }
+    });
+    let mut tokens = lexed.tokens;
+    let in_string = matches!(
+        tokens.last(),
+        Some((s, Token::BadLiteral, e)) if *e == end && before[*s..].starts_with('"')
+    );
+    if in_string {
+        tokens.pop();
+    }
+    // The word being typed (`gitlab:gr`, `depart`, `an`) is not part of the context.
+    if !in_string {
+        let mut word_begin = end;
+        while let Some((s, t, e)) = tokens.last() {
+            let word =
+                matches!(t, Token::Ident(_) | Token::Ref(_) | Token::Colon) || t.is_keyword();
+            if *e != word_begin || !word {
+                break;
+            }
+            word_begin = *s;
+            tokens.pop();
+        }
+    }
+    // The innermost open block.
+    let mut open: Vec<usize> = Vec::new();
+    for (i, (_, t, _)) in tokens.iter().enumerate() {
+        match t {
+            Token::LBrace => open.push(i),
+            Token::RBrace => {
+                open.pop();
             }
             _ => {}
         }
     }
-    None
+    // Its kind: the nearest block keyword before the brace (`policy "X" {`, `given {`).
+    let block = open.last().map(|&i| {
+        tokens[..i]
+            .iter()
+            .rev()
+            .map(|(_, t, _)| t)
+            .take_while(|t| !matches!(t, Token::LBrace | Token::RBrace))
+            .map(block_kind)
+            .find(|k| *k != "other")
+            .unwrap_or("other")
+    });
+    // The clause: back to its first keyword, within the block.
+    let mut clause = None;
+    for i in (0..tokens.len()).rev() {
+        let t = &tokens[i].1;
+        if matches!(t, Token::LBrace | Token::RBrace) {
+            break;
+        }
+        if starts_clause(t) {
+            let rest = tokens[i + 1..].iter().map(|(_, t, _)| t.clone()).collect();
+            clause = Some((t.clone(), rest));
+            break;
+        }
+    }
+    Context {
+        block,
+        clause,
+        last: tokens.last().map(|(_, t, _)| t.clone()),
+        in_string,
+        in_comment,
+    }
 }
 
 pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> {
@@ -100,16 +210,26 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
         return Vec::new();
     };
     let text = snap.text(f);
-    let offset = offset.min(text.len());
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.rsplit('\n').next().unwrap_or("");
-    let trimmed = line.trim_start();
     let env = snap.env();
+    let cx = context(before);
+    if cx.in_comment {
+        return Vec::new();
+    }
+    let head = cx.clause.as_ref().map(|(t, _)| t.clone());
+    let rest: &[Token] = cx.clause.as_ref().map_or(&[], |(_, r)| r.as_slice());
     // Inside an open string after `inherits` or `expect policies`: policy names.
-    let quotes = line.matches('"').count();
-    if quotes % 2 == 1
-        && (trimmed.starts_with("inherits") || trimmed.starts_with("expect policies"))
-    {
+    let names_policies = match &head {
+        Some(Token::Inherits) => true,
+        Some(Token::Expect) => matches!(rest.first(), Some(Token::Policies)),
+        _ => false,
+    };
+    if cx.in_string && names_policies {
         return env
             .policies
             .iter()
@@ -127,13 +247,14 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
     }
     // The word being typed.
     let word_start = line
-        .rfind(|c: char| c.is_whitespace() || c == '(' || c == ',')
+        .rfind(|c: char| c.is_whitespace() || c == '(' || c == ',' || c == '{')
         .map_or(0, |i| i + 1);
     let word = &line[word_start..];
-    let grant_line = ["grant", "deny", "expect grant", "expect no grant"]
-        .iter()
-        .any(|k| trimmed.starts_with(k))
-        || matches!(block(before), Some("conflict"));
+    let grant_line = match &head {
+        Some(Token::Grant) | Some(Token::Deny) => true,
+        Some(Token::Expect) => rest.iter().take(2).any(|t| matches!(t, Token::Grant)),
+        _ => cx.block == Some("conflict") && !matches!(head, Some(Token::Reason)),
+    };
     // A level: `system:type:name (`
     if let Some(open) = line.rfind('(') {
         let after = &line[open + 1..];
@@ -157,9 +278,20 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
             }
         }
     }
-    // Typing the entitlement itself (not the `grant` keyword): systems, then types.
-    let typing_keyword = trimmed == word;
-    if grant_line && !typing_keyword {
+    // Typing the entitlement itself (right after `grant`, `deny`, `expect [no] grant`, or
+    // between a conflict's patterns): systems, then types.
+    let entitlement_position = match &head {
+        Some(Token::Grant) | Some(Token::Deny) => rest.is_empty(),
+        Some(Token::Expect) => {
+            rest.iter().any(|t| matches!(t, Token::Grant))
+                && rest.iter().all(|t| matches!(t, Token::Grant | Token::No))
+        }
+        None => {
+            cx.block == Some("conflict") && matches!(cx.last, Some(Token::LBrace | Token::Comma))
+        }
+        _ => false,
+    };
+    if entitlement_position && !cx.in_string {
         let system = word.split(':').next().unwrap_or("");
         return match word.matches(':').count() {
             0 => env
@@ -193,19 +325,11 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
             _ => Vec::new(),
         };
     }
-    // Expressions: after `when` / `require`, or an operator.
-    let in_expr = trimmed.starts_with("when") || trimmed.starts_with("require");
-    if in_expr {
-        // `attr == "` → the enum's values
-        if quotes % 2 == 1 {
-            let lhs = line[..line.rfind('"').unwrap_or(0)]
-                .trim_end()
-                .trim_end_matches(|c| "=!<>".contains(c))
-                .trim_end();
-            let attr = lhs
-                .rsplit(|c: char| c.is_whitespace() || c == '(' || c == '[')
-                .next()
-                .unwrap_or("");
+    // Expressions: in a `when` or `require` clause, on any of its lines.
+    if matches!(head, Some(Token::When) | Some(Token::Require)) {
+        // `attr == "`, `attr != "`, `attr in ["x", "` → the enum's values
+        if cx.in_string {
+            let attr = compared_attribute(rest).unwrap_or("");
             if let Some(crate::ir::Type::Enum(members)) = env.field(attr).map(|f| &f.ty) {
                 return members
                     .iter()
@@ -218,6 +342,26 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
                     .collect();
             }
             return Vec::new();
+        }
+        // After a complete operand the expression may go on, or a new clause begin.
+        let operand_end = matches!(
+            cx.last,
+            Some(
+                Token::Ident(_)
+                    | Token::Str(_)
+                    | Token::Int(_)
+                    | Token::Date(_)
+                    | Token::True
+                    | Token::False
+                    | Token::Today
+                    | Token::RParen
+                    | Token::RBracket
+            )
+        );
+        if operand_end && !rest.is_empty() {
+            let mut out = block_keywords(cx.block);
+            out.extend(kw(&["and", "or", "in", "not in", "matches"]));
+            return out;
         }
         let mut out: Vec<Completion> = env
             .schema
@@ -239,7 +383,7 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
         out.extend(kw(EXPR_KEYWORDS));
         return out;
     }
-    if trimmed.starts_with("import") {
+    if matches!(head, Some(Token::Import)) && rest.is_empty() {
         return crate::stdlib::MODULES
             .iter()
             .map(|(n, _)| Completion {
@@ -250,7 +394,15 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
             })
             .collect();
     }
-    match block(before) {
+    if cx.in_string {
+        return Vec::new();
+    }
+    block_keywords(cx.block)
+}
+
+/// The keywords that may start a clause in a block (or an item, at the top level).
+fn block_keywords(block: Option<&str>) -> Vec<Completion> {
+    match block {
         None => kw(ITEM_KEYWORDS),
         Some("policy") | Some("template") => kw(POLICY_KEYWORDS),
         Some("exception") => kw(EXCEPTION_KEYWORDS),
@@ -259,5 +411,28 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
         Some("resource") => kw(&["levels", "default", "grace"]),
         Some("schema") => Vec::new(),
         _ => Vec::new(),
+    }
+}
+
+/// The attribute an open string is compared with: `attr ==`, `attr !=`, or `attr in [` with
+/// earlier list items.
+fn compared_attribute<'s>(clause: &[Token<'s>]) -> Option<&'s str> {
+    let mut i = clause.len();
+    // skip `"x",` items of an open list
+    while i >= 2 && matches!(clause[i - 1], Token::Comma) && matches!(clause[i - 2], Token::Str(_))
+    {
+        i -= 2;
+    }
+    let op = clause.get(i.checked_sub(1)?)?;
+    let attr_at = match op {
+        Token::EqEq | Token::NotEq => i.checked_sub(2)?,
+        Token::LBracket if matches!(clause.get(i.checked_sub(2)?), Some(Token::In)) => {
+            i.checked_sub(3)?
+        }
+        _ => return None,
+    };
+    match clause.get(attr_at)? {
+        Token::Ident(a) => Some(a),
+        _ => None,
     }
 }
