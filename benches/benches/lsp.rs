@@ -44,6 +44,17 @@ fn lsp(c: &mut Criterion) {
     group.bench_function("completion_attributes_2k_policies", |b| {
         b.iter(|| std::hint::black_box(host.completion(&uri, at_attr).expect("completion").len()))
     });
+    // The worst case: the last condition of the file (completion lexes the text before
+    // the cursor).
+    let at_last = text.rfind("when ").expect("a when") + "when ".len();
+    eprintln!(
+        "completion at the end: {} bytes, {} lines before the cursor",
+        at_last,
+        text[..at_last].lines().count()
+    );
+    group.bench_function("completion_last_condition_of_the_file", |b| {
+        b.iter(|| std::hint::black_box(host.completion(&uri, at_last).expect("completion").len()))
+    });
     group.finish();
 }
 
