@@ -433,6 +433,27 @@ async fn code_lens_counts_people_from_the_users_file() {
         .collect();
     // four active people in the seed's users file
     assert_eq!(titles, vec!["applies to 4 of 5 people"]);
+
+    // The counts follow an edit of the policy (they are cached per bundle).
+    c.change(
+        BASE,
+        2,
+        &BASE_TEXT.replace(
+            "when employment_status == \"Active\"",
+            "when employment_status == \"Active\" and department == \"Sales\"",
+        ),
+    )
+    .await;
+    let lenses = c
+        .request(
+            "textDocument/codeLens",
+            json!({"textDocument": {"uri": BASE}}),
+        )
+        .await;
+    assert_eq!(
+        lenses[0]["command"]["title"], "applies to 3 of 5 people",
+        "{lenses}"
+    );
 }
 
 #[tokio::test]

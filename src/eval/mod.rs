@@ -100,20 +100,32 @@ impl Plan {
         self.requires.iter().position(|r| !env.test(r))
     }
 
-    /// Evaluates one user: `id` is the record's key (for exceptions), `values` its columns.
-    pub fn evaluate(&self, id: &str, values: &[Option<Value>]) -> Evaluation {
-        let mut out = Evaluation::default();
+    /// The policies that apply to a record, by name; `Err(i)` when it fails `require` `i`
+    /// (then nothing applies).
+    pub fn applying(&self, values: &[Option<Value>]) -> Result<Vec<PolicyId>, usize> {
         if let Some(i) = self.failed_require(values) {
-            out.failed_require = Some(i);
-            return out;
+            return Err(i);
         }
-        let bundle = &self.bundle;
         let mut policies: Vec<PolicyId> = self
             .candidates(values)
             .into_iter()
             .filter(|&p| self.applies(p, values))
             .collect();
         policies.sort_by(|&a, &b| self.cmp_policies(a, b));
+        Ok(policies)
+    }
+
+    /// Evaluates one user: `id` is the record's key (for exceptions), `values` its columns.
+    pub fn evaluate(&self, id: &str, values: &[Option<Value>]) -> Evaluation {
+        let mut out = Evaluation::default();
+        let policies = match self.applying(values) {
+            Ok(p) => p,
+            Err(i) => {
+                out.failed_require = Some(i);
+                return out;
+            }
+        };
+        let bundle = &self.bundle;
 
         let mut acc: FxHashMap<EntId, (Option<u8>, Vec<Source>)> =
             FxHashMap::with_capacity_and_hasher(64, Default::default());

@@ -93,6 +93,15 @@ impl Snapshot {
 pub struct Host {
     inner: Mutex<Inner>,
     users_cache: Mutex<Option<(PathBuf, std::time::SystemTime, Arc<Users>)>>,
+    /// The last "applies to N people" counts, for the bundle, users and day they count.
+    counts_cache: Mutex<Option<CountsCache>>,
+}
+
+struct CountsCache {
+    bundle: Arc<crate::ir::Bundle>,
+    users: Arc<Users>,
+    day: chrono::NaiveDate,
+    counts: Arc<(Vec<usize>, usize)>,
 }
 
 impl Default for Host {
@@ -152,7 +161,41 @@ impl Host {
                 users: None,
             }),
             users_cache: Mutex::new(None),
+            counts_cache: Mutex::new(None),
         }
+    }
+
+    /// Per policy id, how many of the users file's people it applies to today, and how
+    /// many people there are: computed once per bundle, users file and day (code lenses
+    /// are asked for on every edit and scroll).
+    pub fn applies_counts(
+        &self,
+        bundle: &Arc<crate::ir::Bundle>,
+        users: &Arc<Users>,
+    ) -> Arc<(Vec<usize>, usize)> {
+        let day = crate::db::today_utc();
+        let mut cache = self.counts_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.as_ref() {
+            let same_bundle = Arc::ptr_eq(&c.bundle, bundle) || *c.bundle == **bundle;
+            if same_bundle && Arc::ptr_eq(&c.users, users) && c.day == day {
+                return c.counts.clone();
+            }
+        }
+        let plan = crate::eval::Plan::new(bundle.clone(), &users.fields, day);
+        let mut counts = vec![0usize; bundle.policies.len()];
+        for r in &users.records {
+            for p in plan.applying(&r.values).unwrap_or_default() {
+                counts[p as usize] += 1;
+            }
+        }
+        let counts = Arc::new((counts, users.records.len()));
+        *cache = Some(CountsCache {
+            bundle: bundle.clone(),
+            users: users.clone(),
+            day,
+            counts: counts.clone(),
+        });
+        counts
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

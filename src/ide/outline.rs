@@ -279,30 +279,23 @@ pub fn semantic_tokens(snap: &Snapshot, f: SourceFile) -> Vec<SemanticToken> {
 
 /// Per policy id, how many users of the users file it applies to directly; and the number
 /// of users. `None` without a users file or when the bundle has errors.
-pub fn applies_counts(host: &Host, snap: &Snapshot) -> Option<(Vec<usize>, usize)> {
+pub fn applies_counts(host: &Host, snap: &Snapshot) -> Option<std::sync::Arc<(Vec<usize>, usize)>> {
     let checked = snap.checked();
     if checked.blocking_errors().next().is_some() {
         return None;
     }
-    let bundle = checked.bundle.clone();
-    let users = host.users(snap, &bundle)?;
-    let plan = crate::eval::Plan::new(bundle.clone(), &users.fields, crate::db::today_utc());
-    let mut counts = vec![0usize; bundle.policies.len()];
-    for r in &users.records {
-        for p in plan.evaluate(&r.id, &r.values).policies {
-            counts[p as usize] += 1;
-        }
-    }
-    Some((counts, users.records.len()))
+    let users = host.users(snap, &checked.bundle)?;
+    Some(host.applies_counts(&checked.bundle, &users))
 }
 
 pub fn lenses(host: &Host, snap: &Snapshot, uri: &str) -> Vec<Lens> {
     let Some(f) = snap.file(uri) else {
         return Vec::new();
     };
-    let Some((counts, total)) = applies_counts(host, snap) else {
+    let Some(counts) = applies_counts(host, snap) else {
         return Vec::new();
     };
+    let (counts, total) = (&counts.0, counts.1);
     let b = &snap.checked().bundle;
     let mut out = Vec::new();
     for item in &snap.parsed(f).file.items {
