@@ -325,6 +325,16 @@ async fn completion_in_context() {
             "test \"t\" {\n  expect no grant $0\n}\n",
             "gitlab",
         ),
+        (
+            "attributes in a test's record",
+            "test \"t\" {\n  given { user_id: \"u\", $0 }\n}\n",
+            "department",
+        ),
+        (
+            "enum values in a test's record",
+            "test \"t\" {\n  given { employment_type: \"$0 }\n}\n",
+            "Contractor",
+        ),
         // "": nothing to offer
         ("inside a comment", "policy \"X\" {\n  // when $0\n}\n", ""),
         (

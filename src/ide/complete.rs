@@ -70,8 +70,10 @@ struct Context<'s> {
     /// The clause the cursor is in: its first keyword and the tokens after it (the word
     /// being typed excluded).
     clause: Option<(Token<'s>, Vec<Token<'s>>)>,
-    /// The last token before the cursor (and before the word being typed).
+    /// The last token before the cursor (and before the word being typed), and the one
+    /// before it.
     last: Option<Token<'s>>,
+    prev: Option<Token<'s>>,
     /// Inside a string that is not closed yet.
     in_string: bool,
     /// Inside a comment.
@@ -200,6 +202,7 @@ fn context(before: &str) -> Context<'_> {
         block,
         clause,
         last: tokens.last().map(|(_, t, _)| t.clone()),
+        prev: tokens.len().checked_sub(2).map(|i| tokens[i].1.clone()),
         in_string,
         in_comment,
     }
@@ -394,10 +397,46 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
             })
             .collect();
     }
+    // A test's record: `given { attr: value, … }`.
+    if cx.block == Some("given") {
+        return given(&cx, env);
+    }
     if cx.in_string {
         return Vec::new();
     }
     block_keywords(cx.block)
+}
+
+/// In `given { … }`: attribute names where a key goes, an enum's values in `attr: "`.
+fn given(cx: &Context, env: &crate::check::Env) -> Vec<Completion> {
+    match (&cx.last, &cx.prev) {
+        (Some(Token::Colon), Some(Token::Ident(attr))) if cx.in_string => {
+            match env.field(attr).map(|f| &f.ty) {
+                Some(crate::ir::Type::Enum(members)) => members
+                    .iter()
+                    .map(|m| Completion {
+                        label: m.clone(),
+                        kind: CompletionKind::Value,
+                        detail: Some(attr.to_string()),
+                        insert: Some(format!("{m}\"")),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
+        (Some(Token::LBrace | Token::Comma), _) if !cx.in_string => env
+            .schema
+            .iter()
+            .flat_map(|s| s.fields.iter())
+            .map(|f| Completion {
+                label: f.name.clone(),
+                kind: CompletionKind::Attribute,
+                detail: Some(f.ty.to_string()),
+                insert: Some(format!("{}: ", f.name)),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The keywords that may start a clause in a block (or an item, at the top level).
