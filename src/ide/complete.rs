@@ -332,19 +332,7 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
     if matches!(head, Some(Token::When) | Some(Token::Require)) {
         // `attr == "`, `attr != "`, `attr in ["x", "` → the enum's values
         if cx.in_string {
-            let attr = compared_attribute(rest).unwrap_or("");
-            if let Some(crate::ir::Type::Enum(members)) = env.field(attr).map(|f| &f.ty) {
-                return members
-                    .iter()
-                    .map(|m| Completion {
-                        label: m.clone(),
-                        kind: CompletionKind::Value,
-                        detail: Some(attr.to_string()),
-                        insert: Some(format!("{m}\"")),
-                    })
-                    .collect();
-            }
-            return Vec::new();
+            return enum_values(env, compared_attribute(rest).unwrap_or(""));
         }
         // After a complete operand the expression may go on, or a new clause begin.
         let operand_end = matches!(
@@ -366,17 +354,7 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
             out.extend(kw(&["and", "or", "in", "not in", "matches"]));
             return out;
         }
-        let mut out: Vec<Completion> = env
-            .schema
-            .iter()
-            .flat_map(|s| s.fields.iter())
-            .map(|f| Completion {
-                label: f.name.clone(),
-                kind: CompletionKind::Attribute,
-                detail: Some(f.ty.to_string()),
-                insert: None,
-            })
-            .collect();
+        let mut out = attributes(env, "");
         out.extend(crate::ir::Func::ALL.iter().map(|(n, _)| Completion {
             label: n.to_string(),
             kind: CompletionKind::Function,
@@ -410,29 +388,36 @@ pub fn completion(snap: &Snapshot, uri: &str, offset: usize) -> Vec<Completion> 
 /// In `given { … }`: attribute names where a key goes, an enum's values in `attr: "`.
 fn given(cx: &Context, env: &crate::check::Env) -> Vec<Completion> {
     match (&cx.last, &cx.prev) {
-        (Some(Token::Colon), Some(Token::Ident(attr))) if cx.in_string => {
-            match env.field(attr).map(|f| &f.ty) {
-                Some(crate::ir::Type::Enum(members)) => members
-                    .iter()
-                    .map(|m| Completion {
-                        label: m.clone(),
-                        kind: CompletionKind::Value,
-                        detail: Some(attr.to_string()),
-                        insert: Some(format!("{m}\"")),
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            }
-        }
-        (Some(Token::LBrace | Token::Comma), _) if !cx.in_string => env
-            .schema
+        (Some(Token::Colon), Some(Token::Ident(attr))) if cx.in_string => enum_values(env, attr),
+        (Some(Token::LBrace | Token::Comma), _) if !cx.in_string => attributes(env, ": "),
+        _ => Vec::new(),
+    }
+}
+
+/// The schema's attributes; `then` is inserted after the name (`": "` in a record).
+fn attributes(env: &crate::check::Env, then: &str) -> Vec<Completion> {
+    env.schema
+        .iter()
+        .flat_map(|s| s.fields.iter())
+        .map(|f| Completion {
+            label: f.name.clone(),
+            kind: CompletionKind::Attribute,
+            detail: Some(f.ty.to_string()),
+            insert: (!then.is_empty()).then(|| format!("{}{then}", f.name)),
+        })
+        .collect()
+}
+
+/// The members of an enum attribute, to finish an open string (none for other types).
+fn enum_values(env: &crate::check::Env, attr: &str) -> Vec<Completion> {
+    match env.field(attr).map(|f| &f.ty) {
+        Some(crate::ir::Type::Enum(members)) => members
             .iter()
-            .flat_map(|s| s.fields.iter())
-            .map(|f| Completion {
-                label: f.name.clone(),
-                kind: CompletionKind::Attribute,
-                detail: Some(f.ty.to_string()),
-                insert: Some(format!("{}: ", f.name)),
+            .map(|m| Completion {
+                label: m.clone(),
+                kind: CompletionKind::Value,
+                detail: Some(attr.to_string()),
+                insert: Some(format!("{m}\"")),
             })
             .collect(),
         _ => Vec::new(),

@@ -136,17 +136,19 @@ pub fn mine(
 /// What each user of the export holds (indexed like [`access::Access::users`]); every
 /// holder of an entitlement shares one copy of its text and level name.
 fn holdings(plan: &Plan, access: &access::Access) -> Vec<Vec<Holding>> {
-    let mut texts: FxHashMap<EntId, Arc<str>> = FxHashMap::default();
+    // Entitlement ids are dense: one shared text each.
+    let texts: Vec<Arc<str>> = plan
+        .ent_text
+        .iter()
+        .map(|t| Arc::from(t.as_str()))
+        .collect();
     let mut levels: FxHashMap<(EntId, u8), Option<Level>> = FxHashMap::default();
     (0..access.users.len() as u32)
         .map(|u| {
             access
                 .held(u)
                 .map(|e| Holding {
-                    grant: texts
-                        .entry(e.ent)
-                        .or_insert_with(|| plan.ent_text[e.ent as usize].as_str().into())
-                        .clone(),
+                    grant: texts[e.ent as usize].clone(),
                     level: e.level.and_then(|r| {
                         levels
                             .entry((e.ent, r))
