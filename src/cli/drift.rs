@@ -18,8 +18,9 @@ pub enum DriftFormat {
     Csv,
 }
 
+/// What `drift` and `plan` both read: policy, people, their current access, the date.
 #[derive(Args)]
-pub struct DriftArgs {
+pub struct CurrentAccessArgs {
     #[command(flatten)]
     bundle: BundleArgs,
     #[command(flatten)]
@@ -29,6 +30,12 @@ pub struct DriftArgs {
     access: PathBuf,
     #[arg(long, value_parser = parse_date)]
     at: Option<chrono::NaiveDate>,
+}
+
+#[derive(Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    current: CurrentAccessArgs,
     #[arg(long, value_enum, default_value = "human")]
     format: DriftFormat,
     /// Exit 1 when there is excess, missing access or a level mismatch
@@ -36,29 +43,24 @@ pub struct DriftArgs {
     fail_on_drift: bool,
 }
 
-fn compute(
-    bundle: &BundleArgs,
-    users: &UsersArgs,
-    access_path: &std::path::Path,
-    at: Option<chrono::NaiveDate>,
-) -> Result<(Plan, drift::DriftReport), InputError> {
-    let bundle = load_bundle(bundle)?;
-    let name = users.users.display().to_string();
-    let users = load_users(&bundle, users)?;
+fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport), InputError> {
+    let bundle = load_bundle(&a.bundle)?;
+    let name = a.users.users.display().to_string();
+    let users = load_users(&bundle, &a.users)?;
     for e in &users.errors {
         eprintln!(
             "error: {name}: line {}: {} (left out of the report)",
             e.line, e.message
         );
     }
-    let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, at_or_today(at));
-    let access = access::load_access(access_path, &mut plan).map_err(InputError)?;
+    let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, at_or_today(a.at));
+    let access = access::load_access(&a.access, &mut plan).map_err(InputError)?;
     let report = drift::drift(&plan, &users, &access);
     Ok((plan, report))
 }
 
 pub fn run(a: DriftArgs) -> Result<Exit, InputError> {
-    let (plan, r) = compute(&a.bundle, &a.users, &a.access, a.at)?;
+    let (plan, r) = compute(&a.current)?;
     match a.format {
         DriftFormat::Human => print!("{}", report::human(&plan, &r)),
         DriftFormat::Json => super::print_json(&report::json(&plan, &r))?,
@@ -74,13 +76,7 @@ pub fn run(a: DriftArgs) -> Result<Exit, InputError> {
 #[derive(Args)]
 pub struct PlanArgs {
     #[command(flatten)]
-    bundle: BundleArgs,
-    #[command(flatten)]
-    users: UsersArgs,
-    #[arg(long)]
-    access: PathBuf,
-    #[arg(long, value_parser = parse_date)]
-    at: Option<chrono::NaiveDate>,
+    current: CurrentAccessArgs,
     /// Write the plan (JSON) here; the review summary goes to stdout
     #[arg(short = 'o', long)]
     output: Option<PathBuf>,
@@ -95,7 +91,7 @@ pub enum PlanFormat {
 }
 
 pub fn plan(a: PlanArgs) -> Result<Exit, InputError> {
-    let (plan, r) = compute(&a.bundle, &a.users, &a.access, a.at)?;
+    let (plan, r) = compute(&a.current)?;
     let p = remediate::remediate(&plan, &r);
     let json = serde_json::to_string_pretty(&p)?;
     if let Some(out) = &a.output {

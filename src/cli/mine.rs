@@ -479,12 +479,7 @@ fn share_line(out: &mut String, s: &Share, who: Who<'_>) {
         .unwrap_or_default();
     let _ = write!(out, "    {:>6}  {}{level}", pct(s.share), s.grant);
     if !s.levels.is_empty() {
-        let ls: Vec<String> = s
-            .levels
-            .iter()
-            .map(|(l, n)| format!("{} {n}", l.name))
-            .collect();
-        let _ = write!(out, "  [levels held: {}]", ls.join(", "));
+        let _ = write!(out, "  [levels held: {}]", s.levels_held());
     }
     if let Some((label, who)) = who.filter(|(_, w)| !w.is_empty()) {
         let _ = write!(out, "  {label}: {}", names(who, 8));

@@ -393,12 +393,7 @@ fn grant_line(s: &Share, members: usize, commented: bool) -> String {
         notes.push(format!("{} of {members} members", s.holders.len()));
     }
     if !s.levels.is_empty() {
-        let ls: Vec<String> = s
-            .levels
-            .iter()
-            .map(|(l, n)| format!("{} {n}", l.name))
-            .collect();
-        notes.push(format!("levels held: {}", ls.join(", ")));
+        notes.push(format!("levels held: {}", s.levels_held()));
     }
     let note = if notes.is_empty() {
         String::new()

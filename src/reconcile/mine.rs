@@ -168,6 +168,18 @@ pub struct Share {
     pub share: f64,
 }
 
+impl Share {
+    /// The levels its holders hold, as reported: `reporter 3, maintainer 1`.
+    pub fn levels_held(&self) -> String {
+        let ls: Vec<String> = self
+            .levels
+            .iter()
+            .map(|(l, n)| format!("{} {n}", l.name))
+            .collect();
+        ls.join(", ")
+    }
+}
+
 /// What one group holds, sorted by share into the four buckets; each bucket sorted by
 /// grant text.
 #[derive(Debug, Clone, PartialEq)]
