@@ -184,24 +184,8 @@ fn plain_org(shape: OrgShape) -> Org {
             }
         }
         let grants = 4 + rng.below(4);
-        for g in 0..grants {
-            let system = rng.below(shape.systems);
-            if g % 3 == 2 {
-                let name = format!("r{}", rng.below(200));
-                p.grants.push(GrantDef {
-                    system,
-                    name,
-                    level: None,
-                });
-            } else {
-                let level = rng.below(LEVELS.len());
-                p.grants.push(GrantDef {
-                    system,
-                    name: format!("g{i}-{g}"),
-                    level: Some(level),
-                });
-            }
-        }
+        p.grants
+            .extend(random_grants(&mut rng, shape.systems, i, grants));
         policies.push(p);
     }
     Org {
@@ -277,24 +261,8 @@ fn rich_org(shape: OrgShape) -> Org {
             }
         }
         let grants = 1 + rng.below(3);
-        for g in 0..grants {
-            let system = rng.below(shape.systems);
-            if g % 3 == 2 {
-                let name = format!("r{}", rng.below(200));
-                p.grants.push(GrantDef {
-                    system,
-                    name,
-                    level: None,
-                });
-            } else {
-                let level = rng.below(LEVELS.len());
-                p.grants.push(GrantDef {
-                    system,
-                    name: format!("g{i}-{g}"),
-                    level: Some(level),
-                });
-            }
-        }
+        p.grants
+            .extend(random_grants(&mut rng, shape.systems, i, grants));
         if rng.below(3) == 0 {
             let k = rng.below(10);
             p.grants.push(GrantDef {
@@ -310,6 +278,29 @@ fn rich_org(shape: OrgShape) -> Org {
         require_active: true,
         policies,
     }
+}
+
+/// `count` grants of policy `i`: every third a levelless role shared among policies
+/// (`r0`–`r199`), the others a group of its own at a random level.
+fn random_grants(rng: &mut Rng, systems: usize, i: usize, count: usize) -> Vec<GrantDef> {
+    (0..count)
+        .map(|g| {
+            let system = rng.below(systems);
+            if g % 3 == 2 {
+                GrantDef {
+                    system,
+                    name: format!("r{}", rng.below(200)),
+                    level: None,
+                }
+            } else {
+                GrantDef {
+                    system,
+                    name: format!("g{i}-{g}"),
+                    level: Some(rng.below(LEVELS.len())),
+                }
+            }
+        })
+        .collect()
 }
 
 fn quoted(vs: &[String]) -> String {
