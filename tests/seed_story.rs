@@ -22,6 +22,22 @@ fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
+/// `CMD policies --users users.json --access access.json --at AT EXTRA…` (`drift`, `plan`).
+fn on_seed_access<'a>(cmd: &'a str, at: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        cmd,
+        "policies",
+        "--users",
+        "users.json",
+        "--access",
+        "access.json",
+        "--at",
+        at,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn actions<'a>(ev: &'a serde_json::Value, action: &str) -> Vec<&'a serde_json::Value> {
     ev["changes"]
         .as_array()
@@ -206,18 +222,11 @@ fn lifecycle_human_report() {
 
 #[test]
 fn drift_mid_2025() {
-    let d = json(&[
+    let d = json(&on_seed_access(
         "drift",
-        "policies",
-        "--users",
-        "users.json",
-        "--access",
-        "access.json",
-        "--at",
         "2025-06-01",
-        "--format",
-        "json",
-    ]);
+        &["--format", "json"],
+    ));
     let s = &d["summary"];
     assert_eq!(s["current_entries"], 51);
     assert_eq!(s["covered"], 43);
@@ -278,18 +287,11 @@ fn drift_mid_2025() {
 
 #[test]
 fn drift_while_the_exception_is_in_force() {
-    let d = json(&[
+    let d = json(&on_seed_access(
         "drift",
-        "policies",
-        "--users",
-        "users.json",
-        "--access",
-        "access.json",
-        "--at",
         "2025-01-15",
-        "--format",
-        "json",
-    ]);
+        &["--format", "json"],
+    ));
     assert_eq!(d["summary"]["excepted"], 1);
     assert_eq!(d["summary"]["excess"], 6);
     let sarah = d["users"]
@@ -307,29 +309,9 @@ fn drift_while_the_exception_is_in_force() {
 
 #[test]
 fn drift_human_csv_plan_and_fail_on_drift() {
-    let o = polc(&[
-        "drift",
-        "policies",
-        "--users",
-        "users.json",
-        "--access",
-        "access.json",
-        "--at",
-        "2025-06-01",
-    ]);
+    let o = polc(&on_seed_access("drift", "2025-06-01", &[]));
     insta::assert_snapshot!("drift_human", String::from_utf8_lossy(&o.stdout));
-    let o = polc(&[
-        "drift",
-        "policies",
-        "--users",
-        "users.json",
-        "--access",
-        "access.json",
-        "--at",
-        "2025-06-01",
-        "--format",
-        "csv",
-    ]);
+    let o = polc(&on_seed_access("drift", "2025-06-01", &["--format", "csv"]));
     let csv = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(
         csv.lines().count(),
@@ -337,42 +319,12 @@ fn drift_human_csv_plan_and_fail_on_drift() {
         "one row per current entry and per missing one"
     );
     insta::assert_snapshot!("drift_csv", csv);
-    let o = polc(&[
-        "drift",
-        "policies",
-        "--users",
-        "users.json",
-        "--access",
-        "access.json",
-        "--at",
-        "2025-06-01",
-        "--fail-on-drift",
-    ]);
+    let o = polc(&on_seed_access("drift", "2025-06-01", &["--fail-on-drift"]));
     assert_eq!(o.status.code(), Some(1));
-    let o = polc(&[
-        "plan",
-        "policies",
-        "--users",
-        "users.json",
-        "--access",
-        "access.json",
-        "--at",
-        "2025-01-15",
-    ]);
+    let o = polc(&on_seed_access("plan", "2025-01-15", &[]));
     assert_eq!(o.status.code(), Some(0));
     insta::assert_snapshot!("plan_human", String::from_utf8_lossy(&o.stdout));
-    let p = json(&[
-        "plan",
-        "policies",
-        "--users",
-        "users.json",
-        "--access",
-        "access.json",
-        "--at",
-        "2025-01-15",
-        "--format",
-        "json",
-    ]);
+    let p = json(&on_seed_access("plan", "2025-01-15", &["--format", "json"]));
     assert_eq!(p["format"], "polc-plan");
     assert_eq!(p["summary"]["grant"], 15);
     assert_eq!(p["summary"]["revoke"], 6);
