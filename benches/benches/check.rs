@@ -13,17 +13,7 @@ fn check_cold(c: &mut Criterion) {
         .map(|(p, t)| (p.as_str(), t.as_str()))
         .collect();
     // the bundle must be clean, or the benchmark measures error paths
-    {
-        let loaded = polc::db::Loaded::from_sources(&refs);
-        let checked = polc::check::check_bundle(&loaded.db, loaded.workspace);
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .take(3)
-            .collect();
-        assert!(errors.is_empty(), "generated bundle has errors: {errors:?}");
-    }
+    polc_benches::pipeline::load_bundle(&files);
     let mut group = c.benchmark_group("check");
     group.sample_size(10);
     group.bench_function("cold_10k_policies", |b| {
