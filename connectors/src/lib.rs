@@ -1,0 +1,156 @@
+//! Connectors: how polc reads and changes what a target system holds.
+//!
+//! One trait, [`Connector`], with three implementations (`file`, `exec`, `scim`) and a
+//! wrapper that adds retries, rate limits and quarantine. This crate knows nothing of Pol:
+//! an entitlement is the text of a grant reference (`slack:channel:#sales`, without its
+//! level) and a level is a name. The provisioning crate decides *what* to change; a
+//! connector only knows *how*.
+//!
+//! Every call is idempotent: granting what is held answers [`Applied::AlreadyPresent`],
+//! revoking what is gone [`Applied::AlreadyAbsent`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One entry of what a system holds: a person holding an entitlement at a level.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Holding {
+    /// The HRIS user id the account belongs to (for SCIM: mapped back from `userName`).
+    pub user_id: String,
+    /// The full grant reference without its level: `gitlab:group:customer-solutions`.
+    pub grant: String,
+    /// The level held; `None` for types without levels.
+    pub level: Option<String>,
+}
+
+/// An account in a system and whether it is active.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub user_id: String,
+    pub active: bool,
+}
+
+/// What a system holds, as one listing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub holdings: Vec<Holding>,
+    /// Accounts known to the system (with or without holdings); empty when the system has
+    /// no notion of accounts (the `file` connector).
+    pub accounts: Vec<AccountState>,
+}
+
+/// The person an action is for: the HRIS user id and the record's attributes as text
+/// (what `user_name` templates such as `{user_id}` or `{email}` are filled from).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub user_id: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// What to do with a leaver's account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaverMode {
+    /// Keep the account but make it inactive (SCIM `active = false`).
+    Deactivate,
+    /// Delete the account.
+    Delete,
+    /// Leave the account as it is (its entitlements are still revoked).
+    Keep,
+}
+
+/// One change to a system.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// Give `grant` at `level` (creating the account first if the system needs one).
+    Grant {
+        grant: String,
+        level: Option<String>,
+    },
+    /// Take `grant` away at every level it is held.
+    Revoke { grant: String },
+    /// Move `grant` from `from` to `to`: the new level is granted before the old one is
+    /// revoked.
+    SetLevel {
+        grant: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// A leaver's account, as the mode says.
+    Deprovision { mode: LeaverMode },
+    /// A rehire: make an inactive account active again (no-op where there is none).
+    Reactivate,
+}
+
+/// How a change went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Applied {
+    /// The system changed.
+    Done,
+    /// Nothing to do: the grant (or active account) was already there.
+    AlreadyPresent,
+    /// Nothing to do: the grant (or account) was already gone.
+    AlreadyAbsent,
+}
+
+/// What a system holds of one entitlement for one person, read back after a change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadBack {
+    /// The levels at which the person holds the grant (`[None]` for a type without levels
+    /// that is held; empty when not held).
+    pub levels: Vec<Option<String>>,
+    /// Whether the person's account is active; `None` when there is no account or the
+    /// system has no notion of one.
+    pub active: Option<bool>,
+}
+
+/// Why a call failed. Messages never contain a secret (tokens are never formatted).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// A network error, a timeout, a 5xx, a program that died: worth retrying.
+    #[error("{0}")]
+    Transient(String),
+    /// The server asked to slow down (HTTP 429), for this long if it said.
+    #[error("rate limited by the system{}", .retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
+    RateLimited { retry_after: Option<Duration> },
+    /// The resource changed under us (HTTP 412): re-read and retry.
+    #[error("the resource changed since it was read: {0}")]
+    Conflict(String),
+    /// A refusal that a retry will not change (4xx, a program's `retry: false`).
+    #[error("{0}")]
+    Permanent(String),
+    /// The connector's configuration is wrong (no token, bad URL, bad template).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl ConnectorError {
+    /// Worth another attempt?
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Transient(_)
+                | ConnectorError::RateLimited { .. }
+                | ConnectorError::Conflict(_)
+        )
+    }
+}
+
+/// A target system, as polc reads and changes it.
+pub trait Connector: Send {
+    /// Everything the system holds (paged internally; the whole listing or an error).
+    fn list(&mut self) -> Result<Listing, ConnectorError>;
+    /// Makes one change; idempotent.
+    fn apply(&mut self, person: &Person, change: &Change) -> Result<Applied, ConnectorError>;
+    /// What the system holds now of `grant` for `person` (to confirm a change); `grant`
+    /// `None` reads only the account's state.
+    fn read_back(
+        &mut self,
+        person: &Person,
+        grant: Option<&str>,
+    ) -> Result<ReadBack, ConnectorError>;
+}
