@@ -7,12 +7,10 @@
 pub mod analysis;
 pub mod bundle;
 pub mod check;
-pub mod cli;
 pub mod db;
 pub mod diagnostics;
 pub mod eval;
 pub mod fmt;
-pub mod ide;
 pub mod input;
 pub mod ir;
 pub mod lifecycle;

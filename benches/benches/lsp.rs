@@ -2,8 +2,8 @@
 //! a one-line edit (goal < 50 ms) and completion (goal < 20 ms), on the warm database.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use polc::ide::Host;
 use polc_benches::{bundle, OrgShape};
+use polc_ide::Host;
 use polc_lsp::Analysis;
 
 fn lsp(c: &mut Criterion) {

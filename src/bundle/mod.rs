@@ -141,11 +141,11 @@ pub fn load(path: &Path, verify_key: Option<&Path>) -> Result<(Header, ir::Bundl
 }
 
 /// What the interpreter's `--bundle FILE [--verify-key KEY]` loads: the checked IR, ready
-/// to evaluate. Errors are input errors (exit 2).
+/// to evaluate.
 pub fn load_for_eval(
     path: &Path,
     verify_key: Option<&Path>,
-) -> Result<Arc<ir::Bundle>, crate::cli::InputError> {
+) -> Result<Arc<ir::Bundle>, BundleError> {
     Ok(Arc::new(load(path, verify_key)?.1))
 }
 

@@ -1,0 +1,34 @@
+//! polc's integration tests: one binary for the whole workspace (build once, link once).
+//! Each module is one area; `support` holds what they share.
+
+/// The workspace root (where `examples/`, `tests/` and `docs/` live), as a string literal,
+/// so that `concat!(root!(), "/examples/seed")` works.
+macro_rules! root {
+    () => {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/..")
+    };
+}
+
+mod support;
+
+mod access_formats;
+mod analysis;
+mod cli_analyze;
+mod cli_bundle;
+mod cli_check;
+mod cli_eval;
+mod cli_fmt;
+mod cli_impact;
+mod cli_mine;
+mod diagnostics;
+mod docs_diagnostics;
+mod editor_nvim;
+mod eval_semantics;
+mod explain_examples;
+mod fmt;
+mod fuzz_corpus;
+mod hr_mapping;
+mod incremental;
+mod lsp;
+mod properties;
+mod seed_story;
