@@ -51,7 +51,7 @@ pub fn users(bundle: &polc::ir::Bundle, text: &str) -> Users {
     .expect("generated users parse")
 }
 
-/// The whole `polc eval --format json` pipeline, as `src/cli/eval.rs` runs it: parse the
+/// The whole `polc eval --format json` pipeline, as `cli/src/eval.rs` runs it: parse the
 /// users text, build the plan, evaluate every user, write the JSON answer into `out`.
 pub fn polc_eval(bundle: &Arc<polc::ir::Bundle>, users_text: &str, out: &mut Vec<u8>) {
     let users = users(bundle, users_text);

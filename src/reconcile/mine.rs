@@ -3,7 +3,7 @@
 //! for each group and each entitlement any member holds, the share of members holding it
 //! (at any level) sorts it into `baseline`, `candidates`, `review` or `outliers`.
 //!
-//! Pure functions over plain data: the command (`src/cli/mine.rs`) loads the files, and
+//! Pure functions over plain data: the command (`cli/src/mine.rs`) loads the files, and
 //! [`super::emit`] turns the result into Pol.
 
 use std::cmp::Ordering;

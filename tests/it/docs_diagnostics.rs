@@ -15,7 +15,7 @@ exits 1), `W` are warnings (fatal only with `--deny-warnings`), `N` are notes.
 `polc explain CODE` (for example `polc explain E0101`) prints the same text as the section
 below in the terminal. This page is generated from those texts
 (`src/diagnostics/explain/*.md`); every wrong example is checked to produce its code and
-every fixed one to be clean (`tests/explain_examples.rs`).
+every fixed one to be clean (`tests/it/explain_examples.rs`).
 
 Output formats: `polc check --format human` (the default, as rendered below),
 `--format json` (CLI.md's schema: `code`, `severity`, `message`, `file`, `line`, `column`,

@@ -13,6 +13,7 @@ mod support;
 
 mod access_formats;
 mod analysis;
+mod architecture;
 mod cli_analyze;
 mod cli_bundle;
 mod cli_check;
