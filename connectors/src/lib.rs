@@ -14,9 +14,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod exec;
 pub mod file;
 pub mod retry;
+mod text;
 
+pub use exec::{ExecConfig, ExecConnector};
 pub use file::{FileConfig, FileConnector};
 pub use retry::{RetryConfig, Retrying};
 
