@@ -17,11 +17,13 @@ use serde::{Deserialize, Serialize};
 pub mod exec;
 pub mod file;
 pub mod retry;
+pub mod scim;
 mod text;
 
 pub use exec::{ExecConfig, ExecConnector};
 pub use file::{FileConfig, FileConnector};
 pub use retry::{RetryConfig, Retrying};
+pub use scim::{ScimConfig, ScimConnector, Secret};
 
 /// One entry of what a system holds: a person holding an entitlement at a level.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
