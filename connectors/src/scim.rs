@@ -652,10 +652,11 @@ impl ScimConnector {
         Ok(id)
     }
 
-    /// The SCIM id of `person`'s account, created (active) if there is none.
-    fn ensure_user(&mut self, person: &Person) -> Result<String, ConnectorError> {
+    /// The SCIM id of `person`'s account, created (active) if there is none; and whether
+    /// it was just created (then it holds nothing yet).
+    fn ensure_user(&mut self, person: &Person) -> Result<(String, bool), ConnectorError> {
         if let Some(id) = self.find_user(person)? {
-            return Ok(id);
+            return Ok((id, false));
         }
         let user_name = self.user_name_of(person)?;
         let body = json!({
@@ -667,15 +668,16 @@ impl ScimConnector {
         let reply = self.send("POST", "/Users", &[], Some(&body), None)?;
         match reply.status {
             // Already there (made by someone else, or by a request whose answer was lost).
-            409 => self.find_user(person)?.ok_or_else(|| {
-                ConnectorError::Transient(format!(
+            409 => match self.find_user(person)? {
+                Some(id) => Ok((id, false)),
+                None => Err(ConnectorError::Transient(format!(
                     "POST /Users: userName {user_name:?} is taken but cannot be found"
-                ))
-            }),
+                ))),
+            },
             200 | 201 => match str_field(&reply.body, "id") {
                 Some(id) => {
                     self.users.insert(person.user_id.clone(), id.to_string());
-                    Ok(id.to_string())
+                    Ok((id.to_string(), true))
                 }
                 None => Err(ConnectorError::Transient(
                     "POST /Users: the answer has no `id`".into(),
@@ -1126,8 +1128,8 @@ impl Connector for ScimConnector {
         match change {
             Change::Grant { grant, level } => {
                 let name = self.group_name(grant, level.as_deref())?;
-                let user = self.ensure_user(person)?;
-                if self.held(&user, grant)?.contains(level) {
+                let (user, created) = self.ensure_user(person)?;
+                if !created && self.held(&user, grant)?.contains(level) {
                     return Ok(Applied::AlreadyPresent);
                 }
                 self.patch_members(&name, &user, true)?;
@@ -1150,8 +1152,12 @@ impl Connector for ScimConnector {
             }
             Change::SetLevel { grant, from, to } => {
                 let new = self.group_name(grant, to.as_deref())?;
-                let user = self.ensure_user(person)?;
-                let held = self.held(&user, grant)?;
+                let (user, created) = self.ensure_user(person)?;
+                let held = if created {
+                    BTreeSet::new()
+                } else {
+                    self.held(&user, grant)?
+                };
                 let mut changed = false;
                 if !held.contains(to) {
                     self.patch_members(&new, &user, true)?;

@@ -551,6 +551,82 @@ fn the_token_never_appears_in_errors_or_debug_output() {
     }
 }
 
+#[test]
+fn a_group_changed_by_someone_else_is_read_again_after_a_412() {
+    let server = Server::start();
+    let base = server.url("gitlab");
+    let types = BTreeMap::from([("group".to_string(), vec![])]);
+    let mut c = Retrying::new(
+        ScimConnector::new(ScimConfig::new("gitlab", &base, Secret::new(TOKEN), types)).unwrap(),
+        fast_retries(),
+    );
+    let cs = grant("gitlab:group:cs", None);
+    c.apply_confirmed(&person("ann"), &cs).unwrap();
+    // Someone else adds a member: the version the connector has is stale.
+    let (_, other) = http(
+        "POST",
+        &format!("{base}/Users"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "other",
+        })),
+    );
+    let group_id = group(&base, "group:cs").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = http(
+        "PATCH",
+        &format!("{base}/Groups/{group_id}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": other["id"]}]}],
+        })),
+    );
+    assert_eq!(status, 204);
+    // The stale If-Match gets a 412; the retry reads the version again and goes through.
+    let err = c
+        .inner_mut()
+        .apply(&person("bob"), &cs)
+        .expect_err("the stale version is refused");
+    assert!(matches!(err, ConnectorError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        c.apply_confirmed(&person("bob"), &cs).unwrap(),
+        Applied::Done
+    );
+    assert_eq!(members(&base, "group:cs"), vec!["ann", "bob", "other"]);
+}
+
+#[test]
+fn requests_per_action_and_actions_per_second() {
+    let server = Server::start();
+    let base = server.url("slack");
+    let mut c = ScimConnector::new(config(&base)).unwrap();
+    let people: Vec<Person> = (0..50).map(|i| person(&format!("p{i:02}"))).collect();
+    // Joiners: the account, then the first grant.
+    let start = Instant::now();
+    for p in &people {
+        c.apply(p, &grant("slack:channel:#all", None)).unwrap();
+    }
+    let joiners = start.elapsed();
+    let joiner_requests = c.requests_sent();
+    // Known people, known groups: what one more grant costs.
+    let before = c.requests_sent();
+    let start = Instant::now();
+    for p in &people {
+        c.apply(p, &grant("slack:workspace:main", Some("member")))
+            .unwrap();
+    }
+    let grants = start.elapsed();
+    let per_grant = (c.requests_sent() - before) as f64 / people.len() as f64;
+    let rate = people.len() as f64 / grants.as_secs_f64();
+    eprintln!("scim: 50 first grants (joiners) in {joiners:?}, {joiner_requests} requests");
+    eprintln!("scim: 50 more grants in {grants:?}, {per_grant} requests each, {rate:.0}/s");
+    // Lookup of the user's groups and the PATCH; the group's version once.
+    assert!(per_grant <= 2.1, "{per_grant}");
+    assert!(joiner_requests <= 50 * 4 + 4, "{joiner_requests}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Faults: a proxy of the test's own between the connector and the server.
 
