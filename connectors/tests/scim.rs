@@ -521,7 +521,7 @@ fn listing_pages_maps_names_back_and_ignores_foreign_groups() {
 fn the_token_never_appears_in_errors_or_debug_output() {
     let server = Server::start();
     let base = server.url("slack");
-    let mut texts = Vec::new();
+    let mut texts = vec![format!("{:?}", config(&base))];
     // A refused token (the wrong one, which is our secret here).
     let mut cfg = config(&base);
     cfg.token = Secret::new("wrong-token-also-secret");
