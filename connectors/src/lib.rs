@@ -14,6 +14,17 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod exec;
+pub mod file;
+pub mod retry;
+pub mod scim;
+mod text;
+
+pub use exec::{ExecConfig, ExecConnector};
+pub use file::{FileConfig, FileConnector};
+pub use retry::{RetryConfig, Retrying};
+pub use scim::{ScimConfig, ScimConnector, Secret};
+
 /// One entry of what a system holds: a person holding an entitlement at a level.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Holding {
@@ -126,6 +137,14 @@ pub enum ConnectorError {
     /// The connector's configuration is wrong (no token, bad URL, bad template).
     #[error("configuration: {0}")]
     Config(String),
+    /// The system failed too many calls in a row and is no longer called (see
+    /// [`Retrying`]); the text is the last failure.
+    #[error("quarantined after {failures} failed calls in a row; last: {last}")]
+    Quarantined { failures: u32, last: String },
+    /// The change was accepted but reading it back never showed it (within
+    /// `read_back_seconds`): the action failed.
+    #[error("not confirmed: {0}")]
+    NotConfirmed(String),
 }
 
 impl ConnectorError {
@@ -138,6 +157,47 @@ impl ConnectorError {
                 | ConnectorError::Conflict(_)
         )
     }
+}
+
+impl Change {
+    /// The grant the change is about; `None` for account changes.
+    pub fn grant(&self) -> Option<&str> {
+        match self {
+            Change::Grant { grant, .. }
+            | Change::Revoke { grant }
+            | Change::SetLevel { grant, .. } => Some(grant),
+            Change::Deprovision { .. } | Change::Reactivate => None,
+        }
+    }
+
+    /// Whether `seen` (a [`Connector::read_back`] of [`Change::grant`]) shows the change
+    /// made. A system without accounts answers `active: None`, which satisfies every
+    /// account change.
+    pub fn is_shown_by(&self, seen: &ReadBack) -> bool {
+        match self {
+            Change::Grant { level, .. } => seen.levels.contains(level),
+            Change::Revoke { .. } => seen.levels.is_empty(),
+            Change::SetLevel { from, to, .. } => {
+                seen.levels.contains(to) && (from == to || !seen.levels.contains(from))
+            }
+            Change::Deprovision {
+                mode: LeaverMode::Deactivate,
+            } => seen.active != Some(true),
+            Change::Deprovision {
+                mode: LeaverMode::Delete,
+            } => seen.active.is_none(),
+            Change::Deprovision {
+                mode: LeaverMode::Keep,
+            } => true,
+            Change::Reactivate => seen.active != Some(false),
+        }
+    }
+}
+
+/// The entitlement of a grant reference: the text after the system's name
+/// (`channel:#sales` for `slack:channel:#sales`); `None` without a `:`.
+pub fn entitlement_of(grant: &str) -> Option<&str> {
+    grant.split_once(':').map(|(_, rest)| rest)
 }
 
 /// A target system, as polc reads and changes it.
@@ -153,4 +213,41 @@ pub trait Connector: Send {
         person: &Person,
         grant: Option<&str>,
     ) -> Result<ReadBack, ConnectorError>;
+
+    /// Makes several changes, one result per item in order. The default applies them one
+    /// by one; a connector that can do better overrides it (the `file` connector reads and
+    /// writes its file once per batch).
+    fn apply_batch(&mut self, items: &[(Person, Change)]) -> Vec<Result<Applied, ConnectorError>> {
+        items
+            .iter()
+            .map(|(person, change)| self.apply(person, change))
+            .collect()
+    }
+
+    /// The people the caller knows (the HRIS records), so that a listing can map accounts
+    /// back to user ids when the account name is made from other attributes (SCIM
+    /// `user_name = "{email}"`). The default ignores them.
+    fn set_directory(&mut self, _people: &[Person]) {}
+}
+
+impl<C: Connector + ?Sized> Connector for Box<C> {
+    fn list(&mut self) -> Result<Listing, ConnectorError> {
+        (**self).list()
+    }
+    fn apply(&mut self, person: &Person, change: &Change) -> Result<Applied, ConnectorError> {
+        (**self).apply(person, change)
+    }
+    fn read_back(
+        &mut self,
+        person: &Person,
+        grant: Option<&str>,
+    ) -> Result<ReadBack, ConnectorError> {
+        (**self).read_back(person, grant)
+    }
+    fn apply_batch(&mut self, items: &[(Person, Change)]) -> Vec<Result<Applied, ConnectorError>> {
+        (**self).apply_batch(items)
+    }
+    fn set_directory(&mut self, people: &[Person]) {
+        (**self).set_directory(people)
+    }
 }
