@@ -44,3 +44,21 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore]
+    fn canonical_of_a_large_array() {
+        let v: Vec<serde_json::Value> = (0..8000)
+            .map(|i| serde_json::json!({"id": format!("a{i}"), "user_id": format!("u{i}"), "grant": "gitlab:group:x", "level": "reporter", "sources": ["A > B"]}))
+            .collect();
+        let t = std::time::Instant::now();
+        let s = super::canonical(&v).unwrap();
+        eprintln!(
+            "canonical of 8000 objects ({} bytes): {:?}",
+            s.len(),
+            t.elapsed()
+        );
+    }
+}

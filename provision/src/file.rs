@@ -124,8 +124,8 @@ impl Connector for JsonFile {
 /// A change applied to a set of holdings (accounts are not tracked here).
 pub(crate) fn apply_to_set(set: &mut BTreeSet<Holding>, user: &str, change: &Change) -> Applied {
     let held = |set: &BTreeSet<Holding>, g: &str| -> Vec<Holding> {
-        set.iter()
-            .filter(|h| h.user_id == user && h.grant == g)
+        set.range(range_start(user, g)..)
+            .take_while(|h| h.user_id == user && h.grant == g)
             .cloned()
             .collect()
     };
@@ -184,12 +184,21 @@ pub(crate) fn read_from_set(
     ReadBack {
         levels: match grant {
             Some(g) => set
-                .iter()
-                .filter(|h| h.user_id == user && h.grant == g)
+                .range(range_start(user, g)..)
+                .take_while(|h| h.user_id == user && h.grant == g)
                 .map(|h| h.level.clone())
                 .collect(),
             None => Vec::new(),
         },
         active,
+    }
+}
+
+/// The first holding of `user` and `grant` in the set's order (`None` sorts first).
+fn range_start(user: &str, grant: &str) -> Holding {
+    Holding {
+        user_id: user.into(),
+        grant: grant.into(),
+        level: None,
     }
 }

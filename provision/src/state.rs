@@ -98,7 +98,8 @@ CREATE TABLE plans (
     created_at TEXT NOT NULL,
     created_by TEXT NOT NULL,
     document TEXT NOT NULL           -- the plan JSON
-) WITHOUT ROWID;
+);  -- a rowid table: the actions' foreign key is checked on the id's index, not on the
+    -- (large) rows themselves
 
 CREATE TABLE actions (
     plan_id TEXT NOT NULL REFERENCES plans(id),
