@@ -1,0 +1,987 @@
+//! `apply`: carries out a stored plan, crash-safely.
+//!
+//! Every action is journalled `pending → sent` in a committed transaction *before* the
+//! connector is called, then read back and marked `done`, `failed` or `stale` in a second
+//! transaction. A crash anywhere leaves actions `pending` (never sent: sent next time) or
+//! `sent` (maybe sent): the next apply or pull reads those back first and marks them done
+//! without sending again when the system already shows the change. Journal writes are
+//! batched (one transaction marks a batch sent, one records its results), which is what
+//! makes tens of thousands of actions a second possible with `synchronous = FULL`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use polc_connectors::{Applied, Change, Connector, ConnectorError, LeaverMode, Person, ReadBack};
+use rusqlite::Connection;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::{Error, Result, StateContext};
+use crate::plan::Plan;
+use crate::pull::store_observed;
+use crate::state::{now_text, SystemLock};
+use crate::{audit, directory, Provision};
+
+/// How a plan is approved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Approval {
+    /// A person approves exactly this digest (everything in the plan).
+    Digest(String),
+    /// No person: refused when an action needs review (leavers' revocations excepted).
+    AutoApprove,
+}
+
+/// `apply`'s options.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub approve: Approval,
+    /// The date of the apply: the plan must be dated so.
+    pub at: NaiveDate,
+    /// Apply although a guard trips, for this reason (audited).
+    pub force: Option<String>,
+    /// Who approves (the audit's actor; with four_eyes, not the plan's author).
+    pub as_name: Option<String>,
+    /// Wait for another process's lock on a system instead of refusing.
+    pub wait: bool,
+    /// Actions per journal transaction.
+    pub batch: usize,
+    /// A fail point (tests): `journalled`, `sent:N` (after the Nth change is sent),
+    /// `read:N` (after the Nth change is read back), `confirmed`. Default: the
+    /// `POLC_FAILPOINT` environment variable.
+    pub fail_at: Option<String>,
+    /// At the fail point, kill the process with SIGKILL (else panic).
+    pub fail_kill: bool,
+}
+
+impl ApplyOptions {
+    pub fn new(approve: Approval, at: NaiveDate) -> ApplyOptions {
+        ApplyOptions {
+            approve,
+            at,
+            force: None,
+            as_name: None,
+            wait: false,
+            batch: 512,
+            fail_at: std::env::var("POLC_FAILPOINT").ok(),
+            fail_kill: std::env::var_os("POLC_FAILPOINT_KILL").is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionResult {
+    pub id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApplySummary {
+    pub done: usize,
+    pub failed: usize,
+    pub stale: usize,
+    pub skipped: usize,
+    /// Not finished (a quarantined system stopped them, or they stay `sent` unconfirmed).
+    pub pending: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    pub plan: String,
+    pub digest: String,
+    pub results: Vec<ActionResult>,
+    pub summary: ApplySummary,
+}
+
+impl ApplyReport {
+    /// Everything done (or skipped on purpose): exit 0; otherwise 1 (re-run finishes it).
+    pub fn all_done(&self) -> bool {
+        self.summary.failed == 0 && self.summary.pending == 0 && self.summary.stale == 0
+    }
+
+    pub fn human(&self) -> String {
+        let s = &self.summary;
+        let mut out = format!(
+            "plan {}: {} done, {} failed, {} stale, {} skipped, {} pending\n",
+            self.plan, s.done, s.failed, s.stale, s.skipped, s.pending
+        );
+        for r in self.results.iter().filter(|r| r.status != "done").take(100) {
+            out += &format!(
+                "  {} {} (attempts {}){}\n",
+                r.id,
+                r.status,
+                r.attempts,
+                r.error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        if !self.all_done() {
+            out += "run the same apply again to finish what failed\n";
+        }
+        out
+    }
+}
+
+/// One journalled action.
+struct Row {
+    plan_id: String,
+    idx: i64,
+    id: String,
+    user_id: String,
+    change: Change,
+    leaver: bool,
+    protected: bool,
+    _status: String,
+}
+
+fn rows(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(sql).state(path)?;
+    let it = stmt
+        .query_map(params, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, bool>(5)?,
+                r.get::<_, bool>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })
+        .state(path)?;
+    let mut out = Vec::new();
+    for x in it {
+        let (plan_id, idx, id, user_id, change, leaver, protected, status) = x.state(path)?;
+        let change: Change = serde_json::from_str(&change).map_err(|e| Error::State {
+            path: path.to_path_buf(),
+            message: format!("action {id} of {plan_id} is damaged: {e}"),
+        })?;
+        out.push(Row {
+            plan_id,
+            idx,
+            id,
+            user_id,
+            change,
+            leaver,
+            protected,
+            _status: status,
+        });
+    }
+    Ok(out)
+}
+
+const COLS: &str = "plan_id, idx, id, user_id, change, leaver, protected, status";
+
+/// The grant a change reads back (None: the account).
+fn grant_of(c: &Change) -> Option<&str> {
+    match c {
+        Change::Grant { grant, .. } | Change::Revoke { grant } | Change::SetLevel { grant, .. } => {
+            Some(grant)
+        }
+        Change::Deprovision { .. } | Change::Reactivate => None,
+    }
+}
+
+/// Whether what the system shows is what the change makes.
+pub fn confirmed(c: &Change, rb: &ReadBack) -> bool {
+    match c {
+        Change::Grant { level, .. } => rb.levels.contains(level),
+        Change::Revoke { .. } => rb.levels.is_empty(),
+        Change::SetLevel { from, to, .. } => {
+            rb.levels.contains(to) && (from == to || !rb.levels.contains(from))
+        }
+        Change::Deprovision {
+            mode: LeaverMode::Deactivate,
+        } => rb.active != Some(true),
+        Change::Deprovision {
+            mode: LeaverMode::Delete,
+        } => rb.active.is_none(),
+        Change::Deprovision {
+            mode: LeaverMode::Keep,
+        } => true,
+        Change::Reactivate => rb.active != Some(false),
+    }
+}
+
+/// The observed holdings after a confirmed change.
+fn apply_to_observed(h: &mut crate::pull::Holdings, active: &mut Option<bool>, c: &Change) {
+    match c {
+        Change::Grant { grant, level } => {
+            if !h.iter().any(|(g, l)| g == grant && l == level) {
+                h.push((grant.clone(), level.clone()));
+            }
+        }
+        Change::Revoke { grant } => h.retain(|(g, _)| g != grant),
+        Change::SetLevel { grant, from, to } => {
+            h.retain(|(g, l)| !(g == grant && (l == from || l == to)));
+            h.push((grant.clone(), to.clone()));
+        }
+        Change::Deprovision {
+            mode: LeaverMode::Delete,
+        } => {
+            h.clear();
+            *active = None;
+        }
+        Change::Deprovision {
+            mode: LeaverMode::Deactivate,
+        } => {
+            if active.is_some() {
+                *active = Some(false);
+            }
+        }
+        Change::Deprovision {
+            mode: LeaverMode::Keep,
+        } => {}
+        Change::Reactivate => {
+            if active.is_some() {
+                *active = Some(true);
+            }
+        }
+    }
+    h.sort();
+}
+
+/// An action's outcome, to record.
+struct Outcome {
+    status: &'static str,
+    tries: i64,
+    error: Option<String>,
+    /// The change as the system shows it now (for observed access).
+    effect: bool,
+}
+
+/// Records outcomes: statuses, observed access, polc's own grants, audit entries.
+fn record(
+    p: &Provision,
+    system: &str,
+    as_of: &str,
+    batch: &[(&Row, Outcome)],
+    resumed: bool,
+) -> Result<()> {
+    let path = p.state.path.clone();
+    let tx = p.tx()?;
+    {
+        let mut w = audit::Writer::new(&tx, &path, &p.actor)?;
+        let now = now_text();
+        let mut by_user: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+        for (r, o) in batch {
+            tx.prepare_cached(
+                "UPDATE actions SET status = ?3, attempts = attempts + ?4, last_error = ?5, updated_at = ?6 WHERE plan_id = ?1 AND idx = ?2",
+            )
+            .state(&path)?
+            .execute(rusqlite::params![r.plan_id, r.idx, o.status, o.tries, o.error, now])
+            .state(&path)?;
+            let kind = match o.status {
+                "done" => "confirmed",
+                "pending" => "unconfirmed",
+                other => other,
+            };
+            w.append(
+                Some(as_of),
+                kind,
+                json!({"plan": r.plan_id, "action": r.id, "system": system, "user_id": r.user_id, "change": r.change,
+                       "error": o.error, "resumed": resumed}),
+            )?;
+            if o.effect {
+                by_user.entry(r.user_id.as_str()).or_default().push(r);
+                if let Change::Grant { grant, .. } | Change::SetLevel { grant, .. } = &r.change {
+                    tx.prepare_cached("INSERT OR IGNORE INTO granted(system, grant_ref, first_at) VALUES (?1, ?2, ?3)")
+                        .state(&path)?
+                        .execute(rusqlite::params![system, grant, now])
+                        .state(&path)?;
+                }
+            }
+        }
+        for (user, rs) in by_user {
+            let row = tx
+                .prepare_cached(
+                    "SELECT holdings, active FROM observed WHERE system = ?1 AND user_id = ?2",
+                )
+                .state(&path)?
+                .query_row([system, user], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<bool>>(1)?))
+                })
+                .ok();
+            let (mut h, mut active): (crate::pull::Holdings, Option<bool>) = match row {
+                Some((t, a)) => (serde_json::from_str(&t).unwrap_or_default(), a),
+                None => (Vec::new(), None),
+            };
+            for r in &rs {
+                apply_to_observed(&mut h, &mut active, &r.change);
+            }
+            let plan_id = &rs[0].plan_id;
+            let v = store_observed(&tx, &path, system, user, &h, active, plan_id)?;
+            // the plan's own changes do not make it stale
+            tx.prepare_cached("UPDATE plan_users SET version = ?4 WHERE plan_id = ?1 AND system = ?2 AND user_id = ?3")
+                .state(&path)?
+                .execute(rusqlite::params![plan_id, system, user, v])
+                .state(&path)?;
+        }
+    }
+    p.commit(tx)
+}
+
+/// Reads back every action of `system` left `sent` (by any plan): done when the system
+/// shows it, else back to `pending` to be sent again. Returns how many were confirmed.
+pub(crate) fn recover(p: &Provision, system: &str, conn: &mut dyn Connector) -> Result<usize> {
+    let path = p.state.path.clone();
+    let sent = rows(
+        &p.state.conn,
+        &path,
+        &format!("SELECT {COLS} FROM actions WHERE system = ?1 AND status = 'sent' ORDER BY plan_id, idx"),
+        &[&system],
+    )?;
+    if sent.is_empty() {
+        return Ok(0);
+    }
+    let mut persons = Persons::default();
+    let mut out = Vec::new();
+    let mut done = 0;
+    for r in &sent {
+        let as_of = plan_as_of(&p.state.conn, &path, &r.plan_id)?;
+        let person = persons.get(p, &r.user_id, as_of)?;
+        match conn.read_back(&person, grant_of(&r.change)) {
+            Ok(rb) if confirmed(&r.change, &rb) => {
+                done += 1;
+                out.push((
+                    r,
+                    Outcome {
+                        status: "done",
+                        tries: 0,
+                        error: None,
+                        effect: true,
+                    },
+                ));
+            }
+            Ok(_) => out.push((
+                r,
+                Outcome {
+                    status: "pending",
+                    tries: 0,
+                    error: Some(
+                        "sent before an interruption, not shown by the system: to send again"
+                            .into(),
+                    ),
+                    effect: false,
+                },
+            )),
+            Err(_) => {} // stays sent; the next run reads it again
+        }
+    }
+    // group by as-of for the audit entries
+    let as_of = plan_as_of(&p.state.conn, &path, &sent[0].plan_id)?.to_string();
+    record(p, system, &as_of, &out, true)?;
+    Ok(done)
+}
+
+fn plan_as_of(conn: &Connection, path: &Path, plan: &str) -> Result<NaiveDate> {
+    let s: String = conn
+        .prepare_cached("SELECT as_of FROM plans WHERE id = ?1")
+        .state(path)?
+        .query_row([plan], |r| r.get(0))
+        .state(path)?;
+    s.parse()
+        .map_err(|_| Error::Bug(format!("plan {plan} has a bad date {s}")))
+}
+
+/// People as connectors see them (user id and text attributes), read once each.
+#[derive(Default)]
+struct Persons(HashMap<String, Person>);
+
+impl Persons {
+    fn get(&mut self, p: &Provision, user: &str, at: NaiveDate) -> Result<Person> {
+        if let Some(x) = self.0.get(user) {
+            return Ok(x.clone());
+        }
+        let attributes = directory::load_user(&p.state.conn, &p.state.path, user, at)?
+            .map(|s| directory::attributes(&s.record))
+            .unwrap_or_default();
+        let person = Person {
+            user_id: user.to_string(),
+            attributes,
+        };
+        self.0.insert(user.to_string(), person.clone());
+        Ok(person)
+    }
+}
+
+struct FailPoint {
+    at: Option<String>,
+    kill: bool,
+    sent: usize,
+    read: usize,
+}
+
+impl FailPoint {
+    fn hit(&self, point: &str) {
+        if self.at.as_deref() == Some(point) {
+            if self.kill {
+                let _ = rustix::process::kill_process(
+                    rustix::process::getpid(),
+                    rustix::process::Signal::KILL,
+                );
+            }
+            panic!("fail point {point}");
+        }
+    }
+    fn sent(&mut self) {
+        self.sent += 1;
+        let p = format!("sent:{}", self.sent);
+        self.hit(&p);
+    }
+    fn read(&mut self) {
+        self.read += 1;
+        let p = format!("read:{}", self.read);
+        self.hit(&p);
+    }
+}
+
+fn send(
+    conn: &mut dyn Connector,
+    person: &Person,
+    change: &Change,
+    max_attempts: u32,
+) -> (Result<Applied, ConnectorError>, i64) {
+    let mut tries = 0i64;
+    loop {
+        tries += 1;
+        match conn.apply(person, change) {
+            Err(e) if e.is_retryable() && tries < max_attempts as i64 => {
+                let wait = match &e {
+                    ConnectorError::RateLimited {
+                        retry_after: Some(d),
+                    } => (*d).min(Duration::from_secs(5)),
+                    _ => Duration::from_millis((50u64 << tries.min(5)).min(2000)),
+                };
+                std::thread::sleep(wait);
+            }
+            other => return (other, tries),
+        }
+    }
+}
+
+fn read_until(
+    conn: &mut dyn Connector,
+    person: &Person,
+    change: &Change,
+    seconds: u64,
+) -> std::result::Result<bool, ConnectorError> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let rb = conn.read_back(person, grant_of(change))?;
+        if confirmed(change, &rb) {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}
+
+impl Provision {
+    fn refuse(&self, as_of: &str, plan: &str, actor: &str, reason: String) -> Error {
+        let details = json!({"command": "apply", "plan": plan, "reason": reason, "actor": actor});
+        if let Err(e) = self.audit(Some(as_of), "refusal", details) {
+            return e;
+        }
+        Error::Refused(reason)
+    }
+
+    /// `apply PLAN (--approve DIGEST | --auto-approve) [--at D] [--force REASON] [--as NAME]`.
+    /// `plan` is a plan id or a plan file (which must carry the stored plan's digest).
+    pub fn apply(&mut self, plan: &str, opts: &ApplyOptions) -> Result<ApplyReport> {
+        let (stored, created_by) = match self.stored_plan(plan)? {
+            Some(x) => x,
+            None => {
+                let p = Path::new(plan);
+                if !p.is_file() {
+                    return Err(Error::Input(format!(
+                        "no plan `{plan}` in the state, and no such file"
+                    )));
+                }
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| Error::Input(format!("{plan}: cannot read: {e}")))?;
+                let file: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| Error::Input(format!("{plan}: not a plan file: {e}")))?;
+                let id = file
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let digest = file
+                    .get("digest")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let Some((s, by)) = self.stored_plan(&id)? else {
+                    return Err(Error::Refused(format!("{plan}: plan `{id}` is not in the state: only plans made by `plan` on this state can be applied")));
+                };
+                if s.digest != digest {
+                    return Err(self.refuse(&s.as_of.to_string(), &id, &self.actor.clone(), format!(
+                        "{plan}: its digest {digest} is not the stored plan's ({}): the file was changed", s.digest
+                    )));
+                }
+                (s, by)
+            }
+        };
+        let actor = opts.as_name.clone().unwrap_or_else(|| self.actor.clone());
+        let as_of = stored.as_of.to_string();
+        let id = stored.id.clone();
+        let refuse = |p: &Provision, reason: String| p.refuse(&as_of, &id, &actor, reason);
+
+        if let Approval::Digest(d) = &opts.approve {
+            if *d != stored.digest {
+                return Err(refuse(
+                    self,
+                    format!(
+                        "the approved digest {d} is not the plan's ({}): review the plan again",
+                        stored.digest
+                    ),
+                ));
+            }
+            if self.project.server.four_eyes && created_by == actor {
+                return Err(refuse(self, format!("four eyes: {actor} made the plan and cannot approve it: another person must")));
+            }
+        }
+        if opts.at != stored.as_of {
+            return Err(refuse(
+                self,
+                format!(
+                    "the plan is dated {}, the apply {}: make a new plan for {}",
+                    stored.as_of, opts.at, opts.at
+                ),
+            ));
+        }
+        let b = self.bundle()?;
+        if b.digest != stored.inputs.bundle {
+            return Err(refuse(self, format!("stale plan: the policies changed since it was made (bundle {} now, {} then): make a new plan", b.digest, stored.inputs.bundle)));
+        }
+        if let Some(why) = self.staleness(&stored)? {
+            return Err(refuse(self, format!("stale plan: {why}: make a new plan")));
+        }
+        let path = self.state.path.clone();
+        // unfinished actions
+        let open = rows(
+            &self.state.conn,
+            &path,
+            &format!("SELECT {COLS} FROM actions WHERE plan_id = ?1 AND status IN ('pending', 'sent') ORDER BY idx"),
+            &[&id],
+        )?;
+        if opts.approve == Approval::AutoApprove {
+            let need: Vec<&str> = open
+                .iter()
+                .filter(|r| {
+                    !r.protected && stored.actions.get(r.idx as usize).is_some_and(|a| a.review)
+                })
+                .map(|r| r.id.as_str())
+                .collect();
+            if !need.is_empty() {
+                return Err(refuse(self, format!(
+                    "{} action(s) need review ({}…): approve the plan's digest instead of auto-approving",
+                    need.len(),
+                    need.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        // guards
+        let mut tripped = Vec::new();
+        let since = (chrono::Utc::now() - chrono::Duration::hours(24))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        for sp in stored.systems.iter().filter(|s| s.provisioned) {
+            let planned = open
+                .iter()
+                .filter(|r| {
+                    !r.protected
+                        && stored
+                            .actions
+                            .get(r.idx as usize)
+                            .is_some_and(|a| a.system == sp.system && a.action.is_revocation())
+                })
+                .count() as u64;
+            if planned == 0 {
+                continue;
+            }
+            let recent: i64 = self
+                .state
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM actions WHERE system = ?1 AND status = 'done' AND action IN ('revoke', 'deprovision') AND updated_at >= ?2",
+                    rusqlite::params![sp.system, since],
+                    |r| r.get(0),
+                )
+                .state(&path)?;
+            let total = planned + recent as u64;
+            let base = sp.managed_entries.max(1) as f64;
+            let pct = total as f64 * 100.0 / base;
+            let g = &self.project.guard;
+            if total > g.max_revoke_count && pct > g.max_revoke_percent {
+                tripped.push(format!(
+                    "`{}`: {total} revocations within 24 h ({planned} planned, {recent} done) of {} managed entries ({pct:.1}%), above max_revoke_count = {} and max_revoke_percent = {}%",
+                    sp.system, sp.managed_entries, g.max_revoke_count, g.max_revoke_percent
+                ));
+            }
+        }
+        if !tripped.is_empty() {
+            match &opts.force {
+                Some(reason) if !reason.trim().is_empty() => {
+                    self.with_actor_audit(
+                        &actor,
+                        Some(&as_of),
+                        "force",
+                        json!({"plan": id, "guards": tripped, "reason": reason}),
+                    )?;
+                }
+                _ => {
+                    return Err(refuse(
+                        self,
+                        format!(
+                            "guard: {}: check the plan, or pass --force with a reason",
+                            tripped.join("; ")
+                        ),
+                    ));
+                }
+            }
+        }
+        self.with_actor_audit(
+            &actor,
+            Some(&as_of),
+            "approval",
+            json!({"plan": id, "digest": stored.digest, "approver": actor, "auto": opts.approve == Approval::AutoApprove}),
+        )?;
+
+        // carry it out, system by system
+        let saved_actor = std::mem::replace(&mut self.actor, actor.clone());
+        let result = self.run(&stored, opts);
+        self.actor = saved_actor;
+        result?;
+        self.report(&stored)
+    }
+
+    fn with_actor_audit(
+        &mut self,
+        actor: &str,
+        as_of: Option<&str>,
+        kind: &str,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        let saved = std::mem::replace(&mut self.actor, actor.to_string());
+        let r = self.audit(as_of, kind, details);
+        self.actor = saved;
+        r.map(|_| ())
+    }
+
+    /// Why a plan is stale, if it is: a directory record or the observed access of a user
+    /// it touches changed since it was made (its own apply's changes excepted).
+    fn staleness(&self, plan: &Plan) -> Result<Option<String>> {
+        let path = &self.state.path;
+        let mut stmt = self
+            .state
+            .conn
+            .prepare(
+                "SELECT pu.system, pu.user_id, pu.version, pu.record, ifnull(o.version, 0) FROM plan_users pu
+                 LEFT JOIN observed o ON o.system = pu.system AND o.user_id = pu.user_id WHERE pu.plan_id = ?1",
+            )
+            .state(path)?;
+        let rows = stmt
+            .query_map([&plan.id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .state(path)?;
+        let mut checked_users: HashMap<String, ()> = HashMap::new();
+        for r in rows {
+            let (system, user, v0, rec0, v) = r.state(path)?;
+            if v != v0 {
+                return Ok(Some(format!(
+                    "what `{system}` holds for `{user}` changed since the plan was made"
+                )));
+            }
+            if checked_users.insert(user.clone(), ()).is_none() {
+                let now = directory::load_user(&self.state.conn, path, &user, plan.as_of)?
+                    .map(|s| s.digest)
+                    .unwrap_or_default();
+                if now != rec0 {
+                    return Ok(Some(format!(
+                        "the directory record of `{user}` changed since the plan was made"
+                    )));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn run(&mut self, plan: &Plan, opts: &ApplyOptions) -> Result<()> {
+        let path = self.state.path.clone();
+        let as_of = plan.as_of.to_string();
+        let mut fp = FailPoint {
+            at: opts.fail_at.clone(),
+            kill: opts.fail_kill,
+            sent: 0,
+            read: 0,
+        };
+        let mut systems: Vec<&str> = plan.actions.iter().map(|a| a.system.as_str()).collect();
+        systems.sort_unstable();
+        systems.dedup();
+        for system in systems {
+            let Some(cfg) = self.project.systems.get(system).cloned() else {
+                return Err(Error::Bug(format!(
+                    "plan {} names system `{system}` the project does not have",
+                    plan.id
+                )));
+            };
+            let _lock = SystemLock::acquire(&path, system, opts.wait)?;
+            let quarantined: Option<(String, String)> = self
+                .state
+                .conn
+                .query_row(
+                    "SELECT since, reason FROM quarantine WHERE system = ?1",
+                    [system],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .ok();
+            let pending = |p: &Provision| {
+                rows(
+                    &p.state.conn,
+                    &path,
+                    &format!("SELECT {COLS} FROM actions WHERE plan_id = ?1 AND system = ?2 AND status = 'pending' ORDER BY idx"),
+                    &[&plan.id, &system],
+                )
+            };
+            if let Some((since, reason)) = quarantined {
+                let rs = pending(self)?;
+                let out: Vec<(&Row, Outcome)> = rs
+                    .iter()
+                    .map(|r| {
+                        (
+                            r,
+                            Outcome {
+                                status: "skipped",
+                                tries: 0,
+                                error: Some(format!("system quarantined since {since}: {reason}")),
+                                effect: false,
+                            },
+                        )
+                    })
+                    .collect();
+                record(self, system, &as_of, &out, false)?;
+                continue;
+            }
+            let mut conn = self.open_connector(system)?;
+            recover(self, system, conn.as_mut())?;
+            let all = pending(self)?;
+            let mut persons = Persons::default();
+            let mut consecutive_failures = 0usize;
+            for chunk in all.chunks(opts.batch.max(1)) {
+                // protected: skipped, never sent
+                let (skip, send_rows): (Vec<&Row>, Vec<&Row>) =
+                    chunk.iter().partition(|r| r.protected);
+                if !skip.is_empty() {
+                    let out: Vec<(&Row, Outcome)> = skip
+                        .into_iter()
+                        .map(|r| {
+                            (
+                                r,
+                                Outcome {
+                                    status: "skipped",
+                                    tries: 0,
+                                    error: Some("protected in [guard]".into()),
+                                    effect: false,
+                                },
+                            )
+                        })
+                        .collect();
+                    record(self, system, &as_of, &out, false)?;
+                }
+                if send_rows.is_empty() {
+                    continue;
+                }
+                // journal: sent, committed before any call
+                {
+                    let tx = self.tx()?;
+                    {
+                        let mut w = audit::Writer::new(&tx, &path, &self.actor)?;
+                        let now = now_text();
+                        let mut up = tx
+                            .prepare_cached("UPDATE actions SET status = 'sent', attempts = attempts + 1, updated_at = ?3 WHERE plan_id = ?1 AND idx = ?2")
+                            .state(&path)?;
+                        for r in &send_rows {
+                            up.execute(rusqlite::params![r.plan_id, r.idx, now])
+                                .state(&path)?;
+                            w.append(
+                                Some(&as_of),
+                                "sent",
+                                json!({"plan": r.plan_id, "action": r.id, "system": system, "user_id": r.user_id, "change": r.change}),
+                            )?;
+                        }
+                    }
+                    self.commit(tx)?;
+                }
+                fp.hit("journalled");
+                let mut out: Vec<(&Row, Outcome)> = Vec::with_capacity(send_rows.len());
+                for r in &send_rows {
+                    let person = persons.get(self, &r.user_id, plan.as_of)?;
+                    // a level change the plan did not foresee: stale, not sent
+                    if let (Change::SetLevel { grant, from, to }, false) = (&r.change, r.leaver) {
+                        if let Ok(rb) = conn.read_back(&person, Some(grant)) {
+                            if !rb.levels.contains(from) && !rb.levels.contains(to) {
+                                out.push((r, Outcome {
+                                    status: "stale",
+                                    tries: 0,
+                                    error: Some(format!("`{grant}` is no longer held at {} (the system changed since the plan)", from.as_deref().unwrap_or("no level"))),
+                                    effect: false,
+                                }));
+                                continue;
+                            }
+                        }
+                    }
+                    let (res, tries) = send(conn.as_mut(), &person, &r.change, cfg.max_attempts);
+                    fp.sent();
+                    let o = match res {
+                        Ok(_) => match read_until(
+                            conn.as_mut(),
+                            &person,
+                            &r.change,
+                            cfg.read_back_seconds,
+                        ) {
+                            Ok(true) => Outcome {
+                                status: "done",
+                                tries: tries - 1,
+                                error: None,
+                                effect: true,
+                            },
+                            Ok(false) => Outcome {
+                                status: "failed",
+                                tries: tries - 1,
+                                error: Some(format!(
+                                    "the system does not show the change after {} s",
+                                    cfg.read_back_seconds
+                                )),
+                                effect: false,
+                            },
+                            Err(e) => Outcome {
+                                status: "failed",
+                                tries: tries - 1,
+                                error: Some(format!("read back: {e}")),
+                                effect: false,
+                            },
+                        },
+                        Err(e) => Outcome {
+                            status: "failed",
+                            tries: tries - 1,
+                            error: Some(e.to_string()),
+                            effect: false,
+                        },
+                    };
+                    fp.read();
+                    if o.status == "failed" {
+                        consecutive_failures += 1;
+                    } else {
+                        consecutive_failures = 0;
+                    }
+                    out.push((r, o));
+                }
+                record(self, system, &as_of, &out, false)?;
+                fp.hit("confirmed");
+                if consecutive_failures >= 20 {
+                    self.quarantine(
+                        system,
+                        &format!(
+                            "{consecutive_failures} consecutive failures during apply of {}",
+                            plan.id
+                        ),
+                    )?;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self, plan: &Plan) -> Result<ApplyReport> {
+        let path = &self.state.path;
+        let mut stmt = self
+            .state
+            .conn
+            .prepare("SELECT id, status, attempts, last_error FROM actions WHERE plan_id = ?1 ORDER BY idx")
+            .state(path)?;
+        let rows = stmt
+            .query_map([&plan.id], |r| {
+                Ok(ActionResult {
+                    id: r.get(0)?,
+                    status: r.get(1)?,
+                    attempts: r.get(2)?,
+                    error: r.get(3)?,
+                })
+            })
+            .state(path)?;
+        let mut results = Vec::new();
+        let mut summary = ApplySummary::default();
+        for r in rows {
+            let r = r.state(path)?;
+            match r.status.as_str() {
+                "done" => summary.done += 1,
+                "failed" => summary.failed += 1,
+                "stale" => summary.stale += 1,
+                "skipped" => summary.skipped += 1,
+                _ => summary.pending += 1,
+            }
+            results.push(r);
+        }
+        Ok(ApplyReport {
+            plan: plan.id.clone(),
+            digest: plan.digest.clone(),
+            results,
+            summary,
+        })
+    }
+
+    /// Puts a system in quarantine: its actions are skipped until [`Provision::release`].
+    pub fn quarantine(&self, system: &str, reason: &str) -> Result<()> {
+        let path = self.state.path.clone();
+        let tx = self.tx()?;
+        tx.execute(
+            "INSERT INTO quarantine(system, since, reason) VALUES (?1, ?2, ?3) ON CONFLICT(system) DO UPDATE SET reason = excluded.reason",
+            rusqlite::params![system, now_text(), reason],
+        )
+        .state(&path)?;
+        audit::Writer::new(&tx, &path, &self.actor)?.append(
+            None,
+            "quarantine",
+            json!({"system": system, "reason": reason}),
+        )?;
+        self.commit(tx)
+    }
+
+    /// Takes a system out of quarantine.
+    pub fn release(&self, system: &str) -> Result<()> {
+        let path = self.state.path.clone();
+        let tx = self.tx()?;
+        tx.execute("DELETE FROM quarantine WHERE system = ?1", [system])
+            .state(&path)?;
+        audit::Writer::new(&tx, &path, &self.actor)?.append(
+            None,
+            "release",
+            json!({"system": system}),
+        )?;
+        self.commit(tx)
+    }
+}

@@ -1,0 +1,217 @@
+//! The audit log: an append-only hash chain in the state. Each entry's hash is SHA-256 over
+//! the previous entry's hash and the canonical JSON (RFC 8785) of the entry
+//! `{seq, time, as_of, actor, kind, details, prev}`; the first entry's `prev` is 64 zeros.
+//! SQLite triggers refuse every UPDATE and DELETE of the table; [`verify`] finds what an
+//! attacker who drops them changes, removes or reorders.
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::canon;
+use crate::error::{Result, StateContext};
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: i64,
+    time: &'a str,
+    as_of: Option<&'a str>,
+    actor: &'a str,
+    kind: &'a str,
+    details: &'a Json,
+    prev: &'a str,
+}
+
+fn entry_hash(e: &Hashed<'_>) -> Result<String> {
+    let mut bytes = e.prev.as_bytes().to_vec();
+    bytes.extend(canon::canonical(e)?.as_bytes());
+    Ok(canon::sha256_hex(&bytes))
+}
+
+/// Appends entries inside one transaction: reads the head once, then chains.
+pub struct Writer<'c> {
+    conn: &'c Connection,
+    path: &'c std::path::Path,
+    seq: i64,
+    head: String,
+    pub actor: String,
+}
+
+impl<'c> Writer<'c> {
+    pub fn new(conn: &'c Connection, path: &'c std::path::Path, actor: &str) -> Result<Writer<'c>> {
+        let last: Option<(i64, String)> = conn
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .state(path)?;
+        let (seq, head) = last.unwrap_or((0, GENESIS.to_string()));
+        Ok(Writer {
+            conn,
+            path,
+            seq,
+            head,
+            actor: actor.to_string(),
+        })
+    }
+
+    /// Appends one entry; returns its hash.
+    pub fn append(&mut self, as_of: Option<&str>, kind: &str, details: Json) -> Result<String> {
+        let time = crate::state::now_text();
+        let seq = self.seq + 1;
+        let e = Hashed {
+            seq,
+            time: &time,
+            as_of,
+            actor: &self.actor,
+            kind,
+            details: &details,
+            prev: &self.head,
+        };
+        let hash = entry_hash(&e)?;
+        let details_text = canon::canonical(&details)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit(seq, time, as_of, actor, kind, details, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .state(self.path)?
+            .execute(rusqlite::params![seq, time, as_of, self.actor, kind, details_text, self.head, hash])
+            .state(self.path)?;
+        self.seq = seq;
+        self.head = hash.clone();
+        Ok(hash)
+    }
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub intact: bool,
+    pub entries: i64,
+    /// The hash of the last entry (of the last good one when broken).
+    pub head: String,
+    /// The first entry (seq) that does not match, when broken.
+    pub first_bad: Option<i64>,
+    pub problem: Option<String>,
+}
+
+impl VerifyReport {
+    pub fn human(&self) -> String {
+        if self.intact {
+            format!(
+                "audit log intact: {} entries, head {}\n",
+                self.entries, self.head
+            )
+        } else {
+            format!(
+                "audit log BROKEN at entry {}: {}\n",
+                self.first_bad.map_or("?".into(), |s| s.to_string()),
+                self.problem.as_deref().unwrap_or("")
+            )
+        }
+    }
+}
+
+/// Recomputes the chain. With `head` (a hash recorded elsewhere earlier), also detects a
+/// cut tail or a chain recomputed after a change: the head must be the hash of some entry.
+pub fn verify(
+    conn: &Connection,
+    path: &std::path::Path,
+    head: Option<&str>,
+) -> Result<VerifyReport> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT seq, time, as_of, actor, kind, details, prev, hash FROM audit ORDER BY rowid",
+        )
+        .state(path)?;
+    let mut rows = stmt.query([]).state(path)?;
+    let mut expect_seq = 1i64;
+    let mut prev = GENESIS.to_string();
+    let mut head_seen = head.is_none();
+    let broken = |seq: i64, why: String, prev: &str, n: i64| VerifyReport {
+        intact: false,
+        entries: n,
+        head: prev.to_string(),
+        first_bad: Some(seq),
+        problem: Some(why),
+    };
+    while let Some(r) = rows.next().state(path)? {
+        let seq: i64 = r.get(0).state(path)?;
+        let time: String = r.get(1).state(path)?;
+        let as_of: Option<String> = r.get(2).state(path)?;
+        let actor: String = r.get(3).state(path)?;
+        let kind: String = r.get(4).state(path)?;
+        let details_text: String = r.get(5).state(path)?;
+        let stored_prev: String = r.get(6).state(path)?;
+        let hash: String = r.get(7).state(path)?;
+        let n = expect_seq - 1;
+        if seq != expect_seq {
+            let why = if seq > expect_seq {
+                format!("entry {expect_seq} is missing (removed), the next one is {seq}")
+            } else {
+                format!("entry {seq} comes after entry {n} (reordered or duplicated)")
+            };
+            return Ok(broken(expect_seq, why, &prev, n));
+        }
+        if stored_prev != prev {
+            return Ok(broken(seq, "its previous hash is not the hash of the entry before it (an entry was removed, reordered or changed)".into(), &prev, n));
+        }
+        let details: Json = match serde_json::from_str(&details_text) {
+            Ok(d) => d,
+            Err(_) => {
+                return Ok(broken(
+                    seq,
+                    "its details are not JSON (changed)".into(),
+                    &prev,
+                    n,
+                ))
+            }
+        };
+        let e = Hashed {
+            seq,
+            time: &time,
+            as_of: as_of.as_deref(),
+            actor: &actor,
+            kind: &kind,
+            details: &details,
+            prev: &prev,
+        };
+        if entry_hash(&e)? != hash {
+            return Ok(broken(
+                seq,
+                "its content does not match its hash (changed)".into(),
+                &prev,
+                n,
+            ));
+        }
+        if head == Some(hash.as_str()) {
+            head_seen = true;
+        }
+        prev = hash;
+        expect_seq += 1;
+    }
+    let entries = expect_seq - 1;
+    if !head_seen {
+        return Ok(VerifyReport {
+            intact: false,
+            entries,
+            head: prev,
+            first_bad: Some(entries + 1),
+            problem: Some(format!(
+                "the head {} is the hash of no entry: the log's tail was cut or the chain was recomputed",
+                head.unwrap_or("")
+            )),
+        });
+    }
+    Ok(VerifyReport {
+        intact: true,
+        entries,
+        head: prev,
+        first_bad: None,
+        problem: None,
+    })
+}
