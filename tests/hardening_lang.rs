@@ -39,6 +39,46 @@ fn codes(o: &Output) -> Vec<String> {
 }
 
 #[test]
+fn imports_cannot_read_files_outside_the_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "policy \"x\" { when SECRET_hunter2_FILE == }\n";
+    write(&dir.path().join("outside.pol"), secret);
+    write(&dir.path().join("secret.env"), secret);
+    let root = dir.path().join("bundle");
+    let main = write(
+        &root.join("main.pol"),
+        "import \"std/hris\"\nimport \"std/saas\"\nimport \"/proc/self/environ\"\nimport \"../outside.pol\"\n\
+         import \"../secret.env\"\nimport \"link.pol\"\n\
+         policy \"A\" { when department == \"x\" grant google:workspace-account }\n",
+    );
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("outside.pol"), root.join("link.pol")).unwrap();
+    let root = root.display().to_string();
+    for target in [&root, &main] {
+        for format in ["human", "json", "sarif"] {
+            let o = polc(&["check", target, "--format", format]);
+            let text = out(&o);
+            assert_eq!(o.status.code(), Some(1), "{text}");
+            assert!(text.contains("E0004"), "{text}");
+            assert!(!text.contains("hunter2"), "{format}: {text}");
+        }
+        let o = polc(&["check", target, "--format", "json"]);
+        let n = if cfg!(unix) { 4 } else { 3 };
+        let found = codes(&o);
+        assert_eq!(
+            found.iter().filter(|c| *c == "E0004").count(),
+            n,
+            "{found:?}"
+        );
+        // Nothing is compiled from them either.
+        let bundle = dir.path().join("out.polb");
+        let o = polc(&["build", target, "-o", &bundle.display().to_string()]);
+        assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+        assert!(!bundle.exists());
+    }
+}
+
+#[test]
 fn a_nesting_error_leaves_the_other_items_of_the_file_checked() {
     let dir = tempfile::tempdir().unwrap();
     let src = format!(

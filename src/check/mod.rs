@@ -133,6 +133,7 @@ pub fn check_file(db: &dyn Db, ws: Workspace, file: SourceFile) -> FileCheck {
     let targets = items::ImportTargets {
         std_modules: &std_modules,
         file_paths: &file_paths,
+        refused: ws.refused(db),
         decl_span: &decl_span,
     };
     items::check_items(
