@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod bundle;
 pub mod check;
 pub mod cli;
+pub mod dates;
 pub mod db;
 pub mod diagnostics;
 pub mod eval;

@@ -78,6 +78,110 @@ fn imports_cannot_read_files_outside_the_bundle() {
     }
 }
 
+/// Every date-looking text in a string: a four-digit year, or a signed or longer one.
+fn non_iso_years(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut found = Vec::new();
+    for (i, w) in b.windows(6).enumerate() {
+        // `-MM-DD` preceded by a year that is not exactly four digits
+        if w[0] == b'-'
+            && w[1..3].iter().all(u8::is_ascii_digit)
+            && w[3] == b'-'
+            && w[4..6].iter().all(u8::is_ascii_digit)
+        {
+            let digits = b[..i]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            let signed = i > digits && b[i - digits - 1] == b'+';
+            if digits > 4 || signed || (digits == 4 && &b[i - 4..i] == b"0000") {
+                found.push(String::from_utf8_lossy(&b[i - digits..i + 6]).into_owned());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_grace_past_the_calendar_is_an_error_and_never_becomes_remove_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = |grace: &str| {
+        format!(
+            "import \"std/hris\"\nimport \"std/saas\"\n\
+             policy \"Sales\" {{ when department == \"Sales\" grant salesforce:user-license grace {grace} }}\n\
+             policy \"Eng\" {{ when department == \"Engineering\" grant github:org:engineering }}\n"
+        )
+    };
+    let long = write(&dir.path().join("long/p.pol"), &policies("9999999w"));
+    let o = polc(&["check", &long, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(codes(&o).contains(&"E0005".to_string()), "{}", out(&o));
+
+    // The longest grace there is, from a date near the end of the calendar.
+    let ok = write(&dir.path().join("ok/p.pol"), &policies("36525d"));
+    let users = write(&dir.path().join("users.json"), "[]");
+    let events = write(
+        &dir.path().join("events.jsonl"),
+        "{\"event\": \"employee.hired\", \"user_id\": \"s\", \"employment_status\": \"Active\", \"department\": \"Sales\", \"start_date\": \"9990-01-01\", \"effective_date\": \"9990-01-01\"}\n\
+         {\"event\": \"employee.updated\", \"user_id\": \"s\", \"changes\": {\"department\": {\"old\": \"Sales\", \"new\": \"Engineering\"}, \"effective_date\": \"9990-06-01\"}}\n",
+    );
+    for format in ["human", "json"] {
+        let o = polc(&[
+            "event", &ok, "--users", &users, "--event", &events, "--format", format,
+        ]);
+        let text = out(&o);
+        assert_eq!(o.status.code(), Some(0), "{text}");
+        assert!(text.contains("9999-12-31"), "{format}: {text}");
+        assert!(
+            non_iso_years(&text).is_empty(),
+            "{format}: {:?}\n{text}",
+            non_iso_years(&text)
+        );
+    }
+}
+
+#[test]
+fn inputs_with_years_outside_0001_to_9999_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = "examples/seed/policies";
+    for bad in ["+10055-06-01", "10055-06-01", "0000-01-01"] {
+        let users = write(
+            &dir.path().join("users.json"),
+            &format!("[{{\"user_id\": \"a\", \"employment_status\": \"Active\", \"start_date\": \"{bad}\"}}]"),
+        );
+        let o = polc(&["eval", bundle, "--users", &users, "--at", "2025-01-01"]);
+        let text = out(&o);
+        assert!(text.contains("start_date"), "{bad}: {text}");
+        // Only the bad input itself, quoted back.
+        let echo = bad.trim_start_matches('+');
+        assert!(
+            non_iso_years(&text).iter().all(|y| y == echo),
+            "{bad}: {text}"
+        );
+        let csv = write(
+            &dir.path().join("users.csv"),
+            &format!("user_id,employment_status,start_date\na,Active,{bad}\n"),
+        );
+        let o = polc(&["eval", bundle, "--users", &csv, "--at", "2025-01-01"]);
+        assert!(out(&o).contains("start_date"), "{bad}: {}", out(&o));
+        let events = write(
+            &dir.path().join("e.jsonl"),
+            &format!("{{\"event\": \"employee.hired\", \"user_id\": \"a\", \"employment_status\": \"Active\", \"effective_date\": \"{bad}\"}}\n"),
+        );
+        let o = polc(&[
+            "event",
+            bundle,
+            "--users",
+            "examples/seed/empty-users.json",
+            "--event",
+            &events,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", out(&o));
+        assert!(out(&o).contains("effective_date"), "{bad}: {}", out(&o));
+    }
+}
+
 #[test]
 fn a_nesting_error_leaves_the_other_items_of_the_file_checked() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 
 use super::env::Env;
 use super::exprs::{self, check_condition};
-use super::refs::{resolve, resolve_grant, resolve_pattern};
+use super::refs::{check_duration, resolve, resolve_grant, resolve_pattern};
 use super::Ctx;
 use crate::db::SourceFile;
 use crate::diagnostics::{did_you_mean, Diagnostic};
@@ -121,7 +121,24 @@ pub fn check_items(
                 ));
             }
             Item::Test(t) => out.tests.push(lower_test(&mut cx, t, imports)),
-            Item::Schema(_) | Item::System(_) | Item::Error(_) => {}
+            Item::System(s) => {
+                for c in &s.clauses {
+                    match c {
+                        ast::SystemClause::Grace(d) => {
+                            check_duration(&mut cx, d.node, d.span, true)
+                        }
+                        ast::SystemClause::Resource(r) => {
+                            for rc in &r.clauses {
+                                if let ast::ResourceClause::Grace(d) = rc {
+                                    check_duration(&mut cx, d.node, d.span, true);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Item::Schema(_) | Item::Error(_) => {}
         }
     }
     out.diagnostics = cx.diags;
