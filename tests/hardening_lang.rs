@@ -199,3 +199,30 @@ fn a_nesting_error_leaves_the_other_items_of_the_file_checked() {
     // The nesting error, then the other policy's own errors; no note about a missing schema.
     assert_eq!(found, ["E0001", "E0201", "E0302"], "{}", out(&o));
 }
+
+#[test]
+fn confusable_text_is_a_warning_and_never_printed_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir.path().join("p.pol"),
+        "import \"std/hris\"\nimport \"std/saas\"\n\
+         /* admin only \u{202E} } \u{2066} */\n\
+         policy \"S\u{430}les\" { when department == \"Sales\" grant slack:workspace-member }\n\
+         policy \"Eng\u{200B}\" { when department == \"E\u{202E}ng\" grant zoom:account }\n",
+    );
+    let o = polc(&["check", &f]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert_eq!(text.matches("warning[W0001]").count(), 4, "{text}");
+    // The terminal never gets a control that would reorder what it shows.
+    for c in ['\u{202E}', '\u{2066}', '\u{200B}'] {
+        assert!(!text.contains(c), "{c:?} printed raw:\n{text}");
+    }
+    let o = polc(&["check", &f, "--deny-warnings"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let o = polc(&["check", &f, "--format", "json"]);
+    assert_eq!(codes(&o), ["W0001"; 4], "{}", out(&o));
+    // Formatting is not refused for it.
+    let o = polc(&["fmt", "--check", &f]);
+    assert_ne!(o.status.code(), Some(2), "{}", out(&o));
+}

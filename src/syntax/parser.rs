@@ -30,6 +30,9 @@ pub struct Parsed {
     pub file: File,
     pub comments: Vec<Comment>,
     pub errors: Vec<SyntaxError>,
+    /// Warnings about the text itself (W0001: confusable or hidden characters); they do
+    /// not stop formatting or checking.
+    pub warnings: Vec<SyntaxError>,
 }
 
 /// Parses one file. Never panics; a file so broken that nothing can be recovered still
@@ -37,6 +40,7 @@ pub struct Parsed {
 /// (even nesting past the limit) leaves the others in the AST.
 pub fn parse(src: &str) -> Parsed {
     let lexed = lexer::lex(src);
+    let warnings = super::confusables::scan(src, &lexed);
     let mut errors: Vec<SyntaxError> = lexed.errors.iter().map(lex_error).collect();
     // A too deep expression or list is one malformed literal by now (a too deep item is
     // gone): the rest of the file parses, resolves and reports as usual.
@@ -68,6 +72,7 @@ pub fn parse(src: &str) -> Parsed {
         file,
         comments: lexed.comments,
         errors,
+        warnings,
     }
 }
 
