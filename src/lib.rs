@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod bundle;
 pub mod check;
+pub mod dates;
 pub mod db;
 pub mod diagnostics;
 pub mod eval;

@@ -108,7 +108,7 @@ pub(super) enum Term {
 pub fn coercible(s: &str) -> bool {
     let t = s.trim();
     t.parse::<i64>().is_ok()
-        || NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()
+        || crate::dates::parse(t).is_some()
         || t.eq_ignore_ascii_case("true")
         || t.eq_ignore_ascii_case("false")
 }

@@ -68,9 +68,7 @@ impl DateRange {
 
     /// From `today` to `today` plus `years` years.
     pub fn horizon(today: NaiveDate, years: u32) -> DateRange {
-        let to = today
-            .checked_add_months(chrono::Months::new(12 * years))
-            .unwrap_or(NaiveDate::MAX);
+        let to = crate::dates::add_months(today, years.saturating_mul(12));
         DateRange { from: today, to }
     }
 

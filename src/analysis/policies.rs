@@ -152,9 +152,7 @@ impl<'b> BundleAnalysis<'b> {
                 until = Some(until.map_or(x, |u| u.min(x)));
             }
         }
-        let cap = from
-            .checked_add_signed(chrono::Duration::days(self.horizon.days()))
-            .unwrap_or(NaiveDate::MAX);
+        let cap = crate::dates::add_days(from, self.horizon.days().max(0) as u64);
         let to = match until {
             Some(u) => u.pred_opt()?.min(cap),
             None => cap,
@@ -169,9 +167,7 @@ impl<'b> BundleAnalysis<'b> {
         match pol.expires {
             Some(x) if x <= self.today => {
                 let to = x.pred_opt()?;
-                let mut from = to
-                    .checked_sub_signed(chrono::Duration::days(self.horizon.days()))
-                    .unwrap_or(NaiveDate::MIN);
+                let mut from = crate::dates::sub_days(to, self.horizon.days().max(0) as u64);
                 if let Some(e) = pol.effective {
                     from = from.max(e);
                 }

@@ -313,7 +313,8 @@ impl Analyzer {
             }
         }
         p.n = vars.len();
-        let (dmin, dmax) = (days(NaiveDate::MIN), days(NaiveDate::MAX));
+        // Dates are read only in the ISO range (years 0001–9999), so witnesses stay there.
+        let (dmin, dmax) = (days(crate::dates::FIRST), days(crate::dates::LAST));
         for (i, v) in vars.iter().enumerate().skip(1) {
             let (lo, hi, why, pref) = match v {
                 NVar::Today => (

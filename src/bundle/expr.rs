@@ -198,7 +198,8 @@ pub fn date_text(d: NaiveDate) -> String {
 
 /// Parses an ISO date as [`date_text`] writes it.
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not an ISO date"))
+    crate::dates::parse(s)
+        .ok_or_else(|| format!("`{s}` is not an ISO date (0001-01-01 to 9999-12-31)"))
 }
 
 pub fn opt_date(d: Option<NaiveDate>) -> Option<String> {

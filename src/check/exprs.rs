@@ -137,7 +137,10 @@ pub fn check(cx: &mut Ctx<'_>, e: &Expr) -> (ir::Expr, Type) {
         ExprKind::Int(n) => (ir::Expr::Lit(Value::Int(*n)), Type::Int),
         ExprKind::Date(Some(d)) => (ir::Expr::Lit(Value::Date(*d)), Type::Date),
         ExprKind::Date(None) | ExprKind::Error => (ir::Expr::Lit(Value::Bool(false)), Type::Any),
-        ExprKind::Duration(d) => (ir::Expr::Lit(Value::Int(d.days_ceil())), Type::Duration),
+        ExprKind::Duration(d) => {
+            super::refs::check_duration(cx, *d, e.span, false);
+            (ir::Expr::Lit(Value::Int(d.days_ceil())), Type::Duration)
+        }
         ExprKind::Bool(b) => (ir::Expr::Lit(Value::Bool(*b)), Type::Bool),
         ExprKind::Today => (ir::Expr::Today, Type::Date),
         ExprKind::List(items) => {

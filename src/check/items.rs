@@ -1,12 +1,12 @@
-//! Lowers the items of one file to IR against the bundle's declarations: imports (E0003),
-//! requires, policies and templates (E0101, E0104, E0105), exceptions (E0401, W0202),
+//! Lowers the items of one file to IR against the bundle's declarations: imports (E0003,
+//! E0004), requires, policies and templates (E0101, E0104, E0105), exceptions (E0401, W0202),
 //! conflicts and tests. Cross-file properties (cycles, lints) are in `graph` and `lints`.
 
 use chrono::NaiveDate;
 
 use super::env::Env;
 use super::exprs::{self, check_condition};
-use super::refs::{resolve, resolve_grant, resolve_pattern};
+use super::refs::{check_duration, resolve, resolve_grant, resolve_pattern};
 use super::Ctx;
 use crate::db::SourceFile;
 use crate::diagnostics::{did_you_mean, Diagnostic};
@@ -57,6 +57,8 @@ pub struct FileCheck {
 pub struct ImportTargets<'a> {
     pub std_modules: &'a [&'a str],
     pub file_paths: &'a [String],
+    /// The imports the loader refused to follow.
+    pub refused: &'a [crate::db::RefusedImport],
     /// The span of a policy declaration's name (in whatever file it is).
     pub decl_span: &'a dyn Fn(&super::env::PolicyDecl) -> Span,
 }
@@ -119,7 +121,24 @@ pub fn check_items(
                 ));
             }
             Item::Test(t) => out.tests.push(lower_test(&mut cx, t, imports)),
-            Item::Schema(_) | Item::System(_) | Item::Error(_) => {}
+            Item::System(s) => {
+                for c in &s.clauses {
+                    match c {
+                        ast::SystemClause::Grace(d) => {
+                            check_duration(&mut cx, d.node, d.span, true)
+                        }
+                        ast::SystemClause::Resource(r) => {
+                            for rc in &r.clauses {
+                                if let ast::ResourceClause::Grace(d) = rc {
+                                    check_duration(&mut cx, d.node, d.span, true);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Item::Schema(_) | Item::Error(_) => {}
         }
     }
     out.diagnostics = cx.diags;
@@ -154,6 +173,31 @@ fn check_import(cx: &mut Ctx<'_>, path: &str, i: &ast::Import, targets: &ImportT
                 .with_help(help),
             );
         }
+        return;
+    }
+    let refused = crate::db::import_path_problem(target)
+        .map(str::to_string)
+        .or_else(|| {
+            targets
+                .refused
+                .iter()
+                .find(|r| r.from == path && r.target == *target)
+                .map(|r| r.reason.clone())
+        });
+    if let Some(reason) = refused {
+        // Only the path is shown: the target was never read.
+        cx.push(
+            Diagnostic::new(
+                "E0004",
+                format!("import \"{target}\" is not a file of this bundle"),
+                cx.file,
+                i.path.span,
+                reason,
+            )
+            .with_help(
+                "import a standard module (\"std/saas\") or a .pol file inside the bundle's folders (the folders given to polc, or the folder of the file given)",
+            ),
+        );
         return;
     }
     let resolved = crate::db::lexical_normalize(&crate::db::resolve_import(path, target));

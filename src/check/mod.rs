@@ -133,6 +133,7 @@ pub fn check_file(db: &dyn Db, ws: Workspace, file: SourceFile) -> FileCheck {
     let targets = items::ImportTargets {
         std_modules: &std_modules,
         file_paths: &file_paths,
+        refused: ws.refused(db),
         decl_span: &decl_span,
     };
     items::check_items(
@@ -180,10 +181,12 @@ pub fn check_bundle(db: &dyn Db, ws: Workspace) -> Checked {
     let env = bundle_env(db, ws);
     let mut diags: Vec<Diagnostic> = Vec::new();
     for (f, _) in files {
+        let parsed = parse_file(db, *f);
         diags.extend(
-            parse_file(db, *f)
+            parsed
                 .errors
                 .iter()
+                .chain(&parsed.warnings)
                 .map(|e| syntax_diagnostic(*f, e)),
         );
     }

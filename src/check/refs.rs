@@ -5,6 +5,7 @@
 use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::ir::{self, Entitlement};
 use crate::syntax::ast::{GrantClause, Name, RefAst};
+use crate::syntax::lexer::Duration;
 use crate::syntax::Span;
 
 use super::Ctx;
@@ -175,7 +176,39 @@ fn lookup_system<'e>(cx: &mut Ctx<'e>, r: &RefAst) -> Option<(u32, &'e super::en
     None
 }
 
+/// E0005 for a duration longer than [`crate::dates::MAX_DURATION_DAYS`]: a grace that
+/// long would push a removal past the end of the calendar. `grace`: the duration is one.
+pub fn check_duration(cx: &mut Ctx<'_>, d: Duration, span: Span, grace: bool) {
+    let days = d.days_ceil().max(0) as u64;
+    if days > crate::dates::MAX_DURATION_DAYS {
+        cx.push(
+            Diagnostic::new(
+                "E0005",
+                format!("duration `{d}` is longer than 100 years"),
+                cx.file,
+                span,
+                format!(
+                    "{days} days; at most {} days",
+                    crate::dates::MAX_DURATION_DAYS
+                ),
+            )
+            .with_help(format!(
+                "write at most 100 years (`{}d`){}",
+                crate::dates::MAX_DURATION_DAYS,
+                if grace {
+                    "; access that must stay needs a policy that still applies, not a grace"
+                } else {
+                    ""
+                }
+            )),
+        );
+    }
+}
+
 pub fn resolve_grant(cx: &mut Ctx<'_>, g: &GrantClause) -> Option<ir::Grant> {
+    if let Some(d) = &g.grace {
+        check_duration(cx, d.node, d.span, true);
+    }
     let (entitlement, level) = resolve(cx, &g.target, g.level.as_ref())?;
     Some(ir::Grant {
         entitlement,

@@ -42,7 +42,10 @@ impl FileMap {
         if let Some((_, id)) = self.ids.iter().find(|(g, _)| *g == f) {
             return *id;
         }
-        let id = self.files.add(f.path(db).clone(), f.text(db).clone());
+        // Hidden characters (bidi controls, zero-width) shown, at the same offsets: an
+        // excerpt must not be reordered by the terminal it is printed on.
+        let text = crate::syntax::confusables::visible(f.text(db)).into_owned();
+        let id = self.files.add(f.path(db).clone(), text);
         self.ids.push((f, id));
         id
     }
@@ -58,25 +61,28 @@ fn to_codespan(db: &dyn Db, map: &mut FileMap, d: &Diagnostic) -> cs::Diagnostic
         let len = f.text(db).len();
         r.start.min(len)..r.end.min(len)
     };
+    // Names quoted in messages are shown with their hidden characters escaped.
+    let shown = |s: &str| crate::syntax::confusables::escape(s).into_owned();
     let pid = map.id(db, d.primary.file);
     let mut labels =
         vec![
             cs::Label::primary(pid, clamp(db, d.primary.file, d.primary.span.range()))
-                .with_message(&d.primary.message),
+                .with_message(shown(&d.primary.message)),
         ];
     for l in &d.labels {
         let id = map.id(db, l.file);
         labels.push(
-            cs::Label::secondary(id, clamp(db, l.file, l.span.range())).with_message(&l.message),
+            cs::Label::secondary(id, clamp(db, l.file, l.span.range()))
+                .with_message(shown(&l.message)),
         );
     }
-    let mut notes: Vec<String> = d.notes.clone();
+    let mut notes: Vec<String> = d.notes.iter().map(|n| shown(n)).collect();
     if let Some(h) = &d.help {
-        notes.push(format!("help: {h}"));
+        notes.push(format!("help: {}", shown(h)));
     }
     cs::Diagnostic::new(severity)
         .with_code(d.code)
-        .with_message(&d.message)
+        .with_message(shown(&d.message))
         .with_labels(labels)
         .with_notes(notes)
 }

@@ -91,9 +91,9 @@ impl Env<'_> {
             )),
             Func::DaysSince => match &*self.value(args.first()?)? {
                 Value::Date(d) => Some(Value::Int((self.today - *d).num_days())),
-                Value::Str(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .ok()
-                    .map(|d| Value::Int((self.today - d).num_days())),
+                Value::Str(s) => {
+                    crate::dates::parse(s).map(|d| Value::Int((self.today - d).num_days()))
+                }
                 _ => None,
             },
             Func::Lower => match &*self.value(args.first()?)? {
@@ -181,9 +181,7 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
 fn coerce(s: &str, like: &Value) -> Option<Value> {
     match like {
         Value::Int(_) => s.trim().parse().ok().map(Value::Int),
-        Value::Date(_) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-            .ok()
-            .map(Value::Date),
+        Value::Date(_) => crate::dates::parse(s.trim()).map(Value::Date),
         Value::Bool(_) => match s.trim().to_ascii_lowercase().as_str() {
             "true" => Some(Value::Bool(true)),
             "false" => Some(Value::Bool(false)),

@@ -63,7 +63,7 @@ pub fn render(plan: &Plan, users: &Users, source: &str) -> String {
 pub fn date_of(snapshot: &str) -> Option<chrono::NaiveDate> {
     let first = snapshot.lines().next()?;
     let d = first.rsplit_once(" as of ")?.1.trim();
-    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
+    crate::dates::parse(d)
 }
 
 /// Splits a snapshot into `(user, block)` in order; the header is the user `""`.

@@ -133,7 +133,8 @@ impl<'f> Dates<'f> {
             Some((_, items)) => {
                 let mut p = Parsed::new();
                 chrono::format::parse(&mut p, s, items.iter()).ok()?;
-                p.to_naive_date().ok()
+                // Any format, but only the dates Pol can print (years 0001–9999).
+                p.to_naive_date().ok().filter(|d| crate::dates::is_iso(*d))
             }
         }
     }
@@ -158,6 +159,7 @@ pub(crate) fn parse_iso(s: &str) -> Option<NaiveDate> {
         })
     };
     NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+        .filter(|d| crate::dates::is_iso(*d))
 }
 
 /// Converts one present value to the field's type. `Ok(None)` for `null`.

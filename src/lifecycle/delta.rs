@@ -2,7 +2,7 @@
 //! `remove` (with `not_before` from grace for movers, the effective date for leavers),
 //! `modify` (same entitlement, another level) and `keep`.
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::eval::{EntId, Evaluation, Plan, SourceKind};
@@ -84,10 +84,9 @@ pub fn delta(
                 .filter_map(|s| s.grace)
                 .max_by_key(|d| d.hours())
         };
+        // Saturates at the last date of the calendar: never earlier, never a year past 9999.
         let days = grace.map_or(0, |d| d.days_ceil().max(0) as u64);
-        let not_before = effective
-            .checked_add_days(Days::new(days))
-            .unwrap_or(effective);
+        let not_before = crate::dates::add_days(effective, days);
         out.push(Change {
             action: Action::Remove,
             ent: b.ent,
@@ -174,5 +173,30 @@ mod tests {
         assert!(delta(&p, None, &after, d, false)
             .iter()
             .all(|c| c.action == Action::Add));
+    }
+
+    #[test]
+    fn a_grace_past_the_end_of_the_calendar_ends_with_the_calendar() {
+        let p = plan();
+        let after = Evaluation::default();
+        for (effective, grace) in [
+            ("9990-06-01", 36_525),
+            ("2025-06-01", u32::MAX),
+            ("9999-12-31", 1),
+        ] {
+            let d = crate::dates::parse(effective).unwrap();
+            let before = Evaluation {
+                grants: vec![granted(0, None, Some(grace))],
+                ..Default::default()
+            };
+            let changes = delta(&p, Some(&before), &after, d, false);
+            // Not "at once" (the effective date): the grace holds until the last day there is.
+            assert_eq!(
+                changes[0].not_before,
+                Some(crate::dates::LAST),
+                "{effective}"
+            );
+            assert_eq!(changes[0].not_before.unwrap().to_string(), "9999-12-31");
+        }
     }
 }

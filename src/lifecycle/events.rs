@@ -47,13 +47,11 @@ fn date_field(
 ) -> Result<Option<NaiveDate>, EventError> {
     match obj.get(field) {
         None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| {
-                EventError(format!(
-                    "{at}: field `{field}`: \"{s}\" is not a date (YYYY-MM-DD)"
-                ))
-            }),
+        Some(Json::String(s)) => crate::dates::parse(s).map(Some).ok_or_else(|| {
+            EventError(format!(
+                "{at}: field `{field}`: \"{s}\" is not a date (YYYY-MM-DD)"
+            ))
+        }),
         Some(other) => Err(EventError(format!(
             "{at}: field `{field}`: expected a date string, found {other}"
         ))),

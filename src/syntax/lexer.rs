@@ -194,7 +194,7 @@ fn parse_unicode_escape(tail: &str) -> Option<(char, usize)> {
 }
 
 fn date<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<NaiveDate, LexErrorKind> {
-    NaiveDate::parse_from_str(lex.slice(), "%Y-%m-%d").map_err(|_| LexErrorKind::BadDate)
+    crate::dates::parse(lex.slice()).ok_or(LexErrorKind::BadDate)
 }
 
 fn duration<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<Duration, LexErrorKind> {
@@ -485,8 +485,12 @@ pub struct Lexed<'s> {
     pub tokens: Vec<(usize, Token<'s>, usize)>,
     pub comments: Vec<Comment>,
     pub errors: Vec<LexError>,
-    /// Set when nesting went past [`MAX_NESTING`]; tokens stop there.
+    /// The first place where nesting went past [`MAX_NESTING`].
     pub too_deep: Option<Span>,
+    /// Every place where nesting went past [`MAX_NESTING`]. Each too deep expression or
+    /// list is replaced by one [`Token::BadLiteral`] (so its clause, its item and the rest
+    /// of the file still parse); too deep braces drop their item.
+    pub too_deep_all: Vec<Span>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -496,6 +500,106 @@ enum BraceCtx {
     Other,
 }
 
+/// The nesting the AST will have, as the tokens go by: one level per open bracket, plus
+/// the `not`s still open at each bracket level (a `not` chain ends at `and`, `or`, `,` or
+/// a new clause).
+#[derive(Clone)]
+struct Nesting {
+    nots: Vec<usize>,
+    depth: usize,
+    braces: Vec<BraceCtx>,
+    /// The depth inside each open brace: the level clauses start at.
+    bases: Vec<usize>,
+}
+
+impl Nesting {
+    fn new() -> Nesting {
+        Nesting {
+            nots: vec![0],
+            depth: 0,
+            braces: Vec::new(),
+            bases: Vec::new(),
+        }
+    }
+
+    fn base(&self) -> usize {
+        self.bases.last().copied().unwrap_or(0)
+    }
+
+    /// Accounts for one token; `prev` is the token before it.
+    fn step(&mut self, tok: &Token<'_>, prev: Option<&Token<'_>>) {
+        let level = self.nots.len() - 1;
+        match tok {
+            Token::Not => {
+                self.nots[level] += 1;
+                self.depth += 1;
+            }
+            Token::And | Token::Or | Token::Comma => {
+                self.depth -= self.nots[level];
+                self.nots[level] = 0;
+            }
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                self.nots.push(0);
+                self.depth += 1;
+                if *tok == Token::LBrace {
+                    let ctx = match prev {
+                        Some(Token::Schema) => BraceCtx::Schema,
+                        Some(Token::Given) => BraceCtx::Given,
+                        _ => BraceCtx::Other,
+                    };
+                    self.braces.push(ctx);
+                    self.bases.push(self.depth);
+                }
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => {
+                // the closing bracket ends the operand of the `not`s before its opening one
+                if self.nots.len() > 1 {
+                    self.depth -= self.nots.pop().unwrap_or(0) + 1;
+                }
+                if *tok == Token::RBrace {
+                    self.braces.pop();
+                    self.bases.pop();
+                }
+            }
+            t if t.is_keyword()
+                && !matches!(
+                    t,
+                    Token::In | Token::Matches | Token::True | Token::False | Token::Today
+                ) =>
+            {
+                self.depth -= self.nots[level];
+                self.nots[level] = 0;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Keywords that start an item and never stand inside one.
+fn starts_item(t: &Token<'_>) -> bool {
+    matches!(
+        t,
+        Token::Import
+            | Token::Require
+            | Token::Schema
+            | Token::System
+            | Token::Policy
+            | Token::Template
+            | Token::Exception
+            | Token::Conflict
+            | Token::Test
+    )
+}
+
+/// How the lexer goes on after nesting went too deep.
+enum Skip {
+    /// Tokens of the too deep expression are dropped until the nesting is back to what it
+    /// was before it (`saved`), or a brace or an item keyword ends it early.
+    Expression { saved: Nesting },
+    /// Tokens of the item whose braces are too deep are dropped until the next item.
+    Item,
+}
+
 /// Lexes a whole file. Never fails: problems are collected in [`Lexed::errors`].
 pub fn lex(src: &str) -> Lexed<'_> {
     let mut out = Lexed {
@@ -503,13 +607,16 @@ pub fn lex(src: &str) -> Lexed<'_> {
         comments: Vec::new(),
         errors: Vec::new(),
         too_deep: None,
+        too_deep_all: Vec::new(),
     };
     let mut lexer = Token::lexer(src);
-    let mut braces: Vec<BraceCtx> = Vec::new();
-    // The nesting the AST will have: one level per open bracket, plus the `not`s still open
-    // at each bracket level (a `not` chain ends at `and`, `or`, `,` or a new clause).
-    let mut nots: Vec<usize> = vec![0];
-    let mut depth = 0usize;
+    let mut nest = Nesting::new();
+    // Where the current expression that went deeper than its clause's level starts (an
+    // index into `out.tokens`), with the nesting before it.
+    let mut excursion: Option<(usize, Nesting)> = None;
+    // Where the current item starts (an index into `out.tokens`).
+    let mut item_start = 0usize;
+    let mut skip: Option<Skip> = None;
     while let Some(res) = lexer.next() {
         let range = lexer.span();
         let span = Span::new(range.start, range.end);
@@ -541,57 +648,78 @@ pub fn lex(src: &str) -> Lexed<'_> {
                 }
             }
         };
-        let level = nots.len() - 1;
-        match tok {
-            Token::Not => {
-                nots[level] += 1;
-                depth += 1;
+        match skip.take() {
+            Some(Skip::Item) => {
+                if !starts_item(&tok) {
+                    skip = Some(Skip::Item);
+                    continue;
+                }
+                nest = Nesting::new();
             }
-            Token::And | Token::Or | Token::Comma => {
-                depth -= nots[level];
-                nots[level] = 0;
-            }
-            Token::LParen | Token::LBracket | Token::LBrace => {
-                nots.push(0);
-                depth += 1;
-                if tok == Token::LBrace {
-                    let ctx = match out.tokens.last() {
-                        Some((_, Token::Schema, _)) => BraceCtx::Schema,
-                        Some((_, Token::Given, _)) => BraceCtx::Given,
-                        _ => BraceCtx::Other,
-                    };
-                    braces.push(ctx);
+            Some(Skip::Expression { saved }) => {
+                // A bracket opened before the dropped expression closes here.
+                let closes_outer = matches!(tok, Token::RParen | Token::RBracket)
+                    && nest.nots.len() <= saved.nots.len();
+                if closes_outer || matches!(tok, Token::LBrace | Token::RBrace) || starts_item(&tok)
+                {
+                    // The dropped expression ends here (or was never closed): what follows
+                    // belongs to the clause or the item again.
+                    nest = saved;
+                } else {
+                    nest.step(&tok, None);
+                    if nest.depth > saved.depth {
+                        skip = Some(Skip::Expression { saved });
+                        continue;
+                    }
+                    nest = saved;
+                    if matches!(tok, Token::RParen | Token::RBracket) {
+                        continue; // it closes the dropped expression
+                    }
                 }
             }
-            Token::RParen | Token::RBracket | Token::RBrace => {
-                if nots.len() > 1 {
-                    depth -= nots.pop().unwrap_or(0) + 1;
-                }
-                // the closing bracket ends the operand of the `not`s before its opening one
-                if tok == Token::RBrace {
-                    braces.pop();
-                }
-            }
-            ref t
-                if t.is_keyword()
-                    && !matches!(
-                        t,
-                        Token::In | Token::Matches | Token::True | Token::False | Token::Today
-                    ) =>
-            {
-                depth -= nots[level];
-                nots[level] = 0;
-            }
-            _ => {}
+            None => {}
         }
-        if depth > MAX_NESTING {
-            out.too_deep = Some(span);
-            return out;
+        if nest.braces.is_empty() && starts_item(&tok) {
+            item_start = out.tokens.len();
+            excursion = None;
+        }
+        let before = nest.clone();
+        nest.step(&tok, out.tokens.last().map(|(_, t, _)| t));
+        let base = nest.base();
+        if nest.depth <= base || matches!(tok, Token::LBrace | Token::RBrace) {
+            excursion = None;
+        } else if excursion.is_none() && before.depth <= before.base() {
+            excursion = Some((out.tokens.len(), before));
+        }
+        if nest.depth > MAX_NESTING {
+            out.too_deep.get_or_insert(span);
+            out.too_deep_all.push(span);
+            match excursion.take() {
+                Some((start, saved)) => {
+                    // A call's name goes with its parentheses.
+                    let start = match (
+                        start.checked_sub(1).map(|i| &out.tokens[i].1),
+                        &out.tokens.get(start),
+                    ) {
+                        (Some(Token::Ident(_)), Some((_, Token::LParen, _))) => start - 1,
+                        _ => start,
+                    };
+                    let from = out.tokens.get(start).map_or(range.start, |t| t.0);
+                    out.tokens.truncate(start);
+                    out.tokens.push((from, Token::BadLiteral, range.end));
+                    skip = Some(Skip::Expression { saved });
+                }
+                None => {
+                    out.tokens.truncate(item_start);
+                    skip = Some(Skip::Item);
+                }
+            }
+            continue;
         }
         // Inside `schema { … }` and `given { … }`, `name:type` written without a space is a
         // field, not a grant reference: split it back into name, colon and value.
         if let Token::Ref(text) = tok {
-            if matches!(braces.last(), Some(BraceCtx::Schema | BraceCtx::Given)) {
+            if matches!(nest.braces.last(), Some(BraceCtx::Schema | BraceCtx::Given)) {
                 if let Some(parts) = split_field(text, range.start) {
                     out.tokens.extend(parts);
                     continue;

@@ -2,6 +2,7 @@
 //! they build ([`ast`]). Nothing here knows about other files, names or types.
 
 pub mod ast;
+pub mod confusables;
 pub mod lexer;
 pub mod parser;
 pub mod span;

@@ -30,14 +30,21 @@ pub struct Parsed {
     pub file: File,
     pub comments: Vec<Comment>,
     pub errors: Vec<SyntaxError>,
+    /// Warnings about the text itself (W0001: confusable or hidden characters); they do
+    /// not stop formatting or checking.
+    pub warnings: Vec<SyntaxError>,
 }
 
 /// Parses one file. Never panics; a file so broken that nothing can be recovered still
-/// gives an (empty) AST and its errors.
+/// gives an (empty) AST and its errors. Recovery is per item at worst: an error in one item
+/// (even nesting past the limit) leaves the others in the AST.
 pub fn parse(src: &str) -> Parsed {
     let lexed = lexer::lex(src);
+    let warnings = super::confusables::scan(src, &lexed);
     let mut errors: Vec<SyntaxError> = lexed.errors.iter().map(lex_error).collect();
-    if let Some(span) = lexed.too_deep {
+    // A too deep expression or list is one malformed literal by now (a too deep item is
+    // gone): the rest of the file parses, resolves and reports as usual.
+    for &span in &lexed.too_deep_all {
         errors.push(SyntaxError {
             code: "E0001",
             message: format!("nesting deeper than {} levels", lexer::MAX_NESTING),
@@ -45,11 +52,6 @@ pub fn parse(src: &str) -> Parsed {
             label: "too deeply nested".into(),
             help: Some("split the expression or list into smaller parts".into()),
         });
-        return Parsed {
-            file: File::default(),
-            comments: lexed.comments,
-            errors,
-        };
     }
     let eof = src.len();
     let mut recovered: Vec<ErrorRecovery<usize, Token<'_>, LexError>> = Vec::new();
@@ -70,6 +72,7 @@ pub fn parse(src: &str) -> Parsed {
         file,
         comments: lexed.comments,
         errors,
+        warnings,
     }
 }
 
@@ -252,5 +255,124 @@ policy "SE" {
     fn soft_keywords_as_attribute_names() {
         let p = parse("policy \"A\" { when user == \"x\" and owner != \"y\" owner \"me\" }");
         assert!(p.errors.is_empty(), "{:?}", p.errors);
+    }
+}
+
+#[cfg(test)]
+mod nesting_recovery_tests {
+    use super::*;
+    use crate::syntax::ast::{Clause, ExprKind, Item};
+    use crate::syntax::lexer::MAX_NESTING;
+
+    fn deep_parens(inner: &str) -> String {
+        format!(
+            "{}{inner}{}",
+            "(".repeat(MAX_NESTING + 50),
+            ")".repeat(MAX_NESTING + 50)
+        )
+    }
+
+    fn nesting_errors(p: &Parsed) -> usize {
+        p.errors
+            .iter()
+            .filter(|e| e.message.starts_with("nesting deeper"))
+            .count()
+    }
+
+    fn policy_names(p: &Parsed) -> Vec<&str> {
+        p.file
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Policy(p) => Some(p.name.node.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_too_deep_expression_becomes_one_error_and_its_item_stays() {
+        let src = format!(
+            "import \"std/hris\"\npolicy \"A\" {{ when {} grant a:b }}\npolicy \"B\" {{ when x == 1 }}\n",
+            deep_parens("x == 1")
+        );
+        let p = parse(&src);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert_eq!(nesting_errors(&p), 1);
+        assert_eq!(policy_names(&p), ["A", "B"]);
+        let Item::Policy(a) = &p.file.items[1] else {
+            panic!("{:?}", p.file.items[1])
+        };
+        assert!(matches!(&a.clauses[0], Clause::When(e, _) if e.kind == ExprKind::Error));
+        assert!(matches!(&a.clauses[1], Clause::Grant(_)));
+    }
+
+    #[test]
+    fn every_shape_of_deep_nesting_recovers() {
+        let nots = "not ".repeat(MAX_NESTING + 5);
+        let list = format!(
+            "{}\"a\"{}",
+            "[".repeat(MAX_NESTING + 5),
+            "]".repeat(MAX_NESTING + 5)
+        );
+        let cases = [
+            format!("require {}", deep_parens("a")),
+            format!("require {nots}a == 1"),
+            format!("policy \"P\" {{ when x == 1 and {nots} y == 2 grant a:b }}"),
+            // inside brackets that the deep part does not own
+            format!("policy \"P\" {{ when (x == 1 and {nots} y) and z == 2 }}"),
+            format!("policy \"P\" {{ when x in {list} }}"),
+            format!(
+                "policy \"P\" {{ when days_since({}) > 3 }}",
+                deep_parens("d")
+            ),
+            format!("test \"T\" {{ given {{ a: {list}, b: 1 }} expect grant a:b }}"),
+            // never closed: the item's closing brace ends it
+            format!("policy \"P\" {{ when {} }}", "(".repeat(MAX_NESTING + 5)),
+            format!("policy \"P\" {}", "{".repeat(MAX_NESTING + 5)),
+        ];
+        for case in cases {
+            let src = format!("{case}\npolicy \"After\" {{ when y == 2 grant c:d }}\n");
+            let p = parse(&src);
+            let short = &case[..case.len().min(60)];
+            assert_eq!(nesting_errors(&p), 1, "{short}: {:?}", p.errors);
+            assert!(
+                policy_names(&p).contains(&"After"),
+                "{short}: {:?}",
+                p.file.items
+            );
+            // Only the nesting error, unless the case is broken anyway (never closed).
+            if !short.ends_with("(((") && !short.ends_with("{{{") {
+                assert_eq!(p.errors.len(), 1, "{short}: {:?}", p.errors);
+            }
+        }
+    }
+
+    #[test]
+    fn each_too_deep_item_is_reported() {
+        let src = format!(
+            "policy \"A\" {{ when {} }}\npolicy \"B\" {{ when {} }}\npolicy \"C\" {{ when c == 1 }}",
+            deep_parens("a"),
+            deep_parens("b")
+        );
+        let p = parse(&src);
+        assert_eq!(nesting_errors(&p), 2, "{:?}", p.errors);
+        assert_eq!(policy_names(&p), ["A", "B", "C"]);
+    }
+
+    #[test]
+    fn the_rest_of_the_file_still_resolves_and_reports() {
+        let src = format!(
+            "import \"std/hris\"\nimport \"std/saas\"\n\
+             policy \"Deep\" {{ when {} grant slack:workspace-member }}\n\
+             policy \"Typo\" {{ when departmnt == \"x\" inherits \"Deep\" }}\n",
+            deep_parens("department == \"x\"")
+        );
+        let loaded = crate::db::Loaded::from_sources(&[("f.pol", &src)]);
+        let checked = crate::check::check_bundle(&loaded.db, loaded.workspace);
+        let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+        // The nesting error, the other policy's own error; no note that std/hris is missing,
+        // no unknown policy for the deep one.
+        assert_eq!(codes, ["E0001", "E0201"], "{:?}", checked.diagnostics);
     }
 }

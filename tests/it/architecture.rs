@@ -62,6 +62,8 @@ const CRATE_RULES: &[(&str, &[&str])] = &[
 /// Modules not listed here are the top of the library and may import anything below.
 const MODULE_RULES: &[(&str, &[&str])] = &[
     ("stdlib", &[]),
+    ("dates", &[]),
+    ("text", &[]),
     ("syntax", &[]),
     ("ir", &[]),
     ("input", &["ir", "diagnostics"]),
@@ -70,6 +72,10 @@ const MODULE_RULES: &[(&str, &[&str])] = &[
     ("bundle", &["ir"]),
     ("fmt", &["syntax"]),
 ];
+
+/// The base: small modules with no imports of their own (ISO dates, text escaping) that
+/// every layer may use.
+const BASE: &[&str] = &["dates", "text"];
 
 /// Imports that break a module rule today and are scheduled to move (file, module). The
 /// list may only shrink: an import that is fixed must be removed from it.
@@ -151,7 +157,11 @@ fn library_modules_never_import_from_a_layer_above() {
                 .filter(|p| p.extension().is_some_and(|e| e == "rs"))
                 .collect()
         } else {
-            vec![src.join(format!("{module}.rs"))]
+            let file = src.join(format!("{module}.rs"));
+            if !file.exists() {
+                continue;
+            }
+            vec![file]
         };
         for file in files {
             // Unit tests may build their fixtures with any layer.
@@ -173,7 +183,7 @@ fn library_modules_never_import_from_a_layer_above() {
                 .to_string_lossy()
                 .replace('\\', "/");
             for m in imported_modules(&text) {
-                if m != *module && !allowed.contains(&m.as_str()) {
+                if m != *module && !allowed.contains(&m.as_str()) && !BASE.contains(&m.as_str()) {
                     found.insert((rel.clone(), m));
                 }
             }
