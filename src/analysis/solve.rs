@@ -243,8 +243,9 @@ impl Analyzer {
             }
         }
         let mut items: Vec<Value> = Vec::new();
+        let mut seen: rustc_hash::FxHashSet<Value> = Default::default();
         for (v, _) in need {
-            if !items.contains(&v) {
+            if seen.insert(v.clone()) {
                 items.push(v);
             }
         }

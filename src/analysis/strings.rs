@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::atoms::Test;
-use crate::eval::expr::equal;
+use crate::eval::expr::{equal, Members};
 use crate::ir::{glob_match, Value};
 
 /// How many product states the exact search may visit.
@@ -56,9 +56,41 @@ pub fn holds(c: &StrCon<'_>, v: &Value) -> bool {
     r == c.want
 }
 
+/// The tests with their `in` lists prepared for constant-time membership, so that trying
+/// every member of a long list against a long `not in` list stays linear.
+struct Prepared<'c, 'a> {
+    cons: &'c [StrCon<'a>],
+    members: Vec<Option<Members>>,
+}
+
+impl<'c, 'a> Prepared<'c, 'a> {
+    fn new(cons: &'c [StrCon<'a>]) -> Self {
+        let members = cons
+            .iter()
+            .map(|c| match c.test {
+                Test::In(xs) if xs.len() > 8 => Some(Members::new(xs)),
+                _ => None,
+            })
+            .collect();
+        Prepared { cons, members }
+    }
+
+    /// Whether `v` passes every test, as [`holds`] decides each.
+    fn all_hold(&self, v: &Value) -> bool {
+        self.cons.iter().zip(&self.members).all(|(c, m)| match m {
+            Some(m) => {
+                let v = if c.lower { lowered(v) } else { v.clone() };
+                m.contains(&v) == c.want
+            }
+            None => holds(c, v),
+        })
+    }
+}
+
 /// A value passing every test; `domain` lists every value the attribute may take when it
 /// is finite (an enum's members, `true` and `false`).
 pub fn solve(domain: Option<&[Value]>, cons: &[StrCon<'_>]) -> StrOutcome {
+    let prepared = Prepared::new(cons);
     let finite: Option<Vec<Value>> = match domain {
         Some(d) => Some(d.to_vec()),
         None => {
@@ -71,21 +103,24 @@ pub fn solve(domain: Option<&[Value]>, cons: &[StrCon<'_>]) -> StrOutcome {
                 };
                 set = Some(match set {
                     None => vals,
-                    Some(prev) => prev.into_iter().filter(|v| vals.contains(v)).collect(),
+                    Some(prev) => {
+                        let vals: FxHashSet<&Value> = vals.iter().collect();
+                        prev.into_iter().filter(|v| vals.contains(v)).collect()
+                    }
                 });
             }
             set
         }
     };
     if let Some(cands) = finite {
-        return match cands.into_iter().find(|v| cons.iter().all(|c| holds(c, v))) {
+        return match cands.into_iter().find(|v| prepared.all_hold(v)) {
             Some(v) => StrOutcome::Sat(v),
             None => StrOutcome::Unsat,
         };
     }
     for cand in quick_candidates(cons) {
         let v = Value::Str(cand);
-        if cons.iter().all(|c| holds(c, &v)) {
+        if prepared.all_hold(&v) {
             return StrOutcome::Sat(v);
         }
     }

@@ -28,6 +28,71 @@ pub enum CExpr {
     },
     Matches(Box<CExpr>, Box<CExpr>),
     List(Vec<CExpr>),
+    /// `x in [literals]`: the list prepared for constant-time membership.
+    InSet {
+        lhs: Box<CExpr>,
+        members: Members,
+        negated: bool,
+    },
+}
+
+/// The members of a literal list, for membership tests that agree with [`equal`] (text
+/// read as a number, a date or a boolean when the other side is one) in constant time:
+/// a long `in [...]` list costs one lookup per test, not one comparison per member.
+#[derive(Debug, Clone, Default)]
+pub struct Members {
+    /// The text members.
+    text: rustc_hash::FxHashSet<String>,
+    /// The other members (numbers, dates, booleans, lists), exactly.
+    other: rustc_hash::FxHashSet<Value>,
+    /// What the text members read as (a number, a date, a boolean), for values of those
+    /// types.
+    coerced: rustc_hash::FxHashSet<Value>,
+}
+
+impl Members {
+    pub fn new(items: &[Value]) -> Members {
+        let mut m = Members::default();
+        for v in items {
+            match v {
+                Value::Str(s) => {
+                    for like in [
+                        Value::Int(0),
+                        Value::Date(crate::dates::FIRST),
+                        Value::Bool(false),
+                    ] {
+                        if let Some(c) = coerce(s, &like) {
+                            m.coerced.insert(c);
+                        }
+                    }
+                    m.text.insert(s.clone());
+                }
+                other => {
+                    m.other.insert(other.clone());
+                }
+            }
+        }
+        m
+    }
+
+    /// Whether some member is [`equal`] to `x`.
+    pub fn contains(&self, x: &Value) -> bool {
+        match x {
+            Value::Str(s) => {
+                self.text.contains(s)
+                    || (!self.other.is_empty()
+                        && [
+                            Value::Int(0),
+                            Value::Date(crate::dates::FIRST),
+                            Value::Bool(false),
+                        ]
+                        .iter()
+                        .filter_map(|like| coerce(s, like))
+                        .any(|c| self.other.contains(&c)))
+            }
+            other => self.other.contains(other) || self.coerced.contains(other),
+        }
+    }
 }
 
 impl CExpr {
@@ -45,10 +110,17 @@ impl CExpr {
             Expr::And(v) => CExpr::And(v.iter().map(|a| CExpr::compile(a, slot)).collect()),
             Expr::Or(v) => CExpr::Or(v.iter().map(|a| CExpr::compile(a, slot)).collect()),
             Expr::Cmp(op, a, b) => CExpr::Cmp(*op, c(a), c(b)),
-            Expr::In { lhs, rhs, negated } => CExpr::In {
-                lhs: c(lhs),
-                rhs: c(rhs),
-                negated: *negated,
+            Expr::In { lhs, rhs, negated } => match &**rhs {
+                Expr::Lit(Value::List(items)) => CExpr::InSet {
+                    lhs: c(lhs),
+                    members: Members::new(items),
+                    negated: *negated,
+                },
+                _ => CExpr::In {
+                    lhs: c(lhs),
+                    rhs: c(rhs),
+                    negated: *negated,
+                },
             },
             Expr::Matches(a, b) => CExpr::Matches(c(a), c(b)),
             Expr::List(v) => CExpr::List(v.iter().map(|a| CExpr::compile(a, slot)).collect()),
@@ -144,6 +216,14 @@ impl Env<'_> {
                 };
                 items.iter().any(|i| equal(i, &x)) != *negated
             }
+            CExpr::InSet {
+                lhs,
+                members,
+                negated,
+            } => match self.value(lhs) {
+                Some(x) => members.contains(&x) != *negated,
+                None => false,
+            },
             CExpr::Matches(a, b) => match (self.value(a).as_deref(), self.value(b).as_deref()) {
                 (Some(Value::Str(s)), Some(Value::Str(g))) => glob_match(g, s),
                 _ => false,
@@ -290,5 +370,80 @@ mod tests {
             Expr::Matches(attr("a"), s("Sales*")),
             &[Some(Value::Str("Sales Engineer".into())), None]
         ));
+    }
+}
+
+#[cfg(test)]
+mod members_tests {
+    use super::*;
+    use crate::ir::Expr;
+
+    fn values() -> Vec<Value> {
+        let d = |s: &str| Value::Date(crate::dates::parse(s).unwrap());
+        let s = |x: &str| Value::Str(x.into());
+        vec![
+            s("a"),
+            s("5"),
+            s(" 5 "),
+            s("2025-01-01"),
+            s("TRUE"),
+            s("false"),
+            s(""),
+            Value::Int(5),
+            Value::Int(7),
+            d("2025-01-01"),
+            d("2025-01-02"),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::List(vec![s("a")]),
+        ]
+    }
+
+    #[test]
+    fn members_agree_with_equal() {
+        let all = values();
+        // every subset of up to three members, against every value
+        for i in 0..all.len() {
+            for j in i..all.len() {
+                for k in j..all.len() {
+                    let items = vec![all[i].clone(), all[j].clone(), all[k].clone()];
+                    let m = Members::new(&items);
+                    for x in &all {
+                        assert_eq!(
+                            m.contains(x),
+                            items.iter().any(|i| equal(i, x)),
+                            "{x:?} in {items:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `x in [200,000 literals]` for 200,000 values: one lookup each, not a scan each.
+    #[test]
+    fn a_long_in_list_is_a_lookup() {
+        let n = 200_000;
+        let list: Vec<Value> = (0..n).map(|i| Value::Str(format!("d{i}"))).collect();
+        let e = Expr::In {
+            lhs: Box::new(Expr::Attr("a".into())),
+            rhs: Box::new(Expr::Lit(Value::List(list))),
+            negated: false,
+        };
+        let c = CExpr::compile(&e, &|_| Some(0));
+        assert!(matches!(c, CExpr::InSet { .. }));
+        let today = crate::dates::parse("2025-06-01").unwrap();
+        let mut hits = 0;
+        for i in (0..2 * n).step_by(2) {
+            let values = [Some(Value::Str(format!("d{i}")))];
+            hits += usize::from(
+                Env {
+                    values: &values,
+                    today,
+                }
+                .test(&c),
+            );
+        }
+        assert_eq!(hits, n / 2);
     }
 }

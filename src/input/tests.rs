@@ -270,3 +270,25 @@ fn record_lines_scanner() {
         [3, 4]
     );
 }
+
+/// A header of 200,000 columns: checking it for duplicates was quadratic (52 s).
+#[test]
+fn a_wide_csv_header_is_checked_in_linear_time() {
+    let n = 200_000;
+    let mut header = String::from("user_id,employment_status");
+    let mut row = String::from("a,Active");
+    for i in 0..n {
+        header.push_str(&format!(",c{i}"));
+        row.push(',');
+    }
+    let text = format!("{header}\n{row}\n");
+    let users = parse_users(&text, "u.csv", Format::Csv, Some(&schema()), None).unwrap();
+    assert_eq!(users.records.len(), 1);
+    let dup = format!("{header},c{}\n{row},\n", n - 1);
+    let e = parse_users(&dup, "u.csv", Format::Csv, Some(&schema()), None).unwrap_err();
+    assert!(
+        e.0.contains(&format!("column `c{}` appears twice", n - 1)),
+        "{}",
+        e.0
+    );
+}

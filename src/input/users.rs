@@ -68,8 +68,11 @@ pub(crate) fn read_csv(
         .from_reader(text.as_bytes());
     let header = rdr.headers().map_err(|e| csv_error(name, &e))?.clone();
     let names: Vec<&str> = header.iter().collect();
-    for (i, h) in names.iter().enumerate() {
-        if names[..i].contains(h) {
+    // A set, not a scan of the columns before each: a wide header stays linear.
+    let mut columns: rustc_hash::FxHashSet<&str> = Default::default();
+    columns.reserve(names.len());
+    for h in &names {
+        if !columns.insert(h) {
             return Err(LoadError(format!(
                 "{name}:1: column `{h}` appears twice in the header"
             )));
@@ -82,7 +85,7 @@ pub(crate) fn read_csv(
     };
     if let Some(m) = mapping {
         for (k, col, what) in m.column_uses() {
-            if !names.contains(&col) {
+            if !columns.contains(col) {
                 return Err(LoadError(format!(
                     "{}:{}:{}: {what}, `{col}`, is not a column of {name}{}",
                     m.name,
@@ -93,7 +96,7 @@ pub(crate) fn read_csv(
             }
         }
     } else if !b.plan.open {
-        if let Some(f) = b.plan.required().find(|f| !names.contains(f)) {
+        if let Some(f) = b.plan.required().find(|f| !columns.contains(f)) {
             let what = if f == b.plan.key {
                 "the key"
             } else {

@@ -4,6 +4,9 @@
 
 use chrono::NaiveDate;
 
+mod glob;
+pub use glob::glob_match;
+
 pub use crate::syntax::ast::CmpOp;
 pub use crate::syntax::lexer::Duration;
 
@@ -130,31 +133,6 @@ impl Pattern {
             (Some(p), None) => p == "*",
         }
     }
-}
-
-/// `*` matches any run of characters, `?` any one character.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

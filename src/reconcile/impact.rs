@@ -107,19 +107,11 @@ pub struct UserImpact {
 
 impl UserImpact {
     pub fn policies_added(&self) -> Vec<&str> {
-        self.policies_after
-            .iter()
-            .filter(|p| !self.policies_before.contains(p))
-            .map(String::as_str)
-            .collect()
+        only_in(&self.policies_after, &self.policies_before)
     }
 
     pub fn policies_removed(&self) -> Vec<&str> {
-        self.policies_before
-            .iter()
-            .filter(|p| !self.policies_after.contains(p))
-            .map(String::as_str)
-            .collect()
+        only_in(&self.policies_before, &self.policies_after)
     }
 
     fn is_change(&self) -> bool {
@@ -501,12 +493,14 @@ pub fn compare(old: &Side, new: &Side, with_access: bool) -> Impact {
         .iter()
         .map(|r| (r.id.as_str(), r))
         .collect();
-    let old_err = |id: &str| {
-        old.users
-            .errors
-            .iter()
-            .find(|e| e.user_id.as_deref() == Some(id))
-    };
+    // The first error of each user id under OLD.
+    let mut old_errors: FxHashMap<&str, &crate::input::RecordError> = FxHashMap::default();
+    for e in &old.users.errors {
+        if let Some(id) = e.user_id.as_deref() {
+            old_errors.entry(id).or_insert(e);
+        }
+    }
+    let old_err = |id: &str| old_errors.get(id).copied();
     let heldm = if with_access {
         match (new.access, old.access) {
             (Some(a), _) => Some(held_map(new.plan, a)),
@@ -659,6 +653,15 @@ pub fn compare(old: &Side, new: &Side, with_access: bool) -> Impact {
         errors,
         notes: Vec::new(),
     }
+}
+
+/// The items of `a` that are not in `b`, in `a`'s order (through a set: linear).
+fn only_in<'x>(a: &'x [String], b: &[String]) -> Vec<&'x str> {
+    let b: FxHashSet<&str> = b.iter().map(String::as_str).collect();
+    a.iter()
+        .map(String::as_str)
+        .filter(|x| !b.contains(x))
+        .collect()
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -848,8 +851,8 @@ fn diff_policy(
             .collect()
     };
     let (oi, ni) = (names(ob, op), names(nb, np));
-    let inh_added: Vec<&String> = ni.iter().filter(|n| !oi.contains(n)).collect();
-    let inh_removed: Vec<&String> = oi.iter().filter(|n| !ni.contains(n)).collect();
+    let inh_added = only_in(&ni, &oi);
+    let inh_removed = only_in(&oi, &ni);
     if !inh_added.is_empty() {
         short.push(format!("+{} inherited", inh_added.len()));
     }
@@ -925,8 +928,8 @@ fn diff_policy(
     let pats =
         |p: &ir::Policy| -> Vec<String> { p.denies.iter().map(|d| d.text.clone()).collect() };
     let (od, nd) = (pats(op), pats(np));
-    let d_added: Vec<&String> = nd.iter().filter(|d| !od.contains(d)).collect();
-    let d_removed: Vec<&String> = od.iter().filter(|d| !nd.contains(d)).collect();
+    let d_added = only_in(&nd, &od);
+    let d_removed = only_in(&od, &nd);
     if !d_added.is_empty() {
         short.push(format!("+{}", plural(d_added.len(), "deny", "denies")));
     }
@@ -1014,10 +1017,19 @@ fn compare_policies(
     let mut names: BTreeSet<&str> = BTreeSet::new();
     names.extend(ob.policies.iter().map(|p| p.name.as_str()));
     names.extend(nb.policies.iter().map(|p| p.name.as_str()));
+    // By name through a map: looking each up by a scan was quadratic in the policies.
+    fn by_name(b: &ir::Bundle) -> FxHashMap<&str, &ir::Policy> {
+        let mut m = FxHashMap::default();
+        for p in &b.policies {
+            m.entry(p.name.as_str()).or_insert(p);
+        }
+        m
+    }
+    let (obn, nbn) = (by_name(ob), by_name(nb));
     let mut out = Vec::new();
     for name in names {
-        let op = ob.policy_id(name).map(|i| &ob.policies[i as usize]);
-        let np = nb.policy_id(name).map(|i| &nb.policies[i as usize]);
+        let op = obn.get(name).copied();
+        let np = nbn.get(name).copied();
         let users_before = count_old.get(name).copied().unwrap_or(0);
         let users_after = count_new.get(name).copied().unwrap_or(0);
         let (status, kind, short, details) = match (op, np) {
@@ -1084,12 +1096,20 @@ fn compare_bundles(old: &Plan, new: &Plan) -> Vec<String> {
         };
         out.push(format!("require: {} → {}", text(ob), text(nb)));
     }
+    fn conflicts(b: &ir::Bundle) -> FxHashMap<&str, &ir::Conflict> {
+        let mut m = FxHashMap::default();
+        for c in &b.conflicts {
+            m.entry(c.name.as_str()).or_insert(c);
+        }
+        m
+    }
+    let (oc, nc) = (conflicts(ob), conflicts(nb));
     let conflict =
-        |b: &ir::Bundle, name: &str| b.conflicts.iter().find(|c| c.name == name).cloned();
+        |m: &FxHashMap<&str, &ir::Conflict>, name: &str| m.get(name).map(|c| (*c).clone());
     let mut cnames: BTreeSet<&str> = ob.conflicts.iter().map(|c| c.name.as_str()).collect();
     cnames.extend(nb.conflicts.iter().map(|c| c.name.as_str()));
     for name in cnames {
-        match (conflict(ob, name), conflict(nb, name)) {
+        match (conflict(&oc, name), conflict(&nc, name)) {
             (None, Some(_)) => out.push(format!("+conflict \"{name}\"")),
             (Some(_), None) => out.push(format!("-conflict \"{name}\"")),
             (Some(a), Some(b)) => {
