@@ -14,6 +14,7 @@ use super::eval::UsersArgs;
 use super::{parse_date, print_stdout, Exit, InputError};
 use crate::db::Loaded;
 use crate::eval::Plan;
+use crate::input::limits::{read_stdin_text, Kind};
 use crate::input::{self, Users};
 use crate::ir;
 use crate::reconcile::{access, impact, impact_render};
@@ -238,12 +239,7 @@ pub fn run(a: ImpactArgs) -> Result<Exit, InputError> {
         None => None,
     };
     let stdin = if a.users.users.as_os_str() == "-" {
-        use std::io::Read;
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| InputError(format!("<stdin>: cannot read: {e}")))?;
-        Some(text)
+        Some(read_stdin_text(Kind::Users).map_err(|e| InputError(e.describe("<stdin>")))?)
     } else {
         None
     };

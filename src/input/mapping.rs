@@ -59,8 +59,14 @@ impl Mapping {
     /// Reads and parses a mapping file.
     pub fn load(path: &Path) -> Result<Mapping, LoadError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| LoadError(format!("{name}: cannot read the mapping file: {e}")))?;
+        let text = super::limits::read_text(path, super::limits::Kind::Mapping).map_err(|e| {
+            LoadError(match e {
+                super::limits::ReadError::Io(e) => {
+                    format!("{name}: cannot read the mapping file: {e}")
+                }
+                e => e.describe(&name),
+            })
+        })?;
         Mapping::parse(&text, &name)
     }
 
