@@ -148,3 +148,47 @@ fn binary_users_and_access_files_are_refused_at_the_first_bad_byte() {
         &["a.json:1:10: not UTF-8 text"],
     );
 }
+
+// ---- mapping date formats ----
+
+#[test]
+fn a_date_format_with_a_time_field_is_refused_by_every_command_that_takes_a_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(
+        dir.path(),
+        "map.toml",
+        b"# the export's dates\n\ndate_format = \"%Y-%m-%d %H:%M\"\n[columns]\nuser_id = \"user_id\"\n",
+    );
+    let access = "examples/seed/access.json";
+    let events = "examples/seed/events/lifecycle.jsonl";
+    let empty = "examples/seed/empty-users.json";
+    let users_copy = write(dir.path(), "users.json", &std::fs::read(USERS).unwrap());
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["eval", SEED, "--users", USERS],
+        vec!["explain", SEED, "--users", USERS, "--user", "sarah.chen"],
+        vec!["drift", SEED, "--users", USERS, "--access", access],
+        vec!["plan", SEED, "--users", USERS, "--access", access],
+        vec![
+            "mine",
+            SEED,
+            "--users",
+            USERS,
+            "--access",
+            access,
+            "--by",
+            "department",
+        ],
+        vec!["event", SEED, "--users", empty, "--event", events],
+        vec!["impact", SEED, SEED, "--users", USERS],
+        vec!["test", SEED, "--snapshot", &users_copy],
+    ];
+    for mut args in runs {
+        args.extend(["--mapping", &m]);
+        let o = polc(&args);
+        refused(
+            &o,
+            &["map.toml:3:15: date_format `%Y-%m-%d %H:%M` has a time or time zone field `%H`"],
+        );
+    }
+    assert!(!Path::new(&format!("{users_copy}.snap")).exists());
+}

@@ -17,6 +17,8 @@ mod users;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_fuzz;
+#[cfg(test)]
 mod tests_mapping;
 #[cfg(test)]
 mod tests_typing;
