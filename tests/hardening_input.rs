@@ -192,3 +192,54 @@ fn a_date_format_with_a_time_field_is_refused_by_every_command_that_takes_a_mapp
     }
     assert!(!Path::new(&format!("{users_copy}.snap")).exists());
 }
+
+// ---- keys given twice ----
+
+const TWICE: &str = "given twice in one object (which value holds would be a guess)";
+
+#[test]
+fn a_key_given_twice_in_a_users_access_events_or_mapping_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // The second `employment_status` used to win silently: a leaver evaluated as active.
+    let users = write(
+        dir.path(),
+        "users.json",
+        b"[{\"user_id\": \"lee.park\", \"job_title\": \"Account Executive\", \"department\": \"Sales\",\n  \"employment_status\": \"Inactive\", \"employment_type\": \"FTE\",\n  \"employment_status\": \"Active\"}]",
+    );
+    let o = polc(&["eval", SEED, "--users", &users, "--at", "2025-06-01"]);
+    refused(
+        &o,
+        &[&format!(
+            "users.json:3:21: key \"employment_status\" {TWICE}"
+        )],
+    );
+    let access = write(
+        dir.path(),
+        "access.json",
+        b"[{\"user_id\": \"sarah.chen\", \"grant\": \"slack:workspace-member\"},\n {\"user_id\": \"sarah.chen\", \"grant\": \"zoom:account\", \"user_id\": \"lee.park\"}]",
+    );
+    let o = polc(&["drift", SEED, "--users", USERS, "--access", &access]);
+    refused(
+        &o,
+        &[&format!(
+            "access.json:2:61: entry 2: key \"user_id\" {TWICE}"
+        )],
+    );
+    let events = write(
+        dir.path(),
+        "events.jsonl",
+        b"{\"event\": \"employee.terminated\", \"user_id\": \"sarah.chen\", \"last_day\": \"2025-03-01\", \"last_day\": \"2027-03-15\"}\n",
+    );
+    let o = polc(&["event", SEED, "--users", USERS, "--event", &events]);
+    refused(
+        &o,
+        &[&format!("events.jsonl:1:94: key \"last_day\" {TWICE}")],
+    );
+    let mapping = write(
+        dir.path(),
+        "map.toml",
+        b"[columns]\nuser_id = \"id\"\nuser_id = \"UserID\"\n",
+    );
+    let o = polc(&["eval", SEED, "--users", USERS, "--mapping", &mapping]);
+    refused(&o, &["map.toml:3:1", "duplicate key"]);
+}

@@ -26,7 +26,9 @@ mod tests_typing;
 use std::path::Path;
 
 pub use mapping::{Key, Mapping, Rule};
-pub(crate) use typing::StrSeed;
+pub use typing::check_unique_keys;
+pub(crate) use typing::{repeated_key, StrSeed};
+pub(crate) use users::record_lines;
 
 use crate::ir;
 use record::{Builder, Plan};
