@@ -243,3 +243,121 @@ fn a_key_given_twice_in_a_users_access_events_or_mapping_file_is_refused() {
     let o = polc(&["eval", SEED, "--users", USERS, "--mapping", &mapping]);
     refused(&o, &["map.toml:3:1", "duplicate key"]);
 }
+
+// ---- lifecycle events ----
+
+/// The seed's lifecycle, its lines in another order.
+fn seed_events(order: &[usize]) -> Vec<u8> {
+    let text = std::fs::read_to_string("examples/seed/events/lifecycle.jsonl").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<&str> = order.iter().map(|&i| lines[i]).collect();
+    out.push("");
+    out.join("\n").into_bytes()
+}
+
+fn event_json(events: &str) -> (Output, serde_json::Value) {
+    let o = polc(&[
+        "event",
+        SEED,
+        "--users",
+        "examples/seed/empty-users.json",
+        "--event",
+        events,
+        "--format",
+        "json",
+    ]);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (o, v)
+}
+
+#[test]
+fn events_out_of_date_order_apply_in_date_order_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_order = write(dir.path(), "in.jsonl", &seed_events(&[0, 1, 2, 3]));
+    // the termination given before the transfer and the promotion
+    let swapped = write(dir.path(), "out.jsonl", &seed_events(&[0, 3, 1, 2]));
+    let (o1, a) = event_json(&in_order);
+    let (o2, b) = event_json(&swapped);
+    assert_eq!(o1.status.code(), Some(0), "{}", stderr(&o1));
+    assert_eq!(o2.status.code(), Some(0), "{}", stderr(&o2));
+    let dates = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["effective_date"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        dates(&b),
+        ["2024-11-24", "2025-05-24", "2026-05-24", "2027-03-15"]
+    );
+    for (x, y) in a.as_array().unwrap().iter().zip(b.as_array().unwrap()) {
+        assert_eq!(x["changes"], y["changes"]);
+        assert_eq!(x["kind"], y["kind"]);
+    }
+    // the leaver loses all 13, as in file order
+    assert_eq!(b[3]["changes"].as_array().unwrap().len(), 13);
+    assert!(a[1].get("notes").is_none(), "no notes for a file in order");
+    assert!(b[1]["notes"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("applied before "));
+    let human = polc(&[
+        "event",
+        SEED,
+        "--users",
+        "examples/seed/empty-users.json",
+        "--event",
+        &swapped,
+    ]);
+    assert!(
+        stdout(&human).contains("Note: applied before "),
+        "{}",
+        stdout(&human)
+    );
+}
+
+#[test]
+fn lifecycle_details_are_refused_or_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, lines: &[&str]| write(dir.path(), name, lines.join("\n").as_bytes());
+    let hire = r#"{"event": "employee.hired", "user_id": "sarah.chen", "job_title": "Sales Engineer", "department": "Sales", "employment_type": "FTE", "employment_status": "Active", "start_date": "2024-11-24"}"#;
+    let term =
+        r#"{"event": "employee.terminated", "user_id": "sarah.chen", "last_day": "2025-03-15"}"#;
+    // `old` is not the record's value
+    let stale = r#"{"event": "employee.updated", "user_id": "sarah.chen", "changes": {"job_title": {"old": "Account Executive", "new": "Senior Sales Engineer"}}, "effective_date": "2025-01-10"}"#;
+    let (o, _) = event_json(&file("stale.jsonl", &[hire, stale]));
+    refused(
+        &o,
+        &[
+            "stale.jsonl:2 (employee.updated sarah.chen): field `changes.job_title.old`",
+            "\"Account Executive\", but the directory has \"Sales Engineer\"",
+        ],
+    );
+    // a second termination
+    let again = term.replace("2025-03-15", "2025-04-01");
+    let (o, _) = event_json(&file("twice.jsonl", &[hire, term, &again]));
+    refused(
+        &o,
+        &[
+            "twice.jsonl:3 (employee.terminated sarah.chen)",
+            "already terminated",
+            "since",
+        ],
+    );
+    // a termination dated before the hire
+    let early = term.replace("2025-03-15", "2024-10-01");
+    let (o, _) = event_json(&file("early.jsonl", &[hire, &early]));
+    refused(&o, &["early.jsonl:2", "takes effect later, on 2024-11-24"]);
+    // a reactivation is a rehire: a joiner whose access is all added
+    let back = r#"{"event": "employee.updated", "user_id": "sarah.chen", "changes": {"employment_status": {"old": "Inactive", "new": "Active"}}, "effective_date": "2025-06-01"}"#;
+    let (o, v) = event_json(&file("rehire.jsonl", &[hire, term, back]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(v[2]["kind"], "joiner");
+    assert_eq!(v[2]["rehire"], true);
+    assert!(v[2]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["action"] == "add"));
+}
