@@ -361,3 +361,18 @@ fn lifecycle_details_are_refused_or_named() {
         .iter()
         .all(|c| c["action"] == "add"));
 }
+
+#[test]
+fn an_unreadable_snapshot_is_an_error_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = write(dir.path(), "users.json", &std::fs::read(USERS).unwrap());
+    let snap = write(dir.path(), "users.json.snap", b"# reviewed\n\xff\xfe\n");
+    let o = polc(&["test", SEED, "--snapshot", &users]);
+    refused(&o, &["users.json.snap:2:1: not UTF-8 text"]);
+    assert_eq!(std::fs::read(&snap).unwrap(), b"# reviewed\n\xff\xfe\n");
+    // a missing one is written, as before
+    std::fs::remove_file(&snap).unwrap();
+    let o = polc(&["test", SEED, "--snapshot", &users]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(Path::new(&snap).exists());
+}

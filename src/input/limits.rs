@@ -32,11 +32,13 @@ pub enum Kind {
     KeyFile,
     /// A compiled bundle file (`--bundle`, `polc inspect`, `polc impact`).
     Bundle,
+    /// An access snapshot (`polc test --snapshot`): everyone's expected access.
+    Snapshot,
 }
 
 impl Kind {
     /// Every kind, in the order docs/inputs.md lists them.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::PolicySource,
         Kind::Users,
         Kind::Access,
@@ -44,6 +46,7 @@ impl Kind {
         Kind::Mapping,
         Kind::KeyFile,
         Kind::Bundle,
+        Kind::Snapshot,
     ];
 
     /// The largest input of this kind polc reads, in bytes.
@@ -61,6 +64,8 @@ impl Kind {
             // A key file is one comment line and 64 hex digits.
             Kind::KeyFile => 64 * KIB,
             Kind::Bundle => 256 * MIB,
+            // Every user's grants: larger than the users file.
+            Kind::Snapshot => 4 * GIB,
         }
     }
 
@@ -74,6 +79,7 @@ impl Kind {
             Kind::Mapping => "a mapping file",
             Kind::KeyFile => "a key file",
             Kind::Bundle => "a bundle file",
+            Kind::Snapshot => "an access snapshot",
         }
     }
 }
