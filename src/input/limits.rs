@@ -222,10 +222,11 @@ fn read_limited(
             Err(e) if e.kind() == IoKind::Interrupted => continue,
             Err(e) => return Err(ReadError::Io(e)),
         };
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() as u64 > limit {
+        // Refused before it is kept: the buffer never grows past the limit.
+        if (buf.len() + n) as u64 > limit {
             return Err(ReadError::TooLarge { kind, limit });
         }
+        buf.extend_from_slice(&chunk[..n]);
         if utf8 {
             match std::str::from_utf8(&buf[valid..]) {
                 Ok(_) => valid = buf.len(),
