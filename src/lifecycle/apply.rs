@@ -247,7 +247,7 @@ fn apply_to_directory(
             let mut after = before.clone();
             let slot = ensure_field(users, "employment_status");
             after.resize(users.fields.len(), None);
-            after[slot] = Some(Value::Str("Inactive".into()));
+            after[slot] = Some(Value::Str(INACTIVE.into()));
             users.records[i].values = after.clone();
             let mut before = before;
             before.resize(users.fields.len(), None);
