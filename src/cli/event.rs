@@ -22,7 +22,7 @@ pub struct EventArgs {
     bundle: BundleArgs,
     #[command(flatten)]
     users: UsersArgs,
-    /// One event (JSON) or several (JSONL, applied in order)
+    /// One event (JSON) or several (JSONL; each user's applied in date order)
     #[arg(long)]
     event: PathBuf,
     #[arg(long, value_enum, default_value = "human")]

@@ -12,6 +12,7 @@ pub mod limits;
 mod mapping;
 mod record;
 mod typing;
+mod unique;
 mod users;
 
 #[cfg(test)]
@@ -26,8 +27,9 @@ mod tests_typing;
 use std::path::Path;
 
 pub use mapping::{Key, Mapping, Rule};
-pub use typing::check_unique_keys;
-pub(crate) use typing::{repeated_key, StrSeed};
+pub(crate) use typing::StrSeed;
+pub use unique::check_unique_keys;
+pub(crate) use unique::repeated_key;
 pub(crate) use users::record_lines;
 
 use crate::ir;

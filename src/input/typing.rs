@@ -13,6 +13,7 @@ use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::NaiveDate;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::unique::{repeated_key, UniqueKeys};
 use crate::ir::{Type, Value};
 
 /// A JSON value of a users file.
@@ -354,110 +355,6 @@ impl<'de> Visitor<'de> for CellVisitor {
             out.push((k, map.next_value()?));
         }
         Ok(Cell::Object(out))
-    }
-}
-
-/// The message for a key given twice in one JSON object: serde_json adds the line and
-/// column (just after the second one).
-pub(crate) fn repeated_key(k: &str) -> String {
-    format!(
-        "key {} {REPEATED}",
-        serde_json::Value::String(k.to_string())
-    )
-}
-
-/// How [`repeated_key`]'s message ends, so readers can tell it from a shape error.
-pub(crate) const REPEATED: &str = "given twice in one object (which value holds would be a guess)";
-
-/// Finds a key given twice in one JSON object, as its keys arrive: a scan of the few keys
-/// of a small object, a set of their hashes once it has many (a wide HR export).
-#[derive(Default)]
-pub(crate) struct UniqueKeys {
-    hashes: Option<rustc_hash::FxHashSet<u64>>,
-}
-
-impl UniqueKeys {
-    const SCAN: usize = 16;
-
-    /// Whether `k` is among `before` (the object's keys so far, in order); then remembers it.
-    pub(crate) fn repeated<'k>(
-        &mut self,
-        k: &str,
-        before: impl ExactSizeIterator<Item = &'k str> + Clone,
-    ) -> bool {
-        if before.len() < Self::SCAN && self.hashes.is_none() {
-            return before.clone().any(|x| x == k);
-        }
-        let hash = |s: &str| {
-            use std::hash::BuildHasher;
-            rustc_hash::FxBuildHasher.hash_one(s)
-        };
-        let set = self
-            .hashes
-            .get_or_insert_with(|| before.clone().map(hash).collect());
-        // A new hash is a new key; a known one is checked (hashes may collide).
-        !set.insert(hash(k)) && before.clone().any(|x| x == k)
-    }
-}
-
-/// Checks that no object of a JSON text gives a key twice (serde_json's own readers keep
-/// the last value silently). The error is serde_json's, with the line and column just after
-/// the repeated key, and [`repeated_key`]'s message; a text that is not JSON is an error too.
-pub fn check_unique_keys(text: &str) -> Result<(), serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    Walk.deserialize(&mut de)?;
-    de.end()
-}
-
-/// Walks any JSON value, refusing a repeated key in any object.
-#[derive(Clone, Copy)]
-struct Walk;
-
-impl<'de> DeserializeSeed<'de> for Walk {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Walk {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Walk)?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut keys: Vec<Cow<'de, str>> = Vec::new();
-        let mut unique = UniqueKeys::default();
-        while let Some(Key(k)) = map.next_key()? {
-            if unique.repeated(&k, keys.iter().map(|k| &**k)) {
-                return Err(de::Error::custom(repeated_key(&k)));
-            }
-            keys.push(k);
-            map.next_value_seed(Walk)?;
-        }
-        Ok(())
     }
 }
 

@@ -13,7 +13,8 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 use super::mapping::Mapping;
 use super::record::Builder;
-use super::typing::{found, repeated_key, Cell, Key, UniqueKeys, View, REPEATED};
+use super::typing::{found, Cell, Key, View};
+use super::unique::{repeated_key, UniqueKeys, REPEATED};
 use super::LoadError;
 
 /// Reads a JSON users file.
