@@ -292,14 +292,13 @@ fn load_file_as(
     if seen.insert(normalize(read), ()).is_some() {
         return Ok(());
     }
-    let bytes =
-        std::fs::read(read).map_err(|e| LoadError(format!("{}: cannot read: {e}", p.display())))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let ok = &e.as_bytes()[..at];
-        let line = ok.iter().filter(|&&b| b == b'\n').count() + 1;
-        let col = ok.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-        LoadError(format!("{}:{line}:{col}: not UTF-8 text (invalid byte at offset {at}); Pol source files must be UTF-8", p.display()))
+    use crate::input::limits::{self, ReadError};
+    let text = limits::read_text(p, limits::Kind::PolicySource).map_err(|e| {
+        let mut msg = e.describe(&p.display().to_string());
+        if matches!(e, ReadError::NotUtf8 { .. }) {
+            msg.push_str("; Pol source files must be UTF-8");
+        }
+        LoadError(msg)
     })?;
     files.push(SourceFile::new(db, p.display().to_string(), text));
     Ok(())

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use super::common::{at_or_today, load_bundle, BundleArgs};
 use super::eval::{load_users, UsersArgs};
 use super::{parse_date, Exit, InputError};
+use polc::input::limits::Kind;
 use polc::lifecycle::{apply, events, render};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -21,7 +22,7 @@ pub struct EventArgs {
     bundle: BundleArgs,
     #[command(flatten)]
     users: UsersArgs,
-    /// One event (JSON) or several (JSONL, applied in order)
+    /// One event (JSON) or several (JSONL; each user's applied in date order)
     #[arg(long)]
     event: PathBuf,
     #[arg(long, value_enum, default_value = "human")]
@@ -35,8 +36,7 @@ pub fn run(a: EventArgs) -> Result<Exit, InputError> {
     let bundle = load_bundle(&a.bundle)?;
     let mut users = load_users(&bundle, &a.users)?;
     let name = a.event.display().to_string();
-    let text = std::fs::read_to_string(&a.event)
-        .map_err(|e| InputError(format!("{name}: cannot read: {e}")))?;
+    let text = polc::input::limits::read_text_or_message(&a.event, Kind::Events)?;
     let single = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).is_ok();
     let evs = events::parse_events(&text, &name, at_or_today(a.at)).map_err(|e| InputError(e.0))?;
     let (mut plans, outcomes) =

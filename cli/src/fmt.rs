@@ -1,7 +1,6 @@
 //! `polc fmt`: rewrites files in the one canonical layout (comments kept). `--check` lists
 //! the files that would change and exits 1; `-` formats stdin to stdout.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -9,6 +8,7 @@ use clap::Args;
 use super::{default_paths, Exit, InputError};
 use polc::db::{collect_pol_files, Loaded, SourceFile};
 use polc::diagnostics::render;
+use polc::input::limits::{read_stdin_text, read_text, Kind};
 
 #[derive(Args)]
 pub struct FmtArgs {
@@ -55,10 +55,8 @@ fn format_one(path: &str, text: &str) -> Outcome {
 
 pub fn run(a: FmtArgs) -> Result<Exit, InputError> {
     if a.paths.len() == 1 && a.paths[0].as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| InputError(format!("<stdin>: {e}")))?;
+        let text =
+            read_stdin_text(Kind::PolicySource).map_err(|e| InputError(e.describe("<stdin>")))?;
         return Ok(match format_one("<stdin>", &text) {
             Outcome::Unchanged => {
                 print!("{text}");
@@ -79,10 +77,8 @@ pub fn run(a: FmtArgs) -> Result<Exit, InputError> {
     let (mut changed, mut broken) = (0, 0);
     for path in &files {
         let shown = path.display().to_string();
-        let bytes =
-            std::fs::read(path).map_err(|e| InputError(format!("{shown}: cannot read: {e}")))?;
         let text =
-            String::from_utf8(bytes).map_err(|_| InputError(format!("{shown}: not UTF-8 text")))?;
+            read_text(path, Kind::PolicySource).map_err(|e| InputError(e.describe(&shown)))?;
         match format_one(&shown, &text) {
             Outcome::Unchanged => {}
             Outcome::Changed(out) => {

@@ -14,6 +14,7 @@ use super::eval::UsersArgs;
 use super::{parse_date, print_stdout, Exit, InputError};
 use polc::db::Loaded;
 use polc::eval::Plan;
+use polc::input::limits::{read_stdin_text, Kind};
 use polc::input::{self, Users};
 use polc::ir;
 use polc::reconcile::{access, impact, impact_render};
@@ -239,12 +240,7 @@ pub fn run(a: ImpactArgs) -> Result<Exit, InputError> {
         None => None,
     };
     let stdin = if a.users.users.as_os_str() == "-" {
-        use std::io::Read;
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| InputError(format!("<stdin>: cannot read: {e}")))?;
-        Some(text)
+        Some(read_stdin_text(Kind::Users).map_err(|e| InputError(e.describe("<stdin>")))?)
     } else {
         None
     };

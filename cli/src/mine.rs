@@ -19,6 +19,7 @@ use serde_json::{json, Value as Json};
 use super::common::{load_bundle, BundleArgs};
 use super::eval::{load_users, UsersArgs};
 use super::{print_json, print_stdout, Exit, InputError};
+use polc::input::limits::Kind;
 use polc::ir::{self, Value};
 use polc::reconcile::emit::{self, Drafts, Inferred};
 use polc::reconcile::mine::{self, GroupReport, Share, Thresholds};
@@ -164,8 +165,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     };
     thresholds.validate().map_err(InputError)?;
     let access_name = a.access.display().to_string();
-    let access_text = std::fs::read_to_string(&a.access)
-        .map_err(|e| InputError(format!("{access_name}: cannot read: {e}")))?;
+    let access_text = polc::input::limits::read_text_or_message(&a.access, Kind::Access)?;
     let format = access_format(&a.access);
     let (bundle, inferred) = mining_bundle(&a, &access_text, &access_name, &format)?;
     check_by(&a.by, &bundle)?;

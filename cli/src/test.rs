@@ -10,6 +10,7 @@ use super::common::{at_or_today, load_bundle, BundleArgs};
 use super::eval::{load_users, UsersArgs};
 use super::{parse_date, Exit, InputError};
 use polc::eval::{snapshot, testing, Plan};
+use polc::input::limits;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum TestFormat {
@@ -63,7 +64,13 @@ fn run_snapshot(
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.snap", users_path.display())));
     let shown = file.display().to_string();
-    let existing = std::fs::read_to_string(&file).ok();
+    // Only a missing snapshot is written afresh: one that cannot be read is an error, never
+    // overwritten.
+    let existing = match limits::read_text(&file, limits::Kind::Snapshot) {
+        Ok(text) => Some(text),
+        Err(limits::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(InputError(e.describe(&shown))),
+    };
     let at =
         a.at.or_else(|| existing.as_deref().and_then(snapshot::date_of))
             .unwrap_or_else(|| at_or_today(None));

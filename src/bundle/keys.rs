@@ -115,7 +115,11 @@ fn read_key<K>(path: &Path, parse: fn(&str) -> Result<K, String>) -> Result<K, K
         file: path.to_path_buf(),
         message,
     };
-    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read the key file: {e}")))?;
+    use crate::input::limits::{self, ReadError};
+    let bytes = limits::read_bytes(path, limits::Kind::KeyFile).map_err(|e| match e {
+        ReadError::Io(e) => err(format!("cannot read the key file: {e}")),
+        e => err(e.to_string()),
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| err(malformed()))?;
     parse(&text).map_err(err)
 }

@@ -42,6 +42,8 @@ pub struct BundleError {
 pub enum ErrorKind {
     /// The file cannot be read.
     Io(String),
+    /// The file is larger than a bundle may be (`input::limits`); the message says the limit.
+    TooLarge(String),
     /// No polc bundle header (or another magic).
     NotABundle(String),
     /// Another format version, as written in the header.
@@ -68,6 +70,7 @@ impl std::fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
+            ErrorKind::TooLarge(e) => f.write_str(e),
             ErrorKind::NotABundle(why) => write!(f, "not a polc bundle ({why})"),
             ErrorKind::Version(v) => write!(
                 f,
@@ -136,7 +139,11 @@ pub fn load(path: &Path, verify_key: Option<&Path>) -> Result<(Header, ir::Bundl
         file: Some(path.to_path_buf()),
         kind,
     };
-    let bytes = std::fs::read(path).map_err(|e| at(ErrorKind::Io(e.to_string())))?;
+    use crate::input::limits::{self, ReadError};
+    let bytes = limits::read_bytes(path, limits::Kind::Bundle).map_err(|e| match e {
+        ReadError::Io(e) => at(ErrorKind::Io(e.to_string())),
+        e => at(ErrorKind::TooLarge(e.to_string())),
+    })?;
     file::decode(&bytes, key.as_ref()).map_err(at)
 }
 

@@ -59,8 +59,14 @@ impl Mapping {
     /// Reads and parses a mapping file.
     pub fn load(path: &Path) -> Result<Mapping, LoadError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| LoadError(format!("{name}: cannot read the mapping file: {e}")))?;
+        let text = super::limits::read_text(path, super::limits::Kind::Mapping).map_err(|e| {
+            LoadError(match e {
+                super::limits::ReadError::Io(e) => {
+                    format!("{name}: cannot read the mapping file: {e}")
+                }
+                e => e.describe(&name),
+            })
+        })?;
         Mapping::parse(&text, &name)
     }
 
@@ -303,7 +309,12 @@ impl<'m> Compiled<'m> {
     }
 }
 
+/// A `date_format` must be a chrono format that writes a whole date and nothing else: a
+/// time or time zone field (`%H`, `%T`, `%z`, …) is refused here, once, with its text, so
+/// that no chrono formatting of a date can ever fail later (chrono's `to_string` panics on a
+/// field a date cannot fill).
 fn check_date_format(f: &str) -> Result<(), String> {
+    use std::fmt::Write;
     let items: Vec<Item> = StrftimeItems::new(f).collect();
     if items.iter().any(|i| matches!(i, Item::Error)) {
         return Err(format!(
@@ -311,13 +322,49 @@ fn check_date_format(f: &str) -> Result<(), String> {
         ));
     }
     let probe = NaiveDate::from_ymd_opt(2031, 12, 25).expect("a valid date");
-    let text = probe.format_with_items(items.iter()).to_string();
+    let writes = |items: &[Item]| {
+        let mut text = String::new();
+        write!(text, "{}", probe.format_with_items(items.iter()))
+            .ok()
+            .map(|()| text)
+    };
+    let Some(text) = writes(&items) else {
+        let field = specifiers(f)
+            .find(|spec| writes(&StrftimeItems::new(spec).collect::<Vec<_>>()).is_none())
+            .map(|spec| format!(" `{spec}`"))
+            .unwrap_or_default();
+        return Err(format!(
+            "date_format `{f}` has a time or time zone field{field}: it must describe a date only (e.g. \"%m/%d/%Y\")"
+        ));
+    };
     if Dates::new(Some(f)).parse(&text) != Some(probe) {
         return Err(format!(
             "date_format `{f}` does not write a whole date (it needs the year, month and day, e.g. \"%m/%d/%Y\")"
         ));
     }
     Ok(())
+}
+
+/// The `%` specifiers of a format as written: `%H`, `%-d`, `%:z`, `%.3f`, `%%`.
+fn specifiers(f: &str) -> impl Iterator<Item = &str> {
+    let b = f.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if b[i] != b'%' {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            i += 1;
+            while i < b.len() && !(b[i].is_ascii_alphabetic() || b[i] == b'%' || b[i] == b'+') {
+                i += 1;
+            }
+            i += 1;
+            return f.get(start..i.min(b.len()));
+        }
+        None
+    })
 }
 
 fn when_values(v: &toml::Value) -> Option<Vec<String>> {

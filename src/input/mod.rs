@@ -8,23 +8,29 @@
 //! every input record ends in exactly one of `records` and `errors`. A file that is not a
 //! users file at all is a [`LoadError`]. docs/inputs.md is the user-facing reference.
 
+pub mod limits;
 mod mapping;
 mod record;
 mod typing;
+mod unique;
 mod users;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_fuzz;
+#[cfg(test)]
 mod tests_mapping;
 #[cfg(test)]
 mod tests_typing;
 
-use std::io::Read;
 use std::path::Path;
 
 pub use mapping::{Key, Mapping, Rule};
 pub(crate) use typing::StrSeed;
+pub use unique::check_unique_keys;
+pub(crate) use unique::repeated_key;
+pub(crate) use users::record_lines;
 
 use crate::ir;
 use record::{Builder, Plan};
@@ -149,29 +155,15 @@ pub fn load_users(
     mapping: Option<&Mapping>,
 ) -> Result<Users, LoadError> {
     if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| LoadError(format!("<stdin>: cannot read: {e}")))?;
-        let text = utf8("<stdin>", bytes)?;
+        let text = limits::read_stdin_text(limits::Kind::Users)
+            .map_err(|e| LoadError(e.describe("<stdin>")))?;
         return parse_users(&text, "<stdin>", Format::Json, schema, mapping);
     }
     let format = Format::from_path(path)?;
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LoadError(format!("{name}: cannot read: {e}")))?;
-    let text = utf8(&name, bytes)?;
+    let text =
+        limits::read_text(path, limits::Kind::Users).map_err(|e| LoadError(e.describe(&name)))?;
     parse_users(&text, &name, format, schema, mapping)
-}
-
-fn utf8(name: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let ok = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
-        let (line, col) = line_col(&ok, ok.len());
-        LoadError(format!(
-            "{name}:{line}:{col}: not UTF-8 text (invalid byte at offset {at})"
-        ))
-    })
 }
 
 /// Parses the text of a users file; `name` is the file as messages name it.

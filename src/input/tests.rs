@@ -292,3 +292,51 @@ fn a_wide_csv_header_is_checked_in_linear_time() {
         e.0
     );
 }
+
+#[test]
+fn a_key_given_twice_is_refused_with_the_line_and_the_key() {
+    let e = |text: &str, format: Format| {
+        parse_users(text, "u", format, Some(&schema()), None)
+            .unwrap_err()
+            .0
+    };
+    let twice = "given twice in one object (which value holds would be a guess)";
+    // the last value used to win silently
+    let rec = "{\"user_id\": \"a\", \"employment_status\": \"Inactive\",\n  \"employment_status\": \"Active\"}";
+    assert_eq!(
+        e(&format!("[\n{rec}]"), Format::Json),
+        format!("u:3:21: key \"employment_status\" {twice}")
+    );
+    assert_eq!(
+        e(
+            &format!("{{\"user_id\": \"z\"}}\n{}", rec.replace('\n', "")),
+            Format::Jsonl
+        ),
+        format!("u:2:70: key \"employment_status\" {twice}")
+    );
+    // the records array itself, and a key of an ignored value
+    assert_eq!(
+        e(
+            "{\"users\": [],\n \"users\": [{\"user_id\": \"a\"}]}",
+            Format::Json
+        ),
+        format!("u:2:8: key \"users\" {twice}")
+    );
+    assert!(e(
+        "[{\"user_id\": \"a\", \"x\": {\"k\": 1, \"k\": 2}}]",
+        Format::Json
+    )
+    .contains("key \"k\" given twice"));
+    // a wide record (the hashed check) with and without a repeated key
+    let wide: String = (0..40).map(|i| format!(", \"c{i}\": {i}")).collect();
+    let ok = format!("[{{\"user_id\": \"a\", \"employment_status\": \"Active\"{wide}}}]");
+    assert_eq!(json(&ok).records.len(), 1);
+    let bad = ok.replace("}]", ", \"c17\": 0}]");
+    assert!(e(&bad, Format::Json).contains("key \"c17\" given twice"));
+    // an escaped key is the same key
+    assert!(e(
+        "[{\"user_id\": \"a\", \"user\\u005fid\": \"b\"}]",
+        Format::Json
+    )
+    .contains("key \"user_id\" given twice"));
+}

@@ -185,6 +185,41 @@ fn validation_errors() {
         "map.toml:2:10: `when`: the value of column `A` must be a string or a list of strings"
     );
     assert_eq!(err("date_format = \"%m/%Y\"\n"), "map.toml:1:15: date_format `%m/%Y` does not write a whole date (it needs the year, month and day, e.g. \"%m/%d/%Y\")");
+    // Time and time zone fields are refused with their text, never a panic.
+    for (format, field) in [
+        ("%Y-%m-%d %H:%M", "%H"),
+        ("%T %d/%m/%Y", "%T"),
+        ("%Y-%m-%d%z", "%z"),
+        ("%Y-%m-%d %::z", "%::z"),
+        ("%F %p", "%p"),
+        ("%s", "%s"),
+        ("%+", "%+"),
+        ("%c", "%c"),
+        ("%d.%m.%Y %.3f", "%.3f"),
+        ("%Y-%m-%d %Z", "%Z"),
+        ("%Y-%m-%d %-I", "%-I"),
+    ] {
+        assert_eq!(
+            err(&format!("date_format = \"{format}\"\n")),
+            format!("map.toml:1:15: date_format `{format}` has a time or time zone field `{field}`: it must describe a date only (e.g. \"%m/%d/%Y\")"),
+        );
+    }
+    // Every date field still works, with flags.
+    for ok in [
+        "%F",
+        "%-m/%-d/%Y",
+        "%d %B %Y",
+        "%Y%m%d",
+        "%G-W%V-%u",
+        "%Y-%j",
+        "%v",
+        "%D",
+        "%e %b %Y %%",
+    ] {
+        mapping(&format!(
+            "date_format = \"{ok}\"\n[columns]\nuser_id = \"U\"\n"
+        ));
+    }
     assert_eq!(
         err("date_format = \"%Q\"\n"),
         "map.toml:1:15: date_format `%Q` is not a chrono format (e.g. \"%m/%d/%Y\")"

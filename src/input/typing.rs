@@ -13,6 +13,7 @@ use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::NaiveDate;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::unique::{repeated_key, UniqueKeys};
 use crate::ir::{Type, Value};
 
 /// A JSON value of a users file.
@@ -347,9 +348,13 @@ impl<'de> Visitor<'de> for CellVisitor {
         Ok(Cell::List(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Cell<'de>, A::Error> {
-        let mut out = Vec::with_capacity(16);
-        while let Some((Key(k), v)) = map.next_entry()? {
-            out.push((k, v));
+        let mut out: Vec<(Cow<'de, str>, Cell<'de>)> = Vec::with_capacity(16);
+        let mut keys = UniqueKeys::default();
+        while let Some(Key(k)) = map.next_key()? {
+            if keys.repeated(&k, out.iter().map(|(x, _)| &**x)) {
+                return Err(de::Error::custom(repeated_key(&k)));
+            }
+            out.push((k, map.next_value()?));
         }
         Ok(Cell::Object(out))
     }

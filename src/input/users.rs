@@ -14,6 +14,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use super::mapping::Mapping;
 use super::record::Builder;
 use super::typing::{found, Cell, Key, View};
+use super::unique::{repeated_key, UniqueKeys, REPEATED};
 use super::LoadError;
 
 /// Reads a JSON users file.
@@ -146,13 +147,14 @@ fn json_error(name: &str, line_offset: usize, e: &serde_json::Error) -> LoadErro
         .rsplit_once(" at line ")
         .map_or(text.as_str(), |(m, _)| m);
     let what = match e.classify() {
-        serde_json::error::Category::Data => "not a users file",
-        _ => "invalid JSON",
+        _ if msg.ends_with(REPEATED) => "",
+        serde_json::error::Category::Data => "not a users file: ",
+        _ => "invalid JSON: ",
     };
     match (e.line(), e.column()) {
-        (0, _) => LoadError(format!("{name}: {what}: {msg}")),
-        (l, 0) => LoadError(format!("{name}:{}: {what}: {msg}", l + line_offset)),
-        (l, c) => LoadError(format!("{name}:{}:{c}: {what}: {msg}", l + line_offset)),
+        (0, _) => LoadError(format!("{name}: {what}{msg}")),
+        (l, 0) => LoadError(format!("{name}:{}: {what}{msg}", l + line_offset)),
+        (l, c) => LoadError(format!("{name}:{}:{c}: {what}{msg}", l + line_offset)),
     }
 }
 
@@ -189,8 +191,13 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut found = false;
+        let (mut keys, mut unique) = (Vec::new(), UniqueKeys::default());
         while let Some(Key(k)) = map.next_key()? {
-            if k == "users" && !found {
+            if unique.repeated(&k, keys.iter().map(|k: &std::borrow::Cow<str>| &**k)) {
+                return Err(de::Error::custom(repeated_key(&k)));
+            }
+            keys.push(k.clone());
+            if k == "users" {
                 found = true;
                 map.next_value_seed(Records(&mut *self.0))?;
             } else {

@@ -159,6 +159,22 @@ pub fn parse_event(
     Ok(ev)
 }
 
+/// Refuses a key given twice in one object of `text` (serde_json would keep the last one
+/// silently: `employment_status` twice). `line_offset`: the line before `text`'s first.
+fn unique_keys(text: &str, name: &str, line_offset: usize) -> Result<(), EventError> {
+    crate::input::check_unique_keys(text).map_err(|e| {
+        let full = e.to_string();
+        let msg = full
+            .rsplit_once(" at line ")
+            .map_or(full.as_str(), |(m, _)| m);
+        let line = e.line() + line_offset;
+        EventError(match e.classify() {
+            serde_json::error::Category::Data => format!("{name}:{line}:{}: {msg}", e.column()),
+            _ => format!("{name}:{line}:{}: invalid JSON: {msg}", e.column()),
+        })
+    })
+}
+
 /// Parses a file of events: one JSON object, a JSON array of objects, or JSONL.
 pub fn parse_events(
     text: &str,
@@ -168,20 +184,27 @@ pub fn parse_events(
     let trimmed = text.trim_start();
     // One object (possibly spread over several lines) or an array: parse as JSON.
     if let Ok(v) = serde_json::from_str::<Json>(text) {
+        unique_keys(text, name, 0)?;
         let first_line = text[..text.len() - trimmed.len()].matches('\n').count() + 1;
         return match v {
             Json::Object(obj) => Ok(vec![parse_event(&obj, first_line, name, default_date)?]),
-            Json::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| match item {
-                    Json::Object(obj) => parse_event(obj, first_line, name, default_date),
-                    _ => Err(EventError(format!(
-                        "{name}: event {}: expected an object",
-                        i + 1
-                    ))),
-                })
-                .collect(),
+            Json::Array(items) => {
+                let lines = crate::input::record_lines(text);
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| match item {
+                        Json::Object(obj) => {
+                            let line = lines.get(i).copied().unwrap_or(first_line);
+                            parse_event(obj, line, name, default_date)
+                        }
+                        _ => Err(EventError(format!(
+                            "{name}: event {}: expected an object",
+                            i + 1
+                        ))),
+                    })
+                    .collect()
+            }
             _ => Err(EventError(format!(
                 "{name}:{first_line}: expected an event object"
             ))),
@@ -199,6 +222,7 @@ pub fn parse_events(
                 e.column()
             ))
         })?;
+        unique_keys(line, name, i)?;
         match v {
             Json::Object(obj) => out.push(parse_event(&obj, i + 1, name, default_date)?),
             _ => {
@@ -278,5 +302,51 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("last_day"), "{}", e.0);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_with_the_line_and_the_key() {
+        let twice = "given twice in one object (which value holds would be a guess)";
+        let first =
+            "{\"event\": \"employee.hired\", \"user_id\": \"a\", \"start_date\": \"2025-01-01\"}";
+        let e = parse_events(
+            &format!("{first}\n{{\"event\": \"employee.updated\", \"user_id\": \"a\", \"changes\": {{\"employment_status\": \"Inactive\", \"employment_status\": \"Active\"}}}}\n"),
+            "e.jsonl",
+            d("2025-06-01"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0,
+            format!("e.jsonl:2:110: key \"employment_status\" {twice}")
+        );
+        // one object over several lines, and an array of them
+        let e = parse_events(
+            "{\"event\": \"employee.terminated\",\n \"user_id\": \"a\",\n \"user_id\": \"b\", \"last_day\": \"2025-01-01\"}",
+            "e.json",
+            d("2025-06-01"),
+        )
+        .unwrap_err();
+        assert_eq!(e.0, format!("e.json:3:10: key \"user_id\" {twice}"));
+        let e = parse_events(
+            &format!("[{first},\n {{\"event\": \"employee.updated\", \"user_id\": \"a\", \"changes\": {{\"x\": {{\"old\": 1, \"new\": 2, \"new\": 3}}}}}}]"),
+            "e.json",
+            d("2025-06-01"),
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("e.json:2:") && e.0.contains("key \"new\" given twice"),
+            "{}",
+            e.0
+        );
+    }
+
+    #[test]
+    fn events_of_a_json_array_have_their_own_lines() {
+        let a =
+            "{\"event\": \"employee.hired\", \"user_id\": \"a\", \"start_date\": \"2025-01-01\"}";
+        let b = "{\"event\": \"employee.terminated\", \"user_id\": \"a\", \"last_day\": \"2025-03-01\"}";
+        let evs = parse_events(&format!("[\n{a},\n\n{b}\n]"), "e.json", d("2025-06-01")).unwrap();
+        let lines: Vec<usize> = evs.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 4]);
     }
 }

@@ -5,3 +5,6 @@ pub mod apply;
 pub mod delta;
 pub mod events;
 pub mod render;
+
+#[cfg(test)]
+mod tests;

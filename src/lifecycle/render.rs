@@ -39,6 +39,12 @@ pub struct EventJson {
     pub effective_date: String,
     /// `mover`, `joiner` or `leaver`.
     pub kind: &'static str,
+    /// A joiner who was inactive (or failing a `require`) before: a rehire.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rehire: bool,
+    /// How the event was applied, when the file does not say it: out of file order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub before: Option<PoliciesJson>,
     pub after: PoliciesJson,
     pub changes: Vec<ChangeJson>,
@@ -51,23 +57,15 @@ fn names(plan: &Plan, e: &Evaluation) -> Vec<String> {
         .collect()
 }
 
-fn kind(o: &Outcome) -> &'static str {
-    if o.before.is_none() {
-        "joiner"
-    } else if o.leaver {
-        "leaver"
-    } else {
-        "mover"
-    }
-}
-
 pub fn event_json(plan: &Plan, o: &Outcome) -> EventJson {
     let lvl = |ent, l| plan.level_name(ent, l).map(str::to_string);
     EventJson {
         user_id: o.event.user_id.clone(),
         event: o.event.kind.name(),
         effective_date: o.event.effective.to_string(),
-        kind: kind(o),
+        kind: o.kind.name(),
+        rehire: o.rehire,
+        notes: o.notes.clone(),
         before: o.before.as_ref().map(|b| PoliciesJson {
             policies: names(plan, b),
         }),
@@ -98,12 +96,16 @@ pub fn human(plan: &Plan, o: &Outcome) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} {}, effective {} ({})",
+        "{} {}, effective {} ({}{})",
         o.event.kind.name(),
         o.event.user_id,
         o.event.effective,
-        kind(o)
+        o.kind.name(),
+        if o.rehire { ": a rehire" } else { "" }
     );
+    for n in &o.notes {
+        let _ = writeln!(out, "Note: {n}");
+    }
     if let Some(b) = &o.before {
         let _ = writeln!(out, "Policies that applied:");
         list(&mut out, &names(plan, b));

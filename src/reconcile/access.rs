@@ -195,7 +195,8 @@ impl Access {
 /// Reads an access export. Errors name the file and the entry.
 pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, String> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let text = crate::input::limits::read_text(path, crate::input::limits::Kind::Access)
+        .map_err(|e| e.describe(&name))?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -309,6 +310,18 @@ pub fn read_entries(
                 .from_reader(text.as_bytes());
             let headers = rdr.headers().map_err(|e| format!("{name}: {e}"))?.clone();
             let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
+            for read in ["user_id", "grant", "level"] {
+                if headers
+                    .iter()
+                    .filter(|h| h.eq_ignore_ascii_case(read))
+                    .count()
+                    > 1
+                {
+                    return Err(format!(
+                        "{name}:1: column `{read}` appears twice in the header (which one holds would be a guess)"
+                    ));
+                }
+            }
             let (Some(u), Some(g)) = (col("user_id"), col("grant")) else {
                 return Err(format!("{name}:1: the header must name the columns `user_id`, `grant` and optionally `level`"));
             };
@@ -551,13 +564,29 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let (ctx, at) = (self.ctx, self.at);
         let (mut user, mut grant, mut level) = (None, None, None);
+        let mut level_null = false;
         let mut wrong = |field: &str| {
             ctx.context = Some(match at {
                 At::Nth { n, .. } => format!("entry {n}, field `{field}`"),
                 At::Line { .. } => format!("field `{field}`"),
             });
         };
+        // The keys not read, to refuse one given twice as the read ones are.
+        let mut others: Vec<Cow<'de, str>> = Vec::new();
         while let Some(key) = m.next_key_seed(StrSeed("a field name"))? {
+            let again = match &*key {
+                "user_id" => user.is_some(),
+                "grant" => grant.is_some(),
+                "level" => level.is_some() || level_null,
+                k => others.iter().any(|o| o == k),
+            };
+            if again {
+                ctx.context = match at {
+                    At::Nth { n, .. } => Some(format!("entry {n}")),
+                    At::Line { .. } => None,
+                };
+                return Err(de::Error::custom(crate::input::repeated_key(&key)));
+            }
             match &*key {
                 "user_id" => {
                     let v = m.next_value_seed(StrSeed("a string"));
@@ -570,8 +599,10 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
                 "level" => {
                     let v = m.next_value_seed(LevelSeed);
                     level = v.inspect_err(|_| wrong("level"))?;
+                    level_null = level.is_none();
                 }
                 _ => {
+                    others.push(key);
                     m.next_value::<IgnoredAny>()?;
                 }
             }
@@ -590,5 +621,68 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
             return Err(ctx.refuse(msg));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The entries of an export, or the reader's message.
+    fn read(text: &str, format: &str) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        read_entries(text, "a", format, &mut |u, g, l, _| {
+            out.push(format!("{u} {g} {l:?}"));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_key_given_twice_in_an_entry_is_refused_with_the_line() {
+        let twice = "given twice in one object (which value holds would be a guess)";
+        let e = read(
+            "[{\"user_id\": \"a\", \"grant\": \"x\"},\n {\"user_id\": \"a\", \"grant\": \"y\", \"grant\": \"z\"}]",
+            "json",
+        )
+        .unwrap_err();
+        assert_eq!(e, format!("a:2:39: entry 2: key \"grant\" {twice}"));
+        let e = read(
+            "{\"user_id\": \"a\", \"grant\": \"x\"}\n{\"user_id\": \"a\", \"level\": null, \"grant\": \"y\", \"level\": \"admin\"}\n",
+            "jsonl",
+        )
+        .unwrap_err();
+        assert_eq!(e, format!("a:2:53: key \"level\" {twice}"));
+        let e = read(
+            "[{\"user_id\": \"a\", \"note\": 1, \"grant\": \"x\", \"note\": 2}]",
+            "json",
+        )
+        .unwrap_err();
+        assert!(e.contains("entry 1: key \"note\" given twice"), "{e}");
+        let e = read(
+            "[{\"user_id\": \"a\", \"user_id\": \"b\", \"grant\": \"x\"}]",
+            "json",
+        )
+        .unwrap_err();
+        assert!(e.contains("key \"user_id\" given twice"), "{e}");
+        // a user listed twice in the object form keeps both lists, as before
+        assert_eq!(
+            read("{\"a\": [\"x\"], \"b\": [], \"a\": [\"y\"]}", "json").unwrap(),
+            ["a x None", "a y None"]
+        );
+    }
+
+    #[test]
+    fn a_column_read_twice_is_refused() {
+        let e = read("user_id,grant,level,Grant\na,x,,y\n", "csv").unwrap_err();
+        assert_eq!(
+            e,
+            "a:1: column `grant` appears twice in the header (which one holds would be a guess)"
+        );
+        // other columns are not read: named twice, they change nothing
+        assert_eq!(
+            read("user_id,note,grant,note\na,1,x,2\n", "csv").unwrap(),
+            ["a x None"]
+        );
     }
 }

@@ -69,7 +69,7 @@ const MODULE_RULES: &[(&str, &[&str])] = &[
     ("input", &["ir", "diagnostics"]),
     ("eval", &["ir", "input"]),
     ("analysis", &["ir", "eval"]),
-    ("bundle", &["ir"]),
+    ("bundle", &["ir", "input"]),
     ("fmt", &["syntax"]),
 ];
 

@@ -28,6 +28,7 @@ mod eval_semantics;
 mod explain_examples;
 mod fmt;
 mod fuzz_corpus;
+mod hardening_input;
 mod hardening_lang;
 mod hr_mapping;
 mod incremental;
