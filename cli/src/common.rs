@@ -19,15 +19,34 @@ pub struct BundleArgs {
     /// A compiled bundle (`polc build`) instead of sources
     #[arg(long, conflicts_with = "paths")]
     pub bundle: Option<PathBuf>,
-    /// Refuse the bundle unless it is signed by this key (`polc keygen`'s KEY.pub)
-    #[arg(long, requires = "bundle")]
+    /// Refuse the bundle unless it is signed by this key (`polc keygen`'s KEY.pub); only
+    /// with --bundle
+    #[arg(long, value_name = "KEY")]
     pub verify_key: Option<PathBuf>,
+}
+
+impl BundleArgs {
+    /// A key is only enforced on a compiled bundle: with sources (or the default bundle) it
+    /// would be silently ignored, so it is an error. (clap's `requires = "bundle"` does not
+    /// do this: it is not checked when PATHS, which conflicts with `--bundle`, is given.)
+    pub fn check_verify_key(&self) -> Result<(), InputError> {
+        if self.verify_key.is_some() && self.bundle.is_none() {
+            return Err(InputError(
+                "--verify-key checks the signature of a compiled bundle and needs --bundle FILE: \
+                 policy sources carry no signature (build and sign them with \
+                 `polc build --sign-key`, or leave out --verify-key)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Checks the sources and returns the IR; a bundle with errors is refused (exit 2) after
 /// its diagnostics are printed. A reachable conflict (E0501) is not a reason to refuse:
 /// evaluation reports it as violations (`polc check` and `polc build` still fail on it).
 pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
+    args.check_verify_key()?;
     if let Some(file) = &args.bundle {
         return Ok(polc::bundle::load_for_eval(
             file,

@@ -169,8 +169,8 @@ pub struct ExplainArgs {
     /// A compiled bundle (`polc build`) instead of sources
     #[arg(long, conflicts_with = "paths")]
     pub bundle: Option<PathBuf>,
-    /// Refuse the bundle unless it is signed by this key
-    #[arg(long, requires = "bundle")]
+    /// Refuse the bundle unless it is signed by this key (`KEY.pub`); only with --bundle
+    #[arg(long, value_name = "KEY")]
     pub verify_key: Option<PathBuf>,
     #[arg(long)]
     pub users: Option<PathBuf>,
@@ -187,15 +187,22 @@ pub struct ExplainArgs {
     pub format: ExplainFormat,
 }
 
+impl ExplainArgs {
+    /// Where the policies come from.
+    pub fn bundle_args(&self) -> BundleArgs {
+        BundleArgs {
+            paths: self.paths.clone(),
+            bundle: self.bundle.clone(),
+            verify_key: self.verify_key.clone(),
+        }
+    }
+}
+
 pub fn explain(a: ExplainArgs) -> Result<Exit, InputError> {
     let (Some(users_path), Some(user)) = (a.users.clone(), a.user.clone()) else {
         return Err(InputError("`polc explain` needs `--users FILE --user ID` (or a diagnostic code: `polc explain E0101`)".into()));
     };
-    let bundle = load_bundle(&BundleArgs {
-        paths: a.paths.clone(),
-        bundle: a.bundle.clone(),
-        verify_key: a.verify_key.clone(),
-    })?;
+    let bundle = load_bundle(&a.bundle_args())?;
     let users = load_users(
         &bundle,
         &UsersArgs {

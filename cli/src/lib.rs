@@ -100,7 +100,7 @@ pub fn main() -> Exit {
         Command::Mine(a) => mine::run(a),
         Command::Plan(a) => drift::plan(a),
         Command::Impact(a) => impact::run(a),
-        Command::Explain(a) => {
+        Command::Explain(a) => a.bundle_args().check_verify_key().and_then(|()| {
             let code = a
                 .paths
                 .first()
@@ -111,7 +111,7 @@ pub fn main() -> Exit {
                 Some(code) if a.paths.len() == 1 && a.users.is_none() => explain_code(&code),
                 _ => eval::explain(a),
             }
-        }
+        }),
         Command::Build(a) => build::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Keygen(a) => keygen::run(a),

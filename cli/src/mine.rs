@@ -157,6 +157,7 @@ fn bug(msg: &str) -> Result<Exit, InputError> {
 }
 
 pub fn run(a: MineArgs) -> Result<Exit, InputError> {
+    a.bundle.check_verify_key()?;
     let thresholds = Thresholds {
         baseline: a.baseline,
         candidate: a.candidate,

@@ -27,6 +27,7 @@ mod eval_semantics;
 mod explain_examples;
 mod fmt;
 mod fuzz_corpus;
+mod hardening_cli;
 mod hr_mapping;
 mod incremental;
 mod lsp;
