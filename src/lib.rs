@@ -17,3 +17,4 @@ pub mod lifecycle;
 pub mod reconcile;
 pub mod stdlib;
 pub mod syntax;
+pub mod text;

@@ -43,7 +43,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, InputError> {
     let mut ba = BundleAnalysis::new(&bundle, today);
     let found = overlaps(&mut ba);
     let text = match a.format {
-        AnalyzeFormat::Human => human(&bundle, &found),
+        AnalyzeFormat::Human => polc::text::terminal_lines(&human(&bundle, &found)).into_owned(),
         AnalyzeFormat::Json => {
             let mut s = serde_json::to_string_pretty(&json(&bundle, &ba, &found))?;
             s.push('\n');

@@ -50,7 +50,8 @@ fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport), InputErr
     for e in &users.errors {
         eprintln!(
             "error: {name}: line {}: {} (left out of the report)",
-            e.line, e.message
+            e.line,
+            polc::text::terminal(&e.message)
         );
     }
     let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, at_or_today(a.at));
@@ -62,7 +63,7 @@ fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport), InputErr
 pub fn run(a: DriftArgs) -> Result<Exit, InputError> {
     let (plan, r) = compute(&a.current)?;
     match a.format {
-        DriftFormat::Human => print!("{}", report::human(&plan, &r)),
+        DriftFormat::Human => super::print_human(&report::human(&plan, &r))?,
         DriftFormat::Json => super::print_json(&report::json(&plan, &r))?,
         DriftFormat::Csv => print!("{}", report::csv(&plan, &r)),
     }
@@ -100,7 +101,7 @@ pub fn plan(a: PlanArgs) -> Result<Exit, InputError> {
         eprintln!("wrote {} ({} actions)", out.display(), p.summary.actions);
     }
     match a.format {
-        PlanFormat::Human => print!("{}", remediate::human(&p)),
+        PlanFormat::Human => super::print_human(&remediate::human(&p))?,
         PlanFormat::Json if a.output.is_none() => println!("{json}"),
         PlanFormat::Json => {}
     }

@@ -89,7 +89,8 @@ fn pick<'u>(
             {
                 Some(e) => Err(InputError(format!(
                     "user `{id}`: line {}: {}",
-                    e.line, e.message
+                    e.line,
+                    polc::text::terminal(&e.message)
                 ))),
                 None => Err(InputError(format!("no user `{id}` in the users file"))),
             },
@@ -131,12 +132,18 @@ pub fn run(a: EvalArgs) -> Result<Exit, InputError> {
             for rec in &selected {
                 let e = plan.evaluate(&rec.id, &rec.values);
                 writeln!(w)?;
-                w.write_all(render::user_table(&plan, &rec.id, &e).as_bytes())?;
+                let table = render::user_table(&plan, &rec.id, &e);
+                w.write_all(polc::text::terminal_lines(&table).as_bytes())?;
                 progress.inc(1);
             }
             if a.user.is_none() {
                 for e in &users.errors {
-                    writeln!(w, "\nerror: line {}: {}", e.line, e.message)?;
+                    writeln!(
+                        w,
+                        "\nerror: line {}: {}",
+                        e.line,
+                        polc::text::terminal(&e.message)
+                    )?;
                 }
             }
         }
@@ -149,7 +156,7 @@ pub fn run(a: EvalArgs) -> Result<Exit, InputError> {
                 "error: {}: line {}: {}",
                 a.users.users.display(),
                 e.line,
-                e.message
+                polc::text::terminal(&e.message)
             );
         }
     }
@@ -219,7 +226,7 @@ pub fn explain(a: ExplainArgs) -> Result<Exit, InputError> {
     let e = plan.evaluate(&rec.id, &rec.values);
     let x = plan.explain(&rec.id, &rec.values, &e, only);
     match a.format {
-        ExplainFormat::Human => print!("{}", explain::human(&x)),
+        ExplainFormat::Human => super::print_human(&explain::human(&x))?,
         ExplainFormat::Json => println!("{}", serde_json::to_string_pretty(&x)?),
     }
     Ok(0)

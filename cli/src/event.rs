@@ -58,7 +58,7 @@ pub fn run(a: EventArgs) -> Result<Exit, InputError> {
                 if i > 0 {
                     println!();
                 }
-                print!("{}", render::human(plans.at(o.event.effective), o));
+                super::print_human(&render::human(plans.at(o.event.effective), o))?;
             }
         }
     }

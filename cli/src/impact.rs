@@ -302,7 +302,8 @@ pub fn run(a: ImpactArgs) -> Result<Exit, InputError> {
     for e in &new_users.errors {
         eprintln!(
             "error: {name}: line {}: {} (left out of the report)",
-            e.line, e.message
+            e.line,
+            polc::text::terminal(&e.message)
         );
     }
     let at = at_or_today(a.at);
@@ -352,7 +353,10 @@ pub fn run(a: ImpactArgs) -> Result<Exit, InputError> {
         ImpactFormat::Json => impact_render::json(&x),
         ImpactFormat::Markdown => impact_render::markdown(&x),
     };
-    print_stdout(&text)?;
+    match a.format {
+        ImpactFormat::Json => print_stdout(&text)?,
+        ImpactFormat::Human | ImpactFormat::Markdown => super::print_human(&text)?,
+    }
     let fail = (a.fail_on_loss && x.has_loss()) || (a.fail_on_violation && x.has_new_violation());
     Ok(i32::from(fail))
 }

@@ -41,7 +41,7 @@ pub fn run(a: InspectArgs) -> Result<Exit, InputError> {
     );
     match a.format {
         InspectFormat::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
-        InspectFormat::Human => print_stdout(&report.human())?,
+        InspectFormat::Human => super::print_human(&report.human())?,
     }
     Ok(0)
 }

@@ -120,7 +120,7 @@ pub fn main() -> Exit {
     match result {
         Ok(code) => code,
         Err(InputError(msg)) => {
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", polc::text::terminal_lines(&msg));
             2
         }
     }
@@ -177,6 +177,13 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), InputError
         }
         _ => Ok(()),
     }
+}
+
+/// Prints a human or table report: whatever a value from an input holds, no control
+/// character other than its line breaks reaches the terminal ([`polc::text::terminal_lines`];
+/// the renderers also escape user ids and values, so that they cannot forge a line).
+pub(crate) fn print_human(text: &str) -> Result<(), InputError> {
+    print_stdout(&polc::text::terminal_lines(text))
 }
 
 pub(crate) fn print_stdout(text: &str) -> Result<(), InputError> {

@@ -18,12 +18,13 @@ use serde_json::{json, Value as Json};
 
 use super::common::{load_bundle, BundleArgs};
 use super::eval::{load_users, UsersArgs};
-use super::{print_json, print_stdout, Exit, InputError};
+use super::{print_json, Exit, InputError};
 use polc::ir::{self, Value};
 use polc::reconcile::emit::{self, Drafts, Inferred};
 use polc::reconcile::mine::{self, GroupReport, Share, Thresholds};
 use polc::reconcile::mining::{self, Excluded, Export, MineError};
 use polc::reconcile::{access, drift};
+use polc::text::terminal;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum MineFormat {
@@ -186,7 +187,8 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     for e in &users.errors {
         eprintln!(
             "error: {users_name}: line {}: {} (not mined)",
-            e.line, e.message
+            e.line,
+            polc::text::terminal(&e.message)
         );
     }
     let mining = mining::mine(
@@ -235,7 +237,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         emitted: a.emit.clone(),
     };
     match a.format {
-        MineFormat::Human => print_stdout(&human(&m))?,
+        MineFormat::Human => super::print_human(&human(&m))?,
         MineFormat::Json => print_json(&json(&m))?,
     }
     Ok(0)
@@ -455,12 +457,13 @@ fn json(m: &Mined) -> MineJson<'_> {
     }
 }
 
-/// At most `max` names, then how many more.
+/// At most `max` names (user ids, escaped for a terminal), then how many more.
 fn names(v: &[String], max: usize) -> String {
+    let shown: Vec<_> = v.iter().take(max).map(|n| terminal(n)).collect();
     if v.len() <= max {
-        v.join(", ")
+        shown.join(", ")
     } else {
-        format!("{}, … and {} more", v[..max].join(", "), v.len() - max)
+        format!("{}, … and {} more", shown.join(", "), v.len() - max)
     }
 }
 
@@ -478,7 +481,12 @@ fn share_line(out: &mut String, s: &Share, who: Who<'_>) {
         .as_ref()
         .map(|l| format!(" ({})", l.name))
         .unwrap_or_default();
-    let _ = write!(out, "    {:>6}  {}{level}", pct(s.share), s.grant);
+    let _ = write!(
+        out,
+        "    {:>6}  {}{level}",
+        pct(s.share),
+        terminal(&s.grant)
+    );
     if !s.levels.is_empty() {
         let _ = write!(out, "  [levels held: {}]", s.levels_held());
     }
@@ -527,7 +535,7 @@ fn human(m: &Mined) -> String {
         let what: Vec<String> =
             m.by.iter()
                 .zip(&g.key)
-                .map(|(a, v)| format!("{a} = {}", mine::value_text(v.as_ref())))
+                .map(|(a, v)| format!("{a} = {}", terminal(&mine::value_text(v.as_ref()))))
                 .collect();
         let n = g.members.len();
         let _ = writeln!(
@@ -554,17 +562,23 @@ fn human(m: &Mined) -> String {
                 names(&g.without_access, 10)
             );
         }
-        let _ = writeln!(out, "  Draft: policy \"{}\" ({})", d.policy, d.file);
+        let _ = writeln!(
+            out,
+            "  Draft: policy \"{}\" ({})",
+            terminal(&d.policy),
+            terminal(&d.file)
+        );
     }
     if !m.excluded.is_empty() || !m.orphans.is_empty() {
         let _ = writeln!(out, "\nNot mined");
         for e in &m.excluded {
-            let _ = writeln!(out, "  {}: {}", e.user_id, e.reason);
+            let _ = writeln!(out, "  {}: {}", terminal(&e.user_id), terminal(&e.reason));
         }
         for o in &m.orphans {
             let _ = writeln!(
                 out,
-                "  {o}: in the access export, in no HRIS record (orphaned)"
+                "  {}: in the access export, in no HRIS record (orphaned)",
+                terminal(o)
             );
         }
     }
@@ -584,7 +598,7 @@ fn human(m: &Mined) -> String {
                     }
                 })
                 .collect();
-            let _ = writeln!(out, "  {s}: {}", ts.join("; "));
+            let _ = writeln!(out, "  {}: {}", terminal(s), terminal(&ts.join("; ")));
         }
     }
     let c = &m.coverage;

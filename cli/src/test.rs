@@ -142,9 +142,9 @@ pub fn run(a: TestArgs) -> Result<Exit, InputError> {
     match a.format {
         TestFormat::Human => {
             if let Some(s) = snap.as_ref().filter(|s| s.passed && !s.detail.is_empty()) {
-                eprintln!("{}: {}", s.name, s.detail);
+                eprintln!("{}: {}", s.name, polc::text::terminal_lines(&s.detail));
             }
-            print!("{}", testing::human(&report));
+            super::print_human(&testing::human(&report))?;
         }
         TestFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }

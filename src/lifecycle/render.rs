@@ -100,7 +100,7 @@ pub fn human(plan: &Plan, o: &Outcome) -> String {
         out,
         "{} {}, effective {} ({})",
         o.event.kind.name(),
-        o.event.user_id,
+        crate::text::terminal(&o.event.user_id),
         o.event.effective,
         kind(o)
     );

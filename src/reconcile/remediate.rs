@@ -241,7 +241,7 @@ pub fn human(p: &RemediationPlan) -> String {
     for a in &p.actions {
         if a.user_id != user {
             user = &a.user_id;
-            let _ = writeln!(out, "\n{user}");
+            let _ = writeln!(out, "\n{}", crate::text::terminal(user));
         }
         let lvl = match (&a.from, &a.level) {
             (Some(f), Some(t)) => format!(" ({f} → {t})"),

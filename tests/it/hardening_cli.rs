@@ -147,3 +147,272 @@ fn impact_verifies_both_bundles() {
     assert_exit2(&o, "NEW sources", "NEW `");
     assert!(stderr(&o).contains("no signature"), "{}", stderr(&o));
 }
+
+// Item 3: data from inputs cannot inject into CSV, terminal or Markdown outputs.
+
+/// User ids (and a location) that try every injection: spreadsheet formulas, terminal
+/// escape sequences (colour, OSC 8 hyperlink, bell), a forged report line, bidirectional
+/// overrides, and Markdown/HTML links and markup.
+const HOSTILE: &[&str] = &[
+    "=HYPERLINK(\"http://evil\",\"x\")",
+    "@SUM(A1)",
+    "+1",
+    "-1",
+    "\tTAB",
+    "\rCR",
+    "esc\u{1b}[31mRED\u{1b}]8;;http://evil\u{7}",
+    "line\n  EXCESS     forged:entry",
+    "bidi\u{202e}txt.exe\u{2066}x\u{2069}",
+    "[link](http://evil) <img src=x onerror=alert(1)> **b** | `c` # h",
+];
+
+/// A copy of the seed's first user under each hostile id (their location hostile too), in
+/// `dir`: `users.json`, `access.json` (the seed user's access, plus an orphaned account per
+/// id) and one `hired.json` event per id (`hired-N.json`).
+fn hostile_inputs(dir: &Path) {
+    let users: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(seed("users.json")).unwrap()).unwrap();
+    let base = users[0].clone();
+    let access: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(seed("access.json")).unwrap()).unwrap();
+    let held = access["sarah.chen"].clone();
+    let mut out_users = Vec::new();
+    let mut out_access = serde_json::Map::new();
+    for (i, id) in HOSTILE.iter().enumerate() {
+        let mut u = base.clone();
+        u["user_id"] = serde_json::json!(id);
+        u["location"] = serde_json::json!(id);
+        out_users.push(u.clone());
+        out_access.insert(id.to_string(), held.clone());
+        out_access.insert(
+            format!("orphan {id}"),
+            serde_json::json!(["slack:workspace-member"]),
+        );
+        let mut ev = u;
+        ev["event"] = serde_json::json!("employee.hired");
+        std::fs::write(dir.join(format!("hired-{i}.json")), ev.to_string()).unwrap();
+    }
+    std::fs::write(
+        dir.join("users.json"),
+        serde_json::to_string(&out_users).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("access.json"),
+        serde_json::Value::Object(out_access).to_string(),
+    )
+    .unwrap();
+}
+
+fn is_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A report for a terminal: no control character but line breaks, no bidirectional control,
+/// and the forged line stays on the line of its id (escaped as `\n`).
+fn assert_terminal_safe(what: &str, out: &str) {
+    assert!(!out.is_empty(), "{what}: no output");
+    if let Some(c) = out.chars().find(|&c| is_unsafe(c)) {
+        panic!("{what}: U+{:04X} reaches the terminal:\n{out}", c as u32);
+    }
+    for line in out.lines().filter(|l| l.contains("forged:entry")) {
+        assert!(
+            line.contains("line\\n"),
+            "{what}: a forged line: {line:?}\n{out}"
+        );
+    }
+}
+
+#[test]
+fn human_outputs_escape_controls_from_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_inputs(dir.path());
+    let d = |n: &str| s(&dir.path().join(n)).to_string();
+    let (pol, users, access) = (seed("policies"), d("users.json"), d("access.json"));
+    let at = ["--at", "2024-11-24"];
+    let mut runs: Vec<(String, Vec<String>)> = vec![
+        (
+            "eval table".into(),
+            vec![
+                "eval".into(),
+                pol.clone(),
+                "--users".into(),
+                users.clone(),
+                "--format".into(),
+                "table".into(),
+            ],
+        ),
+        (
+            "drift".into(),
+            vec![
+                "drift".into(),
+                pol.clone(),
+                "--users".into(),
+                users.clone(),
+                "--access".into(),
+                access.clone(),
+            ],
+        ),
+        (
+            "plan".into(),
+            vec![
+                "plan".into(),
+                pol.clone(),
+                "--users".into(),
+                users.clone(),
+                "--access".into(),
+                access.clone(),
+            ],
+        ),
+    ];
+    for (i, id) in HOSTILE.iter().enumerate() {
+        runs.push((
+            format!("explain {id:?}"),
+            vec![
+                "explain".into(),
+                pol.clone(),
+                "--users".into(),
+                users.clone(),
+                format!("--user={id}"),
+            ],
+        ));
+        runs.push((
+            format!("event {id:?}"),
+            vec![
+                "event".into(),
+                pol.clone(),
+                "--users".into(),
+                seed("empty-users.json"),
+                "--event".into(),
+                d(&format!("hired-{i}.json")),
+            ],
+        ));
+    }
+    for (_, args) in &mut runs {
+        args.extend(at.iter().map(|a| a.to_string()));
+    }
+    runs.push((
+        "mine".into(),
+        [
+            "mine", "--users", &users, "--access", &access, "--by", "location",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ));
+    for (what, args) in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = polc(&args);
+        assert!(
+            o.status.code().is_some_and(|c| c < 2),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert_terminal_safe(what, &stdout(&o));
+        assert!(!stderr(&o).chars().any(is_unsafe), "{what}: {}", stderr(&o));
+    }
+}
+
+/// OLD: the seed; NEW: the seed without `slack:workspace-member` for everyone, so that each
+/// hostile user is in the report.
+fn impact_hostile(format: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_inputs(dir.path());
+    let new = dir.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    for f in std::fs::read_dir(seed("policies")).unwrap() {
+        let f = f.unwrap().path();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let text = text.replace("  grant slack:workspace-member\n", "");
+        std::fs::write(new.join(f.file_name().unwrap()), text).unwrap();
+    }
+    polc(&[
+        "impact",
+        &seed("policies"),
+        s(&new),
+        "--users",
+        s(&dir.path().join("users.json")),
+        "--at",
+        "2024-11-24",
+        "--format",
+        format,
+    ])
+}
+
+#[test]
+fn impact_human_escapes_controls() {
+    let o = impact_hostile("human");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_terminal_safe("impact human", &stdout(&o));
+}
+
+/// A pull-request comment: no HTML, no link, no raw newline in a table row, no emphasis or
+/// code from the data; the ids still read as they are.
+#[test]
+fn impact_markdown_escapes_markup() {
+    let o = impact_hostile("markdown");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(!md.chars().any(is_unsafe), "{md}");
+    assert!(!md.contains("<img"), "{md}");
+    assert!(!md.contains("](http"), "{md}");
+    assert!(!md.contains("**b**"), "{md}");
+    assert!(md.contains("\\[link\\]\\(http://evil\\) &lt;img src=x onerror=alert\\(1\\)&gt; \\*\\*b\\*\\* \\| \\`c\\` \\# h"), "{md}");
+    for line in md.lines().filter(|l| l.starts_with('|')) {
+        assert!(
+            line.ends_with('|'),
+            "a table row broken by the data: {line:?}\n{md}"
+        );
+    }
+    for line in md.lines().filter(|l| l.contains("forged:entry")) {
+        assert!(
+            line.contains("line\\\\n") || line.contains("line&#92;n"),
+            "a forged line: {line:?}\n{md}"
+        );
+    }
+}
+
+/// Every CSV cell is text to a spreadsheet (OWASP: a leading `'` before `= + - @`, tab and
+/// carriage return) and holds no control character.
+#[test]
+fn drift_csv_cells_are_not_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_inputs(dir.path());
+    let o = polc(&[
+        "drift",
+        &seed("policies"),
+        "--users",
+        s(&dir.path().join("users.json")),
+        "--access",
+        s(&dir.path().join("access.json")),
+        "--at",
+        "2024-11-24",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let mut ids = std::collections::BTreeSet::new();
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        for cell in rec.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a formula cell: {cell:?}\n{text}"
+            );
+            assert!(!cell.chars().any(|c| c.is_control()), "{cell:?}\n{text}");
+        }
+        ids.insert(rec[0].to_string());
+    }
+    for want in [
+        "'=HYPERLINK(\"http://evil\",\"x\")",
+        "'@SUM(A1)",
+        "'+1",
+        "'-1",
+        "'\\tTAB",
+        "'\\rCR",
+        "line\\n  EXCESS     forged:entry",
+    ] {
+        assert!(ids.contains(want), "{want:?} not in {ids:?}");
+    }
+}
