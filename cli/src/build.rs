@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use salsa::Setter;
 
+use super::common::{source_paths, Inputs};
 use super::{default_paths, parse_date, Exit, InputError};
 use polc::bundle::{self, SecretKey};
 use polc::check::check_bundle;
@@ -46,6 +47,12 @@ pub fn run(a: BuildArgs) -> Result<Exit, InputError> {
         );
         return Ok(1);
     }
+    let mut inputs = Inputs::default();
+    inputs.add_bundle(&source_paths(&loaded), &Default::default());
+    if let Some(k) = &a.sign_key {
+        inputs.add(k, "the signing key");
+    }
+    inputs.check_output("-o", &a.output)?;
     let b = &*checked.bundle;
     let created_from: Vec<String> = loaded
         .workspace

@@ -1,6 +1,6 @@
 //! What several commands share: reading a bundle (sources or a compiled file) and dates.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
@@ -75,4 +75,89 @@ pub fn checked_bundle(loaded: &Loaded, what: &str) -> Result<Arc<ir::Bundle>, In
 /// `--at`, or today (UTC).
 pub fn at_or_today(at: Option<chrono::NaiveDate>) -> chrono::NaiveDate {
     at.unwrap_or_else(polc::db::today_utc)
+}
+
+/// Where a path leads: canonical when it exists; for a file not written yet, its canonical
+/// folder joined with its name (so `out.json`, `./out.json` and `dir/../out.json` are one).
+fn canonical_target(p: &Path) -> Option<PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return Some(c);
+    }
+    let name = p.file_name()?;
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(parent).ok()?.join(name))
+}
+
+/// The files a command reads, so that no output it writes replaces one of them.
+#[derive(Default)]
+pub struct Inputs {
+    files: Vec<(PathBuf, String)>,
+}
+
+impl Inputs {
+    /// Records an input (`what` names it in the error: "the users file"); one that cannot be
+    /// resolved (stdin, a built-in module) is left out.
+    pub fn add(&mut self, path: &Path, what: &str) {
+        if path.as_os_str() == "-" {
+            return;
+        }
+        if let Some(c) = canonical_target(path) {
+            self.files.push((c, format!("{what} {}", path.display())));
+        }
+    }
+
+    /// Records the bundle's inputs: every `.pol` source (imports included) or the compiled
+    /// bundle file, and the verify key.
+    pub fn add_bundle(&mut self, sources: &[PathBuf], args: &BundleArgs) {
+        for s in sources {
+            self.add(s, "the policy source");
+        }
+        if let Some(b) = &args.bundle {
+            self.add(b, "the bundle");
+        }
+        if let Some(k) = &args.verify_key {
+            self.add(k, "the verify key");
+        }
+    }
+
+    /// Refuses (exit 2) to write `out` (given as `flag`) when it is one of the inputs.
+    pub fn check_output(&self, flag: &str, out: &Path) -> Result<(), InputError> {
+        let Some(target) = canonical_target(out) else {
+            return Ok(());
+        };
+        match self.files.iter().find(|(c, _)| *c == target) {
+            Some((_, what)) => Err(InputError(format!(
+                "{flag} {}: that is {what}, an input of this command: refusing to overwrite it \
+                 (write the output somewhere else)",
+                out.display()
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The `.pol` files loaded sources were read from (imports included; built-in modules left out).
+pub fn source_paths(loaded: &Loaded) -> Vec<PathBuf> {
+    loaded
+        .workspace
+        .files(&loaded.db)
+        .iter()
+        .map(|f| PathBuf::from(f.path(&loaded.db)))
+        .collect()
+}
+
+/// [`load_bundle`], with the source files it read (none for a compiled bundle).
+pub fn load_bundle_and_sources(
+    args: &BundleArgs,
+) -> Result<(Arc<ir::Bundle>, Vec<PathBuf>), InputError> {
+    if args.bundle.is_some() {
+        return Ok((load_bundle(args)?, Vec::new()));
+    }
+    args.check_verify_key()?;
+    let loaded = Loaded::from_paths(&default_paths(args.paths.clone()))?;
+    let bundle = checked_bundle(&loaded, "the policies")?;
+    Ok((bundle, source_paths(&loaded)))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use super::common::{at_or_today, load_bundle, BundleArgs};
+use super::common::{at_or_today, load_bundle_and_sources, BundleArgs, Inputs};
 use super::eval::{load_users, UsersArgs};
 use super::{parse_date, Exit, InputError};
 use polc::eval::Plan;
@@ -43,8 +43,16 @@ pub struct DriftArgs {
     fail_on_drift: bool,
 }
 
-fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport), InputError> {
-    let bundle = load_bundle(&a.bundle)?;
+/// The plan, the drift report, and the files they were read from.
+fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport, Inputs), InputError> {
+    let (bundle, sources) = load_bundle_and_sources(&a.bundle)?;
+    let mut inputs = Inputs::default();
+    inputs.add_bundle(&sources, &a.bundle);
+    inputs.add(&a.users.users, "the users file");
+    if let Some(m) = &a.users.mapping {
+        inputs.add(m, "the mapping");
+    }
+    inputs.add(&a.access, "the access file");
     let name = a.users.users.display().to_string();
     let users = load_users(&bundle, &a.users)?;
     for e in &users.errors {
@@ -57,11 +65,11 @@ fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport), InputErr
     let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, at_or_today(a.at));
     let access = access::load_access(&a.access, &mut plan).map_err(InputError)?;
     let report = drift::drift(&plan, &users, &access);
-    Ok((plan, report))
+    Ok((plan, report, inputs))
 }
 
 pub fn run(a: DriftArgs) -> Result<Exit, InputError> {
-    let (plan, r) = compute(&a.current)?;
+    let (plan, r, _) = compute(&a.current)?;
     match a.format {
         DriftFormat::Human => super::print_human(&report::human(&plan, &r))?,
         DriftFormat::Json => super::print_json(&report::json(&plan, &r))?,
@@ -92,7 +100,10 @@ pub enum PlanFormat {
 }
 
 pub fn plan(a: PlanArgs) -> Result<Exit, InputError> {
-    let (plan, r) = compute(&a.current)?;
+    let (plan, r, inputs) = compute(&a.current)?;
+    if let Some(out) = &a.output {
+        inputs.check_output("-o", out)?;
+    }
     let p = remediate::remediate(&plan, &r);
     let json = serde_json::to_string_pretty(&p)?;
     if let Some(out) = &a.output {

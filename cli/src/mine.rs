@@ -16,7 +16,7 @@ use rustc_hash::FxHashSet;
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
-use super::common::{load_bundle, BundleArgs};
+use super::common::{load_bundle_and_sources, BundleArgs, Inputs};
 use super::eval::{load_users, UsersArgs};
 use super::{print_json, Exit, InputError};
 use polc::ir::{self, Value};
@@ -80,15 +80,17 @@ fn access_format(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-/// The bundle to mine against, and the systems inferred from the export (default only).
+/// The bundle to mine against, the systems inferred from the export (default only), and
+/// the source files read.
 fn mining_bundle(
     a: &MineArgs,
     text: &str,
     name: &str,
     format: &str,
-) -> Result<(Arc<ir::Bundle>, Inferred), InputError> {
+) -> Result<(Arc<ir::Bundle>, Inferred, Vec<PathBuf>), InputError> {
     if !a.bundle.paths.is_empty() || a.bundle.bundle.is_some() {
-        return Ok((load_bundle(&a.bundle)?, Inferred::default()));
+        let (bundle, sources) = load_bundle_and_sources(&a.bundle)?;
+        return Ok((bundle, Inferred::default(), sources));
     }
     let mut sources = vec![("<mine>".to_string(), emit::DEFAULT_BUNDLE.to_string())];
     let base = emit::check_sources(&sources).expect("the default bundle checks clean");
@@ -98,7 +100,7 @@ fn mining_bundle(
     })
     .map_err(InputError)?;
     if inferred.is_empty() {
-        return Ok((base, inferred));
+        return Ok((base, inferred, Vec::new()));
     }
     sources.push(("<inferred>".to_string(), inferred.declare(name)));
     let bundle = emit::check_sources(&sources).map_err(|d| {
@@ -106,7 +108,7 @@ fn mining_bundle(
             "{name}: the systems it names beyond the standard library cannot be declared in Pol:\n{d}"
         ))
     })?;
-    Ok((bundle, inferred))
+    Ok((bundle, inferred, Vec::new()))
 }
 
 /// Checks `--by` against the schema: every attribute must be a field (not a list).
@@ -169,7 +171,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     let access_text = std::fs::read_to_string(&a.access)
         .map_err(|e| InputError(format!("{access_name}: cannot read: {e}")))?;
     let format = access_format(&a.access);
-    let (bundle, inferred) = mining_bundle(&a, &access_text, &access_name, &format)?;
+    let (bundle, inferred, sources) = mining_bundle(&a, &access_text, &access_name, &format)?;
     check_by(&a.by, &bundle)?;
     if let Some(dir) = &a.emit {
         if dir.exists() && !dir.is_dir() {
@@ -217,6 +219,16 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     };
 
     if let Some(dir) = &a.emit {
+        let mut inputs = Inputs::default();
+        inputs.add_bundle(&sources, &a.bundle);
+        inputs.add(&a.users.users, "the users file");
+        if let Some(m) = &a.users.mapping {
+            inputs.add(m, "the mapping");
+        }
+        inputs.add(&a.access, "the access file");
+        for (name, _) in &drafts.files {
+            inputs.check_output("--emit", &dir.join(name))?;
+        }
         if let Err(e) = write_drafts(dir, &drafts) {
             return Err(InputError(e));
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use super::common::{at_or_today, load_bundle, BundleArgs};
+use super::common::{at_or_today, load_bundle_and_sources, BundleArgs, Inputs};
 use super::eval::{load_users, UsersArgs};
 use super::{parse_date, Exit, InputError};
 use polc::eval::{snapshot, testing, Plan};
@@ -49,6 +49,7 @@ struct SnapshotOutcome {
 fn run_snapshot(
     a: &TestArgs,
     bundle: &Arc<polc::ir::Bundle>,
+    sources: &[PathBuf],
     users_path: &std::path::Path,
 ) -> Result<SnapshotOutcome, InputError> {
     let users = load_users(
@@ -63,6 +64,14 @@ fn run_snapshot(
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.snap", users_path.display())));
     let shown = file.display().to_string();
+    // The snapshot is written on `--update` (or when missing): it is never one of the inputs.
+    let mut inputs = Inputs::default();
+    inputs.add_bundle(sources, &a.bundle);
+    inputs.add(users_path, "the users file");
+    if let Some(m) = &a.mapping {
+        inputs.add(m, "the mapping");
+    }
+    inputs.check_output("the snapshot", &file)?;
     let existing = std::fs::read_to_string(&file).ok();
     let at =
         a.at.or_else(|| existing.as_deref().and_then(snapshot::date_of))
@@ -117,10 +126,10 @@ fn run_snapshot(
 }
 
 pub fn run(a: TestArgs) -> Result<Exit, InputError> {
-    let bundle = load_bundle(&a.bundle)?;
+    let (bundle, sources) = load_bundle_and_sources(&a.bundle)?;
     let mut report = testing::run_tests(&bundle, at_or_today(a.at));
     let snap = match &a.snapshot {
-        Some(p) => Some(run_snapshot(&a, &bundle, p)?),
+        Some(p) => Some(run_snapshot(&a, &bundle, &sources, p)?),
         None => None,
     };
     if let Some(s) = &snap {

@@ -416,3 +416,133 @@ fn drift_csv_cells_are_not_formulas() {
         assert!(ids.contains(want), "{want:?} not in {ids:?}");
     }
 }
+
+// Item 4: outputs never replace inputs.
+
+/// A copy of the seed (policies, users, access) in a temporary folder.
+fn seed_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let pol = dir.path().join("policies");
+    std::fs::create_dir(&pol).unwrap();
+    for f in std::fs::read_dir(seed("policies")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, pol.join(f.file_name().unwrap())).unwrap();
+    }
+    for f in ["users.json", "access.json"] {
+        std::fs::copy(seed(f), dir.path().join(f)).unwrap();
+    }
+    dir
+}
+
+/// Runs `polc` in `dir`; `out` must be refused (exit 2, naming it) and left as it was.
+fn assert_refused(dir: &Path, args: &[&str], out: &Path) {
+    let before = std::fs::read(out).unwrap();
+    let o = polc_in(dir, args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refusing to overwrite"),
+        "{args:?}: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(out).unwrap(),
+        before,
+        "{args:?} wrote {}",
+        out.display()
+    );
+}
+
+#[test]
+fn build_refuses_to_overwrite_a_source_or_its_key() {
+    let d = seed_copy();
+    let dir = d.path();
+    let key = keygen(dir, "k");
+    for out in ["policies/base.pol", "./policies/../policies/sales.pol", "k"] {
+        let target = dir.join(out);
+        assert_refused(
+            dir,
+            &["build", "policies", "-o", out, "--sign-key", s(&key)],
+            &target,
+        );
+    }
+    // A new file is written as before.
+    let o = polc_in(dir, &["build", "policies", "-o", "seed.polb"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn plan_refuses_to_overwrite_its_inputs() {
+    let d = seed_copy();
+    let dir = d.path();
+    let bundle = build_seed(dir, "seed.polb", None);
+    let base = ["plan", "--users", "users.json", "--access", "access.json"];
+    for out in ["users.json", "access.json", "policies/engineering.pol"] {
+        let mut args = base.to_vec();
+        args.extend(["policies", "-o", out]);
+        assert_refused(dir, &args, &dir.join(out));
+    }
+    let mut args = base.to_vec();
+    args.extend(["--bundle", s(&bundle), "-o", "seed.polb"]);
+    assert_refused(dir, &args, &bundle);
+    let mut args = base.to_vec();
+    args.extend(["policies", "-o", "plan.json"]);
+    let o = polc_in(dir, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.join("plan.json").is_file());
+}
+
+#[test]
+fn a_snapshot_never_replaces_an_input() {
+    let d = seed_copy();
+    let dir = d.path();
+    for (file, update) in [
+        ("users.json", true),
+        ("policies/tests.pol", true),
+        ("policies/tests.pol", false),
+    ] {
+        let mut args = vec![
+            "test",
+            "policies",
+            "--snapshot",
+            "users.json",
+            "--snapshot-file",
+            file,
+            "--at",
+            "2024-11-24",
+        ];
+        if update {
+            args.push("--update");
+        }
+        assert_refused(dir, &args, &dir.join(file));
+    }
+}
+
+/// A draft's name can be a symbolic link to a source of the mined bundle: `mine --emit`
+/// follows no link onto its inputs.
+#[cfg(unix)]
+#[test]
+fn mine_emit_never_writes_over_a_source() {
+    let d = seed_copy();
+    let dir = d.path();
+    let out = dir.join("drafts");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(dir.join("policies/sales.pol"), out.join("sales.pol")).unwrap();
+    let args = [
+        "mine",
+        "policies",
+        "--users",
+        "users.json",
+        "--access",
+        "access.json",
+        "--by",
+        "department",
+        "--emit",
+        "drafts",
+    ];
+    assert_refused(dir, &args, &dir.join("policies/sales.pol"));
+    // Into the bundle's own folder: refused as before.
+    let mut args = args.to_vec();
+    *args.last_mut().unwrap() = "policies";
+    let o = polc_in(dir, &args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
