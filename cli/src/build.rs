@@ -31,7 +31,7 @@ pub struct BuildArgs {
 pub fn run(a: BuildArgs) -> Result<Exit, InputError> {
     // The key first: a bad key is found before any work.
     let key = a.sign_key.as_deref().map(SecretKey::read).transpose()?;
-    let mut loaded = Loaded::from_paths(&default_paths(a.paths))?;
+    let mut loaded = Loaded::from_paths(&default_paths(a.paths)?)?;
     if let Some(t) = a.today {
         loaded.workspace.set_today(&mut loaded.db).to(t);
     }

@@ -32,7 +32,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(a: CheckArgs) -> Result<Exit, InputError> {
-    let mut loaded = Loaded::from_paths(&default_paths(a.paths))?;
+    let mut loaded = Loaded::from_paths(&default_paths(a.paths)?)?;
     if let Some(t) = a.today {
         loaded.workspace.set_today(&mut loaded.db).to(t);
     }

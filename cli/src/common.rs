@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::{default_paths, InputError};
+use super::InputError;
 use polc::check::check_bundle;
 use polc::db::Loaded;
 use polc::diagnostics::{render, Diagnostic};
@@ -26,6 +26,18 @@ pub struct BundleArgs {
 }
 
 impl BundleArgs {
+    /// With neither PATHS nor `--bundle`: the project's policies (`polc.toml`), else `.`.
+    pub fn resolved(&self) -> Result<BundleArgs, InputError> {
+        let mut r = self.clone();
+        if r.paths.is_empty() && r.bundle.is_none() {
+            match super::project_policies()? {
+                super::ProjectPolicies::Paths(p) => r.paths = p,
+                super::ProjectPolicies::Bundle(b) => r.bundle = Some(b),
+            }
+        }
+        Ok(r)
+    }
+
     /// A key is only enforced on a compiled bundle: with sources (or the default bundle) it
     /// would be silently ignored, so it is an error. (clap's `requires = "bundle"` does not
     /// do this: it is not checked when PATHS, which conflicts with `--bundle`, is given.)
@@ -46,6 +58,7 @@ impl BundleArgs {
 /// its diagnostics are printed. A reachable conflict (E0501) is not a reason to refuse:
 /// evaluation reports it as violations (`polc check` and `polc build` still fail on it).
 pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
+    let args = &args.resolved()?;
     args.check_verify_key()?;
     if let Some(file) = &args.bundle {
         return Ok(polc::bundle::load_for_eval(
@@ -53,7 +66,7 @@ pub fn load_bundle(args: &BundleArgs) -> Result<Arc<ir::Bundle>, InputError> {
             args.verify_key.as_deref(),
         )?);
     }
-    let loaded = Loaded::from_paths(&default_paths(args.paths.clone()))?;
+    let loaded = Loaded::from_paths(&args.paths)?;
     checked_bundle(&loaded, "the policies")
 }
 
@@ -113,7 +126,7 @@ impl Inputs {
     /// bundle file, and the verify key.
     pub fn add_bundle(&mut self, sources: &[PathBuf], args: &BundleArgs) {
         for s in sources {
-            self.add(s, "the policy source");
+            self.add(s, "the policies");
         }
         if let Some(b) = &args.bundle {
             self.add(b, "the bundle");
@@ -149,15 +162,16 @@ pub fn source_paths(loaded: &Loaded) -> Vec<PathBuf> {
         .collect()
 }
 
-/// [`load_bundle`], with the source files it read (none for a compiled bundle).
+/// [`load_bundle`], with the files it read: the sources, or the compiled bundle.
 pub fn load_bundle_and_sources(
     args: &BundleArgs,
 ) -> Result<(Arc<ir::Bundle>, Vec<PathBuf>), InputError> {
-    if args.bundle.is_some() {
-        return Ok((load_bundle(args)?, Vec::new()));
+    let args = &args.resolved()?;
+    if let Some(b) = &args.bundle {
+        return Ok((load_bundle(args)?, vec![b.clone()]));
     }
     args.check_verify_key()?;
-    let loaded = Loaded::from_paths(&default_paths(args.paths.clone()))?;
+    let loaded = Loaded::from_paths(&args.paths)?;
     let bundle = checked_bundle(&loaded, "the policies")?;
     Ok((bundle, source_paths(&loaded)))
 }

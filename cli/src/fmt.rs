@@ -75,7 +75,7 @@ pub fn run(a: FmtArgs) -> Result<Exit, InputError> {
             Outcome::Broken => 2,
         });
     }
-    let files = collect_pol_files(&default_paths(a.paths))?;
+    let files = collect_pol_files(&default_paths(a.paths)?)?;
     let (mut changed, mut broken) = (0, 0);
     for path in &files {
         let shown = path.display().to_string();

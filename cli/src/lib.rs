@@ -100,7 +100,7 @@ pub fn main() -> Exit {
         Command::Mine(a) => mine::run(a),
         Command::Plan(a) => drift::plan(a),
         Command::Impact(a) => impact::run(a),
-        Command::Explain(a) => a.bundle_args().check_verify_key().and_then(|()| {
+        Command::Explain(a) => {
             let code = a
                 .paths
                 .first()
@@ -108,10 +108,13 @@ pub fn main() -> Exit {
                 .filter(|s| is_code(s))
                 .map(str::to_string);
             match code {
-                Some(code) if a.paths.len() == 1 && a.users.is_none() => explain_code(&code),
+                Some(code) if a.paths.len() == 1 && a.users.is_none() => a
+                    .bundle_args()
+                    .check_verify_key()
+                    .and_then(|()| explain_code(&code)),
                 _ => eval::explain(a),
             }
-        }),
+        }
         Command::Build(a) => build::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Keygen(a) => keygen::run(a),
@@ -145,12 +148,44 @@ fn explain_code(code: &str) -> Result<Exit, InputError> {
     }
 }
 
-/// Default `PATH…`: the current directory.
-pub(crate) fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        paths
+/// Where the policies are when no PATH (and no `--bundle`) is given: the `[policies]` table
+/// of the nearest `polc.toml` in the working directory or a parent, else `.`.
+pub(crate) enum ProjectPolicies {
+    Paths(Vec<PathBuf>),
+    Bundle(PathBuf),
+}
+
+pub(crate) fn project_policies() -> Result<ProjectPolicies, InputError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| InputError(format!("cannot read the working directory: {e}")))?;
+    let Some(section) = polc::project::find_policies(&cwd).map_err(InputError)? else {
+        return Ok(ProjectPolicies::Paths(vec![PathBuf::from(".")]));
+    };
+    // Paths under the working directory are shown relative to it, as if typed.
+    let shown = |p: PathBuf| match p.strip_prefix(&cwd) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => p,
+    };
+    Ok(match section.bundle {
+        Some(b) => ProjectPolicies::Bundle(shown(b)),
+        None => ProjectPolicies::Paths(section.paths.into_iter().map(shown).collect()),
+    })
+}
+
+/// `PATH…` of a command that reads sources: as given, else the project's (`polc.toml`), else
+/// `.`. A project that names a compiled bundle gives no sources: an error.
+pub(crate) fn default_paths(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, InputError> {
+    if !paths.is_empty() {
+        return Ok(paths);
+    }
+    match project_policies()? {
+        ProjectPolicies::Paths(p) => Ok(p),
+        ProjectPolicies::Bundle(b) => Err(InputError(format!(
+            "{} names a compiled bundle ({}): this command reads policy sources: give their PATHS",
+            polc::project::FILE,
+            b.display()
+        ))),
     }
 }
 

@@ -546,3 +546,80 @@ fn mine_emit_never_writes_over_a_source() {
     let o = polc_in(dir, &args);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+// Item 18: a project file names the default bundle.
+
+/// At the repository root, bare `polc check` checks the seed (`polc.toml`), not every .pol
+/// file under the root (the fixtures of the tests have hundreds of errors by design).
+#[test]
+fn bare_check_at_the_root_checks_the_seed() {
+    let o = polc(&["check", "--today", "2024-11-24"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("checked 5 files: no problems"),
+        "{}",
+        stderr(&o)
+    );
+    // In a subfolder, the nearest polc.toml up the tree is used.
+    let o = polc_in(
+        &Path::new(root!()).join("examples/seed/events"),
+        &["check", "--today", "2024-11-24"],
+    );
+    assert!(
+        stderr(&o).contains("checked 5 files: no problems"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn polc_toml_paths_or_bundle_are_the_default_policies() {
+    let d = seed_copy();
+    let dir = d.path();
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let users = s(&dir.join("users.json")).to_string();
+    let eval = |cwd: &Path, extra: &[&str]| {
+        let mut args = vec!["eval", "--users", &users, "--at", "2024-11-24"];
+        args.extend(extra);
+        polc_in(cwd, &args)
+    };
+    let with_paths = polc_in(
+        dir,
+        &["eval", "policies", "--users", &users, "--at", "2024-11-24"],
+    );
+    assert_eq!(with_paths.status.code(), Some(0), "{}", stderr(&with_paths));
+
+    std::fs::write(
+        dir.join("polc.toml"),
+        "[policies]\npaths = [\"policies\"]\n[other]\nx = 1\n",
+    )
+    .unwrap();
+    let o = eval(&sub, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&with_paths));
+    let o = polc_in(&sub, &["check", "--today", "2024-11-24"]);
+    assert!(stderr(&o).contains("checked 5 files"), "{}", stderr(&o));
+
+    let key = keygen(dir, "k");
+    let pubkey = format!("{}.pub", s(&key));
+    build_seed(dir, "seed.polb", Some(&key));
+    std::fs::write(
+        dir.join("polc.toml"),
+        "[policies]\nbundle = \"seed.polb\"\n",
+    )
+    .unwrap();
+    let o = eval(&sub, &["--verify-key", &pubkey]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&with_paths));
+    let o = polc_in(&sub, &["check"]);
+    assert_exit2(
+        &o,
+        "check with a project bundle",
+        "polc.toml names a compiled bundle",
+    );
+
+    std::fs::write(dir.join("polc.toml"), "[policies]\npaths = \"policies\"\n").unwrap();
+    let o = eval(&sub, &[]);
+    assert_exit2(&o, "a malformed polc.toml", "polc.toml: [policies] paths");
+}
