@@ -623,3 +623,73 @@ fn polc_toml_paths_or_bundle_are_the_default_policies() {
     let o = eval(&sub, &[]);
     assert_exit2(&o, "a malformed polc.toml", "polc.toml: [policies] paths");
 }
+
+// Item 19: SARIF that GitHub and other consumers accept.
+
+/// Microsoft's SARIF Multitool, installed by `.ci/deps`.
+fn sarif_multitool() -> PathBuf {
+    let bin = Path::new(root!())
+        .join("target/sarif-tool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool");
+    assert!(
+        bin.is_file(),
+        "the SARIF Multitool is not installed ({}): run `bash .ci/deps`",
+        bin.display()
+    );
+    bin
+}
+
+/// Validates a SARIF file with the Multitool: no error, no warning.
+fn assert_valid_sarif(what: &str, sarif: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("check.sarif");
+    std::fs::write(&file, sarif).unwrap();
+    let o = std::process::Command::new(sarif_multitool())
+        .args(["validate", s(&file)])
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .output()
+        .expect("run the SARIF Multitool (`bash .ci/deps` installs it)");
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{what}: {out}");
+    assert!(
+        out.contains("Analysis completed successfully"),
+        "{what}: {out}"
+    );
+    let problems: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(": error ") || l.contains(": warning "))
+        .collect();
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn sarif_validates_for_relative_and_absolute_paths() {
+    let tests = Path::new(root!()).join("tests");
+    let abs_diags = tests.join("diagnostics");
+    let abs_seed = Path::new(root!()).join("examples/seed/policies");
+    let runs: [(&str, &Path, Vec<&str>); 3] = [
+        ("relative", &tests, vec!["diagnostics"]),
+        ("absolute", &tests, vec![s(&abs_diags)]),
+        ("absolute, one warning", &tests, vec![s(&abs_seed)]),
+    ];
+    for (what, cwd, paths) in runs {
+        let mut args = vec!["check", "--format", "sarif", "--today", "2026-01-01"];
+        args.extend(paths);
+        let o = polc_in(cwd, &args);
+        let sarif = stdout(&o);
+        let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        assert!(!results.is_empty(), "{what}: no results");
+        let uri = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            uri.starts_with("file:///"),
+            what.starts_with("absolute"),
+            "{uri}"
+        );
+        for r in v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap() {
+            assert_ne!(r["name"], r["id"], "{r}");
+        }
+        assert_valid_sarif(what, &sarif);
+    }
+}
