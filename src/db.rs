@@ -185,8 +185,8 @@ fn load_file(
     if seen.insert(normalize(p), ()).is_some() {
         return Ok(());
     }
-    let bytes =
-        std::fs::read(p).map_err(|e| LoadError(format!("{}: cannot read: {e}", p.display())))?;
+    let bytes = std::fs::read(p)
+        .map_err(|e| LoadError(crate::text::cannot_read(&p.display().to_string(), &e)))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let ok = &e.as_bytes()[..at];
@@ -203,7 +203,8 @@ fn load_file(
 pub fn collect_pol_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| LoadError(format!("{}: {e}", p.display())))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| LoadError(crate::text::cannot_read(&p.display().to_string(), &e)))?;
         if meta.is_dir() {
             let mut found = Vec::new();
             let walk = walkdir::WalkDir::new(p)

@@ -155,6 +155,16 @@ pub fn code_cell(s: &str) -> String {
     code(s).replace('|', "\\|")
 }
 
+/// The one wording of a file that cannot be read: `PATH: no such file or directory` when it
+/// is missing, else `PATH: cannot read: ERROR`.
+pub fn cannot_read(path: &str, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{path}: no such file or directory")
+    } else {
+        format!("{path}: cannot read: {e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use polc::ir;
 /// Where the policies come from: source paths, or a compiled bundle.
 #[derive(Args, Clone, Default)]
 pub struct BundleArgs {
-    /// Files or directories (walked recursively for *.pol)
+    /// Files or directories (walked recursively for *.pol); default: the `[policies]` of the nearest polc.toml, else `.`
     pub paths: Vec<PathBuf>,
     /// A compiled bundle (`polc build`) instead of sources
     #[arg(long, conflicts_with = "paths")]

@@ -28,6 +28,7 @@ pub struct CurrentAccessArgs {
     /// What people hold today: .json, .jsonl or .csv
     #[arg(long)]
     access: PathBuf,
+    /// The evaluation date (default: today, UTC)
     #[arg(long, value_parser = parse_date)]
     at: Option<chrono::NaiveDate>,
 }
@@ -36,6 +37,7 @@ pub struct CurrentAccessArgs {
 pub struct DriftArgs {
     #[command(flatten)]
     current: CurrentAccessArgs,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: DriftFormat,
     /// Exit 1 when there is excess, missing access or a level mismatch
@@ -89,6 +91,7 @@ pub struct PlanArgs {
     /// Write the plan (JSON) here; the review summary goes to stdout
     #[arg(short = 'o', long)]
     output: Option<PathBuf>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: PlanFormat,
 }

@@ -1,7 +1,7 @@
 //! `polc eval`: each user's policies and grant set, as JSON (CLI.md) or a table; and
 //! `polc explain --users … --user ID [--grant REF]`: why, or why not.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -43,6 +43,7 @@ pub struct EvalArgs {
     /// The evaluation date (default: today, UTC)
     #[arg(long, value_parser = parse_date)]
     at: Option<chrono::NaiveDate>,
+    /// The output format
     #[arg(long, value_enum, default_value = "json")]
     format: EvalFormat,
 }
@@ -109,13 +110,17 @@ pub fn run(a: EvalArgs) -> Result<Exit, InputError> {
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
     match a.format {
         EvalFormat::Json => {
+            // On a terminal, the same document pretty-printed (piped, it streams compact).
+            let pretty = std::io::stdout().is_terminal();
+            let mut buf = Vec::new();
+            let w: &mut dyn Write = if pretty { &mut buf } else { &mut w };
             write!(w, "{{\"as_of\":\"{at}\",\"users\":[")?;
             for (i, rec) in selected.iter().enumerate() {
                 let e = plan.evaluate(&rec.id, &rec.values);
                 if i > 0 {
                     w.write_all(b",")?;
                 }
-                serde_json::to_writer(&mut w, &render::user_json(&plan, &rec.id, &e))?;
+                serde_json::to_writer(&mut *w, &render::user_json(&plan, &rec.id, &e))?;
                 progress.inc(1);
             }
             w.write_all(b"],\"errors\":")?;
@@ -124,8 +129,12 @@ pub fn run(a: EvalArgs) -> Result<Exit, InputError> {
             } else {
                 users.errors.iter().map(error_json).collect()
             };
-            serde_json::to_writer(&mut w, &errors)?;
+            serde_json::to_writer(&mut *w, &errors)?;
             w.write_all(b"}\n")?;
+            if pretty {
+                let doc: serde_json::Value = serde_json::from_slice(&buf)?;
+                super::print_json(&doc)?;
+            }
         }
         EvalFormat::Table => {
             writeln!(w, "as of {at}")?;
@@ -171,7 +180,8 @@ pub enum ExplainFormat {
 
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// Files or directories of policies; or a diagnostic code such as E0101
+    /// Files or directories of policies (default: the `[policies]` of the nearest polc.toml,
+    /// else `.`); or a diagnostic code such as E0101
     pub paths: Vec<PathBuf>,
     /// A compiled bundle (`polc build`) instead of sources
     #[arg(long, conflicts_with = "paths")]
@@ -179,17 +189,22 @@ pub struct ExplainArgs {
     /// Refuse the bundle unless it is signed by this key (`KEY.pub`); only with --bundle
     #[arg(long, value_name = "KEY")]
     pub verify_key: Option<PathBuf>,
+    /// HRIS records: .json, .jsonl or .csv; `-` reads JSON from stdin
     #[arg(long)]
     pub users: Option<PathBuf>,
+    /// A TOML mapping from an HR export's columns and values to the schema's attributes
     #[arg(long)]
     pub mapping: Option<PathBuf>,
+    /// The user to explain
     #[arg(long)]
     pub user: Option<String>,
     /// Explain only this entitlement, held or not: `system:type[:name] [(level)]`
     #[arg(long)]
     pub grant: Option<String>,
+    /// The evaluation date (default: today, UTC)
     #[arg(long, value_parser = parse_date)]
     pub at: Option<chrono::NaiveDate>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     pub format: ExplainFormat,
 }

@@ -24,6 +24,7 @@ pub struct EventArgs {
     /// One event (JSON) or several (JSONL, applied in order)
     #[arg(long)]
     event: PathBuf,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: EventFormat,
     /// The effective date of an update that names none (default: today, UTC)
@@ -36,7 +37,7 @@ pub fn run(a: EventArgs) -> Result<Exit, InputError> {
     let mut users = load_users(&bundle, &a.users)?;
     let name = a.event.display().to_string();
     let text = std::fs::read_to_string(&a.event)
-        .map_err(|e| InputError(format!("{name}: cannot read: {e}")))?;
+        .map_err(|e| InputError(polc::text::cannot_read(&name, &e)))?;
     let single = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).is_ok();
     let evs = events::parse_events(&text, &name, at_or_today(a.at)).map_err(|e| InputError(e.0))?;
     let (mut plans, outcomes) =

@@ -12,7 +12,8 @@ use polc::diagnostics::render;
 
 #[derive(Args)]
 pub struct FmtArgs {
-    /// Files or directories (walked recursively for *.pol); `-` reads stdin, writes stdout
+    /// Files or directories (walked recursively for *.pol); `-` reads stdin, writes stdout;
+    /// default: the `[policies]` of the nearest polc.toml, else `.`
     paths: Vec<PathBuf>,
     /// Do not write: list the files that are not formatted and exit 1 if any
     #[arg(long)]
@@ -80,7 +81,7 @@ pub fn run(a: FmtArgs) -> Result<Exit, InputError> {
     for path in &files {
         let shown = path.display().to_string();
         let bytes =
-            std::fs::read(path).map_err(|e| InputError(format!("{shown}: cannot read: {e}")))?;
+            std::fs::read(path).map_err(|e| InputError(polc::text::cannot_read(&shown, &e)))?;
         let text =
             String::from_utf8(bytes).map_err(|_| InputError(format!("{shown}: not UTF-8 text")))?;
         match format_one(&shown, &text) {

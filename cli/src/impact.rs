@@ -101,8 +101,12 @@ fn load_side(
         return Err(InputError(format!("{label}: no such file or directory")));
     }
     if path.is_file() && is_bundle_file(path) {
-        let bytes = std::fs::read(path)
-            .map_err(|e| InputError(format!("{which}: {}: cannot read: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            InputError(format!(
+                "{which}: {}",
+                polc::text::cannot_read(&path.display().to_string(), &e)
+            ))
+        })?;
         return polc::bundle::read(&bytes, key)
             .map(|(_, b)| Arc::new(b))
             .map_err(|mut e| {

@@ -27,6 +27,7 @@ pub struct InspectArgs {
     /// Refuse the bundle unless this public key (`KEY.pub`) signed it
     #[arg(long, value_name = "KEY")]
     verify_key: Option<PathBuf>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: InspectFormat,
 }

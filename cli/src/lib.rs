@@ -231,3 +231,42 @@ pub(crate) fn print_stdout(text: &str) -> Result<(), InputError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--help` describes every option and argument of every command; PATHS says its default.
+    #[test]
+    fn every_option_has_a_description() {
+        let cli = super::Cli::command();
+        let mut missing = Vec::new();
+        for cmd in cli.get_subcommands() {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" {
+                    continue;
+                }
+                match arg.get_help() {
+                    None => missing.push(format!("polc {} {id}", cmd.get_name())),
+                    Some(h) if id == "paths" && !h.to_string().contains("default") => {
+                        missing.push(format!("polc {} PATHS: no default", cmd.get_name()))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        assert!(missing.is_empty(), "undescribed:\n{}", missing.join("\n"));
+    }
+
+    /// One name for the evaluation date: `--at` (`--today` still works where it did).
+    #[test]
+    fn the_date_is_at() {
+        let cli = super::Cli::command();
+        for cmd in cli.get_subcommands() {
+            for arg in cmd.get_arguments() {
+                assert_ne!(arg.get_long(), Some("today"), "polc {}", cmd.get_name());
+            }
+        }
+    }
+}

@@ -47,6 +47,7 @@ pub struct MineArgs {
     /// Write draft policies (one file per group) to this directory, then check them
     #[arg(long)]
     emit: Option<PathBuf>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: MineFormat,
     /// The share of members from which an entitlement is baseline
@@ -58,6 +59,9 @@ pub struct MineArgs {
     /// The share from which it is worth a review; below, it is an outlier
     #[arg(long, default_value_t = 0.5)]
     review: f64,
+    /// The date users and the drafts' coverage are evaluated on (default: today, UTC)
+    #[arg(long, value_parser = super::parse_date)]
+    at: Option<chrono::NaiveDate>,
 }
 
 /// Everything the report shows.
@@ -169,7 +173,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     thresholds.validate().map_err(InputError)?;
     let access_name = a.access.display().to_string();
     let access_text = std::fs::read_to_string(&a.access)
-        .map_err(|e| InputError(format!("{access_name}: cannot read: {e}")))?;
+        .map_err(|e| InputError(polc::text::cannot_read(&access_name, &e)))?;
     let format = access_format(&a.access);
     let (bundle, inferred, sources) = mining_bundle(&a, &access_text, &access_name, &format)?;
     check_by(&a.by, &bundle)?;
@@ -203,7 +207,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         },
         &a.by,
         &thresholds,
-        polc::db::today_utc(),
+        super::common::at_or_today(a.at),
     );
     let mining::Mining {
         groups: reports,

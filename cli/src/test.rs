@@ -21,6 +21,7 @@ pub enum TestFormat {
 pub struct TestArgs {
     #[command(flatten)]
     bundle: BundleArgs,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: TestFormat,
     /// The date of tests that name none with `at` (default: today, UTC); for a snapshot,
@@ -36,6 +37,8 @@ pub struct TestArgs {
     /// Write the snapshot (accept the changes) instead of comparing
     #[arg(long, requires = "snapshot")]
     update: bool,
+    /// A TOML mapping from the snapshot users file's columns and values to the schema's
+    /// attributes
     #[arg(long, requires = "snapshot")]
     mapping: Option<PathBuf>,
 }

@@ -158,7 +158,7 @@ pub fn load_users(
     }
     let format = Format::from_path(path)?;
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LoadError(format!("{name}: cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| LoadError(crate::text::cannot_read(&name, &e)))?;
     let text = utf8(&name, bytes)?;
     parse_users(&text, &name, format, schema, mapping)
 }

@@ -195,7 +195,7 @@ impl Access {
 /// Reads an access export. Errors name the file and the entry.
 pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, String> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| crate::text::cannot_read(&name, &e))?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())

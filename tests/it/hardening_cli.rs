@@ -693,3 +693,94 @@ fn sarif_validates_for_relative_and_absolute_paths() {
         assert_valid_sarif(what, &sarif);
     }
 }
+
+// Item 17: help and flags.
+
+/// `drift` and `plan` list a user's entries in one order: excess, level mismatches,
+/// missing, excepted, each by grant.
+#[test]
+fn drift_and_plan_list_a_users_entries_in_one_order() {
+    let args = |cmd: &'static str| {
+        vec![
+            cmd,
+            "examples/seed/policies",
+            "--users",
+            "examples/seed/users.json",
+            "--access",
+            "examples/seed/access.json",
+            "--at",
+            "2024-11-24",
+        ]
+    };
+    // Per user: the grants, in the order listed.
+    let lists = |text: &str, grant_at: usize| {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        let mut prev = "";
+        for line in text.lines() {
+            if prev.is_empty() && !line.is_empty() && !line.starts_with(' ') {
+                let user = line.split_whitespace().next().unwrap();
+                out.push((user.to_string(), Vec::new()));
+            } else if line.starts_with("  ") && !out.is_empty() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if let Some(g) = words.get(grant_at) {
+                    out.last_mut().unwrap().1.push(g.to_string());
+                }
+            }
+            prev = line;
+        }
+        out.retain(|(_, grants)| !grants.is_empty());
+        out
+    };
+    let drift = stdout(&polc(&args("drift")));
+    let plan = stdout(&polc(&args("plan")));
+    let d = lists(&drift, 1);
+    let p = lists(&plan, 3);
+    assert!(!d.is_empty());
+    assert_eq!(d, p, "drift:\n{drift}\nplan:\n{plan}");
+}
+
+#[test]
+fn check_names_a_file_that_is_not_pol() {
+    let o = polc(&["check", "examples/seed/users.json"]);
+    assert_exit2(
+        &o,
+        "check users.json",
+        "examples/seed/users.json: not a .pol file",
+    );
+}
+
+/// One wording when a file is missing, whatever reads it.
+#[test]
+fn a_missing_file_has_one_wording() {
+    let (pol, users) = (seed("policies"), seed("users.json"));
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["check", "nope.pol"],
+        vec!["eval", "nope", "--users", &users],
+        vec!["eval", &pol, "--users", "nope.json"],
+        vec!["drift", &pol, "--users", &users, "--access", "nope.json"],
+        vec!["event", &pol, "--users", &users, "--event", "nope.json"],
+        vec![
+            "mine",
+            "--users",
+            &users,
+            "--access",
+            "nope.json",
+            "--by",
+            "department",
+        ],
+        vec!["impact", "nope", &pol, "--users", &users],
+    ];
+    for args in runs {
+        let o = polc(&args);
+        assert_exit2(&o, &args.join(" "), "nope");
+        assert!(
+            stderr(&o).contains(": no such file or directory"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = polc(&["check", "--at", "2024-11-24", "examples/seed/policies"]);
+    assert_eq!(o.status.code(), Some(0), "--at: {}", stderr(&o));
+    let o = polc(&["check", "--today", "2024-11-24", "examples/seed/policies"]);
+    assert_eq!(o.status.code(), Some(0), "--today: {}", stderr(&o));
+}
