@@ -309,7 +309,8 @@ fn load_file_as(
 pub fn collect_pol_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| LoadError(format!("{}: {e}", p.display())))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| LoadError(crate::text::cannot_read(&p.display().to_string(), &e)))?;
         if meta.is_dir() {
             let mut found = Vec::new();
             let walk = walkdir::WalkDir::new(p)

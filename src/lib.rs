@@ -15,6 +15,8 @@ pub mod fmt;
 pub mod input;
 pub mod ir;
 pub mod lifecycle;
+pub mod project;
 pub mod reconcile;
 pub mod stdlib;
 pub mod syntax;
+pub mod text;

@@ -24,8 +24,9 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     overlaps: bool,
     /// The first day considered (default: today, UTC); the analysis looks five years ahead
-    #[arg(long, value_parser = parse_date)]
-    today: Option<chrono::NaiveDate>,
+    #[arg(long, visible_alias = "today", value_parser = parse_date)]
+    at: Option<chrono::NaiveDate>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: AnalyzeFormat,
 }
@@ -37,13 +38,13 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, InputError> {
                 .into(),
         ));
     }
-    let today = at_or_today(a.today);
+    let today = at_or_today(a.at);
     // A reachable conflict (E0501) does not stop a review: it is what reviews are for.
     let bundle = load_bundle(&a.bundle)?;
     let mut ba = BundleAnalysis::new(&bundle, today);
     let found = overlaps(&mut ba);
     let text = match a.format {
-        AnalyzeFormat::Human => human(&bundle, &found),
+        AnalyzeFormat::Human => polc::text::terminal_lines(&human(&bundle, &found)).into_owned(),
         AnalyzeFormat::Json => {
             let mut s = serde_json::to_string_pretty(&json(&bundle, &ba, &found))?;
             s.push('\n');

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use salsa::Setter;
 
+use super::common::{source_paths, Inputs};
 use super::{default_paths, parse_date, Exit, InputError};
 use polc::bundle::{self, SecretKey};
 use polc::check::check_bundle;
@@ -14,7 +15,7 @@ use polc::diagnostics::{count, render};
 
 #[derive(Args)]
 pub struct BuildArgs {
-    /// Files or directories (walked recursively for *.pol)
+    /// Files or directories (walked recursively for *.pol); default: the `[policies]` of the nearest polc.toml, else `.`
     paths: Vec<PathBuf>,
     /// The bundle file to write
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -23,15 +24,15 @@ pub struct BuildArgs {
     #[arg(long, value_name = "KEY")]
     sign_key: Option<PathBuf>,
     /// The date expiry warnings are judged against (default: today, UTC)
-    #[arg(long, value_parser = parse_date)]
-    today: Option<chrono::NaiveDate>,
+    #[arg(long, visible_alias = "today", value_parser = parse_date)]
+    at: Option<chrono::NaiveDate>,
 }
 
 pub fn run(a: BuildArgs) -> Result<Exit, InputError> {
     // The key first: a bad key is found before any work.
     let key = a.sign_key.as_deref().map(SecretKey::read).transpose()?;
-    let mut loaded = Loaded::from_paths(&default_paths(a.paths))?;
-    if let Some(t) = a.today {
+    let mut loaded = Loaded::from_paths(&default_paths(a.paths)?)?;
+    if let Some(t) = a.at {
         loaded.workspace.set_today(&mut loaded.db).to(t);
     }
     let db = &loaded.db;
@@ -46,6 +47,12 @@ pub fn run(a: BuildArgs) -> Result<Exit, InputError> {
         );
         return Ok(1);
     }
+    let mut inputs = Inputs::default();
+    inputs.add_bundle(&source_paths(&loaded), &Default::default());
+    if let Some(k) = &a.sign_key {
+        inputs.add(k, "the signing key");
+    }
+    inputs.check_output("-o", &a.output)?;
     let b = &*checked.bundle;
     let created_from: Vec<String> = loaded
         .workspace

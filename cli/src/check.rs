@@ -19,21 +19,30 @@ pub enum CheckFormat {
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// Files or directories (walked recursively for *.pol)
+    /// Files or directories (walked recursively for *.pol); default: the `[policies]` of the nearest polc.toml, else `.`
     paths: Vec<PathBuf>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: CheckFormat,
     /// Exit 1 on warnings too
     #[arg(long)]
     deny_warnings: bool,
     /// The date expiry warnings are judged against (default: today, UTC)
-    #[arg(long, value_parser = parse_date)]
-    today: Option<chrono::NaiveDate>,
+    #[arg(long, visible_alias = "today", value_parser = parse_date)]
+    at: Option<chrono::NaiveDate>,
 }
 
 pub fn run(a: CheckArgs) -> Result<Exit, InputError> {
-    let mut loaded = Loaded::from_paths(&default_paths(a.paths))?;
-    if let Some(t) = a.today {
+    for p in &a.paths {
+        if p.is_file() && p.extension().is_none_or(|e| e != "pol") {
+            return Err(InputError(format!(
+                "{}: not a .pol file: `polc check` reads Pol sources (a compiled bundle is shown by `polc inspect`)",
+                p.display()
+            )));
+        }
+    }
+    let mut loaded = Loaded::from_paths(&default_paths(a.paths)?)?;
+    if let Some(t) = a.at {
         loaded.workspace.set_today(&mut loaded.db).to(t);
     }
     let db = &loaded.db;

@@ -1,7 +1,7 @@
 //! `polc eval`: each user's policies and grant set, as JSON (CLI.md) or a table; and
 //! `polc explain --users … --user ID [--grant REF]`: why, or why not.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -43,6 +43,7 @@ pub struct EvalArgs {
     /// The evaluation date (default: today, UTC)
     #[arg(long, value_parser = parse_date)]
     at: Option<chrono::NaiveDate>,
+    /// The output format
     #[arg(long, value_enum, default_value = "json")]
     format: EvalFormat,
 }
@@ -89,7 +90,8 @@ fn pick<'u>(
             {
                 Some(e) => Err(InputError(format!(
                     "user `{id}`: line {}: {}",
-                    e.line, e.message
+                    e.line,
+                    polc::text::terminal(&e.message)
                 ))),
                 None => Err(InputError(format!("no user `{id}` in the users file"))),
             },
@@ -108,13 +110,17 @@ pub fn run(a: EvalArgs) -> Result<Exit, InputError> {
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
     match a.format {
         EvalFormat::Json => {
+            // On a terminal, the same document pretty-printed (piped, it streams compact).
+            let pretty = std::io::stdout().is_terminal();
+            let mut buf = Vec::new();
+            let w: &mut dyn Write = if pretty { &mut buf } else { &mut w };
             write!(w, "{{\"as_of\":\"{at}\",\"users\":[")?;
             for (i, rec) in selected.iter().enumerate() {
                 let e = plan.evaluate(&rec.id, &rec.values);
                 if i > 0 {
                     w.write_all(b",")?;
                 }
-                serde_json::to_writer(&mut w, &render::user_json(&plan, &rec.id, &e))?;
+                serde_json::to_writer(&mut *w, &render::user_json(&plan, &rec.id, &e))?;
                 progress.inc(1);
             }
             w.write_all(b"],\"errors\":")?;
@@ -123,20 +129,30 @@ pub fn run(a: EvalArgs) -> Result<Exit, InputError> {
             } else {
                 users.errors.iter().map(error_json).collect()
             };
-            serde_json::to_writer(&mut w, &errors)?;
+            serde_json::to_writer(&mut *w, &errors)?;
             w.write_all(b"}\n")?;
+            if pretty {
+                let doc: serde_json::Value = serde_json::from_slice(&buf)?;
+                super::print_json(&doc)?;
+            }
         }
         EvalFormat::Table => {
             writeln!(w, "as of {at}")?;
             for rec in &selected {
                 let e = plan.evaluate(&rec.id, &rec.values);
                 writeln!(w)?;
-                w.write_all(render::user_table(&plan, &rec.id, &e).as_bytes())?;
+                let table = render::user_table(&plan, &rec.id, &e);
+                w.write_all(polc::text::terminal_lines(&table).as_bytes())?;
                 progress.inc(1);
             }
             if a.user.is_none() {
                 for e in &users.errors {
-                    writeln!(w, "\nerror: line {}: {}", e.line, e.message)?;
+                    writeln!(
+                        w,
+                        "\nerror: line {}: {}",
+                        e.line,
+                        polc::text::terminal(&e.message)
+                    )?;
                 }
             }
         }
@@ -149,7 +165,7 @@ pub fn run(a: EvalArgs) -> Result<Exit, InputError> {
                 "error: {}: line {}: {}",
                 a.users.users.display(),
                 e.line,
-                e.message
+                polc::text::terminal(&e.message)
             );
         }
     }
@@ -164,38 +180,51 @@ pub enum ExplainFormat {
 
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// Files or directories of policies; or a diagnostic code such as E0101
+    /// Files or directories of policies (default: the `[policies]` of the nearest polc.toml,
+    /// else `.`); or a diagnostic code such as E0101
     pub paths: Vec<PathBuf>,
     /// A compiled bundle (`polc build`) instead of sources
     #[arg(long, conflicts_with = "paths")]
     pub bundle: Option<PathBuf>,
-    /// Refuse the bundle unless it is signed by this key
-    #[arg(long, requires = "bundle")]
+    /// Refuse the bundle unless it is signed by this key (`KEY.pub`); only with --bundle
+    #[arg(long, value_name = "KEY")]
     pub verify_key: Option<PathBuf>,
+    /// HRIS records: .json, .jsonl or .csv; `-` reads JSON from stdin
     #[arg(long)]
     pub users: Option<PathBuf>,
+    /// A TOML mapping from an HR export's columns and values to the schema's attributes
     #[arg(long)]
     pub mapping: Option<PathBuf>,
+    /// The user to explain
     #[arg(long)]
     pub user: Option<String>,
     /// Explain only this entitlement, held or not: `system:type[:name] [(level)]`
     #[arg(long)]
     pub grant: Option<String>,
+    /// The evaluation date (default: today, UTC)
     #[arg(long, value_parser = parse_date)]
     pub at: Option<chrono::NaiveDate>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     pub format: ExplainFormat,
+}
+
+impl ExplainArgs {
+    /// Where the policies come from.
+    pub fn bundle_args(&self) -> BundleArgs {
+        BundleArgs {
+            paths: self.paths.clone(),
+            bundle: self.bundle.clone(),
+            verify_key: self.verify_key.clone(),
+        }
+    }
 }
 
 pub fn explain(a: ExplainArgs) -> Result<Exit, InputError> {
     let (Some(users_path), Some(user)) = (a.users.clone(), a.user.clone()) else {
         return Err(InputError("`polc explain` needs `--users FILE --user ID` (or a diagnostic code: `polc explain E0101`)".into()));
     };
-    let bundle = load_bundle(&BundleArgs {
-        paths: a.paths.clone(),
-        bundle: a.bundle.clone(),
-        verify_key: a.verify_key.clone(),
-    })?;
+    let bundle = load_bundle(&a.bundle_args())?;
     let users = load_users(
         &bundle,
         &UsersArgs {
@@ -212,7 +241,7 @@ pub fn explain(a: ExplainArgs) -> Result<Exit, InputError> {
     let e = plan.evaluate(&rec.id, &rec.values);
     let x = plan.explain(&rec.id, &rec.values, &e, only);
     match a.format {
-        ExplainFormat::Human => print!("{}", explain::human(&x)),
+        ExplainFormat::Human => super::print_human(&explain::human(&x))?,
         ExplainFormat::Json => println!("{}", serde_json::to_string_pretty(&x)?),
     }
     Ok(0)

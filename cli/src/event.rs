@@ -25,6 +25,7 @@ pub struct EventArgs {
     /// One event (JSON) or several (JSONL; each user's applied in date order)
     #[arg(long)]
     event: PathBuf,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: EventFormat,
     /// The effective date of an update that names none (default: today, UTC)
@@ -58,7 +59,7 @@ pub fn run(a: EventArgs) -> Result<Exit, InputError> {
                 if i > 0 {
                     println!();
                 }
-                print!("{}", render::human(plans.at(o.event.effective), o));
+                super::print_human(&render::human(plans.at(o.event.effective), o))?;
             }
         }
     }

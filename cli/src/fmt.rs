@@ -12,7 +12,8 @@ use polc::input::limits::{read_stdin_text, read_text, Kind};
 
 #[derive(Args)]
 pub struct FmtArgs {
-    /// Files or directories (walked recursively for *.pol); `-` reads stdin, writes stdout
+    /// Files or directories (walked recursively for *.pol); `-` reads stdin, writes stdout;
+    /// default: the `[policies]` of the nearest polc.toml, else `.`
     paths: Vec<PathBuf>,
     /// Do not write: list the files that are not formatted and exit 1 if any
     #[arg(long)]
@@ -73,7 +74,7 @@ pub fn run(a: FmtArgs) -> Result<Exit, InputError> {
             Outcome::Broken => 2,
         });
     }
-    let files = collect_pol_files(&default_paths(a.paths))?;
+    let files = collect_pol_files(&default_paths(a.paths)?)?;
     let (mut changed, mut broken) = (0, 0);
     for path in &files {
         let shown = path.display().to_string();

@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use super::common::at_or_today;
 use super::eval::UsersArgs;
 use super::{parse_date, print_stdout, Exit, InputError};
+use polc::bundle::PublicKey;
 use polc::db::Loaded;
 use polc::eval::Plan;
 use polc::input::limits::{read_stdin_text, Kind};
@@ -41,6 +42,10 @@ pub struct ImpactArgs {
     /// The evaluation date of both sides (default: today, UTC)
     #[arg(long, value_parser = parse_date)]
     at: Option<chrono::NaiveDate>,
+    /// Refuse OLD and NEW unless each is a compiled bundle signed by this key (`KEY.pub`)
+    #[arg(long, value_name = "KEY")]
+    verify_key: Option<PathBuf>,
+    /// The output: for a terminal, JSON, or Markdown for a pull-request comment
     #[arg(long, value_enum, default_value = "human")]
     format: ImpactFormat,
     /// Exit 1 when anyone loses an entitlement or has one lowered
@@ -73,19 +78,45 @@ fn checked(loaded: Loaded, label: &str) -> Result<Arc<ir::Bundle>, InputError> {
     super::common::checked_bundle(&loaded, &format!("{label}: the policies"))
 }
 
-/// Loads one side: `which` is `OLD` or `NEW`.
-fn load_side(which: &str, spec: &str) -> Result<Arc<ir::Bundle>, InputError> {
+/// `--verify-key` given where it cannot be enforced: policy sources are not signed.
+fn unsigned_sources(label: &str) -> InputError {
+    InputError(format!(
+        "--verify-key: {label} is policy sources, which carry no signature: \
+         compare compiled bundles (`polc build --sign-key`) to verify them, or leave out --verify-key"
+    ))
+}
+
+/// Loads one side: `which` is `OLD` or `NEW`. With a key, only a compiled bundle that key
+/// signed is accepted.
+fn load_side(
+    which: &str,
+    spec: &str,
+    key: Option<&PublicKey>,
+) -> Result<Arc<ir::Bundle>, InputError> {
     let label = format!("{which} `{spec}`");
     if let Some(rest) = spec.strip_prefix("git:") {
-        return load_git(&label, rest);
+        return load_git(&label, rest, key);
     }
     let path = Path::new(spec);
     if !path.exists() {
         return Err(InputError(format!("{label}: no such file or directory")));
     }
     if path.is_file() && is_bundle_file(path) {
-        return polc::bundle::load_for_eval(path, None)
-            .map_err(|e| InputError(format!("{which}: {e}")));
+        let bytes = std::fs::read(path).map_err(|e| {
+            InputError(format!(
+                "{which}: {}",
+                polc::text::cannot_read(&path.display().to_string(), &e)
+            ))
+        })?;
+        return polc::bundle::read(&bytes, key)
+            .map(|(_, b)| Arc::new(b))
+            .map_err(|mut e| {
+                e.file = Some(path.to_path_buf());
+                InputError(format!("{which}: {e}"))
+            });
+    }
+    if key.is_some() {
+        return Err(unsigned_sources(&label));
     }
     let loaded = Loaded::from_paths(&[path.to_path_buf()])
         .map_err(|e| InputError(format!("{which}: {e}")))?;
@@ -112,7 +143,11 @@ fn git(args: &[&str]) -> Result<Vec<u8>, String> {
 /// `git:REV:PATH`: the `.pol` files under PATH (relative to the current directory, as git
 /// takes it) at revision REV, or a compiled bundle file there; imports of other files at
 /// that revision are followed.
-fn load_git(label: &str, rest: &str) -> Result<Arc<ir::Bundle>, InputError> {
+fn load_git(
+    label: &str,
+    rest: &str,
+    key: Option<&PublicKey>,
+) -> Result<Arc<ir::Bundle>, InputError> {
     let Some((rev, path)) = rest.split_once(':') else {
         return Err(InputError(format!(
             "{label}: expected `git:REV:PATH`, e.g. `git:main:policies`"
@@ -144,10 +179,13 @@ fn load_git(label: &str, rest: &str) -> Result<Arc<ir::Bundle>, InputError> {
     if single {
         let bytes = show(&names[0])?;
         if bytes.starts_with(BUNDLE_START) || names[0].ends_with(".polb") {
-            let (_, b) = polc::bundle::read(&bytes, None)
-                .map_err(|e| InputError(format!("{label}: {e}")))?;
+            let (_, b) =
+                polc::bundle::read(&bytes, key).map_err(|e| InputError(format!("{label}: {e}")))?;
             return Ok(Arc::new(b));
         }
+    }
+    if key.is_some() {
+        return Err(unsigned_sources(label));
     }
     let hidden = |n: &str| {
         Path::new(n).components().any(|c| {
@@ -233,8 +271,10 @@ fn read_users(
 }
 
 pub fn run(a: ImpactArgs) -> Result<Exit, InputError> {
-    let old_bundle = load_side("OLD", &a.old)?;
-    let new_bundle = load_side("NEW", &a.new)?;
+    // The key first: a bad key is found before any work.
+    let key = a.verify_key.as_deref().map(PublicKey::read).transpose()?;
+    let old_bundle = load_side("OLD", &a.old, key.as_ref())?;
+    let new_bundle = load_side("NEW", &a.new, key.as_ref())?;
     let mapping = match &a.users.mapping {
         Some(p) => Some(input::Mapping::load(p).map_err(|e| InputError(e.0))?),
         None => None,
@@ -262,7 +302,8 @@ pub fn run(a: ImpactArgs) -> Result<Exit, InputError> {
     for e in &new_users.errors {
         eprintln!(
             "error: {name}: line {}: {} (left out of the report)",
-            e.line, e.message
+            e.line,
+            polc::text::terminal(&e.message)
         );
     }
     let at = at_or_today(a.at);
@@ -312,7 +353,10 @@ pub fn run(a: ImpactArgs) -> Result<Exit, InputError> {
         ImpactFormat::Json => impact_render::json(&x),
         ImpactFormat::Markdown => impact_render::markdown(&x),
     };
-    print_stdout(&text)?;
+    match a.format {
+        ImpactFormat::Json => print_stdout(&text)?,
+        ImpactFormat::Human | ImpactFormat::Markdown => super::print_human(&text)?,
+    }
     let fail = (a.fail_on_loss && x.has_loss()) || (a.fail_on_violation && x.has_new_violation());
     Ok(i32::from(fail))
 }

@@ -27,6 +27,7 @@ pub struct InspectArgs {
     /// Refuse the bundle unless this public key (`KEY.pub`) signed it
     #[arg(long, value_name = "KEY")]
     verify_key: Option<PathBuf>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: InspectFormat,
 }
@@ -41,7 +42,7 @@ pub fn run(a: InspectArgs) -> Result<Exit, InputError> {
     );
     match a.format {
         InspectFormat::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
-        InspectFormat::Human => print_stdout(&report.human())?,
+        InspectFormat::Human => super::print_human(&report.human())?,
     }
     Ok(0)
 }

@@ -108,7 +108,10 @@ pub fn main() -> Exit {
                 .filter(|s| is_code(s))
                 .map(str::to_string);
             match code {
-                Some(code) if a.paths.len() == 1 && a.users.is_none() => explain_code(&code),
+                Some(code) if a.paths.len() == 1 && a.users.is_none() => a
+                    .bundle_args()
+                    .check_verify_key()
+                    .and_then(|()| explain_code(&code)),
                 _ => eval::explain(a),
             }
         }
@@ -120,7 +123,7 @@ pub fn main() -> Exit {
     match result {
         Ok(code) => code,
         Err(InputError(msg)) => {
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", polc::text::terminal_lines(&msg));
             2
         }
     }
@@ -145,12 +148,44 @@ fn explain_code(code: &str) -> Result<Exit, InputError> {
     }
 }
 
-/// Default `PATH…`: the current directory.
-pub(crate) fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        paths
+/// Where the policies are when no PATH (and no `--bundle`) is given: the `[policies]` table
+/// of the nearest `polc.toml` in the working directory or a parent, else `.`.
+pub(crate) enum ProjectPolicies {
+    Paths(Vec<PathBuf>),
+    Bundle(PathBuf),
+}
+
+pub(crate) fn project_policies() -> Result<ProjectPolicies, InputError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| InputError(format!("cannot read the working directory: {e}")))?;
+    let Some(section) = polc::project::find_policies(&cwd).map_err(InputError)? else {
+        return Ok(ProjectPolicies::Paths(vec![PathBuf::from(".")]));
+    };
+    // Paths under the working directory are shown relative to it, as if typed.
+    let shown = |p: PathBuf| match p.strip_prefix(&cwd) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => p,
+    };
+    Ok(match section.bundle {
+        Some(b) => ProjectPolicies::Bundle(shown(b)),
+        None => ProjectPolicies::Paths(section.paths.into_iter().map(shown).collect()),
+    })
+}
+
+/// `PATH…` of a command that reads sources: as given, else the project's (`polc.toml`), else
+/// `.`. A project that names a compiled bundle gives no sources: an error.
+pub(crate) fn default_paths(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, InputError> {
+    if !paths.is_empty() {
+        return Ok(paths);
+    }
+    match project_policies()? {
+        ProjectPolicies::Paths(p) => Ok(p),
+        ProjectPolicies::Bundle(b) => Err(InputError(format!(
+            "{} names a compiled bundle ({}): this command reads policy sources: give their PATHS",
+            polc::project::FILE,
+            b.display()
+        ))),
     }
 }
 
@@ -179,6 +214,13 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), InputError
     }
 }
 
+/// Prints a human or table report: whatever a value from an input holds, no control
+/// character other than its line breaks reaches the terminal ([`polc::text::terminal_lines`];
+/// the renderers also escape user ids and values, so that they cannot forge a line).
+pub(crate) fn print_human(text: &str) -> Result<(), InputError> {
+    print_stdout(&polc::text::terminal_lines(text))
+}
+
 pub(crate) fn print_stdout(text: &str) -> Result<(), InputError> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -187,5 +229,44 @@ pub(crate) fn print_stdout(text: &str) -> Result<(), InputError> {
             Err(InputError(format!("cannot write the output: {e}")))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--help` describes every option and argument of every command; PATHS says its default.
+    #[test]
+    fn every_option_has_a_description() {
+        let cli = super::Cli::command();
+        let mut missing = Vec::new();
+        for cmd in cli.get_subcommands() {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" {
+                    continue;
+                }
+                match arg.get_help() {
+                    None => missing.push(format!("polc {} {id}", cmd.get_name())),
+                    Some(h) if id == "paths" && !h.to_string().contains("default") => {
+                        missing.push(format!("polc {} PATHS: no default", cmd.get_name()))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        assert!(missing.is_empty(), "undescribed:\n{}", missing.join("\n"));
+    }
+
+    /// One name for the evaluation date: `--at` (`--today` still works where it did).
+    #[test]
+    fn the_date_is_at() {
+        let cli = super::Cli::command();
+        for cmd in cli.get_subcommands() {
+            for arg in cmd.get_arguments() {
+                assert_ne!(arg.get_long(), Some("today"), "polc {}", cmd.get_name());
+            }
+        }
     }
 }

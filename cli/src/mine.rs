@@ -16,15 +16,16 @@ use rustc_hash::FxHashSet;
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
-use super::common::{load_bundle, BundleArgs};
+use super::common::{load_bundle_and_sources, BundleArgs, Inputs};
 use super::eval::{load_users, UsersArgs};
-use super::{print_json, print_stdout, Exit, InputError};
+use super::{print_json, Exit, InputError};
 use polc::input::limits::Kind;
 use polc::ir::{self, Value};
 use polc::reconcile::emit::{self, Drafts, Inferred};
 use polc::reconcile::mine::{self, GroupReport, Share, Thresholds};
 use polc::reconcile::mining::{self, Excluded, Export, MineError};
 use polc::reconcile::{access, drift};
+use polc::text::terminal;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum MineFormat {
@@ -47,6 +48,7 @@ pub struct MineArgs {
     /// Write draft policies (one file per group) to this directory, then check them
     #[arg(long)]
     emit: Option<PathBuf>,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: MineFormat,
     /// The share of members from which an entitlement is baseline
@@ -58,6 +60,9 @@ pub struct MineArgs {
     /// The share from which it is worth a review; below, it is an outlier
     #[arg(long, default_value_t = 0.5)]
     review: f64,
+    /// The date users and the drafts' coverage are evaluated on (default: today, UTC)
+    #[arg(long, value_parser = super::parse_date)]
+    at: Option<chrono::NaiveDate>,
 }
 
 /// Everything the report shows.
@@ -80,15 +85,17 @@ fn access_format(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-/// The bundle to mine against, and the systems inferred from the export (default only).
+/// The bundle to mine against, the systems inferred from the export (default only), and
+/// the source files read.
 fn mining_bundle(
     a: &MineArgs,
     text: &str,
     name: &str,
     format: &str,
-) -> Result<(Arc<ir::Bundle>, Inferred), InputError> {
+) -> Result<(Arc<ir::Bundle>, Inferred, Vec<PathBuf>), InputError> {
     if !a.bundle.paths.is_empty() || a.bundle.bundle.is_some() {
-        return Ok((load_bundle(&a.bundle)?, Inferred::default()));
+        let (bundle, sources) = load_bundle_and_sources(&a.bundle)?;
+        return Ok((bundle, Inferred::default(), sources));
     }
     let mut sources = vec![("<mine>".to_string(), emit::DEFAULT_BUNDLE.to_string())];
     let base = emit::check_sources(&sources).expect("the default bundle checks clean");
@@ -98,7 +105,7 @@ fn mining_bundle(
     })
     .map_err(InputError)?;
     if inferred.is_empty() {
-        return Ok((base, inferred));
+        return Ok((base, inferred, Vec::new()));
     }
     sources.push(("<inferred>".to_string(), inferred.declare(name)));
     let bundle = emit::check_sources(&sources).map_err(|d| {
@@ -106,7 +113,7 @@ fn mining_bundle(
             "{name}: the systems it names beyond the standard library cannot be declared in Pol:\n{d}"
         ))
     })?;
-    Ok((bundle, inferred))
+    Ok((bundle, inferred, Vec::new()))
 }
 
 /// Checks `--by` against the schema: every attribute must be a field (not a list).
@@ -158,6 +165,7 @@ fn bug(msg: &str) -> Result<Exit, InputError> {
 }
 
 pub fn run(a: MineArgs) -> Result<Exit, InputError> {
+    a.bundle.check_verify_key()?;
     let thresholds = Thresholds {
         baseline: a.baseline,
         candidate: a.candidate,
@@ -167,7 +175,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     let access_name = a.access.display().to_string();
     let access_text = polc::input::limits::read_text_or_message(&a.access, Kind::Access)?;
     let format = access_format(&a.access);
-    let (bundle, inferred) = mining_bundle(&a, &access_text, &access_name, &format)?;
+    let (bundle, inferred, sources) = mining_bundle(&a, &access_text, &access_name, &format)?;
     check_by(&a.by, &bundle)?;
     if let Some(dir) = &a.emit {
         if dir.exists() && !dir.is_dir() {
@@ -185,7 +193,8 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     for e in &users.errors {
         eprintln!(
             "error: {users_name}: line {}: {} (not mined)",
-            e.line, e.message
+            e.line,
+            polc::text::terminal(&e.message)
         );
     }
     let mining = mining::mine(
@@ -198,7 +207,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         },
         &a.by,
         &thresholds,
-        polc::db::today_utc(),
+        super::common::at_or_today(a.at),
     );
     let mining::Mining {
         groups: reports,
@@ -214,6 +223,16 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     };
 
     if let Some(dir) = &a.emit {
+        let mut inputs = Inputs::default();
+        inputs.add_bundle(&sources, &a.bundle);
+        inputs.add(&a.users.users, "the users file");
+        if let Some(m) = &a.users.mapping {
+            inputs.add(m, "the mapping");
+        }
+        inputs.add(&a.access, "the access file");
+        for (name, _) in &drafts.files {
+            inputs.check_output("--emit", &dir.join(name))?;
+        }
         if let Err(e) = write_drafts(dir, &drafts) {
             return Err(InputError(e));
         }
@@ -234,7 +253,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         emitted: a.emit.clone(),
     };
     match a.format {
-        MineFormat::Human => print_stdout(&human(&m))?,
+        MineFormat::Human => super::print_human(&human(&m))?,
         MineFormat::Json => print_json(&json(&m))?,
     }
     Ok(0)
@@ -263,7 +282,8 @@ fn check_emitted(dir: &Path) -> Option<Exit> {
     let reported: Vec<_> = checked
         .diagnostics
         .iter()
-        .filter(|d| d.severity != polc::diagnostics::Severity::Note)
+        // W0001 (confusable text) comes from the HR data the drafts must match: not a bug.
+        .filter(|d| d.severity != polc::diagnostics::Severity::Note && d.code != "W0001")
         .cloned()
         .collect();
     if reported.is_empty() {
@@ -454,12 +474,13 @@ fn json(m: &Mined) -> MineJson<'_> {
     }
 }
 
-/// At most `max` names, then how many more.
+/// At most `max` names (user ids, escaped for a terminal), then how many more.
 fn names(v: &[String], max: usize) -> String {
+    let shown: Vec<_> = v.iter().take(max).map(|n| terminal(n)).collect();
     if v.len() <= max {
-        v.join(", ")
+        shown.join(", ")
     } else {
-        format!("{}, … and {} more", v[..max].join(", "), v.len() - max)
+        format!("{}, … and {} more", shown.join(", "), v.len() - max)
     }
 }
 
@@ -477,7 +498,12 @@ fn share_line(out: &mut String, s: &Share, who: Who<'_>) {
         .as_ref()
         .map(|l| format!(" ({})", l.name))
         .unwrap_or_default();
-    let _ = write!(out, "    {:>6}  {}{level}", pct(s.share), s.grant);
+    let _ = write!(
+        out,
+        "    {:>6}  {}{level}",
+        pct(s.share),
+        terminal(&s.grant)
+    );
     if !s.levels.is_empty() {
         let _ = write!(out, "  [levels held: {}]", s.levels_held());
     }
@@ -526,7 +552,7 @@ fn human(m: &Mined) -> String {
         let what: Vec<String> =
             m.by.iter()
                 .zip(&g.key)
-                .map(|(a, v)| format!("{a} = {}", mine::value_text(v.as_ref())))
+                .map(|(a, v)| format!("{a} = {}", terminal(&mine::value_text(v.as_ref()))))
                 .collect();
         let n = g.members.len();
         let _ = writeln!(
@@ -553,17 +579,23 @@ fn human(m: &Mined) -> String {
                 names(&g.without_access, 10)
             );
         }
-        let _ = writeln!(out, "  Draft: policy \"{}\" ({})", d.policy, d.file);
+        let _ = writeln!(
+            out,
+            "  Draft: policy \"{}\" ({})",
+            terminal(&d.policy),
+            terminal(&d.file)
+        );
     }
     if !m.excluded.is_empty() || !m.orphans.is_empty() {
         let _ = writeln!(out, "\nNot mined");
         for e in &m.excluded {
-            let _ = writeln!(out, "  {}: {}", e.user_id, e.reason);
+            let _ = writeln!(out, "  {}: {}", terminal(&e.user_id), terminal(&e.reason));
         }
         for o in &m.orphans {
             let _ = writeln!(
                 out,
-                "  {o}: in the access export, in no HRIS record (orphaned)"
+                "  {}: in the access export, in no HRIS record (orphaned)",
+                terminal(o)
             );
         }
     }
@@ -583,7 +615,7 @@ fn human(m: &Mined) -> String {
                     }
                 })
                 .collect();
-            let _ = writeln!(out, "  {s}: {}", ts.join("; "));
+            let _ = writeln!(out, "  {}: {}", terminal(s), terminal(&ts.join("; ")));
         }
     }
     let c = &m.coverage;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use super::common::{at_or_today, load_bundle, BundleArgs};
+use super::common::{at_or_today, load_bundle_and_sources, BundleArgs, Inputs};
 use super::eval::{load_users, UsersArgs};
 use super::{parse_date, Exit, InputError};
 use polc::eval::{snapshot, testing, Plan};
@@ -22,6 +22,7 @@ pub enum TestFormat {
 pub struct TestArgs {
     #[command(flatten)]
     bundle: BundleArgs,
+    /// The output format
     #[arg(long, value_enum, default_value = "human")]
     format: TestFormat,
     /// The date of tests that name none with `at` (default: today, UTC); for a snapshot,
@@ -37,6 +38,8 @@ pub struct TestArgs {
     /// Write the snapshot (accept the changes) instead of comparing
     #[arg(long, requires = "snapshot")]
     update: bool,
+    /// A TOML mapping from the snapshot users file's columns and values to the schema's
+    /// attributes
     #[arg(long, requires = "snapshot")]
     mapping: Option<PathBuf>,
 }
@@ -50,6 +53,7 @@ struct SnapshotOutcome {
 fn run_snapshot(
     a: &TestArgs,
     bundle: &Arc<polc::ir::Bundle>,
+    sources: &[PathBuf],
     users_path: &std::path::Path,
 ) -> Result<SnapshotOutcome, InputError> {
     let users = load_users(
@@ -64,6 +68,14 @@ fn run_snapshot(
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.snap", users_path.display())));
     let shown = file.display().to_string();
+    // The snapshot is written on `--update` (or when missing): it is never one of the inputs.
+    let mut inputs = Inputs::default();
+    inputs.add_bundle(sources, &a.bundle);
+    inputs.add(users_path, "the users file");
+    if let Some(m) = &a.mapping {
+        inputs.add(m, "the mapping");
+    }
+    inputs.check_output("the snapshot", &file)?;
     // Only a missing snapshot is written afresh: one that cannot be read is an error, never
     // overwritten.
     let existing = match limits::read_text(&file, limits::Kind::Snapshot) {
@@ -124,10 +136,10 @@ fn run_snapshot(
 }
 
 pub fn run(a: TestArgs) -> Result<Exit, InputError> {
-    let bundle = load_bundle(&a.bundle)?;
+    let (bundle, sources) = load_bundle_and_sources(&a.bundle)?;
     let mut report = testing::run_tests(&bundle, at_or_today(a.at));
     let snap = match &a.snapshot {
-        Some(p) => Some(run_snapshot(&a, &bundle, p)?),
+        Some(p) => Some(run_snapshot(&a, &bundle, &sources, p)?),
         None => None,
     };
     if let Some(s) = &snap {
@@ -149,9 +161,9 @@ pub fn run(a: TestArgs) -> Result<Exit, InputError> {
     match a.format {
         TestFormat::Human => {
             if let Some(s) = snap.as_ref().filter(|s| s.passed && !s.detail.is_empty()) {
-                eprintln!("{}: {}", s.name, s.detail);
+                eprintln!("{}: {}", s.name, polc::text::terminal_lines(&s.detail));
             }
-            print!("{}", testing::human(&report));
+            super::print_human(&testing::human(&report))?;
         }
         TestFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }

@@ -177,14 +177,15 @@ pub fn sarif(db: &dyn Db, diags: &[Diagnostic]) -> Value {
         .iter()
         .map(|c| {
             let title = super::explain::title(c).unwrap_or("");
-            json!({"id": c, "name": c, "shortDescription": {"text": title},
+            let name = super::explain::name(c).unwrap_or("Diagnostic");
+            json!({"id": c, "name": name, "shortDescription": {"text": title},
                    "helpUri": format!("https://polc.dev/diagnostics#{}", c.to_lowercase()),
                    "defaultConfiguration": {"level": sarif_level(Severity::of_code(c))}})
         })
         .collect();
     let loc = |f: SourceFile, span: crate::syntax::Span, msg: Option<&str>| {
         let (l, c, el, ec) = location(db, f, span);
-        let mut v = json!({"physicalLocation": {"artifactLocation": {"uri": f.path(db).replace('\\', "/")},
+        let mut v = json!({"physicalLocation": {"artifactLocation": {"uri": sarif_uri(f.path(db))},
             "region": {"startLine": l, "startColumn": c, "endLine": el, "endColumn": ec}}});
         if let Some(m) = msg {
             v["message"] = json!({"text": m});
@@ -223,6 +224,58 @@ pub fn sarif(db: &dyn Db, diags: &[Diagnostic]) -> Value {
     })
 }
 
+/// A file path as a SARIF `artifactLocation.uri`: a relative path stays a relative reference
+/// (to the folder the check ran in, as GitHub reads it); an absolute path becomes a `file://`
+/// URI (a relative reference must not begin with `/`), without `.` or `..` segments.
+/// Characters outside a URI path are
+/// percent-encoded.
+pub fn sarif_uri(path: &str) -> String {
+    let mut path = path.replace('\\', "/");
+    if path.starts_with('/') {
+        // `..` in a `file` URI may mean another file where the log is read (links).
+        path = crate::db::lexical_normalize(std::path::Path::new(&path))
+            .to_string_lossy()
+            .into_owned();
+    }
+    let b = path.as_bytes();
+    let drive = b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/';
+    let mut out = String::with_capacity(path.len() + 8);
+    if path.starts_with('/') {
+        out.push_str("file://");
+    } else if drive {
+        out.push_str("file:///");
+    }
+    for (i, b) in path.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'/'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'@'
+            )
+            || (b == b':' && drive && i == 1);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn sarif_level(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
@@ -234,6 +287,16 @@ fn sarif_level(s: Severity) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::line_col;
+
+    #[test]
+    fn sarif_uris() {
+        use super::sarif_uri;
+        assert_eq!(sarif_uri("policies/base.pol"), "policies/base.pol");
+        assert_eq!(sarif_uri("/home/a b/x.pol"), "file:///home/a%20b/x.pol");
+        assert_eq!(sarif_uri("/p/cli/../t/./x.pol"), "file:///p/t/x.pol");
+        assert_eq!(sarif_uri("C:\\p\\x.pol"), "file:///C:/p/x.pol");
+        assert_eq!(sarif_uri("a:b/é#?.pol"), "a%3Ab/%C3%A9%23%3F.pol");
+    }
 
     #[test]
     fn columns_count_characters() {

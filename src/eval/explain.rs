@@ -397,7 +397,12 @@ impl Plan {
 pub fn human(x: &Explanation) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "{} as of {}", x.user_id, x.as_of);
+    let _ = writeln!(
+        out,
+        "{} as of {}",
+        crate::text::terminal(&x.user_id),
+        x.as_of
+    );
     for r in &x.requires {
         let _ = writeln!(
             out,

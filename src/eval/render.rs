@@ -135,7 +135,7 @@ pub fn user_table(plan: &Plan, user_id: &str, e: &Evaluation) -> String {
     use std::fmt::Write;
     let b = &*plan.bundle;
     let mut out = String::new();
-    let _ = writeln!(out, "{user_id}");
+    let _ = writeln!(out, "{}", crate::text::terminal(user_id));
     if let Some(i) = e.failed_require {
         let _ = writeln!(
             out,

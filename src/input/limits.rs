@@ -117,6 +117,7 @@ impl ReadError {
     pub fn describe(&self, name: &str) -> String {
         match self {
             ReadError::NotUtf8 { line, column, .. } => format!("{name}:{line}:{column}: {self}"),
+            ReadError::Io(e) => crate::text::cannot_read(name, e),
             _ => format!("{name}: {self}"),
         }
     }

@@ -98,7 +98,7 @@ pub fn human(plan: &Plan, o: &Outcome) -> String {
         out,
         "{} {}, effective {} ({}{})",
         o.event.kind.name(),
-        o.event.user_id,
+        crate::text::terminal(&o.event.user_id),
         o.event.effective,
         o.kind.name(),
         if o.rehire { ": a rehire" } else { "" }

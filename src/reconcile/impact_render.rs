@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use crate::text::{code, code_cell, html, markdown as md, terminal as t};
+
 use super::impact::{
     Change, Direction, GrantImpact, Held, Impact, LevelChange, Status, UserImpact,
 };
@@ -68,15 +70,15 @@ fn warnings(x: &Impact) -> Vec<(String, String)> {
                     plural(u.losses.len(), "grant", "grants")
                 ),
             };
-            out.push((u.user_id.clone(), why));
+            out.push((t(&u.user_id).into_owned(), why));
         }
         for v in &u.new_violations {
             out.push((
-                u.user_id.clone(),
+                t(&u.user_id).into_owned(),
                 format!(
                     "new separation-of-duties violation \"{}\": {}",
-                    v.conflict,
-                    v.grants.join(", ")
+                    t(&v.conflict),
+                    t(&v.grants.join(", "))
                 ),
             ));
         }
@@ -97,13 +99,22 @@ fn status_mark(s: Status) -> char {
     }
 }
 
-/// `+a +b -c ~d`: who gains, loses, changes level of one grant.
-fn grant_people(g: &GrantImpact) -> String {
+/// `+a +b -c ~d`: who gains, loses, changes level of one grant; each id escaped by `esc`.
+fn grant_people(g: &GrantImpact, esc: impl Fn(&str) -> String) -> String {
     let mut ids: Vec<String> = Vec::new();
-    ids.extend(g.gained_by.iter().map(|u| format!("+{u}")));
-    ids.extend(g.lost_by.iter().map(|u| format!("-{u}")));
-    ids.extend(g.level_changed.iter().map(|m| format!("~{}", m.user_id)));
+    ids.extend(g.gained_by.iter().map(|u| format!("+{}", esc(u))));
+    ids.extend(g.lost_by.iter().map(|u| format!("-{}", esc(u))));
+    ids.extend(
+        g.level_changed
+            .iter()
+            .map(|m| format!("~{}", esc(&m.user_id))),
+    );
     ids.join(" ")
+}
+
+/// [`crate::text::terminal`], owned.
+fn term(s: &str) -> String {
+    t(s).into_owned()
 }
 
 fn count(n: usize) -> String {
@@ -162,7 +173,7 @@ pub fn human(x: &Impact) -> String {
     let mut out = String::new();
     let title = format!("Policy impact as of {}", x.as_of);
     let _ = writeln!(out, "{title}\n{}", "=".repeat(title.chars().count()));
-    let _ = writeln!(out, "old: {}\nnew: {}\n", x.old, x.new);
+    let _ = writeln!(out, "old: {}\nnew: {}\n", t(&x.old), t(&x.new));
     let _ = writeln!(out, "{}.", x.headline);
     let s = &x.summary;
     let _ = writeln!(
@@ -171,13 +182,13 @@ pub fn human(x: &Impact) -> String {
         s.users, s.users_changed, s.gains, s.losses, s.level_changes, s.new_violations
     );
     for n in &x.notes {
-        let _ = writeln!(out, "note: {n}");
+        let _ = writeln!(out, "note: {}", t(n));
     }
 
     if !x.bundle_changes.is_empty() {
         let _ = writeln!(out, "\nBundle");
         for c in &x.bundle_changes {
-            let _ = writeln!(out, "  {c}");
+            let _ = writeln!(out, "  {}", t(c));
         }
     }
 
@@ -185,7 +196,7 @@ pub fn human(x: &Impact) -> String {
         let w = x
             .policies
             .iter()
-            .map(|p| p.name.chars().count())
+            .map(|p| t(&p.name).chars().count())
             .max()
             .unwrap_or(0)
             .max(6);
@@ -195,13 +206,13 @@ pub fn human(x: &Impact) -> String {
                 out,
                 "  {} {:<w$}  {:>4} → {:<4}  {}",
                 status_mark(p.status),
-                p.name,
+                t(&p.name),
                 p.users_before,
                 p.users_after,
-                p.summary
+                t(&p.summary)
             );
             for d in &p.details {
-                let _ = writeln!(out, "      {d}");
+                let _ = writeln!(out, "      {}", t(d));
             }
         }
     }
@@ -227,7 +238,7 @@ pub fn human(x: &Impact) -> String {
                 count(g.gains),
                 count(g.losses),
                 count(g.level_changes),
-                grant_people(g)
+                grant_people(g, term)
             );
         }
     }
@@ -252,11 +263,11 @@ pub fn human(x: &Impact) -> String {
         let _ = writeln!(out, "\nPeople");
     }
     for u in &x.users {
-        let _ = writeln!(out, "  {}  ({})", u.user_id, user_counts(u, '-'));
+        let _ = writeln!(out, "  {}  ({})", t(&u.user_id), user_counts(u, '-'));
         let (added, removed) = (u.policies_added(), u.policies_removed());
         if !added.is_empty() || !removed.is_empty() {
-            let mut p: Vec<String> = added.iter().map(|p| format!("+\"{p}\"")).collect();
-            p.extend(removed.iter().map(|p| format!("-\"{p}\"")));
+            let mut p: Vec<String> = added.iter().map(|p| format!("+\"{}\"", t(p))).collect();
+            p.extend(removed.iter().map(|p| format!("-\"{}\"", t(p))));
             let _ = writeln!(out, "    policies {}", p.join(" "));
         }
         let tag = |t: Option<String>| t.map(|t| format!("  [{t}]")).unwrap_or_default();
@@ -265,7 +276,7 @@ pub fn human(x: &Impact) -> String {
                 out,
                 "    + {}  via {}{}",
                 with_level(&g.grant, g.level.as_deref()),
-                g.sources.join("; "),
+                t(&g.sources.join("; ")),
                 tag(gain_tag(g))
             );
         }
@@ -274,7 +285,7 @@ pub fn human(x: &Impact) -> String {
                 out,
                 "    - {}  was via {}{}",
                 with_level(&g.grant, g.level.as_deref()),
-                g.sources.join("; "),
+                t(&g.sources.join("; ")),
                 tag(loss_tag(g))
             );
         }
@@ -286,7 +297,7 @@ pub fn human(x: &Impact) -> String {
                 lvl(&l.from),
                 lvl(&l.to),
                 l.direction.as_str(),
-                l.sources.join("; "),
+                t(&l.sources.join("; ")),
                 tag(level_tag(l))
             );
         }
@@ -294,12 +305,12 @@ pub fn human(x: &Impact) -> String {
             let _ = writeln!(
                 out,
                 "    ! new violation \"{}\": {}",
-                v.conflict,
-                v.grants.join(", ")
+                t(&v.conflict),
+                t(&v.grants.join(", "))
             );
         }
         for v in &u.resolved_violations {
-            let _ = writeln!(out, "    resolved violation \"{}\"", v.conflict);
+            let _ = writeln!(out, "    resolved violation \"{}\"", t(&v.conflict));
         }
     }
 
@@ -310,8 +321,8 @@ pub fn human(x: &Impact) -> String {
                 out,
                 "  line {} ({}): {} [under {}]",
                 e.line,
-                e.user_id.as_deref().unwrap_or("no id"),
-                e.message,
+                t(e.user_id.as_deref().unwrap_or("no id")),
+                t(&e.message),
                 match e.side {
                     "both" => "both bundles",
                     "old" => "OLD",
@@ -327,7 +338,7 @@ pub fn human(x: &Impact) -> String {
 fn md_warnings(x: &Impact) -> Vec<String> {
     let mut out = Vec::new();
     for u in &x.users {
-        let who = format!("**{}**", html(&u.user_id));
+        let who = format!("**{}**", md(&u.user_id));
         if u.loses_everything {
             out.push(match (&u.fails_require_after, &u.fails_require_before) {
                 (Some(r), None) => format!(
@@ -343,7 +354,7 @@ fn md_warnings(x: &Impact) -> Vec<String> {
         for v in &u.new_violations {
             out.push(format!(
                 "{who} gets a new separation-of-duties violation, **{}**: {}",
-                html(&v.conflict),
+                md(&v.conflict),
                 v.grants
                     .iter()
                     .map(|g| code(g))
@@ -355,25 +366,24 @@ fn md_warnings(x: &Impact) -> Vec<String> {
     out
 }
 
-/// Text for a Markdown table cell: pipes escaped, newlines flattened.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// Text inside HTML (`<summary>`).
-fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Inline code that survives backticks in the text.
-fn code(s: &str) -> String {
-    if s.contains('`') {
-        format!("`` {s} ``")
-    } else {
-        format!("`{s}`")
+/// A fenced code block of `lines` (each on one line), its fence longer than any run of
+/// backticks they hold.
+fn fenced(info: &str, lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let mut out = format!("{fence}{info}\n");
+    for l in lines {
+        out.push_str(l);
+        out.push('\n');
     }
+    out.push_str(&fence);
+    out.push('\n');
+    out
 }
 
 /// The report as a pull-request comment: headline, summary table, warnings, policies,
@@ -411,7 +421,7 @@ pub fn markdown(x: &Impact) -> String {
         s.people_with_new_violations, s.new_violations
     );
     for n in &x.notes {
-        let _ = writeln!(out, "\n> **Note:** {n}");
+        let _ = writeln!(out, "\n> **Note:** {}", md(n));
     }
 
     let warn = md_warnings(x);
@@ -439,8 +449,8 @@ pub fn markdown(x: &Impact) -> String {
                 out,
                 "| {} | {} | {} | {} → {} |",
                 p.status.as_str(),
-                cell(&p.name),
-                cell(&p.summary),
+                md(&p.name),
+                md(&p.summary),
                 p.users_before,
                 p.users_after
             );
@@ -456,17 +466,20 @@ pub fn markdown(x: &Impact) -> String {
                 "\n<details><summary>What changed in the policies</summary>\n"
             );
             for p in detailed {
-                let _ = writeln!(out, "**{}** ({})\n", html(&p.name), p.status.as_str());
-                let _ = writeln!(out, "```diff");
-                for d in &p.details {
-                    let line = if d.starts_with('+') || d.starts_with('-') {
-                        d.clone()
-                    } else {
-                        format!("! {d}")
-                    };
-                    let _ = writeln!(out, "{line}");
-                }
-                let _ = writeln!(out, "```\n");
+                let _ = writeln!(out, "**{}** ({})\n", md(&p.name), p.status.as_str());
+                let lines: Vec<String> = p
+                    .details
+                    .iter()
+                    .map(|d| {
+                        let d = t(d);
+                        if d.starts_with('+') || d.starts_with('-') {
+                            d.into_owned()
+                        } else {
+                            format!("! {d}")
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(out, "{}", fenced("diff", &lines));
             }
             let _ = writeln!(out, "</details>");
         }
@@ -481,11 +494,11 @@ pub fn markdown(x: &Impact) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
-                cell(&code(&g.grant)),
+                code_cell(&g.grant),
                 g.gains,
                 g.losses,
                 g.level_changes,
-                cell(&grant_people(g))
+                grant_people(g, md)
             );
         }
         if x.grants.len() > MARKDOWN_GRANTS {
@@ -514,12 +527,12 @@ pub fn markdown(x: &Impact) -> String {
             out,
             "<details><summary><b>{}</b>: {}</summary>\n",
             html(&u.user_id),
-            html(&user_counts(u, '−'))
+            user_counts(u, '−')
         );
         let (added, removed) = (u.policies_added(), u.policies_removed());
         if !added.is_empty() || !removed.is_empty() {
-            let mut p: Vec<String> = added.iter().map(|p| format!("+{}", html(p))).collect();
-            p.extend(removed.iter().map(|p| format!("−{}", html(p))));
+            let mut p: Vec<String> = added.iter().map(|p| format!("+{}", md(p))).collect();
+            p.extend(removed.iter().map(|p| format!("−{}", md(p))));
             let _ = writeln!(out, "Policies: {}\n", p.join(", "));
         }
         if !(u.gains.is_empty() && u.losses.is_empty() && u.level_changes.is_empty()) {
@@ -537,21 +550,16 @@ pub fn markdown(x: &Impact) -> String {
                        l: String,
                        via: &[String],
                        t: Option<String>| {
-                let via = via.iter().map(|v| cell(v)).collect::<Vec<_>>().join("<br>");
+                let via = via.iter().map(|v| md(v)).collect::<Vec<_>>().join("<br>");
                 let _ = match t {
                     Some(t) if with_access => writeln!(
                         out,
                         "| {mark} | {} | {} | {via} | {} |",
-                        cell(&code(g)),
-                        cell(&l),
-                        cell(&t)
+                        code_cell(g),
+                        md(&l),
+                        md(&t)
                     ),
-                    _ => writeln!(
-                        out,
-                        "| {mark} | {} | {} | {via} |",
-                        cell(&code(g)),
-                        cell(&l)
-                    ),
+                    _ => writeln!(out, "| {mark} | {} | {} | {via} |", code_cell(g), md(&l)),
                 };
             };
             for g in &u.gains {
@@ -594,7 +602,7 @@ pub fn markdown(x: &Impact) -> String {
             let _ = writeln!(
                 out,
                 "⚠️ new separation-of-duties violation **{}**: {}\n",
-                html(&v.conflict),
+                md(&v.conflict),
                 v.grants
                     .iter()
                     .map(|g| code(g))
@@ -626,7 +634,7 @@ pub fn markdown(x: &Impact) -> String {
             x.errors
                 .iter()
                 .map(|e| match &e.user_id {
-                    Some(id) => format!("{} (line {})", html(id), e.line),
+                    Some(id) => format!("{} (line {})", md(id), e.line),
                     None => format!("line {}", e.line),
                 })
                 .collect::<Vec<_>>()

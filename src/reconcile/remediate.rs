@@ -95,6 +95,7 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
             .clone()
     };
     for u in &drift.users {
+        let first = actions.len();
         for f in &u.findings {
             let (kind, ent, level, from, reason) = match f {
                 Finding::Covered { .. } => continue,
@@ -167,6 +168,16 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
                 reason,
             });
         }
+        // A user's actions in the order `polc drift` lists their findings: excess (revoke),
+        // level mismatches, missing (grant), excepted (keep); each by grant.
+        let rank = |k: ActionKind| match k {
+            ActionKind::Revoke => 0,
+            ActionKind::SetLevel => 1,
+            ActionKind::Grant => 2,
+            ActionKind::Keep => 3,
+        };
+        actions[first..]
+            .sort_by(|a, b| (rank(a.action), &a.grant).cmp(&(rank(b.action), &b.grant)));
     }
     for (i, a) in actions.iter_mut().enumerate() {
         a.id = i + 1;
@@ -241,7 +252,7 @@ pub fn human(p: &RemediationPlan) -> String {
     for a in &p.actions {
         if a.user_id != user {
             user = &a.user_id;
-            let _ = writeln!(out, "\n{user}");
+            let _ = writeln!(out, "\n{}", crate::text::terminal(user));
         }
         let lvl = match (&a.from, &a.level) {
             (Some(f), Some(t)) => format!(" ({f} → {t})"),

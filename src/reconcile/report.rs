@@ -141,7 +141,7 @@ pub fn human(plan: &Plan, r: &DriftReport) -> String {
         } else {
             ""
         };
-        let _ = writeln!(out, "\n{}{tag}", u.user_id);
+        let _ = writeln!(out, "\n{}{tag}", crate::text::terminal(&u.user_id));
         let mut lines: Vec<(u8, String)> = Vec::new();
         for f in &u.findings {
             match f {
@@ -203,15 +203,8 @@ pub fn human(plan: &Plan, r: &DriftReport) -> String {
     out
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// One row per current entry and per missing entitlement: the auditors' view.
+/// One row per current entry and per missing entitlement: the auditors' view. Every cell
+/// goes through [`crate::text::csv_cell`]: no formula, no control character.
 pub fn csv(plan: &Plan, r: &DriftReport) -> String {
     let b = &*plan.bundle;
     let mut out = String::from("user_id,status,grant,level,expected_level,detail\n");
@@ -290,7 +283,7 @@ pub fn csv(plan: &Plan, r: &DriftReport) -> String {
             ];
             out.push_str(
                 &row.iter()
-                    .map(|f| csv_field(f))
+                    .map(|f| crate::text::csv_cell(f))
                     .collect::<Vec<_>>()
                     .join(","),
             );

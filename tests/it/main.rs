@@ -28,6 +28,7 @@ mod eval_semantics;
 mod explain_examples;
 mod fmt;
 mod fuzz_corpus;
+mod hardening_cli;
 mod hardening_input;
 mod hardening_lang;
 mod hr_mapping;
