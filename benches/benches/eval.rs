@@ -7,11 +7,15 @@
 //!   same 100 too): regorus needs 45–65 ms a user here (22–32 µs per policy), so 1,000
 //!   users would take about a minute an iteration. (Its bytecode VM, RVM, refuses this
 //!   policy set: the program exceeds its 65,535-instruction limit.)
+//! - regorus on the indexed Rego (`polc_benches::rego_indexed`: the policies as data,
+//!   indexed by the values their first trigger tests, one generic module, inheritance by
+//!   `graph.reachable`), as a Rego expert writes it for speed, on the same 100 users and on
+//!   1,000.
 //! - the "I/O only" floor: parse the users into `serde_json::Value` and write polc's own
 //!   answers, precomputed, in the same envelope (`pipeline::floor_eval`).
 //!
-//! The setup asserts that regorus and polc give the same `(entitlement, level)` set to each
-//! of the first 200 users.
+//! The setup asserts that both Regos on regorus and polc give the same `(entitlement, level)`
+//! set to each of the first 200 users.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -22,6 +26,7 @@ use polc_benches::{org, users_json, OrgShape};
 
 const N: usize = 100_000;
 const REGO_N: usize = 100;
+const INDEXED_N: usize = 1_000;
 const EQUIV_N: usize = 200;
 
 fn eval(c: &mut Criterion) {
@@ -45,6 +50,19 @@ fn eval(c: &mut Criterion) {
         t.elapsed()
     );
     eprintln!("users: {N}, {} bytes of JSON", users.len());
+    let (indexed, indexed_data) = org.rego_indexed();
+    let t = Instant::now();
+    let indexed_policy = pipeline::regorus_policy_with(&indexed, &indexed_data);
+    eprintln!(
+        "indexed rego: {} lines and {} bytes of data, compiled by regorus in {:.2?}",
+        indexed
+            .iter()
+            .map(|(_, t)| t.lines().count())
+            .sum::<usize>(),
+        indexed_data.len(),
+        t.elapsed()
+    );
+    let sample_1k = pipeline::first_users(&users, INDEXED_N);
 
     let eq = pipeline::check_equivalence(shape, &users, EQUIV_N)
         .unwrap_or_else(|e| panic!("polc and regorus disagree: {e}"));
@@ -57,6 +75,10 @@ fn eval(c: &mut Criterion) {
         "equivalence: {} users, {} with grants, {} grants, {} users with an entitlement given at two levels: same (entitlement, level) sets in polc and regorus",
         eq.users, eq.users_with_grants, eq.grants, eq.merged_levels
     );
+    let eq_indexed = pipeline::check_equivalence_indexed(shape, &users, EQUIV_N)
+        .unwrap_or_else(|e| panic!("polc and the indexed Rego disagree: {e}"));
+    assert_eq!(eq_indexed.grants, eq.grants);
+    eprintln!("equivalence, indexed Rego: the same for the same {EQUIV_N} users");
 
     let mut out = Vec::new();
     pipeline::polc_eval(&bundle, &users, &mut out);
@@ -108,6 +130,28 @@ fn eval(c: &mut Criterion) {
         b.iter(|| {
             rego_out.clear();
             pipeline::regorus_eval(&policy, &sample, &mut rego_out);
+            black_box(rego_out.len())
+        })
+    });
+    group.bench_function("regorus_indexed_100_users", |b| {
+        b.iter(|| {
+            rego_out.clear();
+            pipeline::regorus_eval(&indexed_policy, &sample, &mut rego_out);
+            black_box(rego_out.len())
+        })
+    });
+    group.throughput(Throughput::Elements(INDEXED_N as u64));
+    group.bench_function("polc_1000_users", |b| {
+        b.iter(|| {
+            out.clear();
+            pipeline::polc_eval(&bundle, &sample_1k, &mut out);
+            black_box(out.len())
+        })
+    });
+    group.bench_function("regorus_indexed_1000_users", |b| {
+        b.iter(|| {
+            rego_out.clear();
+            pipeline::regorus_eval(&indexed_policy, &sample_1k, &mut rego_out);
             black_box(rego_out.len())
         })
     });

@@ -3,6 +3,11 @@
 //! set written as idiomatic Rego (for the comparison with regorus), HRIS users that match
 //! it, and an access export for drift. Deterministic: the same parameters give the same text.
 //!
+//! There are two Rego renderings: [`rego`], one set of rules per policy (how a policy
+//! author writes Rego at first, and what the first comparison measured), and
+//! [`rego_indexed`], the policies as data indexed by the values they test, evaluated by
+//! one generic module (how a Rego expert writes it for speed).
+//!
 //! [`org`] builds a model of the organisation once; [`bundle`] and [`rego`] render that one
 //! model, so the Pol and the Rego say the same thing by construction (and
 //! [`pipeline::check_equivalence`] checks that they answer the same).
@@ -254,7 +259,7 @@ fn rich_org(shape: OrgShape) -> Org {
                 p.inherits.push(rng.below(i / 5) * 5);
                 if rng.below(8) == 0 {
                     let j = rng.below(i);
-                    if !j.is_multiple_of(5) && j != 1 {
+                    if j % 5 != 0 && j != 1 {
                         p.inherits.push(j);
                     }
                 }
@@ -473,6 +478,163 @@ impl Org {
     }
 }
 
+impl Org {
+    /// The same policy set as a Rego expert writes it for speed: the policies are data
+    /// (`data.policies`), indexed by the value their first trigger tests
+    /// (`data.index.ATTR[VALUE]`: the policies whose first trigger is `ATTR == VALUE` or
+    /// `ATTR in [… VALUE …]`), and one generic module evaluates them. A user's candidate
+    /// policies are found by key lookups on their own attribute values, so only those
+    /// few are looked at (the per-policy Rego of [`Org::rego`] evaluates every policy's
+    /// rule for every user). Inheritance is a graph (`data.inherits`) walked with
+    /// `graph.reachable`: first everything the applying policies inherit, then the same
+    /// walk cut at the policies out of force on `data.at` (what they inherit counts only
+    /// through another path, as in Pol).
+    ///
+    /// Returns the modules (one, `indexed.rego`, of `package polc`: the entry point is
+    /// `data.polc.access`, as in [`Org::rego`]) and the data document (JSON, with `at`).
+    pub fn rego_indexed(&self) -> (Vec<(String, String)>, String) {
+        use serde_json::{json, Map, Value};
+        let mut index: Map<String, Value> = Map::new();
+        let mut unindexed: Vec<String> = Vec::new();
+        let mut policies = Map::new();
+        let mut inherits = Map::new();
+        for p in &self.policies {
+            let name = p.name();
+            if !p.template {
+                let mut keyed = |attr: &str, v: &str| {
+                    let by_value = index
+                        .entry(attr.to_string())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    let list = by_value
+                        .as_object_mut()
+                        .unwrap()
+                        .entry(v.to_string())
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    list.as_array_mut().unwrap().push(Value::from(name.clone()));
+                };
+                match p.triggers.first() {
+                    Some(Trigger::Eq(a, v)) => keyed(a, v),
+                    Some(Trigger::In(a, vs)) => vs.iter().for_each(|v| keyed(a, v)),
+                    _ => unindexed.push(name.clone()),
+                }
+            }
+            let when: Vec<Value> = p
+                .triggers
+                .iter()
+                .map(|t| match t {
+                    Trigger::Eq(a, v) => json!({"attr": a, "op": "==", "value": v}),
+                    Trigger::In(a, vs) => json!({"attr": a, "op": "in", "values": vs}),
+                    Trigger::Ge(a, n) => json!({"attr": a, "op": ">=", "value": n}),
+                })
+                .collect();
+            let grants: Vec<Value> = p
+                .grants
+                .iter()
+                .map(|g| json!({"grant": g.ent(), "level": g.level}))
+                .collect();
+            let mut def = Map::new();
+            if let Some(d) = p.effective {
+                def.insert("effective".into(), d.into());
+            }
+            if let Some(d) = p.expires {
+                def.insert("expires".into(), d.into());
+            }
+            def.insert("when".into(), when.into());
+            def.insert("grants".into(), grants.into());
+            policies.insert(name.clone(), Value::Object(def));
+            let parents: Vec<String> = p.inherits.iter().map(|&j| format!("P{j}")).collect();
+            inherits.insert(name, parents.into());
+        }
+        let data = json!({
+            "at": AT,
+            "index": index,
+            "unindexed": unindexed,
+            "policies": policies,
+            "inherits": inherits,
+        });
+        let gate = if self.require_active {
+            "allowed if input.employment_status == \"Active\""
+        } else {
+            "allowed := true"
+        };
+        let module = format!(
+            r#"package polc
+
+import rego.v1
+
+# The bundle-wide gate (`require`).
+{gate}
+
+# The policies whose first trigger the user's own values meet, by key lookup.
+candidates contains p if {{
+	some attr, by_value in data.index
+	some p in by_value[input[attr]]
+}}
+
+candidates contains p if some p in data.unindexed
+
+applies contains p if {{
+	allowed
+	some p in candidates
+	pol := data.policies[p]
+	in_force(pol)
+	every t in pol.when {{
+		holds(t)
+	}}
+}}
+
+in_force(pol) if {{
+	object.get(pol, "effective", "") <= data.at
+	data.at < object.get(pol, "expires", "9999-12-31")
+}}
+
+holds(t) if {{
+	t.op == "=="
+	input[t.attr] == t.value
+}}
+
+holds(t) if {{
+	t.op == "in"
+	input[t.attr] in t.values
+}}
+
+holds(t) if {{
+	t.op == ">="
+	input[t.attr] >= t.value
+}}
+
+# What the applying policies inherit, transitively (a handful of policies per user)...
+inherited := graph.reachable(data.inherits, applies)
+
+# ...and the same graph without the edges into policies out of force on `data.at`.
+live[p] := [j | some j in data.inherits[p]; in_force(data.policies[j])] if some p in inherited
+
+reached := graph.reachable(live, applies)
+
+grants contains g if {{
+	some p in reached
+	some g in data.policies[p].grants
+}}
+
+level_names := ["viewer", "member", "admin"]
+
+level_name(rank) := level_names[rank]
+
+level_name(rank) := null if rank == null
+
+# Every entitlement once, at the highest level any applying policy gives it.
+access[ent] := name if {{
+	some g in grants
+	ent := g.grant
+	rank := max({{h.level | some h in grants; h.grant == ent}})
+	name := level_name(rank)
+}}
+"#
+        );
+        (vec![("indexed.rego".to_string(), module)], data.to_string())
+    }
+}
+
 /// `(path, text)` of every file of the bundle.
 pub fn bundle(shape: OrgShape) -> Vec<(String, String)> {
     org(shape).pol_files()
@@ -481,6 +643,11 @@ pub fn bundle(shape: OrgShape) -> Vec<(String, String)> {
 /// The same policy set as idiomatic Rego modules (see [`Org::rego`]).
 pub fn rego(shape: OrgShape) -> Vec<(String, String)> {
     org(shape).rego()
+}
+
+/// The same policy set as indexed Rego and its data document (see [`Org::rego_indexed`]).
+pub fn rego_indexed(shape: OrgShape) -> (Vec<(String, String)>, String) {
+    org(shape).rego_indexed()
 }
 
 /// `n` HRIS users as a JSON array, matching the departments and titles of [`bundle`].

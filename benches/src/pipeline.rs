@@ -109,8 +109,13 @@ pub fn polc_grants(
 /// The Rego modules compiled once by regorus, entry point `data.polc.access`, with
 /// `data.at` set to the evaluation date.
 pub fn regorus_policy(rego: &[(String, String)]) -> regorus::CompiledPolicy {
-    let data = regorus::Value::from_json_str(&format!("{{\"at\": \"{}\"}}", crate::AT))
-        .expect("data is JSON");
+    regorus_policy_with(rego, &format!("{{\"at\": \"{}\"}}", crate::AT))
+}
+
+/// The Rego modules compiled once by regorus with a data document (JSON, holding `at`),
+/// entry point `data.polc.access`: for the indexed Rego, whose policies are data.
+pub fn regorus_policy_with(rego: &[(String, String)], data_json: &str) -> regorus::CompiledPolicy {
+    let data = regorus::Value::from_json_str(data_json).expect("data is JSON");
     let modules: Vec<regorus::PolicyModule> = rego
         .iter()
         .map(|(path, text)| regorus::PolicyModule {
@@ -205,16 +210,39 @@ pub fn check_equivalence(
     compare(&org.pol_files(), &org.rego(), users_text, n)
 }
 
-/// [`check_equivalence`] of any Pol bundle and Rego modules.
+/// [`check_equivalence`] for the indexed Rego ([`crate::Org::rego_indexed`]).
+pub fn check_equivalence_indexed(
+    shape: crate::OrgShape,
+    users_text: &str,
+    n: usize,
+) -> Result<Equivalence, String> {
+    let org = crate::org(shape);
+    let (rego, data) = org.rego_indexed();
+    compare_with(&org.pol_files(), &rego, &data, users_text, n)
+}
+
+/// [`check_equivalence`] of any Pol bundle and Rego modules (data: only `at`).
 pub fn compare(
     pol: &[(String, String)],
     rego: &[(String, String)],
     users_text: &str,
     n: usize,
 ) -> Result<Equivalence, String> {
+    let data = format!("{{\"at\": \"{}\"}}", crate::AT);
+    compare_with(pol, rego, &data, users_text, n)
+}
+
+/// [`compare`] with the Rego's data document.
+pub fn compare_with(
+    pol: &[(String, String)],
+    rego: &[(String, String)],
+    data_json: &str,
+    users_text: &str,
+    n: usize,
+) -> Result<Equivalence, String> {
     let bundle = load_bundle(pol);
     let sample = first_users(users_text, n);
-    let policy = regorus_policy(rego);
+    let policy = regorus_policy_with(rego, data_json);
     let ours = polc_grants(&bundle, &sample);
     let theirs = regorus_grants(&policy, &sample);
     if ours.len() != theirs.len() {

@@ -1,5 +1,6 @@
-//! The Rego that `polc_benches::rego` writes says what the Pol bundle says: for a sample
-//! of users, regorus and polc give each user the same `(entitlement, level)` set. Run with
+//! The Rego that `polc_benches::rego` and `polc_benches::rego_indexed` write says what the
+//! Pol bundle says: for a sample of users, regorus and polc give each user the same
+//! `(entitlement, level)` set. Run with
 //! `cargo test -p polc-benches` (the workspace's `cargo test` does not build this crate).
 
 use polc_benches::{bundle, pipeline, users_json, OrgShape};
@@ -18,6 +19,65 @@ fn regorus_and_polc_give_the_same_grants() {
     );
     assert!(eq.grants > 200 * 10, "{eq:?}");
     assert!(eq.merged_levels > 0, "{eq:?}");
+}
+
+#[test]
+fn indexed_regorus_and_polc_give_the_same_grants() {
+    let shape = OrgShape::eval_benchmark();
+    let users = users_json(shape, 200);
+    let eq = pipeline::check_equivalence_indexed(shape, &users, 200).unwrap();
+    assert_eq!(eq.users, 200);
+    assert!(
+        eq.users_with_grants > 150 && eq.users_with_grants < 200,
+        "{eq:?}"
+    );
+    assert!(eq.grants > 200 * 10, "{eq:?}");
+    assert!(eq.merged_levels > 0, "{eq:?}");
+}
+
+#[test]
+fn the_check_catches_an_indexed_rego_that_says_something_else() {
+    let shape = OrgShape::eval_benchmark();
+    let org = polc_benches::org(shape);
+    let users = users_json(shape, 200);
+    let pol = org.pol_files();
+    let (rego, data) = org.rego_indexed();
+    let mutate = |from: &str, to: &str| -> Vec<(String, String)> {
+        assert!(rego[0].1.contains(from), "{from}");
+        rego.iter()
+            .map(|(p, t)| (p.clone(), t.replacen(from, to, 1)))
+            .collect()
+    };
+    let compare =
+        |rego: &[(String, String)]| pipeline::compare_with(&pol, rego, &data, &users, 200);
+    // levels merged to the lowest
+    assert!(compare(&mutate("max(", "min("))
+        .unwrap_err()
+        .contains("only polc"));
+    // no `require` gate
+    let e = compare(&mutate(
+        "allowed if input.employment_status == \"Active\"",
+        "allowed := true",
+    ))
+    .unwrap_err();
+    assert!(e.contains("only regorus"), "{e}");
+    // inheritance through expired templates
+    let e = compare(&mutate(
+        "reached := graph.reachable(live, applies)",
+        "reached := inherited",
+    ))
+    .unwrap_err();
+    assert!(e.contains("only regorus"), "{e}");
+    // a policy's other triggers ignored (only the indexed one tested)
+    let e = compare(&mutate(
+        "every t in pol.when {\n\t\tholds(t)",
+        "every t in [] {\n\t\tholds(t)",
+    ))
+    .unwrap_err();
+    assert!(e.contains("only regorus"), "{e}");
+    // no inheritance at all
+    let e = compare(&mutate("some p in reached\n", "some p in applies\n")).unwrap_err();
+    assert!(e.contains("only polc"), "{e}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `polc eval`: each user's policies and grant set, as JSON (CLI.md) or a table; and
+//! `polc eval`: each user's policies and grant set, as JSON (docs/commands.md) or a table; and
 //! `polc explain --users … --user ID [--grant REF]`: why, or why not.
 
 use std::io::{BufWriter, IsTerminal, Write};

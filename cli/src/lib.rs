@@ -1,4 +1,4 @@
-//! The command line (CLI.md): one module per command, all on the shared analysis layer.
+//! The command line (docs/commands.md): one module per command, all on the shared analysis layer.
 //! Exit codes: 0 success, 1 the command found what should fail CI, 2 bad usage or input.
 
 mod analyze;

@@ -1,4 +1,4 @@
-//! `polc mine`: the access patterns of each group of users (CLI.md "mine"), and with
+//! `polc mine`: the access patterns of each group of users (docs/commands.md, `mine`), and with
 //! `--emit DIR` the draft policies that would give each group its common access.
 //!
 //! Without `PATH…` or `--bundle`, users are read with the standard schema and access with

@@ -4,6 +4,7 @@
 //! up (`Cancelled`) when an edit arrives, so typing is never blocked by a long answer.
 
 mod complete;
+pub mod discover;
 mod fixes;
 mod hover;
 pub mod locate;
@@ -31,6 +32,9 @@ struct Inner {
     std: Vec<(SourceFile, String)>,
     users_file: Option<PathBuf>,
     users: Option<(PathBuf, std::time::SystemTime, Arc<Users>)>,
+    /// The folders whose files were read from disk: the client's roots and the bundle
+    /// folders of files opened by themselves (each read once).
+    folders: Vec<PathBuf>,
 }
 
 /// A consistent view for one request.
@@ -95,6 +99,10 @@ pub struct Host {
     users_cache: Mutex<Option<(PathBuf, std::time::SystemTime, Arc<Users>)>>,
     /// The last "applies to N people" counts, for the bundle, users and day they count.
     counts_cache: Mutex<Option<CountsCache>>,
+    /// Today's date. A server runs for days: every request compares it with the
+    /// database's `today` and moves that on when the date changed (after midnight), so that
+    /// diagnostics (expired exceptions) and lenses agree on the day.
+    clock: Box<dyn Fn() -> chrono::NaiveDate + Send + Sync + std::panic::RefUnwindSafe>,
 }
 
 struct CountsCache {
@@ -148,10 +156,18 @@ pub fn file_uri(path: &std::path::Path) -> String {
 }
 
 impl Host {
+    /// A host on the system clock (UTC).
     pub fn new() -> Host {
+        Host::with_clock(polc::db::today_utc)
+    }
+
+    /// A host whose "today" comes from `clock` (tests move it across midnight).
+    pub fn with_clock(
+        clock: impl Fn() -> chrono::NaiveDate + Send + Sync + std::panic::RefUnwindSafe + 'static,
+    ) -> Host {
         let loaded = polc::db::Loaded::from_sources(&[]);
         let std = std_uris(&loaded.db, loaded.workspace);
-        Host {
+        let host = Host {
             inner: Mutex::new(Inner {
                 db: loaded.db,
                 ws: loaded.workspace,
@@ -159,9 +175,60 @@ impl Host {
                 std,
                 users_file: None,
                 users: None,
+                folders: Vec::new(),
             }),
             users_cache: Mutex::new(None),
             counts_cache: Mutex::new(None),
+            clock: Box::new(clock),
+        };
+        host.snapshot(); // sets today from the clock
+        host
+    }
+
+    /// The URIs of the workspace's own documents (opened, or read from disk).
+    pub fn uris(&self) -> Vec<String> {
+        self.lock().files.keys().cloned().collect()
+    }
+
+    /// Reads every Pol file of `folder` (and what they import) into the workspace, except
+    /// the documents it already has (an open document's text wins over the disk's).
+    /// Each folder is read once.
+    fn add_folder(&self, folder: PathBuf) {
+        {
+            let mut g = self.lock();
+            if g.folders.contains(&folder) {
+                return;
+            }
+            g.folders.push(folder.clone());
+        }
+        let found = discover::read_folder(&folder); // outside the lock: disk reads
+        let mut g = self.lock();
+        let mut added = false;
+        for (path, text) in found {
+            let uri = file_uri(&polc::db::lexical_normalize(&folder.join(path)));
+            if g.files.contains_key(&uri) {
+                continue;
+            }
+            let f = SourceFile::new(&g.db, uri.clone(), text);
+            g.files.insert(uri, f);
+            added = true;
+        }
+        if added {
+            Host::sync_files(&mut g);
+        }
+    }
+
+    /// A document opened outside every folder read so far brings its bundle along: the
+    /// folder of [`discover::bundle_folder`], read as `polc check` reads a folder.
+    fn add_bundle_of(&self, uri: &str) {
+        let Some(path) = discover::uri_path(uri) else {
+            return;
+        };
+        if self.lock().folders.iter().any(|f| path.starts_with(f)) {
+            return;
+        }
+        if let Some(folder) = discover::bundle_folder(&path) {
+            self.add_folder(folder);
         }
     }
 
@@ -172,8 +239,8 @@ impl Host {
         &self,
         bundle: &Arc<polc::ir::Bundle>,
         users: &Arc<Users>,
+        day: chrono::NaiveDate,
     ) -> Arc<(Vec<usize>, usize)> {
-        let day = polc::db::today_utc();
         let mut cache = self.counts_cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cache.as_ref() {
             let same_bundle = Arc::ptr_eq(&c.bundle, bundle) || *c.bundle == **bundle;
@@ -202,8 +269,15 @@ impl Host {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A consistent view for one request, on today's date (the database's `today` is set
+    /// only when the clock's date differs from it: a setter cancels every running read).
     pub fn snapshot(&self) -> Snapshot {
-        let g = self.lock();
+        let now = (self.clock)();
+        let mut g = self.lock();
+        if g.ws.today(&g.db) != now {
+            let ws = g.ws;
+            ws.set_today(&mut g.db).to(now);
+        }
         Snapshot {
             db: g.db.clone(),
             ws: g.ws,
@@ -287,23 +361,29 @@ pub fn to_lsp(snap: &Snapshot, d: &Diagnostic) -> polc_lsp::Diagnostic {
 }
 
 impl Analysis for Host {
-    fn set_file(&self, uri: &str, text: String) {
-        let mut g = self.lock();
-        if g.std.iter().any(|(_, u)| u == uri) {
-            return; // the standard library is read-only
+    fn set_roots(&self, roots: Vec<PathBuf>) {
+        for root in roots {
+            self.add_folder(root);
         }
-        match g.files.get(uri).copied() {
-            Some(f) => {
+    }
+
+    fn set_file(&self, uri: &str, text: String) {
+        {
+            let mut g = self.lock();
+            if g.std.iter().any(|(_, u)| u == uri) {
+                return; // the standard library is read-only
+            }
+            if let Some(f) = g.files.get(uri).copied() {
                 if *f.text(&g.db) != text {
                     f.set_text(&mut g.db).to(text);
                 }
+                return;
             }
-            None => {
-                let f = SourceFile::new(&g.db, uri.to_string(), text);
-                g.files.insert(uri.to_string(), f);
-                Host::sync_files(&mut g);
-            }
+            let f = SourceFile::new(&g.db, uri.to_string(), text);
+            g.files.insert(uri.to_string(), f);
+            Host::sync_files(&mut g);
         }
+        self.add_bundle_of(uri);
     }
 
     fn remove_file(&self, uri: &str) {
@@ -416,3 +496,6 @@ impl Analysis for Host {
         self.read(|snap| outline::lenses(self, snap, uri))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -285,7 +285,7 @@ pub fn applies_counts(host: &Host, snap: &Snapshot) -> Option<std::sync::Arc<(Ve
         return None;
     }
     let users = host.users(snap, &checked.bundle)?;
-    Some(host.applies_counts(&checked.bundle, &users))
+    Some(host.applies_counts(&checked.bundle, &users, snap.ws.today(&snap.db)))
 }
 
 pub fn lenses(host: &Host, snap: &Snapshot, uri: &str) -> Vec<Lens> {

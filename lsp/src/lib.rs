@@ -161,7 +161,11 @@ pub enum Refused {
 /// The language, as the server sees it. Every method is synchronous and may be called from
 /// several threads at once; reads must not block edits for long (answer `Cancelled`).
 pub trait Analysis: Send + Sync + 'static {
-    /// A document's text (opened, changed, or read from the workspace on start).
+    /// The folders the client opened (its workspace folders, else its root URI or path),
+    /// on `initialize`: the analysis reads the files in them that belong to the workspace.
+    fn set_roots(&self, roots: Vec<std::path::PathBuf>);
+    /// A document's text (opened or changed). A document the analysis did not know may
+    /// bring the files it belongs with along (a file opened by itself, with no root).
     fn set_file(&self, uri: &str, text: String);
     /// A document that is no longer part of the workspace.
     fn remove_file(&self, uri: &str);

@@ -1,4 +1,4 @@
-//! E0501: separation-of-duties conflicts that some user can reach (LANGUAGE.md §7).
+//! E0501: separation-of-duties conflicts that some user can reach (docs/language.md §10).
 //!
 //! For each conflict: the policies whose grants (their own or inherited, along a path in
 //! force) match one of its patterns, minus what their own denies always remove; then the

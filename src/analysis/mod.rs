@@ -1,4 +1,4 @@
-//! Static analysis of triggers (LANGUAGE.md §7, docs/analysis.md): a decision procedure
+//! Static analysis of triggers (docs/language.md §10, docs/analysis.md): a decision procedure
 //! that says whether a set of trigger expressions can hold together for some user record
 //! that passes the schema, on some date of a range, and if so gives a witness.
 //!

@@ -1,4 +1,4 @@
-//! Type-checks trigger expressions against the schema (LANGUAGE.md §3) and lowers them to
+//! Type-checks trigger expressions against the schema (docs/language.md §12) and lowers them to
 //! IR: E0201 unknown attribute, E0202 type mismatch, E0203 enum value, E0204 functions.
 
 use crate::diagnostics::{did_you_mean, Diagnostic};

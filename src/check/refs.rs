@@ -1,4 +1,4 @@
-//! Resolves grant references and patterns against the declared systems (LANGUAGE.md §4):
+//! Resolves grant references and patterns against the declared systems (docs/language.md §5, §6):
 //! E0301 unknown system, E0302 unknown type, E0303 unknown level, E0304 level on a type
 //! without levels, E0306 a pattern where one entitlement is needed.
 

@@ -1,5 +1,5 @@
 //! The one place diagnostics are turned into text: the terminal (codespan-reporting), the
-//! JSON of CLI.md, and SARIF 2.1.0 for code-scanning uploads.
+//! JSON of docs/commands.md (`check`), and SARIF 2.1.0 for code-scanning uploads.
 
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::SimpleFiles;
@@ -133,7 +133,7 @@ fn location(db: &dyn Db, f: SourceFile, span: crate::syntax::Span) -> (usize, us
     (l, c, el, ec)
 }
 
-/// One diagnostic as the JSON object of CLI.md (`polc check --format json`).
+/// One diagnostic as the JSON object of docs/commands.md (`polc check --format json`).
 pub fn diagnostic_json(db: &dyn Db, d: &Diagnostic) -> Value {
     let (line, column, end_line, end_column) = location(db, d.primary.file, d.primary.span);
     let labels: Vec<Value> = d

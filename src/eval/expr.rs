@@ -1,5 +1,5 @@
 //! Trigger expressions compiled for evaluation: attributes resolved to the slots of the
-//! user records, literals kept as values. Absent attributes follow LANGUAGE.md §3: a
+//! user records, literals kept as values. Absent attributes follow docs/language.md §12: a
 //! comparison (and `in`, `matches`) that reads one is false; `not` of it is true.
 
 use std::borrow::Cow;

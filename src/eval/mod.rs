@@ -1,4 +1,4 @@
-//! Evaluation (LANGUAGE.md §5): one user record and a date to the user's policies and grant
+//! Evaluation (docs/language.md §14): one user record and a date to the user's policies and grant
 //! set, every grant with its derivation paths. Works on the checked IR alone, through a
 //! [`Plan`] compiled once per date; nothing here knows the parser or salsa.
 

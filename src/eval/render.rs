@@ -1,4 +1,4 @@
-//! Evaluations as CLI.md's `eval` JSON (streamed, borrowed, sorted) and as a readable table.
+//! Evaluations as the `eval` JSON of docs/commands.md (streamed, borrowed, sorted) and as a readable table.
 
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
@@ -47,7 +47,7 @@ struct ViolationJson<'a, T> {
     grants: T,
 }
 
-/// One user's evaluation in the JSON of `polc eval` (CLI.md): `user_id`, `policies`,
+/// One user's evaluation in the JSON of `polc eval` (docs/commands.md): `user_id`, `policies`,
 /// `grants` (each with its `sources`), `denied`, `exceptions`, `violations`. It borrows the
 /// plan and the evaluation and is written as it is serialized.
 pub struct UserJson<'a> {

@@ -1,4 +1,4 @@
-//! `polc test`: runs the bundle's `test` items (LANGUAGE.md §8) through the interpreter and
+//! `polc test`: runs the bundle's `test` items (docs/language.md §11) through the interpreter and
 //! reports which policies no test made apply.
 
 use std::collections::BTreeSet;

@@ -1,5 +1,5 @@
-//! User records: the `--users` input (CLI.md "Inputs"), typed by the bundle's schema
-//! (LANGUAGE.md §3, §5 step 1), optionally through a [`Mapping`] of an HR export's columns.
+//! User records: the `--users` input (docs/inputs.md), typed by the bundle's schema
+//! (docs/language.md §4, §14 step 1), optionally through a [`Mapping`] of an HR export's columns.
 //!
 //! [`load_users`] reads a file (JSON, JSONL or CSV, by extension; `-` is stdin as JSON) into
 //! [`Users`]: the fields (the schema's, in schema order; untyped: every key seen, first-seen

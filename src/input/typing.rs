@@ -3,7 +3,7 @@
 //! A [`Cell`] is a JSON value parsed from a users file, borrowing its strings from the text
 //! when it can (no allocation per field). A [`View`] is a cheap, copyable look at one input
 //! value, whatever its source: a JSON cell, a CSV cell (text whose type only the schema
-//! knows) or a value that a mapping file already typed. [`convert`] applies LANGUAGE.md §3's
+//! knows) or a value that a mapping file already typed. [`convert`] applies docs/language.md §4's
 //! types to a view; its error messages are the `…` of `field `x`: …`.
 
 use std::borrow::Cow;

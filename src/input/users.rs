@@ -1,4 +1,4 @@
-//! The users file formats (CLI.md "Inputs"): JSON (an array of records or
+//! The users file formats (docs/inputs.md): JSON (an array of records or
 //! `{"users": [...]}`), JSONL (a record a line) and CSV (a header row).
 //!
 //! JSON is parsed in one streaming pass: each record is typed as soon as serde_json has read

@@ -1,4 +1,4 @@
-//! The lifecycle delta between two evaluations of one user (LANGUAGE.md §5a): `add`,
+//! The lifecycle delta between two evaluations of one user (docs/language.md §14): `add`,
 //! `remove` (with `not_before` from grace for movers, the effective date for leavers),
 //! `modify` (same entitlement, another level) and `keep`.
 

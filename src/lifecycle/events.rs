@@ -1,4 +1,4 @@
-//! HRIS events as the HR system sends them (CLI.md "Events"): `employee.hired`,
+//! HRIS events as the HR system sends them (docs/commands.md, `event`): `employee.hired`,
 //! `employee.updated` (with `changes`), `employee.terminated`; one JSON object or JSONL.
 //! Parsing checks shapes and dates; applying them to the directory is [`super::apply`].
 

@@ -1,4 +1,4 @@
-//! The lifecycle of people (LANGUAGE.md §5a): HRIS events (joiner, mover, leaver) applied to
+//! The lifecycle of people (docs/language.md §14, docs/lifecycle.md): HRIS events (joiner, mover, leaver) applied to
 //! the user directory, and the delta each one makes to their access.
 
 pub mod apply;

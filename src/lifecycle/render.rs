@@ -1,4 +1,4 @@
-//! Lifecycle outcomes as CLI.md's `event` JSON and in the seed's own layout ("Policies that
+//! Lifecycle outcomes as the `event` JSON of docs/commands.md and in the seed's own layout ("Policies that
 //! applied / Policies that apply now / Delta: Add, Remove, Keep (with modification)").
 
 use serde::Serialize;

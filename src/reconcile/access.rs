@@ -1,4 +1,4 @@
-//! Current access, as exported from the systems (CLI.md "Access"): JSON (`{"user": ["grant
+//! Current access, as exported from the systems (docs/commands.md, "Common ground"; docs/reconcile.md): JSON (`{"user": ["grant
 //! (level)", …]}` or `[{"user_id", "grant", "level"}]`), JSONL of the latter, or CSV with
 //! columns `user_id,grant,level`. Each entry is resolved against the bundle's systems; one
 //! naming an undeclared system, type or level is an input error naming the entry.

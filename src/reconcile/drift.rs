@@ -1,4 +1,4 @@
-//! Drift (CLI.md "drift"): current access held against policy alone. Each current entry is
+//! Drift (docs/commands.md, `drift`): current access held against policy alone. Each current entry is
 //! exactly one of covered, level_mismatch, excepted or excess; `missing` are the
 //! policy-expected entitlements the user does not hold at all. Exceptions are not expected
 //! access: they only excuse it, and a deny that applies to the user voids them.

@@ -1,4 +1,4 @@
-//! Pol from mined access (CLI.md "mine", `--emit`): one policy per group granting its
+//! Pol from mined access (docs/commands.md, `mine --emit`): one policy per group granting its
 //! baseline and candidates, the access every group shares factored into a template, and a
 //! header file declaring what the drafts need (imports, `require`s, schema, systems), so that
 //! the drafts are a bundle of their own that `polc check` accepts without a warning.

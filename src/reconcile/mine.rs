@@ -1,4 +1,4 @@
-//! Mining (CLI.md "mine"): the access patterns of groups of users, as the first step from
+//! Mining (docs/commands.md, `mine`): the access patterns of groups of users, as the first step from
 //! an access export to policy. Users are grouped by the values of one or more attributes;
 //! for each group and each entitlement any member holds, the share of members holding it
 //! (at any level) sorts it into `baseline`, `candidates`, `review` or `outliers`.

@@ -1,4 +1,4 @@
-//! Drift as CLI.md's JSON, as the seed's "Drift Report" for people, and as CSV for auditors.
+//! Drift as the JSON of docs/commands.md, as the seed's "Drift Report" for people, and as CSV for auditors.
 
 use serde::Serialize;
 
@@ -38,7 +38,7 @@ struct UserJson<'a> {
     user_id: &'a str,
 }
 
-/// The drift report as CLI.md's JSON: serialize it (it borrows the plan and the report).
+/// The drift report as the JSON of docs/commands.md: serialize it (it borrows the plan and the report).
 #[derive(Serialize)]
 pub struct ReportJson<'a> {
     as_of: String,

@@ -1,4 +1,4 @@
-//! Access exports (CLI.md "Access"): the four formats read the same entries, duplicates
+//! Access exports (docs/commands.md, "Common ground"): the four formats read the same entries, duplicates
 //! merge at the highest level, users keep file order, and every malformed export is refused
 //! with a message naming the file and the entry.
 

@@ -18,7 +18,7 @@ below in the terminal. This page is generated from those texts
 every fixed one to be clean (`tests/it/explain_examples.rs`).
 
 Output formats: `polc check --format human` (the default, as rendered below),
-`--format json` (CLI.md's schema: `code`, `severity`, `message`, `file`, `line`, `column`,
+`--format json` ([commands.md](commands.md#check): `code`, `severity`, `message`, `file`, `line`, `column`,
 `end_line`, `end_column`, `labels`, `help`, plus `label` and `notes`) and `--format sarif`
 (SARIF 2.1.0, for code-scanning uploads).
 ";

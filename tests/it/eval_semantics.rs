@@ -1,4 +1,4 @@
-//! One test per rule of LANGUAGE.md §5, on small bundles written for the rule, plus the
+//! One test per rule of docs/language.md §14, on small bundles written for the rule, plus the
 //! seed's day-one access.
 
 use std::sync::Arc;

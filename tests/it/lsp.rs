@@ -52,6 +52,11 @@ test "se" {
 
 impl Client {
     async fn new() -> Client {
+        Client::initialized(json!({"capabilities": {}})).await
+    }
+
+    /// A server initialized with these `initialize` parameters.
+    async fn initialized(params: Value) -> Client {
         let (service, socket) =
             LspService::new(|client| Backend::new(client, Arc::new(Host::new())));
         let mut c = Client {
@@ -59,7 +64,7 @@ impl Client {
             socket,
             id: 0,
         };
-        c.request("initialize", json!({"capabilities": {}})).await;
+        c.request("initialize", params).await;
         c.notify("initialized", json!({})).await;
         c
     }
@@ -171,6 +176,78 @@ async fn diagnostics_on_open_and_change() {
     )
     .await;
     assert!(c.diagnostics(SALES).await.is_empty());
+}
+
+/// The seed's policies folder, its `sales.pol` and their `file://` URIs.
+fn seed_sales() -> (std::path::PathBuf, String, String) {
+    let dir = std::path::Path::new(root!())
+        .join("examples/seed/policies")
+        .canonicalize()
+        .unwrap();
+    let folder = polc_ide::file_uri(&dir);
+    let sales = polc_ide::file_uri(&dir.join("sales.pol"));
+    (dir, folder, sales)
+}
+
+/// The seed's `sales.pol`, opened as an editor opens it, has no errors: the server knows
+/// the rest of its bundle (`Base Employee Access`, the schema, …).
+async fn opened_seed_sales_has_no_errors(mut c: Client) {
+    let (dir, _, sales) = seed_sales();
+    c.open(
+        &sales,
+        &std::fs::read_to_string(dir.join("sales.pol")).unwrap(),
+    )
+    .await;
+    let d = c.diagnostics(&sales).await;
+    let errors: Vec<&Value> = d.iter().filter(|d| d["severity"] == 1).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // and the rest of the bundle is there: definition of an inherited policy in base.pol
+    let (_, p) = cursor(&format!(
+        "{}  inherits \"Base Emp$0",
+        std::fs::read_to_string(dir.join("sales.pol"))
+            .unwrap()
+            .split("  inherits \"Base Emp")
+            .next()
+            .unwrap()
+    ));
+    let def = c.request("textDocument/definition", pos(&sales, &p)).await;
+    let target = def
+        .as_array()
+        .and_then(|a| a.first())
+        .map(|l| l["uri"].clone())
+        .unwrap_or(def["uri"].clone());
+    assert!(target.as_str().unwrap().ends_with("/base.pol"), "{def}");
+}
+
+#[tokio::test]
+async fn workspace_folders_are_read_on_initialize() {
+    let (_, folder, _) = seed_sales();
+    let c = Client::initialized(json!({"capabilities": {},
+        "workspaceFolders": [{"uri": folder, "name": "seed"}]}))
+    .await;
+    opened_seed_sales_has_no_errors(c).await;
+}
+
+#[tokio::test]
+async fn a_root_uri_alone_is_the_workspace() {
+    let (_, folder, _) = seed_sales();
+    let c = Client::initialized(json!({"capabilities": {}, "rootUri": folder})).await;
+    opened_seed_sales_has_no_errors(c).await;
+}
+
+#[tokio::test]
+async fn a_root_path_alone_is_the_workspace() {
+    let (dir, _, _) = seed_sales();
+    let c = Client::initialized(json!({"capabilities": {}, "rootUri": null,
+        "rootPath": dir.to_str().unwrap()}))
+    .await;
+    opened_seed_sales_has_no_errors(c).await;
+}
+
+#[tokio::test]
+async fn a_file_opened_with_no_root_brings_its_bundle() {
+    let c = Client::initialized(json!({"capabilities": {}, "rootUri": null})).await;
+    opened_seed_sales_has_no_errors(c).await;
 }
 
 #[tokio::test]

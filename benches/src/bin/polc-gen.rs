@@ -1,6 +1,7 @@
 //! Writes a generated organisation to disk, for timing the `polc` binary end to end:
 //! `cargo run -p polc-benches --release --bin polc-gen -- check OUT_DIR`,
-//! `… -- eval OUT_DIR [USERS]` (also writes the same policy set as Rego, in `rego/`) or
+//! `… -- eval OUT_DIR [USERS]` (also writes the same policy set as Rego, in `rego/`, and as
+//! indexed Rego with its data document, in `rego-indexed/`) or
 //! `… -- drift OUT_DIR USERS` (also writes the access export, `access.json`).
 
 use polc_benches::{org, pipeline, users_json, OrgShape};
@@ -34,6 +35,13 @@ fn main() {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         }
+        let (modules, data) = org.rego_indexed();
+        let dir = out.join("rego-indexed");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (path, text) in modules {
+            std::fs::write(dir.join(path), text).unwrap();
+        }
+        std::fs::write(dir.join("data.json"), data).unwrap();
     }
     let users = match args.get(3) {
         Some(n) => {

@@ -1,4 +1,4 @@
-//! Documents in and diagnostics out: the workspace scan on `initialize`, `didClose`,
+//! Documents in and diagnostics out: the client's folders on `initialize`, `didClose`,
 //! settings, and publishing every document's diagnostics.
 
 use std::sync::Arc;
@@ -10,55 +10,38 @@ use crate::line_index::LineIndex;
 use crate::server::Backend;
 use crate::Analysis;
 
-/// Reads every `.pol` file of the workspace folders (and the users file setting).
+/// Hands the client's folders to the analysis (and the users file setting). The folders
+/// are the workspace folders, else the root URI, else the (deprecated) root path; with
+/// none, each opened document brings its own surroundings (the analysis decides which).
 pub async fn initialize<A: Analysis>(b: &Backend<A>, params: InitializeParams) {
     if let Some(opts) = &params.initialization_options {
         configuration(b, opts);
     }
-    let mut roots: Vec<std::path::PathBuf> = Vec::new();
-    for f in params.workspace_folders.unwrap_or_default() {
-        if let Some(p) = f.uri.to_file_path() {
-            roots.push(p.into_owned());
-        }
-    }
+    let roots = roots(&params);
     let analysis = b.analysis.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        for root in roots {
-            let walk = walkdir(&root);
-            for path in walk {
-                if let (Ok(text), Some(uri)) =
-                    (std::fs::read_to_string(&path), Uri::from_file_path(&path))
-                {
-                    analysis.set_file(uri.as_str(), text);
-                }
-            }
-        }
-    })
-    .await;
+    let _ = tokio::task::spawn_blocking(move || analysis.set_roots(roots)).await;
 }
 
-fn walkdir(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name == "target" || name == "node_modules" {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "pol") {
-                out.push(p);
-            }
-        }
+#[allow(deprecated)] // root_uri and root_path: what older clients send
+fn roots(params: &InitializeParams) -> Vec<std::path::PathBuf> {
+    let folders: Vec<std::path::PathBuf> = params
+        .workspace_folders
+        .iter()
+        .flatten()
+        .filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+        .collect();
+    if !folders.is_empty() {
+        return folders;
     }
-    out.sort();
-    out
+    if let Some(p) = params.root_uri.as_ref().and_then(|u| u.to_file_path()) {
+        return vec![p.into_owned()];
+    }
+    params
+        .root_path
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .collect()
 }
 
 /// `{"usersFile": "…"}` (initialization options) or `{"pol": {"usersFile": "…"}}` (settings).
