@@ -2,6 +2,8 @@
 //! Exit codes: 0 success, 1 the command found what should fail CI, 2 bad usage or input.
 
 mod analyze;
+mod apply;
+mod audit;
 mod build;
 mod check;
 mod common;
@@ -9,11 +11,17 @@ mod drift;
 mod eval;
 mod event;
 mod fmt;
+mod hris;
 mod impact;
+mod init;
 mod inspect;
 mod keygen;
 mod mine;
+mod plan;
 mod progress;
+mod project;
+mod pull;
+mod status;
 mod test;
 
 use std::path::PathBuf;
@@ -58,8 +66,9 @@ enum Command {
     Drift(drift::DriftArgs),
     /// Find each group's access patterns in current access and draft policies from them
     Mine(mine::MineArgs),
-    /// The remediation plan for drift: grants, revocations, level fixes, kept exceptions
-    Plan(drift::PlanArgs),
+    /// A plan of changes: from the project's state (stored, to approve by its digest), or
+    /// offline with --users and --access (the remediation plan for drift)
+    Plan(plan::PlanArgs),
     /// What a policy change does to people: who gains, loses or changes access (OLD → NEW)
     Impact(impact::ImpactArgs),
     /// Apply HRIS events (hired, updated, terminated) and print each lifecycle delta
@@ -74,6 +83,18 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Make an ed25519 key pair for signing bundles (`KEY` and `KEY.pub`)
     Keygen(keygen::KeygenArgs),
+    /// Write a new provisioning project (polc.toml, the seed's policies and people, a file system)
+    Init(init::InitArgs),
+    /// The directory of people: import a snapshot, or apply events
+    Hris(hris::HrisArgs),
+    /// Read what the systems hold into the state; report what changed out of band
+    Pull(pull::PullArgs),
+    /// Carry out a plan: approved by its digest, or auto-approved (exit 1 if some action failed, 2 if refused)
+    Apply(apply::ApplyArgs),
+    /// The project's state: directory, systems, plans, holds, quarantines, overdue leavers
+    Status(status::StatusArgs),
+    /// The audit log: `polc audit verify [--head HASH]`
+    Audit(audit::AuditArgs),
     /// Static analysis for review: `--overlaps` lists the pairs of policies that can apply to one person
     Analyze(analyze::AnalyzeArgs),
 }
@@ -98,7 +119,13 @@ pub fn main() -> Exit {
         Command::Event(a) => event::run(a),
         Command::Drift(a) => drift::run(a),
         Command::Mine(a) => mine::run(a),
-        Command::Plan(a) => drift::plan(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Init(a) => init::run(a),
+        Command::Hris(a) => hris::run(a),
+        Command::Pull(a) => pull::run(a),
+        Command::Apply(a) => apply::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Audit(a) => audit::run(a),
         Command::Impact(a) => impact::run(a),
         Command::Explain(a) => {
             let code = a

@@ -747,6 +747,10 @@ impl ScimConnector {
         for (kind, levels) in &self.types {
             let matches = |prefix: &str, suffix: &str| -> Option<String> {
                 let middle = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+                // an entitlement that is the type itself (`slack:workspace-member`)
+                if middle == kind {
+                    return Some(format!("{}:{middle}", self.system));
+                }
                 let rest = middle.strip_prefix(kind.as_str())?.strip_prefix(':')?;
                 (!rest.is_empty()).then(|| format!("{}:{middle}", self.system))
             };

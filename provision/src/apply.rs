@@ -10,10 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use polc_connectors::{Applied, Change, Connector, ConnectorError, LeaverMode, Person, ReadBack};
+use polc_connectors::{Change, Connector, ConnectorError, LeaverMode, Person, ReadBack};
 use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
@@ -126,6 +125,9 @@ impl ApplyReport {
         out
     }
 }
+
+/// A listing by (user id, grant): the levels held.
+type Listed = HashMap<(String, String), Vec<Option<String>>>;
 
 /// One journalled action.
 struct Row {
@@ -261,6 +263,28 @@ struct Outcome {
     effect: bool,
 }
 
+impl Outcome {
+    /// Never sent (the system is quarantined): to send on a later run.
+    fn not_sent(why: String) -> Outcome {
+        Outcome {
+            status: "pending",
+            tries: 0,
+            error: Some(why),
+            effect: false,
+        }
+    }
+    /// Maybe sent, not confirmed (the system was quarantined meanwhile): read back first
+    /// on the next run.
+    fn unconfirmed(why: String) -> Outcome {
+        Outcome {
+            status: "sent",
+            tries: 0,
+            error: Some(why),
+            effect: false,
+        }
+    }
+}
+
 /// Records outcomes: statuses, observed access, polc's own grants, audit entries.
 fn record(
     p: &Provision,
@@ -284,7 +308,7 @@ fn record(
             .state(&path)?;
             let kind = match o.status {
                 "done" => "confirmed",
-                "pending" => "unconfirmed",
+                "pending" | "sent" => "unconfirmed",
                 other => other,
             };
             w.append(
@@ -444,51 +468,6 @@ impl FailPoint {
         self.read += 1;
         let p = format!("read:{}", self.read);
         self.hit(&p);
-    }
-}
-
-fn send(
-    conn: &mut dyn Connector,
-    person: &Person,
-    change: &Change,
-    max_attempts: u32,
-) -> (Result<Applied, ConnectorError>, i64) {
-    let mut tries = 0i64;
-    loop {
-        tries += 1;
-        match conn.apply(person, change) {
-            Err(e) if e.is_retryable() && tries < max_attempts as i64 => {
-                let wait = match &e {
-                    ConnectorError::RateLimited {
-                        retry_after: Some(d),
-                    } => (*d).min(Duration::from_secs(5)),
-                    _ => Duration::from_millis((50u64 << tries.min(5)).min(2000)),
-                };
-                std::thread::sleep(wait);
-            }
-            other => return (other, tries),
-        }
-    }
-}
-
-fn read_until(
-    conn: &mut dyn Connector,
-    person: &Person,
-    change: &Change,
-    seconds: u64,
-) -> std::result::Result<bool, ConnectorError> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut pause = Duration::from_millis(20);
-    loop {
-        let rb = conn.read_back(person, grant_of(change))?;
-        if confirmed(change, &rb) {
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_secs(1));
     }
 }
 
@@ -663,6 +642,14 @@ impl Provision {
             json!({"plan": id, "digest": stored.digest, "approver": actor, "auto": opts.approve == Approval::AutoApprove}),
         )?;
 
+        // what failed before is tried again (every change is idempotent)
+        self.state
+            .conn
+            .execute(
+                "UPDATE actions SET status = 'pending' WHERE plan_id = ?1 AND status = 'failed'",
+                [&id],
+            )
+            .state(&path)?;
         // carry it out, system by system
         let saved_actor = std::mem::replace(&mut self.actor, actor.clone());
         let result = self.run(&stored, opts);
@@ -749,15 +736,6 @@ impl Provision {
                 )));
             };
             let _lock = SystemLock::acquire(&path, system, opts.wait)?;
-            let quarantined: Option<(String, String)> = self
-                .state
-                .conn
-                .query_row(
-                    "SELECT since, reason FROM quarantine WHERE system = ?1",
-                    [system],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .ok();
             let pending = |p: &Provision| {
                 rows(
                     &p.state.conn,
@@ -766,30 +744,25 @@ impl Provision {
                     &[&plan.id, &system],
                 )
             };
-            if let Some((since, reason)) = quarantined {
+            if let Some((since, reason)) = self.quarantined(system)? {
+                // left pending: a `pull --system` that succeeds releases the system, and
+                // the same apply then finishes them
                 let rs = pending(self)?;
+                let why = format!(
+                    "system quarantined since {since}: {reason}: `polc pull --system {system}` releases it once it answers"
+                );
                 let out: Vec<(&Row, Outcome)> = rs
                     .iter()
-                    .map(|r| {
-                        (
-                            r,
-                            Outcome {
-                                status: "skipped",
-                                tries: 0,
-                                error: Some(format!("system quarantined since {since}: {reason}")),
-                                effect: false,
-                            },
-                        )
-                    })
+                    .map(|r| (r, Outcome::not_sent(why.clone())))
                     .collect();
                 record(self, system, &as_of, &out, false)?;
                 continue;
             }
-            let mut conn = self.open_connector(system)?;
-            recover(self, system, conn.as_mut())?;
+            let mut conn = self.open_connector(system, plan.as_of)?;
+            recover(self, system, &mut conn)?;
             let all = pending(self)?;
             let mut persons = Persons::default();
-            let mut consecutive_failures = 0usize;
+            let by_listing = matches!(cfg.connector, crate::config::ConnectorConfig::File { .. });
             for chunk in all.chunks(opts.batch.max(1)) {
                 // protected: skipped, never sent
                 let (skip, send_rows): (Vec<&Row>, Vec<&Row>) =
@@ -837,6 +810,8 @@ impl Provision {
                 }
                 fp.hit("journalled");
                 let mut out: Vec<(&Row, Outcome)> = Vec::with_capacity(send_rows.len());
+                let mut items: Vec<(Person, Change)> = Vec::with_capacity(send_rows.len());
+                let mut to_send: Vec<&Row> = Vec::with_capacity(send_rows.len());
                 for r in &send_rows {
                     let person = persons.get(self, &r.user_id, plan.as_of)?;
                     // a level change the plan did not foresee: stale, not sent
@@ -853,59 +828,96 @@ impl Provision {
                             }
                         }
                     }
-                    let (res, tries) = send(conn.as_mut(), &person, &r.change, cfg.max_attempts);
+                    items.push((person, r.change.clone()));
+                    to_send.push(r);
+                }
+                let results = if items.is_empty() {
+                    Vec::new()
+                } else {
+                    conn.apply_batch(&items)
+                };
+                for _ in &results {
                     fp.sent();
+                }
+                // confirm: a file is read once for the whole batch; anything it does not
+                // show yet (and every other system's change) is read back until it shows
+                let listed: Option<Listed> = if by_listing && results.iter().any(|r| r.is_ok()) {
+                    conn.list().ok().map(|l| {
+                        let mut m: Listed = HashMap::new();
+                        for h in l.holdings {
+                            m.entry((h.user_id, h.grant)).or_default().push(h.level);
+                        }
+                        m
+                    })
+                } else {
+                    None
+                };
+                for ((r, (person, change)), res) in to_send.iter().zip(&items).zip(results) {
                     let o = match res {
-                        Ok(_) => match read_until(
-                            conn.as_mut(),
-                            &person,
-                            &r.change,
-                            cfg.read_back_seconds,
-                        ) {
-                            Ok(true) => Outcome {
+                        Ok(_)
+                            if listed.as_ref().is_some_and(|m| {
+                                change.is_shown_by(&ReadBack {
+                                    levels: change
+                                        .grant()
+                                        .and_then(|g| {
+                                            m.get(&(person.user_id.clone(), g.to_string()))
+                                        })
+                                        .cloned()
+                                        .unwrap_or_default(),
+                                    active: None,
+                                })
+                            }) =>
+                        {
+                            Outcome {
                                 status: "done",
-                                tries: tries - 1,
+                                tries: 0,
+                                error: None,
+                                effect: true,
+                            }
+                        }
+                        Ok(_) => match conn.confirm(person, change) {
+                            Ok(_) => Outcome {
+                                status: "done",
+                                tries: 0,
                                 error: None,
                                 effect: true,
                             },
-                            Ok(false) => Outcome {
-                                status: "failed",
-                                tries: tries - 1,
-                                error: Some(format!(
-                                    "the system does not show the change after {} s",
-                                    cfg.read_back_seconds
-                                )),
-                                effect: false,
-                            },
+                            Err(e @ ConnectorError::Quarantined { .. }) => {
+                                Outcome::unconfirmed(format!("read back: {e}"))
+                            }
                             Err(e) => Outcome {
                                 status: "failed",
-                                tries: tries - 1,
-                                error: Some(format!("read back: {e}")),
+                                tries: 0,
+                                error: Some(e.to_string()),
                                 effect: false,
                             },
                         },
+                        Err(e @ ConnectorError::Quarantined { .. }) => {
+                            Outcome::unconfirmed(e.to_string())
+                        }
                         Err(e) => Outcome {
                             status: "failed",
-                            tries: tries - 1,
+                            tries: 0,
                             error: Some(e.to_string()),
                             effect: false,
                         },
                     };
                     fp.read();
-                    if o.status == "failed" {
-                        consecutive_failures += 1;
-                    } else {
-                        consecutive_failures = 0;
-                    }
                     out.push((r, o));
                 }
                 record(self, system, &as_of, &out, false)?;
                 fp.hit("confirmed");
-                if consecutive_failures >= 20 {
+                if conn.is_quarantined() {
+                    let last = out
+                        .iter()
+                        .rev()
+                        .find_map(|(_, o)| o.error.clone())
+                        .unwrap_or_default();
                     self.quarantine(
                         system,
                         &format!(
-                            "{consecutive_failures} consecutive failures during apply of {}",
+                            "{} failed calls in a row during apply of {}; last: {last}",
+                            conn.failures_in_a_row(),
                             plan.id
                         ),
                     )?;
@@ -914,6 +926,20 @@ impl Provision {
             }
         }
         Ok(())
+    }
+
+    /// Since when and why a system is quarantined, if it is.
+    pub fn quarantined(&self, system: &str) -> Result<Option<(String, String)>> {
+        use rusqlite::OptionalExtension;
+        self.state
+            .conn
+            .query_row(
+                "SELECT since, reason FROM quarantine WHERE system = ?1",
+                [system],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .state(&self.state.path)
     }
 
     fn report(&self, plan: &Plan) -> Result<ApplyReport> {

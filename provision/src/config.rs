@@ -85,8 +85,13 @@ pub struct SystemConfig {
     pub manage: Manage,
     pub leaver: LeaverMode,
     pub review_leavers: bool,
+    /// Calls per second; 0: no limit (the default of the `file` connector, 20 otherwise).
     pub rate_per_second: u32,
     pub max_attempts: u32,
+    /// Failed calls in a row before the system is quarantined.
+    pub quarantine_after: u32,
+    /// How long one call may take (SCIM requests, exec answers).
+    pub timeout_seconds: u64,
     /// How long a change may take to show when read back.
     pub read_back_seconds: u64,
     /// Where the table is, for messages: 1-based line and column.
@@ -289,6 +294,8 @@ struct RawSystem {
     rate_per_second: Option<u32>,
     max_attempts: Option<u32>,
     read_back_seconds: Option<u64>,
+    quarantine_after: Option<u32>,
+    timeout_seconds: Option<u64>,
     // scim
     base_url: Option<Spanned<String>>,
     token_env: Option<Spanned<String>>,
@@ -647,6 +654,11 @@ impl Project {
                     }
                 },
             };
+            let default_rate = if matches!(cfg, ConnectorConfig::File { .. }) {
+                0
+            } else {
+                20
+            };
             let manage = cx.choice(
                 &s.manage,
                 "manage",
@@ -672,9 +684,11 @@ impl Project {
                     manage,
                     leaver,
                     review_leavers: s.review_leavers.unwrap_or(false),
-                    rate_per_second: s.rate_per_second.unwrap_or(20),
+                    rate_per_second: s.rate_per_second.unwrap_or(default_rate),
                     max_attempts: s.max_attempts.unwrap_or(6).max(1),
-                    read_back_seconds: s.read_back_seconds.unwrap_or(10),
+                    quarantine_after: s.quarantine_after.unwrap_or(20).max(1),
+                    timeout_seconds: s.timeout_seconds.unwrap_or(30).max(1),
+                    read_back_seconds: s.read_back_seconds.unwrap_or(60),
                     at,
                 },
             );

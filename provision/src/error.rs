@@ -45,10 +45,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit code the command line should use: 1 for a refusal, 2 for everything else.
+    /// The exit code the command line should use: 1 when another process holds a lock
+    /// (try again later), 2 for everything else (a refusal included: nothing was sent or
+    /// changed).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Refused(_) | Error::Locked { .. } => 1,
+            Error::Locked { .. } => 1,
             _ => 2,
         }
     }

@@ -14,7 +14,6 @@ pub mod canon;
 pub mod config;
 pub mod directory;
 pub mod error;
-pub mod file;
 pub mod hris;
 pub mod init;
 pub mod plan;
@@ -23,11 +22,16 @@ pub mod state;
 pub mod status;
 pub mod testing;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use polc::ir;
-use polc_connectors::Connector;
+use polc_connectors::{
+    Connector, ConnectorError, ExecConfig, ExecConnector, FileConfig, FileConnector, RetryConfig,
+    Retrying, ScimConfig, ScimConnector, Secret,
+};
 
 pub use apply::{ApplyOptions, ApplyReport, Approval};
 pub use audit::VerifyReport;
@@ -39,29 +43,97 @@ pub use plan::Plan;
 pub use pull::PullReport;
 pub use status::StatusReport;
 
-/// Opens a connector for a system of the project.
+/// What a connector may need to know of the policies: the system's declared types and
+/// their levels (`channel` → `[]`, `workspace` → `["member", "admin"]`).
+pub type SystemTypes = BTreeMap<String, Vec<String>>;
+
+/// Opens a connector for a system of the project. [`Provision`] wraps what it opens in
+/// [`Retrying`] (retries, rate limit, quarantine, read-back confirmation) as the system's
+/// table says.
 pub trait Connectors {
     fn open(&self, system: &config::SystemConfig) -> Result<Box<dyn Connector>>;
+
+    /// [`Connectors::open`] with the system's declared types (the SCIM connector maps
+    /// group names back to entitlements with them). The default ignores them.
+    fn open_with_types(
+        &self,
+        system: &config::SystemConfig,
+        _types: &SystemTypes,
+    ) -> Result<Box<dyn Connector>> {
+        self.open(system)
+    }
 }
 
-/// The connectors of this build: `file` (a JSON file of `[{"user_id", "grant", "level"}]`);
-/// `scim` and `exec` come with the connectors crate.
+/// The connectors of this build, from `polc-connectors`: `file` ([`FileConnector`]),
+/// `exec` ([`ExecConnector`]) and `scim` ([`ScimConnector`], its token read from the
+/// variable `token_env` names, at the last moment, into a [`Secret`]).
 pub struct DefaultConnectors;
 
 impl Connectors for DefaultConnectors {
     fn open(&self, system: &config::SystemConfig) -> Result<Box<dyn Connector>> {
+        self.open_with_types(system, &SystemTypes::new())
+    }
+
+    fn open_with_types(
+        &self,
+        system: &config::SystemConfig,
+        types: &SystemTypes,
+    ) -> Result<Box<dyn Connector>> {
+        let err = |source: ConnectorError| Error::Connector {
+            system: system.name.clone(),
+            source,
+        };
+        let timeout = Duration::from_secs(system.timeout_seconds);
         match &system.connector {
-            config::ConnectorConfig::File { path } => Ok(Box::new(file::JsonFile::new(path))),
-            other => Err(Error::Connector {
-                system: system.name.clone(),
-                source: polc_connectors::ConnectorError::Config(format!(
-                    "the {} connector is not available in this build",
-                    other.kind()
-                )),
-            }),
+            config::ConnectorConfig::File { path } => Ok(Box::new(
+                FileConnector::new(FileConfig { path: path.clone() }).map_err(err)?,
+            )),
+            config::ConnectorConfig::Exec { command } => {
+                let mut c = ExecConfig::new(command.clone());
+                c.timeout = timeout;
+                Ok(Box::new(ExecConnector::new(c).map_err(err)?))
+            }
+            config::ConnectorConfig::Scim {
+                base_url,
+                token_env,
+                user_name,
+                group,
+                level_group,
+            } => {
+                let token = std::env::var(token_env).map_err(|_| {
+                    err(ConnectorError::Config(format!(
+                        "the environment variable `{token_env}` (token_env) is not set: export it with the system's SCIM token"
+                    )))
+                })?;
+                let mut c = ScimConfig::new(
+                    system.name.clone(),
+                    base_url.clone(),
+                    Secret::new(token),
+                    types.clone(),
+                );
+                c.user_name = user_name.clone();
+                c.group = group.clone();
+                c.level_group = level_group.clone();
+                c.timeout = timeout;
+                Ok(Box::new(ScimConnector::new(c).map_err(err)?))
+            }
         }
     }
 }
+
+/// The retry policy of a system's table.
+pub fn retry_config(system: &config::SystemConfig) -> RetryConfig {
+    RetryConfig {
+        max_attempts: system.max_attempts,
+        rate_per_second: (system.rate_per_second > 0).then_some(system.rate_per_second as f64),
+        quarantine_after: system.quarantine_after,
+        read_back: Duration::from_secs(system.read_back_seconds),
+        ..RetryConfig::default()
+    }
+}
+
+/// A system's connector as provisioning uses it.
+pub type SystemConnector = Retrying<Box<dyn Connector>>;
 
 /// A checked bundle and its digest (`sha256:…` of its canonical content).
 #[derive(Clone)]
@@ -188,13 +260,41 @@ impl Provision {
         tx.commit().state(&self.state.path)
     }
 
-    pub(crate) fn open_connector(&self, system: &str) -> Result<Box<dyn Connector>> {
+    /// Opens a system's connector, wrapped in [`Retrying`] as its table says, and tells it
+    /// who the directory's people are at `at` (so that accounts named from attributes map
+    /// back to user ids).
+    pub(crate) fn open_connector(
+        &mut self,
+        system: &str,
+        at: chrono::NaiveDate,
+    ) -> Result<SystemConnector> {
+        let b = self.bundle()?;
         let cfg = self
             .project
             .systems
             .get(system)
             .ok_or_else(|| Error::Bug(format!("no system `{system}` in the project")))?;
-        self.connectors.open(cfg)
+        let types: SystemTypes = b
+            .bundle
+            .systems
+            .iter()
+            .filter(|s| s.name == system)
+            .flat_map(|s| s.types.iter().map(|t| (t.name.clone(), t.levels.clone())))
+            .collect();
+        let inner = self.connectors.open_with_types(cfg, &types)?;
+        let mut conn = Retrying::new(inner, retry_config(cfg));
+        if !matches!(cfg.connector, config::ConnectorConfig::File { .. }) {
+            let people: Vec<polc_connectors::Person> =
+                directory::load_at(&self.state.conn, &self.state.path, at)?
+                    .into_iter()
+                    .map(|s| polc_connectors::Person {
+                        attributes: directory::attributes(&s.record),
+                        user_id: s.user_id,
+                    })
+                    .collect();
+            conn.set_directory(&people);
+        }
+        Ok(conn)
     }
 
     /// `audit verify [--head HASH]`.

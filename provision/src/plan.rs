@@ -780,6 +780,20 @@ impl Provision {
         Ok(plan)
     }
 
+    /// The id of the plan made last, if any.
+    pub fn latest_plan(&self) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.state
+            .conn
+            .query_row(
+                "SELECT id FROM plans ORDER BY rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .state(&self.state.path)
+    }
+
     /// A stored plan by id.
     pub fn stored_plan(&self, id: &str) -> Result<Option<(Plan, String)>> {
         use rusqlite::OptionalExtension;

@@ -13,6 +13,7 @@ use crate::config::Mode;
 use crate::error::{Error, Result, StateContext};
 use crate::state::{now_text, SystemLock};
 use crate::{audit, Provision};
+use polc_connectors::Connector;
 
 /// One account's holdings, as stored: `(grant, level)` sorted.
 pub type Holdings = Vec<(String, Option<String>)>;
@@ -47,6 +48,8 @@ pub struct SystemPull {
     pub disappeared: Vec<Seen>,
     /// Why the listing is not trusted for revocations (empty, or far shorter than before).
     pub suspect: Option<String>,
+    /// The system was quarantined and this pull released it.
+    pub released: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,6 +69,9 @@ impl PullReport {
                 p.appeared.len(),
                 p.disappeared.len()
             );
+            if p.released {
+                s += "  released from quarantine: it answered\n";
+            }
             if p.recovered > 0 {
                 s += &format!(
                     "  confirmed {} action(s) an interrupted apply had sent\n",
@@ -201,17 +207,27 @@ impl Provision {
         let mut out = Vec::new();
         for name in names {
             out.push(self.pull_one(&name)?);
+            // a quarantined system named on its own, that answered: released
+            if system.is_some() && self.quarantined(&name)?.is_some() {
+                self.release(&name)?;
+                if let Some(last) = out.last_mut() {
+                    last.released = true;
+                }
+            }
         }
         Ok(PullReport { systems: out })
     }
 
     fn pull_one(&mut self, system: &str) -> Result<SystemPull> {
         let _lock = SystemLock::acquire(&self.state.path, system, true)?;
-        let mut conn = self.open_connector(system)?;
-        let recovered = crate::apply::recover(self, system, conn.as_mut())?;
+        let mut conn = self.open_connector(system, crate::today())?;
+        let recovered = crate::apply::recover(self, system, &mut conn)?;
         let listing = match conn.list() {
             Ok(l) => l,
             Err(e) => {
+                if conn.is_quarantined() && self.quarantined(system)?.is_none() {
+                    self.quarantine(system, &format!("pull: {e}"))?;
+                }
                 self.audit(
                     None,
                     "pull_failed",
@@ -300,6 +316,7 @@ impl Provision {
             appeared,
             disappeared,
             suspect,
+            released: false,
         })
     }
 }

@@ -160,7 +160,7 @@ impl Connector for MemSystem {
                 if g.with_accounts && matches!(other, Change::Grant { .. }) {
                     g.accounts.entry(user.into()).or_insert(true);
                 }
-                Ok(crate::file::apply_to_set(&mut g.holdings, user, other))
+                Ok(apply_to_set(&mut g.holdings, user, other))
             }
         }
     }
@@ -180,12 +180,7 @@ impl Connector for MemSystem {
         } else {
             None
         };
-        Ok(crate::file::read_from_set(
-            &g.holdings,
-            &person.user_id,
-            grant,
-            active,
-        ))
+        Ok(read_from_set(&g.holdings, &person.user_id, grant, active))
     }
 }
 
@@ -216,5 +211,86 @@ impl MemConnectors {
 impl Connectors for MemConnectors {
     fn open(&self, system: &SystemConfig) -> Result<Box<dyn Connector>> {
         Ok(Box::new(self.get(&system.name)))
+    }
+}
+/// A change applied to a set of holdings (accounts are not tracked here).
+fn apply_to_set(set: &mut BTreeSet<Holding>, user: &str, change: &Change) -> Applied {
+    let held = |set: &BTreeSet<Holding>, g: &str| -> Vec<Holding> {
+        set.range(range_start(user, g)..)
+            .take_while(|h| h.user_id == user && h.grant == g)
+            .cloned()
+            .collect()
+    };
+    match change {
+        Change::Grant { grant, level } => {
+            let h = Holding {
+                user_id: user.into(),
+                grant: grant.clone(),
+                level: level.clone(),
+            };
+            if set.insert(h) {
+                Applied::Done
+            } else {
+                Applied::AlreadyPresent
+            }
+        }
+        Change::Revoke { grant } => {
+            let old = held(set, grant);
+            if old.is_empty() {
+                return Applied::AlreadyAbsent;
+            }
+            for h in old {
+                set.remove(&h);
+            }
+            Applied::Done
+        }
+        Change::SetLevel { grant, from, to } => {
+            let new = Holding {
+                user_id: user.into(),
+                grant: grant.clone(),
+                level: to.clone(),
+            };
+            let added = set.insert(new);
+            let old = Holding {
+                user_id: user.into(),
+                grant: grant.clone(),
+                level: from.clone(),
+            };
+            let removed = from != to && set.remove(&old);
+            if added || removed {
+                Applied::Done
+            } else {
+                Applied::AlreadyPresent
+            }
+        }
+        Change::Deprovision { .. } | Change::Reactivate => Applied::AlreadyAbsent,
+    }
+}
+
+fn read_from_set(
+    set: &BTreeSet<Holding>,
+    user: &str,
+    grant: Option<&str>,
+    active: Option<bool>,
+) -> ReadBack {
+    ReadBack {
+        levels: match grant {
+            Some(g) => set
+                .range(range_start(user, g)..)
+                .take_while(|h| h.user_id == user && h.grant == g)
+                .map(|h| h.level.clone())
+                .collect(),
+            None => Vec::new(),
+        },
+        active,
+    }
+}
+
+/// The first holding of `user` and `grant` in the set's order (`None` sorts first).
+fn range_start(user: &str, grant: &str) -> Holding {
+    Holding {
+        user_id: user.into(),
+        grant: grant.into(),
+        level: None,
     }
 }

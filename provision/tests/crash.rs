@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use polc_connectors::{Applied, Change, Connector, ConnectorError, Listing, Person, ReadBack};
+use polc_connectors::{FileConfig, FileConnector};
 use polc_provision::config::{ConnectorConfig, SystemConfig};
-use polc_provision::file::JsonFile;
 use polc_provision::{ApplyOptions, Approval, Connectors, Project, Provision};
 
 /// The file connector, logging every change it makes to a file (appended, flushed).
 struct Logged {
-    inner: JsonFile,
+    inner: FileConnector,
     log: PathBuf,
 }
 
@@ -58,7 +58,7 @@ impl Connectors for LoggedConnectors {
             panic!("file systems only")
         };
         Ok(Box::new(Logged {
-            inner: JsonFile::new(path),
+            inner: FileConnector::new(FileConfig { path: path.clone() }).unwrap(),
             log: self.0.clone(),
         }))
     }

@@ -35,4 +35,6 @@ mod hr_mapping;
 mod incremental;
 mod lsp;
 mod properties;
+mod provision_cli;
+mod provision_scim;
 mod seed_story;

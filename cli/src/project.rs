@@ -1,0 +1,85 @@
+//! What the provisioning commands share: finding the project (`--config FILE`, or
+//! `polc.toml` in the working directory or a parent), opening it with the real connectors,
+//! the output format, a spinner for long runs, and how a provisioning error ends the
+//! command.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use polc_provision::{DefaultConnectors, Project, Provision};
+
+use super::{Exit, InputError};
+
+/// The project file.
+#[derive(Args, Clone, Default)]
+pub struct ProjectArgs {
+    /// The project file (default: polc.toml in the working directory or its parents)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// How a report is printed.
+#[derive(Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A text for people
+    #[default]
+    Human,
+    /// The report as JSON
+    Json,
+}
+
+impl ProjectArgs {
+    /// Loads the project file.
+    pub fn project(&self) -> polc_provision::Result<Project> {
+        match &self.config {
+            Some(f) => Project::load(f),
+            None => {
+                let cwd = std::env::current_dir().map_err(|e| {
+                    polc_provision::Error::Input(format!("the working directory: {e}"))
+                })?;
+                Project::discover(&cwd)
+            }
+        }
+    }
+
+    /// Opens the project and its state with the connectors of this build.
+    pub fn open(&self) -> polc_provision::Result<Provision> {
+        Provision::open(self.project()?, Box::new(DefaultConnectors))
+    }
+}
+
+/// Prints a provisioning error and answers its exit code.
+pub fn fail(e: polc_provision::Error) -> Result<Exit, InputError> {
+    eprintln!("error: {e}");
+    Ok(e.exit_code())
+}
+
+/// Prints a report as the format says.
+pub fn print<R: serde::Serialize>(
+    format: Format,
+    report: &R,
+    human: impl FnOnce(&R) -> String,
+) -> Result<(), InputError> {
+    match format {
+        Format::Human => super::print_stdout(&human(report)),
+        Format::Json => super::print_json(report),
+    }
+}
+
+/// A spinner on stderr while `f` runs, only when stderr is a terminal.
+pub fn busy<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    use indicatif::{ProgressBar, ProgressStyle};
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return f();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    let out = f();
+    pb.finish_and_clear();
+    out
+}
