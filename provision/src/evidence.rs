@@ -2469,8 +2469,11 @@ pub fn md_escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-            | '!' | '|' | '~' | '=' | ':' | '@' => {
+            // `:`, `.` and `@` stop autolinks (`https://…`, `www.…`, e-mail addresses);
+            // data never starts a line (it follows `| `, `## ` or `_`), so `-`, `=` and
+            // digits cannot start a list or a heading
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '.' | '!'
+            | '|' | '~' | ':' | '@' => {
                 out.push('\\');
                 out.push(c);
             }
