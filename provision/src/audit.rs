@@ -97,15 +97,22 @@ pub struct VerifyReport {
     /// The first entry (seq) that does not match, when broken.
     pub first_bad: Option<i64>,
     pub problem: Option<String>,
+    /// With `--head`: the entry (seq) whose hash is the given head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_entry: Option<i64>,
 }
 
 impl VerifyReport {
     pub fn human(&self) -> String {
         if self.intact {
-            format!(
+            let mut s = format!(
                 "audit log intact: {} entries, head {}\n",
                 self.entries, self.head
-            )
+            );
+            if let Some(n) = self.head_entry {
+                s += &format!("the given head is entry {n}: nothing before it was changed, removed or reordered\n");
+            }
+            s
         } else {
             format!(
                 "audit log BROKEN at entry {}: {}\n",
@@ -116,13 +123,32 @@ impl VerifyReport {
     }
 }
 
-/// Recomputes the chain. With `head` (a hash recorded elsewhere earlier), also detects a
-/// cut tail or a chain recomputed after a change: the head must be the hash of some entry.
+/// A head as given (`--head`): 64 hex digits, upper or lower case, optionally after
+/// `sha256:`.
+pub fn parse_head(head: &str) -> Result<String> {
+    let h = head.trim();
+    let h = h.strip_prefix("sha256:").unwrap_or(h).to_ascii_lowercase();
+    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(crate::Error::Input(format!(
+            "--head {head}: not an audit hash (64 hex digits, as `audit verify` or `status` shows the head)"
+        )));
+    }
+    Ok(h)
+}
+
+/// Recomputes the chain. With `head` (a hash recorded elsewhere earlier: an exported
+/// `audit verify`, a signed evidence pack), also detects a cut tail or a chain recomputed
+/// after a change: the head must be the hash of some entry, and then every entry up to it
+/// is as it was when the head was taken. Entries after the head are checked for
+/// consistency only: the head does not commit to them.
 pub fn verify(
     conn: &Connection,
     path: &std::path::Path,
     head: Option<&str>,
 ) -> Result<VerifyReport> {
+    let head = head.map(parse_head).transpose()?;
+    let head = head.as_deref();
+    let mut head_entry = None;
     let mut stmt = conn
         .prepare(
             "SELECT seq, time, as_of, actor, kind, details, prev, hash FROM audit ORDER BY rowid",
@@ -138,6 +164,7 @@ pub fn verify(
         head: prev.to_string(),
         first_bad: Some(seq),
         problem: Some(why),
+        head_entry: None,
     };
     while let Some(r) = rows.next().state(path)? {
         let seq: i64 = r.get(0).state(path)?;
@@ -190,6 +217,7 @@ pub fn verify(
         }
         if head == Some(hash.as_str()) {
             head_seen = true;
+            head_entry = Some(seq);
         }
         prev = hash;
         expect_seq += 1;
@@ -205,6 +233,7 @@ pub fn verify(
                 "the head {} is the hash of no entry: the log's tail was cut or the chain was recomputed",
                 head.unwrap_or("")
             )),
+            head_entry: None,
         });
     }
     Ok(VerifyReport {
@@ -213,5 +242,6 @@ pub fn verify(
         head: prev,
         first_bad: None,
         problem: None,
+        head_entry,
     })
 }
