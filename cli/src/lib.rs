@@ -14,6 +14,7 @@ mod inspect;
 mod keygen;
 mod mine;
 mod progress;
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -76,6 +77,8 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     /// Static analysis for review: `--overlaps` lists the pairs of policies that can apply to one person
     Analyze(analyze::AnalyzeArgs),
+    /// Run the service: HRIS webhooks, the JSON API, the schedule (docs/serve.md)
+    Serve(serve::ServeArgs),
 }
 
 /// Parses `std::env::args` and runs the command; returns the process exit code.
@@ -116,6 +119,7 @@ pub fn main() -> Exit {
         Command::Inspect(a) => inspect::run(a),
         Command::Keygen(a) => keygen::run(a),
         Command::Analyze(a) => analyze::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,

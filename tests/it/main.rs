@@ -33,3 +33,4 @@ mod incremental;
 mod lsp;
 mod properties;
 mod seed_story;
+mod serve;
