@@ -22,6 +22,7 @@ mod progress;
 mod project;
 mod pull;
 mod status;
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -97,6 +98,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Static analysis for review: `--overlaps` lists the pairs of policies that can apply to one person
     Analyze(analyze::AnalyzeArgs),
+    /// Run the service: HRIS webhooks, the JSON API, the schedule (docs/serve.md)
+    Serve(serve::ServeArgs),
 }
 
 /// Parses `std::env::args` and runs the command; returns the process exit code.
@@ -146,6 +149,7 @@ pub fn main() -> Exit {
         Command::Inspect(a) => inspect::run(a),
         Command::Keygen(a) => keygen::run(a),
         Command::Analyze(a) => analyze::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -152,6 +152,43 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 2: the service (`polc serve`, docs/serve.md): HRIS webhook events stored before they
+    // are acknowledged, the review queue's decisions, the schedule's last runs
+    r#"
+-- one row per event of a webhook delivery; (webhook_id, idx) makes a redelivery a no-op
+CREATE TABLE serve_events (
+    seq INTEGER PRIMARY KEY,
+    webhook_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    event TEXT NOT NULL,             -- employee.hired | employee.updated | employee.terminated
+    user_id TEXT NOT NULL,
+    effective TEXT NOT NULL,
+    body TEXT NOT NULL,              -- the event's JSON as received
+    status TEXT NOT NULL,            -- received | waiting | processed | rejected | failed
+    reason TEXT,
+    received_at TEXT NOT NULL,
+    received_by TEXT NOT NULL,       -- the token's name
+    processed_at TEXT,
+    UNIQUE (webhook_id, idx)
+);
+CREATE INDEX serve_events_open ON serve_events(status, effective, seq);
+
+-- what the service decided about a stored plan
+CREATE TABLE serve_plans (
+    plan_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,              -- auto | review
+    status TEXT NOT NULL,            -- pending | applying | applied | incomplete | rejected | superseded | refused
+    decided_by TEXT,
+    digest TEXT,
+    reason TEXT,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE serve_schedule (
+    job TEXT PRIMARY KEY,            -- pull | plan | drift
+    last_run TEXT NOT NULL           -- RFC 3339, UTC
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.

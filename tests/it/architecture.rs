@@ -56,6 +56,8 @@ const CRATE_RULES: &[(&str, &[&str])] = &[
     ),
     // Provisioning sits on the library and the connectors, below the command line.
     ("provision", &["clap", "polc-cli", "polc-ide", "polc-lsp"]),
+    // The service sits on provisioning, below the command line: no argument parsing here.
+    ("serve", &["clap", "polc-cli", "polc-ide", "polc-lsp"]),
 ];
 
 /// Inside the language library: the modules each module may import from (`crate::NAME`).

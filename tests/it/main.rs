@@ -38,3 +38,4 @@ mod properties;
 mod provision_cli;
 mod provision_scim;
 mod seed_story;
+mod serve;

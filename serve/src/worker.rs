@@ -1,0 +1,647 @@
+//! The worker: one thread owns the [`Provision`] (blocking, SQLite) and runs jobs from a
+//! bounded queue, one at a time. The HTTP handlers and the schedule send it closures.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use polc_provision::config::{Mode, Project};
+use polc_provision::{audit, ApplyOptions, Approval, Connectors, Error, Provision};
+use rusqlite::{params, OptionalExtension};
+use serde_json::{json, Value as Json};
+use tracing::{error, info, warn};
+
+use crate::auth::Auth;
+use crate::metrics::Metrics;
+
+/// A unit of work for the worker.
+pub type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// Opens the connectors (again on each reload).
+pub type ConnectorsFactory = Arc<dyn Fn() -> Box<dyn Connectors> + Send + Sync>;
+
+/// The actor of what the service does on its own (schedule, reconcile after events).
+pub const SERVICE: &str = "polc-serve";
+
+pub struct Worker {
+    pub p: Provision,
+    pub config: PathBuf,
+    pub metrics: Arc<Metrics>,
+    pub ready: Arc<AtomicBool>,
+    pub auth: Arc<RwLock<Arc<Auth>>>,
+    pub connectors: ConnectorsFactory,
+}
+
+/// One event of a delivery, parsed.
+pub struct Incoming {
+    pub event: String,
+    pub user_id: String,
+    pub effective: NaiveDate,
+    pub body: String,
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// Dated before what is already applied for that person.
+    OutOfOrder(String),
+    Failed(Error),
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> StoreError {
+        StoreError::Failed(e)
+    }
+}
+
+type R<T> = polc_provision::Result<T>;
+
+/// An apply under way: plan, kind, approver, digest, as-of date.
+type Resumable = (String, String, Option<String>, Option<String>, String);
+
+/// A stored event: seq, event, user, effective, body, status, received by.
+type StoredEvent = (i64, String, String, String, String, String, String);
+
+fn st<T>(r: rusqlite::Result<T>, path: &Path) -> R<T> {
+    r.map_err(|e| Error::State {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+pub fn today() -> NaiveDate {
+    polc_provision::today()
+}
+
+impl Worker {
+    fn path(&self) -> PathBuf {
+        self.p.state.path.clone()
+    }
+
+    fn inbox(&self) -> PathBuf {
+        self.p
+            .state
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join("inbox")
+    }
+
+    /// Appends an audit entry as `actor`.
+    pub fn audit(&self, actor: &str, kind: &str, details: Json) -> R<()> {
+        let path = self.path();
+        let tx = st(self.p.state.conn.unchecked_transaction(), &path)?;
+        {
+            let mut w = audit::Writer::new(&tx, &path, actor)?;
+            w.append(Some(&today().to_string()), kind, details)?;
+        }
+        st(tx.commit(), &path)
+    }
+
+    /// The last effective date recorded for a person (snapshots and events).
+    fn last_effective(&self, user: &str) -> R<Option<String>> {
+        st(
+            self.p.state.conn.query_row(
+                "SELECT max(effective) FROM directory WHERE user_id = ?1",
+                [user],
+                |r| r.get::<_, Option<String>>(0),
+            ),
+            &self.path(),
+        )
+    }
+
+    /// Stores a delivery (committed before it is acknowledged). `Ok(None)`: a redelivery.
+    pub fn store_events(
+        &mut self,
+        webhook_id: &str,
+        events: &[Incoming],
+        by: &str,
+    ) -> Result<Option<usize>, StoreError> {
+        let path = self.path();
+        let seen: i64 = st(
+            self.p.state.conn.query_row(
+                "SELECT count(*) FROM serve_events WHERE webhook_id = ?1",
+                [webhook_id],
+                |r| r.get(0),
+            ),
+            &path,
+        )?;
+        if seen > 0 {
+            self.metrics.events_duplicate.fetch_add(1, Relaxed);
+            return Ok(None);
+        }
+        for e in events {
+            if let Some(last) = self.last_effective(&e.user_id)? {
+                if e.effective.to_string() < last {
+                    return Err(StoreError::OutOfOrder(format!(
+                        "{} for `{}` is effective {}, before what is already applied for that person (effective {last}): events are applied in effective-date order; send a snapshot or an event dated {last} or later",
+                        e.event, e.user_id, e.effective
+                    )));
+                }
+            }
+        }
+        let tx = st(self.p.state.conn.unchecked_transaction(), &path)?;
+        let now = polc_provision::state::now_text();
+        for (i, e) in events.iter().enumerate() {
+            st(
+                tx.execute(
+                    "INSERT INTO serve_events(webhook_id, idx, event, user_id, effective, body, status, received_at, received_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7, ?8)",
+                    params![webhook_id, i as i64, e.event, e.user_id, e.effective.to_string(), e.body, now, by],
+                ),
+                &path,
+            )?;
+        }
+        st(tx.commit(), &path)?;
+        self.metrics
+            .events_received
+            .fetch_add(events.len() as u64, Relaxed);
+        Ok(Some(events.len()))
+    }
+
+    fn mark(&self, seq: i64, status: &str, reason: Option<&str>) -> R<()> {
+        st(
+            self.p.state.conn.execute(
+                "UPDATE serve_events SET status = ?2, reason = ?3, processed_at = ?4 WHERE seq = ?1",
+                params![seq, status, reason, polc_provision::state::now_text()],
+            ),
+            &self.path(),
+        )
+        .map(|_| ())
+    }
+
+    /// Applies the stored events that are due, in effective-date order, then plans.
+    pub fn process(&mut self) {
+        if let Err(e) = self.try_process() {
+            error!(error = %e, "processing HRIS events failed");
+        }
+    }
+
+    fn try_process(&mut self) -> R<()> {
+        let path = self.path();
+        let today = today();
+        let rows: Vec<StoredEvent> = {
+            let mut stmt = st(self.p.state.conn.prepare(
+                "SELECT seq, event, user_id, effective, body, status, received_by FROM serve_events WHERE status IN ('received', 'waiting') ORDER BY effective, seq",
+            ), &path)?;
+            let it = st(
+                stmt.query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                }),
+                &path,
+            )?;
+            st(it.collect::<rusqlite::Result<Vec<_>>>(), &path)?
+        };
+        let mut applied = 0usize;
+        let inbox = self.inbox();
+        for (seq, event, user, effective, body, status, by) in rows {
+            if effective > today.to_string() {
+                if status != "waiting" {
+                    self.mark(seq, "waiting", Some("effective later: applied on its day"))?;
+                    info!(seq, user = %user, effective = %effective, "event waits for its day");
+                }
+                continue;
+            }
+            let file = inbox.join(format!("event-{seq}.json"));
+            let shown = file
+                .strip_prefix(&self.p.project.root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            // recorded before a crash, not yet marked: the import row says so (same tx)
+            let done: i64 = st(
+                self.p.state.conn.query_row(
+                    "SELECT count(*) FROM imports WHERE kind = 'event' AND file = ?1",
+                    [&shown],
+                    |r| r.get(0),
+                ),
+                &path,
+            )?;
+            if done > 0 {
+                self.mark(seq, "processed", None)?;
+                applied += 1;
+                continue;
+            }
+            if let Some(last) = self.last_effective(&user)? {
+                if effective < last {
+                    let reason = format!("{event} for `{user}` is effective {effective}, before what is already applied (effective {last}): not applied out of order");
+                    warn!(seq, user = %user, "{reason}");
+                    self.mark(seq, "rejected", Some(&reason))?;
+                    self.audit(SERVICE, "event_rejected", json!({"seq": seq, "user_id": user, "effective": effective, "reason": reason}))?;
+                    Metrics::inc(&self.metrics.events_processed, "rejected");
+                    continue;
+                }
+            }
+            std::fs::create_dir_all(&inbox)
+                .and_then(|()| std::fs::write(&file, body.as_bytes()))
+                .map_err(|e| Error::Input(format!("{}: cannot write: {e}", file.display())))?;
+            let actor = std::mem::replace(&mut self.p.actor, by);
+            let r = self.p.hris_event(&file, today);
+            self.p.actor = actor;
+            let _ = std::fs::remove_file(&file);
+            match r {
+                Ok(rep) => {
+                    self.mark(seq, "processed", None)?;
+                    Metrics::inc(&self.metrics.events_processed, "processed");
+                    applied += 1;
+                    info!(seq, user = %user, event = %event, derived = rep.events.len(), "event applied to the directory");
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    warn!(seq, user = %user, error = %reason, "event failed");
+                    self.mark(seq, "failed", Some(&reason))?;
+                    Metrics::inc(&self.metrics.events_processed, "failed");
+                }
+            }
+        }
+        if applied > 0 {
+            self.reconcile(SERVICE);
+        }
+        Ok(())
+    }
+
+    /// Pulls the provisioned systems never pulled (a plan needs to know what they hold).
+    fn ensure_pulled(&mut self) -> R<()> {
+        let names: Vec<String> = self
+            .p
+            .project
+            .systems
+            .values()
+            .filter(|s| s.mode != Mode::Off)
+            .map(|s| s.name.clone())
+            .collect();
+        for n in names {
+            let pulled: i64 = st(
+                self.p.state.conn.query_row(
+                    "SELECT count(*) FROM pulls WHERE system = ?1",
+                    [&n],
+                    |r| r.get(0),
+                ),
+                &self.path(),
+            )?;
+            if pulled == 0 {
+                self.pull(Some(&n))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn pull(&mut self, system: Option<&str>) -> R<polc_provision::PullReport> {
+        let r = self.p.pull(system);
+        if r.is_err() {
+            self.metrics.connector_errors.fetch_add(1, Relaxed);
+        }
+        self.count_quarantined();
+        r
+    }
+
+    fn count_quarantined(&self) {
+        if let Ok(n) = self
+            .p
+            .state
+            .conn
+            .query_row("SELECT count(*) FROM quarantine", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        {
+            self.metrics.quarantined.store(n as u64, Relaxed);
+        }
+    }
+
+    /// Plans at today's date: `auto` systems are applied (under the guards), the plan of the
+    /// `review` systems is queued (the older pending ones are superseded).
+    pub fn reconcile(&mut self, actor: &str) {
+        if let Err(e) = self.try_reconcile(actor) {
+            warn!(error = %e, "reconcile stopped");
+        }
+    }
+
+    fn try_reconcile(&mut self, actor: &str) -> R<()> {
+        self.ensure_pulled()?;
+        let today = today();
+        let full = self.p.project.clone();
+        let has = |m: Mode| full.systems.values().any(|s| s.mode == m);
+        if has(Mode::Auto) {
+            let r = self.plan_only(&full, Mode::Review, today, actor);
+            match r {
+                Ok(plan) if plan.summary.actions > 0 => {
+                    self.set_plan(
+                        &plan.id,
+                        "auto",
+                        "applying",
+                        Some(SERVICE),
+                        Some(&plan.digest),
+                        None,
+                    )?;
+                    let mut opts = ApplyOptions::new(Approval::AutoApprove, today);
+                    opts.as_name = Some(SERVICE.into());
+                    let _ = self.run_apply(&plan.id, "auto", opts);
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "planning the auto systems failed"),
+            }
+        }
+        if has(Mode::Review) {
+            let plan = self.plan_only(&full, Mode::Auto, today, actor)?;
+            if plan.summary.actions > 0 {
+                let path = self.path();
+                let known: Option<String> = st(
+                    self.p
+                        .state
+                        .conn
+                        .query_row(
+                            "SELECT status FROM serve_plans WHERE plan_id = ?1",
+                            [&plan.id],
+                            |r| r.get(0),
+                        )
+                        .optional(),
+                    &path,
+                )?;
+                if known.is_none() {
+                    self.set_plan(
+                        &plan.id,
+                        "review",
+                        "pending",
+                        None,
+                        Some(&plan.digest),
+                        None,
+                    )?;
+                    self.metrics.plans_queued.fetch_add(1, Relaxed);
+                    info!(plan = %plan.id, actions = plan.summary.actions, "plan queued for review");
+                }
+                st(
+                    self.p.state.conn.execute(
+                        "UPDATE serve_plans SET status = 'superseded', reason = ?2, updated_at = ?3 WHERE kind = 'review' AND status = 'pending' AND plan_id != ?1",
+                        params![plan.id, format!("superseded by {}", plan.id), polc_provision::state::now_text()],
+                    ),
+                    &path,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A plan with the systems of mode `without` left out (set to off for this plan only).
+    fn plan_only(
+        &mut self,
+        full: &Project,
+        without: Mode,
+        at: NaiveDate,
+        actor: &str,
+    ) -> R<polc_provision::Plan> {
+        let mut part = full.clone();
+        for s in part.systems.values_mut() {
+            if s.mode == without {
+                s.mode = Mode::Off;
+            }
+        }
+        self.p.project = part;
+        let old = std::mem::replace(&mut self.p.actor, actor.to_string());
+        let r = self.p.plan(at);
+        self.p.actor = old;
+        self.p.project = full.clone();
+        r
+    }
+
+    pub fn set_plan(
+        &self,
+        id: &str,
+        kind: &str,
+        status: &str,
+        by: Option<&str>,
+        digest: Option<&str>,
+        reason: Option<&str>,
+    ) -> R<()> {
+        st(
+            self.p.state.conn.execute(
+                "INSERT INTO serve_plans(plan_id, kind, status, decided_by, digest, reason, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(plan_id) DO UPDATE SET status = ?3, decided_by = coalesce(?4, decided_by), digest = coalesce(?5, digest), reason = ?6, updated_at = ?7",
+                params![id, kind, status, by, digest, reason, polc_provision::state::now_text()],
+            ),
+            &self.path(),
+        )
+        .map(|_| ())
+    }
+
+    /// Applies a plan and records the outcome (`applied`, `incomplete`, `refused`).
+    pub fn run_apply(
+        &mut self,
+        id: &str,
+        kind: &str,
+        opts: ApplyOptions,
+    ) -> R<polc_provision::ApplyReport> {
+        let started = Instant::now();
+        let r = self.p.apply(id, &opts);
+        self.metrics.observe_apply(started.elapsed().as_secs_f64());
+        self.count_quarantined();
+        match &r {
+            Ok(rep) => {
+                let s = &rep.summary;
+                for (k, v) in [
+                    ("done", s.done),
+                    ("failed", s.failed),
+                    ("stale", s.stale),
+                    ("skipped", s.skipped),
+                    ("pending", s.pending),
+                ] {
+                    if v > 0 {
+                        self.metrics.action(k, v as u64);
+                    }
+                }
+                self.metrics
+                    .connector_errors
+                    .fetch_add(s.failed as u64, Relaxed);
+                let status = if rep.all_done() {
+                    "applied"
+                } else {
+                    "incomplete"
+                };
+                self.set_plan(id, kind, status, None, None, None)?;
+                info!(plan = %id, done = s.done, failed = s.failed, pending = s.pending, "applied");
+            }
+            Err(e) => {
+                warn!(plan = %id, error = %e, "apply refused or failed");
+                let status = if kind == "review" {
+                    "pending"
+                } else {
+                    "refused"
+                };
+                self.set_plan(id, kind, status, None, None, Some(&e.to_string()))?;
+            }
+        }
+        r
+    }
+
+    /// After a restart: applies that were under way are carried on (the journal knows what
+    /// was sent), then stored events are processed.
+    pub fn resume(&mut self) {
+        let rows: Vec<Resumable> = match self
+            .p
+            .state
+            .conn
+            .prepare(
+                "SELECT sp.plan_id, sp.kind, sp.decided_by, sp.digest, p.as_of FROM serve_plans sp JOIN plans p ON p.id = sp.plan_id WHERE sp.status = 'applying'",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                    .collect()
+            }) {
+            Ok(r) => r,
+            Err(e) => {
+                error!(error = %e, "cannot read the applies under way");
+                Vec::new()
+            }
+        };
+        for (id, kind, by, digest, as_of) in rows {
+            let Ok(at) = NaiveDate::parse_from_str(&as_of, "%Y-%m-%d") else {
+                continue;
+            };
+            let approve = match (kind.as_str(), digest) {
+                ("review", Some(d)) => Approval::Digest(d),
+                _ => Approval::AutoApprove,
+            };
+            let mut opts = ApplyOptions::new(approve, at);
+            opts.as_name = by.or(Some(SERVICE.into()));
+            info!(plan = %id, "resuming an apply interrupted by a stop");
+            let _ = self.run_apply(&id, &kind, opts);
+        }
+        self.process();
+    }
+
+    /// Pulls everything, then the plan of every system at today's date is the drift.
+    pub fn drift_run(&mut self, actor: &str) -> R<Json> {
+        let pull = self.pull(None)?;
+        let old = std::mem::replace(&mut self.p.actor, actor.to_string());
+        let plan = self.p.plan(today());
+        self.p.actor = old;
+        let plan = plan?;
+        let findings = plan.summary.actions + plan.summary.unmanaged;
+        self.metrics.drift_findings.store(findings as u64, Relaxed);
+        let out = json!({
+            "ran_at": polc_provision::state::now_text(),
+            "as_of": plan.as_of,
+            "plan": plan.id,
+            "findings": findings,
+            "summary": plan.summary,
+            "systems": plan.systems,
+            "actions": plan.actions,
+            "pulled": pull.systems.iter().map(|s| json!({"system": s.system, "entries": s.entries})).collect::<Vec<_>>(),
+        });
+        let path = self.path();
+        polc_provision::state::State::set_meta(
+            &self.p.state.conn,
+            &path,
+            "serve.drift",
+            &out.to_string(),
+        )?;
+        self.set_plan(
+            &plan.id,
+            "drift",
+            "report",
+            Some(actor),
+            Some(&plan.digest),
+            None,
+        )?;
+        Ok(out)
+    }
+
+    /// Loads the project file and the policies again; a project or bundle with errors is
+    /// refused and the running one kept (logged, counted, audited).
+    pub fn reload(&mut self, actor: &str, why: &str) -> Result<String, String> {
+        let attempt = || -> Result<(Provision, Auth), String> {
+            let project = Project::load(&self.config).map_err(|e| e.to_string())?;
+            let auth = Auth::from_config(&project.server)?;
+            let mut np = Provision::open(project, (self.connectors)())
+                .map_err(|e| e.to_string())?
+                .with_actor(SERVICE);
+            np.bundle().map_err(|e| e.to_string())?;
+            Ok((np, auth))
+        };
+        match attempt() {
+            Ok((np, auth)) => {
+                self.p = np;
+                *self.auth.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(auth);
+                Metrics::inc(&self.metrics.reloads, "ok");
+                let digest = self
+                    .p
+                    .state
+                    .meta("bundle")
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                info!(reason = why, bundle = %digest, "reloaded");
+                let _ = self.audit(actor, "reload", json!({"reason": why, "bundle": digest}));
+                Ok(digest)
+            }
+            Err(e) => {
+                Metrics::inc(&self.metrics.reloads, "refused");
+                warn!(reason = why, error = %e, "reload refused: the running policies and configuration are kept");
+                let _ = self.audit(actor, "reload_refused", json!({"reason": why, "error": e}));
+                Err(e)
+            }
+        }
+    }
+
+    pub fn last_run(&self, job: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let t: Option<String> = self
+            .p
+            .state
+            .conn
+            .query_row(
+                "SELECT last_run FROM serve_schedule WHERE job = ?1",
+                [job],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+
+    pub fn set_last_run(&self, job: &str, at: chrono::DateTime<chrono::Utc>) {
+        if let Err(e) = self.p.state.conn.execute(
+            "INSERT INTO serve_schedule(job, last_run) VALUES (?1, ?2) ON CONFLICT(job) DO UPDATE SET last_run = ?2",
+            params![job, at.to_rfc3339()],
+        ) {
+            error!(error = %e, job, "cannot record the schedule's run");
+        }
+    }
+
+    /// One scheduled job: `pull`, `plan` or `drift`.
+    pub fn scheduled(&mut self, job: &str) {
+        info!(job, "scheduled run");
+        self.metrics.schedule_run(job);
+        match job {
+            "pull" => {
+                if let Err(e) = self.pull(None) {
+                    warn!(error = %e, "scheduled pull failed");
+                }
+            }
+            "plan" => {
+                self.process();
+                self.reconcile(SERVICE);
+            }
+            "drift" => {
+                if let Err(e) = self.drift_run(SERVICE) {
+                    warn!(error = %e, "scheduled drift failed");
+                }
+            }
+            _ => self.process(),
+        }
+        self.set_last_run(job, chrono::Utc::now());
+    }
+
+    pub fn mark_ready(&self) {
+        self.ready.store(true, Relaxed);
+    }
+}

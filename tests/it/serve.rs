@@ -1,0 +1,703 @@
+//! `polc serve` as a process: signed HRIS webhooks (signed by the `standardwebhooks` PyPI
+//! package, a client nobody here wrote), a hire provisioned in an `auto` system and queued
+//! for review in a `review` one, approval through the API, every role against every route,
+//! secrets never in the logs, SIGTERM and kill -9 then a restart that finishes the work.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::support::POLC;
+
+const SECRET: &str = "whsec_c2VydmUtdGVzdC1zZWNyZXQtb2YtdGhpcnR5LXR3by1ieXRlcw==";
+const SECRET_VAR: &str = "POLC_TEST_WEBHOOK_SECRET";
+const TOKENS: &[(&str, &str, &str)] = &[
+    ("vera", "viewer", "tok-viewer-5b1e0c7d9a"),
+    ("rita", "reviewer", "tok-reviewer-8f2a6b3c1d"),
+    ("otto", "operator", "tok-operator-4c9d2e7f0a"),
+    ("hr", "hris", "tok-hris-1a7b3c9e5f"),
+];
+
+fn token(role: &str) -> &'static str {
+    TOKENS.iter().find(|t| t.1 == role).unwrap().2
+}
+
+fn python() -> PathBuf {
+    Path::new(root!()).join("target/test-venv/bin/python")
+}
+
+/// A project from the seed: `github` provisioned automatically, `gitlab` under review.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    polc_provision::init(dir.path()).unwrap();
+    std::fs::write(dir.path().join("systems/github.json"), "[]\n").unwrap();
+    let mut toml = std::fs::read_to_string(dir.path().join("polc.toml")).unwrap();
+    toml += "\n[systems.github]\nconnector = \"file\"\npath = \"systems/github.json\"\nmode = \"auto\"\n";
+    toml += &format!("\n[server]\nwebhook_secret_env = \"{SECRET_VAR}\"\nfour_eyes = true\n");
+    for (name, role, tok) in TOKENS {
+        let sha = hex::encode(Sha256::digest(tok.as_bytes()));
+        toml += &format!("\n[server.tokens.{name}]\nrole = \"{role}\"\nsha256 = \"{sha}\"\n");
+    }
+    std::fs::write(dir.path().join("polc.toml"), toml).unwrap();
+    dir
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(POLC);
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--config",
+        ])
+        .arg(dir.join("polc.toml"))
+        .env(SECRET_VAR, SECRET)
+        .env_remove("POLC_FAILPOINT")
+        .env_remove("POLC_FAILPOINT_KILL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        let l = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.contains("\"serving\"") {
+                    let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                    let _ = tx.send(v["listen"].as_str().unwrap_or_default().to_string());
+                }
+                let mut g = l.lock().unwrap();
+                g.push_str(&line);
+                g.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the service did not start:\n{}", logs.lock().unwrap());
+            }
+        };
+        let s = Server {
+            child,
+            base: format!("http://{addr}"),
+            logs,
+        };
+        // ready: the worker has resumed what a previous run left
+        s.wait_for("ready", || s.get("/readyz", "viewer").0 == 200);
+        s
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into()
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        role: Option<&str>,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+    ) -> (u16, Value) {
+        let agent = Server::agent();
+        let url = format!("{}{path}", self.base);
+        let auth = role.map(|r| format!("Bearer {}", token(r)));
+        let mut resp = match method {
+            "GET" => {
+                let mut rq = agent.get(&url);
+                if let Some(a) = &auth {
+                    rq = rq.header("authorization", a);
+                }
+                rq.call()
+            }
+            _ => {
+                let mut rq = agent.post(&url).header("content-type", "application/json");
+                if let Some(a) = &auth {
+                    rq = rq.header("authorization", a);
+                }
+                for (k, v) in headers {
+                    rq = rq.header(*k, v);
+                }
+                rq.send(body.unwrap_or(b"{}"))
+            }
+        }
+        .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn get(&self, path: &str, role: &str) -> (u16, Value) {
+        self.send("GET", path, Some(role), &[], None)
+    }
+
+    fn post(&self, path: &str, role: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            "POST",
+            path,
+            Some(role),
+            &[],
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    /// Posts a body signed by the reference library.
+    fn webhook(&self, id: &str, body: &str, ts: i64, secret: &str) -> (u16, Value) {
+        let sig = sign(secret, id, ts, body);
+        self.webhook_raw(id, ts, &sig, body)
+    }
+
+    fn webhook_raw(&self, id: &str, ts: i64, sig: &str, body: &str) -> (u16, Value) {
+        self.send(
+            "POST",
+            "/v1/hris/events",
+            Some("hris"),
+            &[
+                ("webhook-id", id.into()),
+                ("webhook-timestamp", ts.to_string()),
+                ("webhook-signature", sig.into()),
+            ],
+            Some(body.as_bytes()),
+        )
+    }
+
+    fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            if start.elapsed() > Duration::from_secs(60) {
+                panic!("timed out waiting for {what}; logs:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn term(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no exit after SIGTERM:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `webhook-signature` as the `standardwebhooks` package computes it.
+fn sign(secret: &str, id: &str, ts: i64, body: &str) -> String {
+    let mut p = Command::new(python())
+        .args([
+            "-c",
+            "import sys, datetime\nfrom standardwebhooks import Webhook\n\
+             body = sys.stdin.read()\n\
+             ts = datetime.datetime.fromtimestamp(int(sys.argv[3]), tz=datetime.timezone.utc)\n\
+             print(Webhook(sys.argv[1]).sign(sys.argv[2], ts, body))",
+            secret,
+            id,
+            &ts.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("target/test-venv: run `bash .ci/deps`");
+    p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+fn hire(user: &str, department: &str, start: chrono::NaiveDate) -> Value {
+    json!({"event": "employee.hired", "user_id": user, "email": format!("{user}@company.com"),
+        "first_name": "New", "last_name": "Person", "job_title": "Software Engineer",
+        "department": department, "team": "Platform", "employment_type": "FTE",
+        "employment_status": "Active", "start_date": start.to_string(),
+        "manager": "john.doe@company.com", "location": "Berlin", "cost_center": "CC-9"})
+}
+
+fn snapshot(s: &Server, dir: &Path) {
+    let users = std::fs::read(dir.join("hris/users.json")).unwrap();
+    let (st, v) = s.send("POST", "/v1/hris/snapshot", Some("hris"), &[], Some(&users));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["baseline"], true, "{v}");
+}
+
+fn holds(dir: &Path, system: &str, user: &str) -> usize {
+    let text =
+        std::fs::read_to_string(dir.join(format!("systems/{system}.json"))).unwrap_or_default();
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    v.as_array()
+        .map(|a| a.iter().filter(|e| e["user_id"] == user).count())
+        .unwrap_or(0)
+}
+
+fn pending(s: &Server) -> Vec<Value> {
+    let (st, v) = s.get("/v1/plans?status=pending", "viewer");
+    assert_eq!(st, 200, "{v}");
+    v["plans"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_hire_by_webhook_is_provisioned_in_auto_and_approved_through_the_api_in_review() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let body = hire("new.person", "Engineering", today()).to_string();
+    let (st, v) = s.webhook("msg_hire_1", &body, now(), SECRET);
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(v["duplicate"], false);
+    // auto: applied at once
+    s.wait_for("github to hold new.person", || {
+        holds(dir.path(), "github", "new.person") > 0
+    });
+    // review: queued, not applied
+    s.wait_for("a pending plan", || !pending(&s).is_empty());
+    assert_eq!(holds(dir.path(), "gitlab", "new.person"), 0);
+    let plans = pending(&s);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    let id = plans[0]["id"].as_str().unwrap().to_string();
+    let digest = plans[0]["digest"].as_str().unwrap().to_string();
+    let (st, plan) = s.get(&format!("/v1/plans/{id}"), "viewer");
+    assert_eq!(st, 200);
+    let actions = plan["plan"]["actions"].as_array().unwrap();
+    assert!(actions.iter().all(|a| a["system"] == "gitlab"), "{plan}");
+    assert!(
+        actions.iter().any(|a| a["user_id"] == "new.person"),
+        "{plan}"
+    );
+    // a viewer may not approve; a wrong digest is refused; the reviewer's approval applies
+    assert_eq!(
+        s.post(
+            &format!("/v1/plans/{id}/approve"),
+            "viewer",
+            &json!({"digest": digest})
+        )
+        .0,
+        403
+    );
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "reviewer",
+        &json!({"digest": "sha256:0"}),
+    );
+    assert_eq!(st, 409, "{v}");
+    assert_eq!(v["error"]["code"], "refused");
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "reviewer",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert!(holds(dir.path(), "gitlab", "new.person") > 0);
+    let (_, v) = s.get(&format!("/v1/plans/{id}"), "viewer");
+    assert_eq!(v["review"]["status"], "applied", "{v}");
+    assert_eq!(v["review"]["decided_by"], "rita", "{v}");
+    // the approver audited is the token's name
+    let (_, audit) = s.get("/v1/audit?after=0&limit=5000", "viewer");
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "approval" && e["details"]["approver"] == "rita"),
+        "{audit}"
+    );
+    // the person's view
+    let (st, u) = s.get("/v1/users/new.person", "viewer");
+    assert_eq!(st, 200, "{u}");
+    assert_eq!(u["record"]["department"], "Engineering");
+    assert!(
+        u["observed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["system"] == "github"),
+        "{u}"
+    );
+    let (st, x) = s.get(
+        "/v1/users/new.person/explain?grant=github:org:engineering",
+        "viewer",
+    );
+    assert_eq!(st, 200, "{x}");
+    let (st, _) = s.get("/v1/users/nobody", "viewer");
+    assert_eq!(st, 404);
+    let (st, e) = s.post("/v1/evaluate", "viewer", &json!({"record": hire("what.if", "Sales", today()).as_object().unwrap().iter().filter(|(k, _)| *k != "event").map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>()}));
+    assert_eq!(st, 200, "{e}");
+    let (_, m) = s.send("GET", "/metrics", Some("operator"), &[], None);
+    let m = m.as_str().unwrap_or_default().to_string();
+    assert!(m.contains("polc_events_received_total 1"), "{m}");
+    assert!(m.contains("polc_actions_total{status=\"done\"}"), "{m}");
+    assert_eq!(s.term().code(), Some(0));
+}
+
+#[test]
+fn webhook_signatures_timestamps_replays_and_order() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let body = json!({"event": "employee.updated", "user_id": "sarah.chen", "effective_date": today().to_string(),
+        "changes": {"job_title": {"old": "Sales Engineer", "new": "Solutions Architect"}}})
+    .to_string();
+    // tampered body: signed one, sent another
+    let sig = sign(SECRET, "msg_1", now(), &body);
+    let (st, v) = s.webhook_raw(
+        "msg_1",
+        now(),
+        &sig,
+        &body.replace("Architect", "Architekt"),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("bad_signature")),
+        "{v}"
+    );
+    // wrong secret
+    let (st, v) = s.webhook(
+        "msg_1",
+        &body,
+        now(),
+        "whsec_d3Jvbmctc2VjcmV0LW9mLXRoaXJ0eS10d28tYnl0ZXM=",
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("bad_signature")),
+        "{v}"
+    );
+    // stale and future timestamps
+    let (st, v) = s.webhook("msg_1", &body, now() - 600, SECRET);
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("stale_timestamp")),
+        "{v}"
+    );
+    let (st, _) = s.webhook("msg_1", &body, now() + 600, SECRET);
+    assert_eq!(st, 401);
+    // no signature at all
+    let (st, _) = s.send(
+        "POST",
+        "/v1/hris/events",
+        Some("hris"),
+        &[],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(st, 400);
+    // valid; several signatures, one good
+    let good = sign(SECRET, "msg_1", now(), &body);
+    let (st, v) = s.webhook_raw("msg_1", now(), &format!("v1,Zm9vYmFy {good}"), &body);
+    assert_eq!(st, 202, "{v}");
+    // replayed: acknowledged, not processed again
+    let (st, v) = s.webhook("msg_1", &body, now(), SECRET);
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(v["duplicate"], true, "{v}");
+    s.wait_for("the update", || {
+        s.get("/v1/users/sarah.chen", "viewer").1["record"]["job_title"] == "Solutions Architect"
+    });
+    let (_, audit) = s.get("/v1/audit?after=0&limit=5000", "viewer");
+    let events = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "event" && e["details"]["user_id"] == "sarah.chen")
+        .count();
+    assert_eq!(events, 1, "{audit}");
+    // an event dated before what is applied for that person: refused with the reason
+    let yesterday = today().pred_opt().unwrap();
+    let late = json!({"event": "employee.updated", "user_id": "sarah.chen", "effective_date": yesterday.to_string(),
+        "changes": {"department": {"old": "Sales", "new": "Engineering"}}})
+    .to_string();
+    let (st, v) = s.webhook("msg_2", &late, now(), SECRET);
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("out_of_order")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("effective"),
+        "{v}"
+    );
+    // one delivery out of order within itself is applied in effective-date order; a hire
+    // dated tomorrow waits for its day
+    let tomorrow = today().succ_opt().unwrap();
+    let batch = json!([
+        hire("later.person", "Engineering", tomorrow),
+        hire("now.person", "Sales", today())
+    ])
+    .to_string();
+    let (st, v) = s.webhook("msg_3", &batch, now(), SECRET);
+    assert_eq!((st, &v["events"]), (202, &json!(2)), "{v}");
+    s.wait_for("now.person", || {
+        s.get("/v1/users/now.person", "viewer").0 == 200
+    });
+    assert_eq!(s.get("/v1/users/later.person", "viewer").0, 404);
+    // not JSON events
+    let (st, v) = s.webhook(
+        "msg_4",
+        "{\"event\": \"employee.fired\", \"user_id\": \"x\"}",
+        now(),
+        SECRET,
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_event")),
+        "{v}"
+    );
+}
+
+/// Each route of the OpenAPI document with a request that passes authentication.
+fn probe(path: &str) -> (String, Option<Value>) {
+    let p = path.replace("{id}", "nobody");
+    let p = if p.ends_with("/explain") {
+        format!("{p}?grant=github:org:engineering")
+    } else {
+        p
+    };
+    let body = match path {
+        "/v1/evaluate" => Some(json!({"record": {}})),
+        "/v1/plans/{id}/approve" => Some(json!({"digest": "sha256:0"})),
+        "/v1/plans/{id}/reject" => Some(json!({"reason": "no"})),
+        _ => None,
+    };
+    (p, body)
+}
+
+#[test]
+fn every_role_against_every_route() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    let doc: Value = serde_json::from_str(polc_serve::api::OPENAPI).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let allowed: Vec<&str> = op["x-roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            let (p, body) = probe(path);
+            let body = body.map(|b| b.to_string());
+            // no token: 401, except the one public route
+            let (st, v) = s.send(&method, &p, None, &[], body.as_deref().map(str::as_bytes));
+            if allowed.is_empty() {
+                assert_eq!(st, 200, "{method} {path}: {v}");
+            } else {
+                assert_eq!(st, 401, "{method} {path} without a token: {v}");
+                let (st, _) = s.send(
+                    &method,
+                    &p,
+                    None,
+                    &[("authorization", "Bearer wrong".into())],
+                    body.as_deref().map(str::as_bytes),
+                );
+                assert_eq!(st, 401, "{method} {path} with a wrong token");
+            }
+            for (_, role, _) in TOKENS {
+                let (st, v) = s.send(
+                    &method,
+                    &p,
+                    Some(role),
+                    &[],
+                    body.as_deref().map(str::as_bytes),
+                );
+                if allowed.is_empty() || allowed.contains(role) {
+                    assert!(st != 401 && st != 403, "{role} {method} {path}: {st} {v}");
+                    // the route exists: not the router's fallback
+                    assert_ne!(v["error"]["code"], "not_found_route", "{method} {path}");
+                    assert!(
+                        !(st == 404
+                            && v["error"]["message"]
+                                .as_str()
+                                .unwrap_or("")
+                                .contains("no such route")),
+                        "{method} {path} is not served"
+                    );
+                } else {
+                    assert_eq!(st, 403, "{role} {method} {path}: {v}");
+                    assert_eq!(v["error"]["code"], "forbidden");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 19 * 4, "{checked}");
+    let (st, v) = s.get("/v1/nothing", "viewer");
+    assert_eq!((st, v["error"]["code"].as_str()), (404, Some("not_found")));
+    let (st, v) = s.get("/v1/evidence?from=2025-01-01&to=2025-02-01", "viewer");
+    assert_eq!(st, 501, "{v}");
+}
+
+#[test]
+fn secrets_never_reach_the_logs() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let body = hire("log.person", "Engineering", today()).to_string();
+    assert_eq!(s.webhook("msg_log", &body, now(), SECRET).0, 202);
+    assert_eq!(
+        s.webhook(
+            "msg_bad",
+            &body,
+            now(),
+            "whsec_d3Jvbmctc2VjcmV0LW9mLXRoaXJ0eS10d28tYnl0ZXM="
+        )
+        .0,
+        401
+    );
+    for (_, role, _) in TOKENS {
+        s.get("/v1/plans", role);
+    }
+    s.send(
+        "GET",
+        "/v1/plans",
+        None,
+        &[(
+            "authorization",
+            format!("Bearer {}", "tok-not-configured-123"),
+        )],
+        None,
+    );
+    s.wait_for("log.person", || {
+        holds(dir.path(), "github", "log.person") > 0
+    });
+    assert_eq!(s.post("/v1/reload", "operator", &json!({})).0, 200);
+    let logs = s.logs();
+    drop(s);
+    assert!(logs.lines().count() > 10, "{logs}");
+    assert!(
+        logs.lines().all(|l| l.starts_with('{')),
+        "JSON lines:\n{logs}"
+    );
+    let secret_b64 = SECRET.trim_start_matches("whsec_");
+    for needle in TOKENS
+        .iter()
+        .map(|t| t.2)
+        .chain([SECRET, secret_b64, "tok-not-configured-123"])
+    {
+        assert!(!logs.contains(needle), "`{needle}` is in the logs:\n{logs}");
+    }
+    // and the names are, so the logs still say who did what
+    assert!(logs.contains("\"caller\":\"rita\""), "{logs}");
+}
+
+#[test]
+fn sigterm_mid_work_exits_0_and_a_restart_finishes() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let batch: Vec<Value> = (0..20)
+        .map(|i| hire(&format!("p{i:02}"), "Engineering", today()))
+        .collect();
+    let body = Value::Array(batch).to_string();
+    assert_eq!(s.webhook("msg_many", &body, now(), SECRET).0, 202);
+    let status = s.term();
+    assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
+    let s = Server::start(dir.path(), &[]);
+    s.wait_for("every hire in github", || {
+        (0..20).all(|i| holds(dir.path(), "github", &format!("p{i:02}")) > 0)
+    });
+    // nothing twice: one entry per grant per person
+    let gh = std::fs::read_to_string(dir.path().join("systems/github.json")).unwrap();
+    let v: Vec<Value> = serde_json::from_str(&gh).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &v {
+        assert!(
+            seen.insert((e["user_id"].to_string(), e["grant"].to_string())),
+            "twice: {e}"
+        );
+    }
+    assert_eq!(s.term().code(), Some(0));
+}
+
+#[test]
+fn kill_9_mid_apply_then_a_restart_resumes_from_the_journal() {
+    let dir = project();
+    // the first apply is killed (SIGKILL) after its first change is sent
+    let s = Server::start(
+        dir.path(),
+        &[("POLC_FAILPOINT", "sent:1"), ("POLC_FAILPOINT_KILL", "1")],
+    );
+    let users = std::fs::read(dir.path().join("hris/users.json")).unwrap();
+    let _ = s.send("POST", "/v1/hris/snapshot", Some("hris"), &[], Some(&users));
+    let mut s = s;
+    let start = Instant::now();
+    while s.child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not killed:\n{}",
+            s.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = Server::start(dir.path(), &[]);
+    s.wait_for("the auto plan applied", || {
+        s.get("/v1/plans", "viewer").1["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "auto" && p["status"] == "applied")
+    });
+    let gh = std::fs::read_to_string(dir.path().join("systems/github.json")).unwrap();
+    let v: Vec<Value> = serde_json::from_str(&gh).unwrap();
+    assert!(!v.is_empty());
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &v {
+        assert!(
+            seen.insert((e["user_id"].to_string(), e["grant"].to_string())),
+            "twice: {e}"
+        );
+    }
+}
