@@ -21,8 +21,8 @@ mod plan;
 mod progress;
 mod project;
 mod pull;
-mod status;
 mod serve;
+mod status;
 mod test;
 
 use std::path::PathBuf;

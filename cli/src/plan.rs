@@ -12,7 +12,7 @@ use super::{parse_date, Exit, InputError};
 
 #[derive(Args)]
 pub struct PlanArgs {
-    /// Offline plan only: policy files or directories (walked recursively for *.pol)
+    /// Offline plan only: policy files or directories (walked recursively for *.pol); default: the `[policies]` of the nearest polc.toml, else `.`
     paths: Vec<PathBuf>,
     /// Offline plan only: a compiled bundle (`polc build`) instead of sources
     #[arg(long, conflicts_with = "paths")]
