@@ -143,6 +143,50 @@ fn init_import_pull_plan_apply_status_verify_on_a_file_system() {
     ok(dir, &["audit", "verify", "--head", &head]);
     let (code, _, _) = run(dir, &["audit", "verify", "--head", "sha256:00"]);
     assert_ne!(code, 0);
+
+    // The evidence pack of the period: every section with its controls, in each format;
+    // signed, the signature file is written beside it.
+    let pack = json(&ok(
+        dir,
+        &[
+            "audit",
+            "export",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2030-01-01",
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(pack.to_string().contains("CC6.2"), "{pack}");
+    let md = ok(
+        dir,
+        &["audit", "export", "--to", "2030-01-01", "--format", "md"],
+    );
+    assert!(md.contains(r"CC6\.2") && md.contains(r"A\.9\.2\.6"), "{md}");
+    ok(dir, &["keygen", "-o", "ev.key"]);
+    ok(
+        dir,
+        &[
+            "audit",
+            "export",
+            "--to",
+            "2030-01-01",
+            "--sign-key",
+            "ev.key",
+            "-o",
+            "pack.html",
+        ],
+    );
+    let html = std::fs::read_to_string(dir.join("pack.html")).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html") || html.starts_with("<!doctype html"),
+        "{html}"
+    );
+    assert!(dir.join("pack.html.sig").is_file());
+    let (code, _, err) = run(dir, &["audit", "export", "--format", "pdf"]);
+    assert_eq!(code, 2, "{err}");
     held(dir);
 }
 
