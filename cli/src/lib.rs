@@ -7,6 +7,7 @@ mod audit;
 mod build;
 mod check;
 mod common;
+mod demo;
 mod drift;
 mod eval;
 mod event;
@@ -100,6 +101,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Run the service: HRIS webhooks, the JSON API, the schedule (docs/serve.md)
     Serve(serve::ServeArgs),
+    /// The seed story end to end on a temporary project: hire, promotion, transfer with grace, an out-of-band grant found by pull, termination, the evidence pack
+    Demo(demo::DemoArgs),
 }
 
 /// Parses `std::env::args` and runs the command; returns the process exit code.
@@ -150,6 +153,7 @@ pub fn main() -> Exit {
         Command::Keygen(a) => keygen::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Demo(a) => demo::run(a),
     };
     match result {
         Ok(code) => code,

@@ -21,6 +21,7 @@ mod cli_eval;
 mod cli_fmt;
 mod cli_impact;
 mod cli_mine;
+mod demo;
 mod diagnostics;
 mod docs_diagnostics;
 mod editor_nvim;
