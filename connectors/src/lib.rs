@@ -18,6 +18,7 @@ pub mod exec;
 pub mod file;
 pub mod retry;
 pub mod scim;
+pub mod testing;
 mod text;
 
 pub use exec::{ExecConfig, ExecConnector};

@@ -7,8 +7,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,18 +22,6 @@ const TOKEN: &str = "polc-test-token-7f3a9c";
 // The server.
 
 /// A `scim2-server` process, killed (SIGKILL, by its own pid) when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn venv() -> PathBuf {
     match std::env::var_os("POLC_TEST_VENV") {
         Some(dir) => PathBuf::from(dir),
@@ -43,96 +29,10 @@ fn venv() -> PathBuf {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use polc_connectors::testing::Scim2Server as Server;
 
-impl Server {
-    fn start() -> Server {
-        let program = venv().join("bin/scim2-server");
-        assert!(
-            program.exists(),
-            "{} is missing: run `bash .ci/deps` (it installs scim2-server in target/test-venv), \
-             or point POLC_TEST_VENV at a virtualenv that has it",
-            program.display()
-        );
-        let mut last = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let mut child = Command::new(&program)
-                .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
-                .args([
-                    "--bearer-token",
-                    TOKEN,
-                    "--tenant",
-                    "slack",
-                    "--tenant",
-                    "gitlab",
-                ])
-                .env("PYTHONUNBUFFERED", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start scim2-server");
-            let (send, lines) = mpsc::channel::<String>();
-            for out in [
-                child
-                    .stdout
-                    .take()
-                    .map(|o| Box::new(o) as Box<dyn Read + Send>),
-                child
-                    .stderr
-                    .take()
-                    .map(|e| Box::new(e) as Box<dyn Read + Send>),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let send = send.clone();
-                // Read (and keep draining: the server logs every request) until the end.
-                std::thread::spawn(move || {
-                    for line in BufReader::new(out).lines() {
-                        let Ok(line) = line else { break };
-                        let _ = send.send(line);
-                    }
-                });
-            }
-            drop(send);
-            let mut server = Server { child, port };
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut seen = String::new();
-            while Instant::now() < deadline {
-                match lines.recv_timeout(Duration::from_millis(200)) {
-                    Ok(line) if line.contains("Serving SCIM on") => {
-                        // Keep draining in the background.
-                        std::thread::spawn(move || for _ in lines {});
-                        return server;
-                    }
-                    Ok(line) => {
-                        seen.push_str(&line);
-                        seen.push('\n');
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if let Ok(Some(_)) = server.child.try_wait() {
-                            break;
-                        }
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            let _ = server.child.kill();
-            last = seen;
-        }
-        panic!("scim2-server did not start; it said:\n{last}");
-    }
-
-    fn url(&self, tenant: &str) -> String {
-        format!("http://127.0.0.1:{}/{tenant}/v2", self.port)
-    }
+fn start_server() -> Server {
+    Server::start(&venv(), TOKEN, &["slack", "gitlab"])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -282,7 +182,7 @@ fn fast_retries() -> RetryConfig {
 
 #[test]
 fn grant_revoke_set_level_deprovision_and_reactivate_as_read_over_http() {
-    let server = Server::start();
+    let server = start_server();
     let base = server.url("slack");
     let mut c = Retrying::new(ScimConnector::new(config(&base)).unwrap(), fast_retries());
     let ann = person("ann");
@@ -416,7 +316,7 @@ fn grant_revoke_set_level_deprovision_and_reactivate_as_read_over_http() {
 
 #[test]
 fn listing_pages_maps_names_back_and_ignores_foreign_groups() {
-    let server = Server::start();
+    let server = start_server();
     let base = server.url("slack");
     let mut cfg = config(&base);
     cfg.user_name = "{email}".into();
@@ -519,7 +419,7 @@ fn listing_pages_maps_names_back_and_ignores_foreign_groups() {
 
 #[test]
 fn the_token_never_appears_in_errors_or_debug_output() {
-    let server = Server::start();
+    let server = start_server();
     let base = server.url("slack");
     let mut texts = vec![format!("{:?}", config(&base))];
     // A refused token (the wrong one, which is our secret here).
@@ -553,7 +453,7 @@ fn the_token_never_appears_in_errors_or_debug_output() {
 
 #[test]
 fn a_group_changed_by_someone_else_is_read_again_after_a_412() {
-    let server = Server::start();
+    let server = start_server();
     let base = server.url("gitlab");
     let types = BTreeMap::from([("group".to_string(), vec![])]);
     let mut c = Retrying::new(
@@ -599,7 +499,7 @@ fn a_group_changed_by_someone_else_is_read_again_after_a_412() {
 
 #[test]
 fn requests_per_action_and_actions_per_second() {
-    let server = Server::start();
+    let server = start_server();
     let base = server.url("slack");
     let mut c = ScimConnector::new(config(&base)).unwrap();
     let people: Vec<Person> = (0..50).map(|i| person(&format!("p{i:02}"))).collect();
@@ -766,7 +666,7 @@ fn forward(upstream: u16, head: &[u8], body: &[u8]) -> std::io::Result<Vec<u8>> 
 
 #[test]
 fn faults_are_retried_and_nothing_is_duplicated_or_lost() {
-    let server = Server::start();
+    let server = start_server();
     let faults = Faults::default();
     let port = proxy(server.port, faults.clone());
     let through_proxy = format!("http://127.0.0.1:{port}/slack/v2");
@@ -845,7 +745,7 @@ fn faults_are_retried_and_nothing_is_duplicated_or_lost() {
 
 #[test]
 fn a_server_that_says_yes_without_doing_it_fails_the_action() {
-    let server = Server::start();
+    let server = start_server();
     let faults = Faults::default();
     let port = proxy(server.port, faults.clone());
     let through_proxy = format!("http://127.0.0.1:{port}/slack/v2");
@@ -885,7 +785,7 @@ fn a_server_that_says_yes_without_doing_it_fails_the_action() {
 
 #[test]
 fn a_system_that_keeps_failing_is_quarantined() {
-    let server = Server::start();
+    let server = start_server();
     let faults = Faults::default();
     let port = proxy(server.port, faults.clone());
     let mut c = Retrying::new(

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,105 +24,17 @@ const SEED: &str = concat!(root!(), "/examples/seed");
 // ---------------------------------------------------------------------------------------
 // The server (as in connectors/tests/scim.rs).
 
-struct Server {
-    child: Child,
-    port: u16,
-}
+use polc_connectors::testing::Scim2Server as Server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-impl Server {
-    fn start() -> Server {
-        let venv = match std::env::var_os("POLC_TEST_VENV") {
+fn start_server() -> Server {
+    Server::start(
+        &match std::env::var_os("POLC_TEST_VENV") {
             Some(dir) => PathBuf::from(dir),
             None => PathBuf::from(concat!(root!(), "/target/test-venv")),
-        };
-        let program = venv.join("bin/scim2-server");
-        assert!(
-            program.exists(),
-            "{} is missing: run `bash .ci/deps`, or point POLC_TEST_VENV at a virtualenv with scim2-server",
-            program.display()
-        );
-        let mut last = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let mut child = Command::new(&program)
-                .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
-                .args([
-                    "--bearer-token",
-                    TOKEN,
-                    "--tenant",
-                    "slack",
-                    "--tenant",
-                    "gitlab",
-                ])
-                .env("PYTHONUNBUFFERED", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start scim2-server");
-            let (send, lines) = mpsc::channel::<String>();
-            for out in [
-                child
-                    .stdout
-                    .take()
-                    .map(|o| Box::new(o) as Box<dyn Read + Send>),
-                child
-                    .stderr
-                    .take()
-                    .map(|e| Box::new(e) as Box<dyn Read + Send>),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let send = send.clone();
-                std::thread::spawn(move || {
-                    for line in BufReader::new(out).lines() {
-                        let Ok(line) = line else { break };
-                        let _ = send.send(line);
-                    }
-                });
-            }
-            drop(send);
-            let mut server = Server { child, port };
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut seen = String::new();
-            while Instant::now() < deadline {
-                match lines.recv_timeout(Duration::from_millis(200)) {
-                    Ok(line) if line.contains("Serving SCIM on") => {
-                        std::thread::spawn(move || for _ in lines {});
-                        return server;
-                    }
-                    Ok(line) => {
-                        seen.push_str(&line);
-                        seen.push('\n');
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if let Ok(Some(_)) = server.child.try_wait() {
-                            break;
-                        }
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            let _ = server.child.kill();
-            last = seen;
-        }
-        panic!("scim2-server did not start; it said:\n{last}");
-    }
+        },
+        TOKEN,
+        &["slack", "gitlab"],
+    )
 }
 
 /// GET over plain HTTP (no connector involved).
@@ -430,7 +342,7 @@ fn sarah_active(port: u16) -> Vec<bool> {
 
 #[test]
 fn the_seed_lifecycle_on_scim_read_back_over_http() {
-    let server = Server::start();
+    let server = start_server();
     let tmp = project(server.port, "rate_per_second = 0");
     let dir = tmp.path();
     let mut expected = BTreeMap::new();
@@ -551,7 +463,7 @@ fn hire_many(dir: &Path, n: usize) {
 
 #[test]
 fn faults_converge_on_a_rerun_with_nothing_duplicated() {
-    let server = Server::start();
+    let server = start_server();
     let proxy = Proxy::start(server.port);
     let tmp = project(
         proxy.port,
@@ -605,7 +517,7 @@ fn faults_converge_on_a_rerun_with_nothing_duplicated() {
 
 #[test]
 fn polc_killed_mid_apply_then_rerun_finishes() {
-    let server = Server::start();
+    let server = start_server();
     let tmp = project(server.port, "rate_per_second = 10");
     let dir = tmp.path();
     hire_many(dir, 6);
