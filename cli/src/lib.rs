@@ -226,8 +226,11 @@ pub(crate) fn default_paths(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, InputEr
 
 /// Parses an ISO date argument.
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
+    // Only ISO dates with a four-digit year (0001-9999): `+10000-01-01` or `0000-01-01`
+    // would print as non-ISO dates everywhere after.
+    polc::dates::parse(s).ok_or_else(|| {
+        format!("`{s}` is not a date (expected YYYY-MM-DD, a year from 0001 to 9999)")
+    })
 }
 
 /// Writes command output to stdout; a closed pipe (`polc inspect F | head`) ends the
@@ -292,6 +295,21 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "undescribed:\n{}", missing.join("\n"));
+    }
+
+    /// `--at` takes ISO dates with a four-digit year only.
+    #[test]
+    fn dates_outside_the_calendar_are_refused() {
+        assert!(super::parse_date("2025-06-01").is_ok());
+        for bad in [
+            "+10000-01-01",
+            "0000-01-01",
+            "10000-01-01",
+            "2025-6-1x",
+            "2025-02-30",
+        ] {
+            assert!(super::parse_date(bad).is_err(), "{bad}");
+        }
     }
 
     /// One name for the evaluation date: `--at` (`--today` still works where it did).
