@@ -208,7 +208,23 @@ fn load_git(
             "{label}: no .pol files at revision `{rev}`"
         )));
     }
-    // Follow relative imports, as `Loaded::from_paths` does on disk.
+    // Follow relative imports, as `Loaded::from_paths` does on disk: only `.pol` files inside
+    // the bundle's root at that revision (PATH, or a single file's folder). Anything else is
+    // never read; the import's E0004 or unresolved-file error says why.
+    let root = polc::db::lexical_normalize(Path::new(path));
+    let root = if single {
+        root.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        root
+    };
+    let inside = |target: &Path| {
+        let up = target
+            .components()
+            .next()
+            .is_none_or(|c| matches!(c, std::path::Component::ParentDir));
+        let everything = root.as_os_str().is_empty() || root == Path::new(".");
+        !up && !target.is_absolute() && (everything || target.starts_with(&root))
+    };
     let mut i = 0;
     while i < files.len() {
         let parsed = polc::syntax::parse(&files[i].1);
@@ -218,11 +234,16 @@ fn load_git(
             let polc::syntax::ast::Item::Import(imp) = item else {
                 continue;
             };
-            if imp.path.node.starts_with("std/") {
+            if imp.path.node.starts_with("std/")
+                || polc::db::import_path_problem(&imp.path.node).is_some()
+            {
                 continue;
             }
             let target =
                 polc::db::lexical_normalize(&polc::db::resolve_import(&from, &imp.path.node));
+            if !inside(&target) {
+                continue;
+            }
             let target = target.to_string_lossy().into_owned();
             if files
                 .iter()

@@ -430,3 +430,39 @@ fn git_revisions() {
         stderr(&o)
     );
 }
+
+/// `git:REV:PATH` follows imports only inside PATH at that revision: a file elsewhere in the
+/// repository (`../secret.pol`) is never read, so its text cannot leak into the report.
+#[test]
+fn git_revisions_do_not_follow_imports_out_of_the_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    git(repo, &["init", "-q"]);
+    copy_seed(&repo.join("policies"));
+    std::fs::write(
+        repo.join("secret.pol"),
+        "policy \"TOPSECRET-7731\" {\n  when department == \"Sales\"\n  grant slack:channel:#topsecret-7731\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("policies/leak.pol"),
+        "import \"std/hris\"\nimport \"../secret.pol\"\n",
+    )
+    .unwrap();
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", "seed"]);
+    let users = Path::new(root!()).join(USERS);
+    let o = polc_in(
+        repo,
+        &[
+            "impact",
+            "git:HEAD:policies",
+            "git:HEAD:policies",
+            "--users",
+            s(&users),
+        ],
+    );
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!all.contains("7731"), "{all}");
+    assert_ne!(o.status.code(), Some(0), "{all}");
+}
