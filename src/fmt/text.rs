@@ -5,47 +5,7 @@ use chrono::NaiveDate;
 
 use crate::syntax::ast::{quote, Expr, ExprKind, Field, GrantClause, Name, RefAst, TypeExpr};
 
-/// Keywords the grammar never accepts as a name (every other keyword is a soft keyword,
-/// usable as an attribute, field or level name). `key` is accepted as a level name only.
-const HARD_KEYWORDS: &[&str] = &[
-    "import",
-    "require",
-    "schema",
-    "key",
-    "enum",
-    "system",
-    "policy",
-    "template",
-    "when",
-    "inherits",
-    "grant",
-    "deny",
-    "exception",
-    "conflict",
-    "test",
-    "and",
-    "or",
-    "not",
-    "in",
-    "matches",
-    "true",
-    "false",
-    "today",
-];
-
-/// `[A-Za-z_][A-Za-z0-9_-]*`: the shape of an identifier token.
-fn is_ident(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// Whether `s` may be written bare where the grammar takes a name (an enum member).
-fn is_bare_name(s: &str) -> bool {
-    is_ident(s) && !HARD_KEYWORDS.contains(&s)
-}
+use crate::syntax::names::is_bare_name;
 
 /// An enum member: bare when it can be, else quoted (`enum { Active, "Part time" }`).
 pub(super) fn enum_member(s: &str) -> String {

@@ -32,13 +32,8 @@ pub const COMMON_FILE: &str = "common.pol";
 /// The name of the template every draft inherits.
 pub const COMMON_TEMPLATE: &str = "Common Access";
 
-/// `[A-Za-z_][A-Za-z0-9_-]*`: a Pol identifier.
-pub fn is_ident(s: &str) -> bool {
-    let mut c = s.chars();
-    c.next()
-        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
-        && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
-}
+use crate::syntax::names::is_bare_name;
+pub use crate::syntax::names::is_ident;
 
 /// An inferred resource type: its name and its levels in first-seen order.
 pub type InferredType = (String, Vec<String>);
@@ -189,7 +184,7 @@ fn type_text(t: &ir::Type) -> String {
         ir::Type::Enum(members) => {
             let m: Vec<String> = members
                 .iter()
-                .map(|x| if is_ident(x) { x.clone() } else { quote(x) })
+                .map(|x| if is_bare_name(x) { x.clone() } else { quote(x) })
                 .collect();
             format!("enum {{ {} }}", m.join(", "))
         }
@@ -540,6 +535,16 @@ pub fn drafts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An enum value that is a keyword (`test`) is quoted, so the drafted schema parses.
+    #[test]
+    fn enum_members_that_are_keywords_are_quoted() {
+        let t = type_text(&ir::Type::Enum(vec!["test".into(), "Active".into()]));
+        assert_eq!(t, "enum { \"test\", Active }");
+        let src = format!("schema {{\n  user_id: string key\n  stage: {t}\n}}\n");
+        let parsed = crate::syntax::parse(&src);
+        assert!(parsed.errors.is_empty(), "{src}: {:?}", parsed.errors);
+    }
 
     #[test]
     fn names_and_slugs() {

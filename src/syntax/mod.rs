@@ -4,6 +4,7 @@
 pub mod ast;
 pub mod confusables;
 pub mod lexer;
+pub mod names;
 pub mod parser;
 pub mod span;
 
