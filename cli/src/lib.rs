@@ -33,13 +33,72 @@ use clap::{Parser, Subcommand};
 /// The exit code of a command and what to print.
 pub type Exit = i32;
 
-/// Input the user must fix: printed as `error: …` with exit code 2.
-#[derive(Debug)]
-pub struct InputError(pub String);
+/// Why a command stopped. The exit code of each kind is decided here, in one place
+/// ([`CliError::exit_code`]); `main` prints the message as `error: …`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Input the user must fix (a file, a flag, a record): exit 2.
+    #[error("{0}")]
+    Input(String),
+    /// The output could not be written (a full disk, a closed terminal): exit 2.
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+    /// polc itself is wrong (a report it made does not serialize): exit 70, and the message
+    /// says so.
+    #[error("this is a bug in polc, please report it: {0}")]
+    Bug(String),
+}
 
-impl<T: std::fmt::Display> From<T> for InputError {
-    fn from(e: T) -> InputError {
-        InputError(e.to_string())
+impl CliError {
+    /// The process exit code: 2 for what the user or the machine must fix, 70 (EX_SOFTWARE)
+    /// for a bug.
+    pub fn exit_code(&self) -> Exit {
+        match self {
+            CliError::Input(_) | CliError::Output(_) => 2,
+            CliError::Bug(_) => 70,
+        }
+    }
+}
+
+/// Commands name their error type by what it usually is.
+pub type InputError = CliError;
+
+/// An input error with this message (exit 2).
+#[allow(non_snake_case)]
+pub fn InputError(message: String) -> CliError {
+    CliError::Input(message)
+}
+
+/// A message from the library about the user's input (a file it could not read, a record it
+/// refused).
+impl From<String> for CliError {
+    fn from(message: String) -> CliError {
+        CliError::Input(message)
+    }
+}
+
+impl From<polc::db::LoadError> for CliError {
+    fn from(e: polc::db::LoadError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+impl From<polc::bundle::BundleError> for CliError {
+    fn from(e: polc::bundle::BundleError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+impl From<polc::bundle::KeyError> for CliError {
+    fn from(e: polc::bundle::KeyError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// polc serializes only its own reports: a failure there is a bug, never the user's input.
+impl From<serde_json::Error> for CliError {
+    fn from(e: serde_json::Error) -> CliError {
+        CliError::Bug(format!("a report did not serialize: {e}"))
     }
 }
 
@@ -157,9 +216,9 @@ pub fn main() -> Exit {
     };
     match result {
         Ok(code) => code,
-        Err(InputError(msg)) => {
-            eprintln!("error: {}", polc::text::terminal_lines(&msg));
-            2
+        Err(e) => {
+            eprintln!("error: {}", polc::text::terminal_lines(&e.to_string()));
+            e.exit_code()
         }
     }
 }
@@ -295,6 +354,19 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "undescribed:\n{}", missing.join("\n"));
+    }
+
+    /// Exit codes are decided by the kind of error: input and output 2, a bug 70 (and says so).
+    #[test]
+    fn exit_codes_by_kind() {
+        use super::CliError;
+        assert_eq!(super::InputError("x".into()).exit_code(), 2);
+        let io = std::io::Error::other("disk full");
+        assert_eq!(CliError::from(io).exit_code(), 2);
+        let bad = serde_json::from_str::<u8>("x").unwrap_err();
+        let bug = CliError::from(bad);
+        assert_eq!(bug.exit_code(), 70);
+        assert!(bug.to_string().contains("bug in polc"));
     }
 
     /// `--at` takes ISO dates with a four-digit year only.

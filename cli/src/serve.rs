@@ -41,7 +41,8 @@ pub fn run(a: ServeArgs) -> Result<Exit, InputError> {
     let config = match a.config {
         Some(c) => c,
         None => {
-            let cwd = std::env::current_dir()?;
+            let cwd = std::env::current_dir()
+                .map_err(|e| InputError(format!("cannot read the working directory: {e}")))?;
             polc_provision::Project::discover(&cwd)
                 .map_err(|e| InputError(e.to_string()))?
                 .file
