@@ -45,8 +45,10 @@ pub struct DriftArgs {
     fail_on_drift: bool,
 }
 
-/// The plan, the drift report, and the files they were read from.
-fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport, Inputs), InputError> {
+/// The plan, the users, the current access, and the files they were read from.
+fn load(
+    a: &CurrentAccessArgs,
+) -> Result<(Plan, polc::input::Users, access::Access, Inputs), InputError> {
     let (bundle, sources) = load_bundle_and_sources(&a.bundle)?;
     let mut inputs = Inputs::default();
     inputs.add_bundle(&sources, &a.bundle);
@@ -66,22 +68,55 @@ fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport, Inputs), 
     }
     let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, at_or_today(a.at));
     let access = access::load_access(&a.access, &mut plan).map_err(InputError)?;
+    Ok((plan, users, access, inputs))
+}
+
+/// The plan, the whole drift report, and the files they were read from.
+fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport, Inputs), InputError> {
+    let (plan, users, access, inputs) = load(a)?;
     let report = drift::drift(&plan, &users, &access);
     Ok((plan, report, inputs))
 }
 
-pub fn run(a: DriftArgs) -> Result<Exit, InputError> {
-    let (plan, r, _) = compute(&a.current)?;
-    match a.format {
-        DriftFormat::Human => super::print_human(&report::human(&plan, &r))?,
-        DriftFormat::Json => super::print_json(&report::json(&plan, &r))?,
-        DriftFormat::Csv => print!("{}", report::csv(&plan, &r)),
+/// Writes to stdout through `f`; a closed pipe (`| head`) ends the output quietly.
+fn stream<T>(
+    f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<T>,
+) -> Result<Option<T>, InputError> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let r = f(&mut out).and_then(|v| out.flush().map(|()| v));
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    Ok(if a.fail_on_drift && r.has_drift() {
-        1
-    } else {
-        0
-    })
+}
+
+pub fn run(a: DriftArgs) -> Result<Exit, InputError> {
+    // JSON and CSV are written user by user (the report of millions of people is never held
+    // whole); the human report is for people, and holds it.
+    let has_drift = match a.format {
+        DriftFormat::Human => {
+            let (plan, r, _) = compute(&a.current)?;
+            super::print_human(&report::human(&plan, &r))?;
+            r.has_drift()
+        }
+        DriftFormat::Json => {
+            let (plan, users, access, _) = load(&a.current)?;
+            let summary = stream(|w| {
+                let s = report::write_json(&plan, &users, &access, &mut *w)?;
+                w.write_all(b"\n")?;
+                Ok(s)
+            })?;
+            summary.is_some_and(|s| s.has_drift())
+        }
+        DriftFormat::Csv => {
+            let (plan, users, access, _) = load(&a.current)?;
+            stream(|w| report::write_csv(&plan, &users, &access, w))?;
+            a.fail_on_drift && drift::summary(&plan, &users, &access).has_drift()
+        }
+    };
+    Ok(if a.fail_on_drift && has_drift { 1 } else { 0 })
 }
 
 #[derive(Args)]

@@ -69,6 +69,13 @@ pub struct Summary {
     pub users: usize,
 }
 
+impl Summary {
+    /// Whether anything should fail a CI job: excess, missing or a level mismatch.
+    pub fn has_drift(&self) -> bool {
+        self.excess + self.missing + self.level_mismatch > 0
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DriftReport {
     pub as_of: chrono::NaiveDate,
@@ -80,7 +87,7 @@ pub struct DriftReport {
 impl DriftReport {
     /// Whether anything should fail a CI job: excess, missing or a level mismatch.
     pub fn has_drift(&self) -> bool {
-        self.summary.excess + self.summary.missing + self.summary.level_mismatch > 0
+        self.summary.has_drift()
     }
 }
 
@@ -193,8 +200,12 @@ pub fn summary(plan: &Plan, users: &Users, access: &Access) -> Summary {
     s
 }
 
-/// Each user's drift: the users file's users in order, then the export's orphans in its
-/// order.
+/// Each user's drift, one at a time (nothing kept): the users file's users in order, then
+/// the export's orphans in its order. Streaming outputs call it after [`summary`].
+pub fn for_each_user(plan: &Plan, users: &Users, access: &Access, f: impl FnMut(UserDrift)) {
+    each_user(plan, users, access, f)
+}
+
 fn each_user(plan: &Plan, users: &Users, access: &Access, mut f: impl FnMut(UserDrift)) {
     let mut known: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     for rec in &users.records {

@@ -50,66 +50,115 @@ fn by_text<T>(v: &mut [T], key: impl Fn(&T) -> &str) {
     v.sort_by(|a, b| key(a).cmp(key(b)));
 }
 
-pub fn json<'a>(plan: &'a Plan, r: &'a DriftReport) -> ReportJson<'a> {
+/// One user's findings as JSON; `None` for a user without findings (left out).
+fn user_json<'a>(plan: &'a Plan, u: &'a super::drift::UserDrift) -> Option<UserJson<'a>> {
+    if !u.has_findings() {
+        return None;
+    }
     let b = &*plan.bundle;
     let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l);
     let txt = |ent: u32| plan.ent_text[ent as usize].as_str();
-    let mut users = Vec::new();
-    for u in r.users.iter().filter(|u| u.has_findings()) {
-        let mut j = UserJson {
-            user_id: &u.user_id,
-            orphaned: u.orphaned,
-            excess: vec![],
-            missing: vec![],
-            level_mismatch: vec![],
-            excepted: vec![],
-        };
-        for f in &u.findings {
-            match f {
-                Finding::Covered { .. } => {}
-                Finding::Excess { ent, level } => j.excess.push(Entry {
-                    grant: txt(*ent),
-                    level: lvl(*ent, *level),
-                }),
-                Finding::Missing { ent, level, .. } => j.missing.push(Entry {
-                    grant: txt(*ent),
-                    level: lvl(*ent, *level),
-                }),
-                Finding::LevelMismatch {
-                    ent,
-                    current,
-                    expected,
-                    ..
-                } => j.level_mismatch.push(Mismatch {
-                    grant: txt(*ent),
-                    current: lvl(*ent, *current),
-                    expected: lvl(*ent, *expected),
-                }),
-                Finding::Excepted {
-                    ent,
-                    level,
-                    exception,
-                } => j.excepted.push(Excepted {
-                    grant: txt(*ent),
-                    level: lvl(*ent, *level),
-                    exception: b.exceptions[*exception]
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| b.exceptions[*exception].source_label()),
-                }),
-            }
+    let mut j = UserJson {
+        user_id: &u.user_id,
+        orphaned: u.orphaned,
+        excess: vec![],
+        missing: vec![],
+        level_mismatch: vec![],
+        excepted: vec![],
+    };
+    for f in &u.findings {
+        match f {
+            Finding::Covered { .. } => {}
+            Finding::Excess { ent, level } => j.excess.push(Entry {
+                grant: txt(*ent),
+                level: lvl(*ent, *level),
+            }),
+            Finding::Missing { ent, level, .. } => j.missing.push(Entry {
+                grant: txt(*ent),
+                level: lvl(*ent, *level),
+            }),
+            Finding::LevelMismatch {
+                ent,
+                current,
+                expected,
+                ..
+            } => j.level_mismatch.push(Mismatch {
+                grant: txt(*ent),
+                current: lvl(*ent, *current),
+                expected: lvl(*ent, *expected),
+            }),
+            Finding::Excepted {
+                ent,
+                level,
+                exception,
+            } => j.excepted.push(Excepted {
+                grant: txt(*ent),
+                level: lvl(*ent, *level),
+                exception: b.exceptions[*exception]
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| b.exceptions[*exception].source_label()),
+            }),
         }
-        by_text(&mut j.excess, |e| e.grant);
-        by_text(&mut j.missing, |e| e.grant);
-        by_text(&mut j.level_mismatch, |e| e.grant);
-        by_text(&mut j.excepted, |e| e.grant);
-        users.push(j);
     }
+    by_text(&mut j.excess, |e| e.grant);
+    by_text(&mut j.missing, |e| e.grant);
+    by_text(&mut j.level_mismatch, |e| e.grant);
+    by_text(&mut j.excepted, |e| e.grant);
+    Some(j)
+}
+
+pub fn json<'a>(plan: &'a Plan, r: &'a DriftReport) -> ReportJson<'a> {
     ReportJson {
         as_of: r.as_of.to_string(),
         summary: &r.summary,
-        users,
+        users: r.users.iter().filter_map(|u| user_json(plan, u)).collect(),
     }
+}
+
+/// `value` pretty-printed as serde_json prints it at `depth` inside a document (two spaces
+/// a level): the lines after the first are indented.
+fn pretty_at(value: &impl Serialize, depth: usize) -> std::io::Result<String> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    let pad = "  ".repeat(depth);
+    Ok(text.replace('\n', &format!("\n{pad}")))
+}
+
+/// The JSON report written user by user, byte for byte as [`json`] pretty-printed, holding
+/// one user's findings at a time: a first pass counts the summary, a second writes the
+/// users (for exports of millions of people, whose whole report would not fit in memory).
+pub fn write_json<W: std::io::Write + ?Sized>(
+    plan: &Plan,
+    users: &crate::input::Users,
+    access: &super::access::Access,
+    w: &mut W,
+) -> std::io::Result<Summary> {
+    let summary = super::drift::summary(plan, users, access);
+    write!(
+        w,
+        "{{\n  \"as_of\": {},\n  \"summary\": {},\n  \"users\": [",
+        serde_json::to_string(&plan.at.to_string()).map_err(std::io::Error::other)?,
+        pretty_at(&summary, 1)?
+    )?;
+    let mut first = true;
+    let mut result = Ok(());
+    super::drift::for_each_user(plan, users, access, |u| {
+        if result.is_err() {
+            return;
+        }
+        if let Some(j) = user_json(plan, &u) {
+            let sep = if first { "\n    " } else { ",\n    " };
+            first = false;
+            result = pretty_at(&j, 2).and_then(|t| write!(w, "{sep}{t}"));
+        }
+    });
+    result?;
+    if first {
+        write!(w, "]\n}}")?;
+    } else {
+        write!(w, "\n  ]\n}}")?;
+    }
+    Ok(summary)
 }
 
 /// The report as a person reads it.
@@ -206,10 +255,40 @@ pub fn human(plan: &Plan, r: &DriftReport) -> String {
 /// One row per current entry and per missing entitlement: the auditors' view. Every cell
 /// goes through [`crate::text::csv_cell`]: no formula, no control character.
 pub fn csv(plan: &Plan, r: &DriftReport) -> String {
-    let b = &*plan.bundle;
-    let mut out = String::from("user_id,status,grant,level,expected_level,detail\n");
-    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).unwrap_or("").to_string();
+    let mut out = String::from(CSV_HEADER);
     for u in &r.users {
+        csv_rows(plan, u, &mut out);
+    }
+    out
+}
+
+const CSV_HEADER: &str = "user_id,status,grant,level,expected_level,detail\n";
+
+/// The CSV report written user by user (one user's rows held at a time), as [`csv`].
+pub fn write_csv<W: std::io::Write + ?Sized>(
+    plan: &Plan,
+    users: &crate::input::Users,
+    access: &super::access::Access,
+    w: &mut W,
+) -> std::io::Result<()> {
+    w.write_all(CSV_HEADER.as_bytes())?;
+    let mut result = Ok(());
+    let mut rows = String::new();
+    super::drift::for_each_user(plan, users, access, |u| {
+        if result.is_ok() {
+            rows.clear();
+            csv_rows(plan, &u, &mut rows);
+            result = w.write_all(rows.as_bytes());
+        }
+    });
+    result
+}
+
+/// One user's rows.
+fn csv_rows(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
+    let b = &*plan.bundle;
+    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).unwrap_or("").to_string();
+    {
         for f in &u.findings {
             let (status, ent, level, expected, detail) = match f {
                 Finding::Covered { ent, level } => (
@@ -290,5 +369,4 @@ pub fn csv(plan: &Plan, r: &DriftReport) -> String {
             out.push('\n');
         }
     }
-    out
 }

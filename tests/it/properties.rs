@@ -202,5 +202,14 @@ proptest! {
             prop_assert_eq!(current, held, "user {}", u.user_id);
             prop_assert_eq!(u.orphaned, u.user_id.starts_with("old"));
         }
+        // The streamed JSON and CSV are byte for byte the whole report's.
+        let whole = serde_json::to_string_pretty(&polc::reconcile::report::json(&plan, &report)).unwrap();
+        let mut streamed = Vec::new();
+        let s2 = polc::reconcile::report::write_json(&plan, &users, &access, &mut streamed).unwrap();
+        prop_assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+        prop_assert_eq!(&s2, &report.summary);
+        let mut csv = Vec::new();
+        polc::reconcile::report::write_csv(&plan, &users, &access, &mut csv).unwrap();
+        prop_assert_eq!(String::from_utf8(csv).unwrap(), polc::reconcile::report::csv(&plan, &report));
     }
 }
