@@ -44,7 +44,9 @@ pub struct ApplyOptions {
     pub as_name: Option<String>,
     /// Wait for another process's lock on a system instead of refusing.
     pub wait: bool,
-    /// Actions per journal transaction.
+    /// Actions per journal transaction; 0 (the default) lets the connector decide: a `file`
+    /// system is rewritten once per [`FILE_BATCH`] actions, the others go [`NET_BATCH`] at a
+    /// time.
     pub batch: usize,
     /// A fail point (tests): `journalled`, `sent:N` (after the Nth change is sent),
     /// `read:N` (after the Nth change is read back), `confirmed`. Default: the
@@ -54,6 +56,13 @@ pub struct ApplyOptions {
     pub fail_kill: bool,
 }
 
+/// Actions per batch on a `file` system: the file is read and rewritten once per batch, so
+/// small batches make a large apply quadratic.
+pub const FILE_BATCH: usize = 20_000;
+/// Actions per batch on the other systems (each action is its own call anyway; the batch
+/// only groups the journal's transactions).
+pub const NET_BATCH: usize = 512;
+
 impl ApplyOptions {
     pub fn new(approve: Approval, at: NaiveDate) -> ApplyOptions {
         ApplyOptions {
@@ -62,7 +71,7 @@ impl ApplyOptions {
             force: None,
             as_name: None,
             wait: false,
-            batch: 512,
+            batch: 0,
             fail_at: std::env::var("POLC_FAILPOINT").ok(),
             fail_kill: std::env::var_os("POLC_FAILPOINT_KILL").is_some(),
         }
@@ -763,7 +772,12 @@ impl Provision {
             let all = pending(self)?;
             let mut persons = Persons::default();
             let by_listing = matches!(cfg.connector, crate::config::ConnectorConfig::File { .. });
-            for chunk in all.chunks(opts.batch.max(1)) {
+            let size = match opts.batch {
+                0 if by_listing => FILE_BATCH,
+                0 => NET_BATCH,
+                n => n,
+            };
+            for chunk in all.chunks(size) {
                 // protected: skipped, never sent
                 let (skip, send_rows): (Vec<&Row>, Vec<&Row>) =
                     chunk.iter().partition(|r| r.protected);
