@@ -66,24 +66,6 @@ pub fn sccs(bundle: &Bundle) -> Vec<Vec<PolicyId>> {
     out
 }
 
-/// Every policy reachable from `start` through `inherits`, `start` included, each once.
-pub fn closure(bundle: &Bundle, start: PolicyId) -> Vec<PolicyId> {
-    let mut seen = vec![false; bundle.policies.len()];
-    let mut out = vec![start];
-    seen[start as usize] = true;
-    let mut i = 0;
-    while i < out.len() {
-        for &w in &bundle.policies[out[i] as usize].inherits {
-            if !seen[w as usize] {
-                seen[w as usize] = true;
-                out.push(w);
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
 /// One E0102 per cycle.
 pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
     let b = &l.bundle;

@@ -270,7 +270,7 @@ impl Plan {
             if p.template {
                 continue;
             }
-            let reach = crate::check::graph::closure(b, pid as PolicyId);
+            let reach = b.closure(pid as PolicyId);
             if reach.iter().any(|&q| {
                 b.policies[q as usize]
                     .grants

@@ -387,6 +387,25 @@ impl std::fmt::Display for Expr {
 }
 
 impl Bundle {
+    /// Every policy reachable from `start` through `inherits`, `start` included, each once
+    /// (breadth first).
+    pub fn closure(&self, start: PolicyId) -> Vec<PolicyId> {
+        let mut seen = vec![false; self.policies.len()];
+        let mut out = vec![start];
+        seen[start as usize] = true;
+        let mut i = 0;
+        while i < out.len() {
+            for &w in &self.policies[out[i] as usize].inherits {
+                if !seen[w as usize] {
+                    seen[w as usize] = true;
+                    out.push(w);
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
     pub fn system(&self, id: SystemId) -> &System {
         &self.systems[id as usize]
     }
