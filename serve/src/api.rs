@@ -541,7 +541,7 @@ async fn hris_snapshot(
             let _ = tx.send(r);
             if ok {
                 w.process();
-                w.reconcile(crate::worker::SERVICE);
+                w.reconcile(&caller.name);
             }
         }),
     )?;
@@ -802,6 +802,7 @@ async fn plan_approve(
                 format!("plan {id} is {s}: only a pending plan can be approved"),
             ));
         }
+        four_eyes(w, &id, &caller)?;
         w.set_plan(
             &id,
             "review",
@@ -817,6 +818,34 @@ async fn plan_approve(
     })
     .await??;
     Ok(Json(out))
+}
+
+/// With `four_eyes`, the person whose request made a plan (the HRIS token of the events, the
+/// operator of a pull) may not approve it. A plan the service made on its own (the
+/// schedule) is `polc-serve`'s: any reviewer may approve it. Refused approvals are audited.
+fn four_eyes(w: &Worker, id: &str, caller: &Caller) -> ApiResult<()> {
+    if !w.p.project.server.four_eyes {
+        return Ok(());
+    }
+    let created_by = w.p.stored_plan(id)?.map(|x| x.1).unwrap_or_default();
+    let auth = w.auth.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(by) = created_by
+        .split(", ")
+        .find(|n| *n == caller.name || *n == caller.person || auth.person_of(n) == caller.person)
+    else {
+        return Ok(());
+    };
+    let reason = format!(
+        "four eyes: plan {id} was made by a request of `{by}`, and `{}` is the same person ({}): another reviewer must approve it",
+        caller.name, caller.person
+    );
+    w.audit(
+        &caller.name,
+        "refusal",
+        json!({"command": "approve", "plan": id, "reason": reason, "actor": caller.name}),
+    )?;
+    warn!(plan = %id, caller = %caller.name, "{reason}");
+    Err(ApiError::new(StatusCode::CONFLICT, "four_eyes", reason))
 }
 
 async fn plan_reject(
@@ -888,8 +917,11 @@ async fn drift_run(
     Ok(Json(call(&st, move |w| w.drift_run(&caller.name)).await??))
 }
 
-async fn pull(State(st): State<AppState>) -> ApiResult<Json<Json_>> {
-    let rep = call(&st, |w| w.pull(None)).await??;
+async fn pull(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Json_>> {
+    let rep = call(&st, move |w| w.pull_and_plan(&caller.name)).await??;
     Ok(Json(json!(rep)))
 }
 

@@ -23,8 +23,13 @@ const TOKENS: &[(&str, &str, &str)] = &[
     ("hr", "hris", "tok-hris-1a7b3c9e5f"),
 ];
 
-fn token(role: &str) -> &'static str {
-    TOKENS.iter().find(|t| t.1 == role).unwrap().2
+/// The token of a role of `TOKENS`; anything else is taken as a token itself.
+fn token(role: &str) -> &str {
+    TOKENS
+        .iter()
+        .find(|t| t.1 == role)
+        .map(|t| t.2)
+        .unwrap_or(role)
 }
 
 fn python() -> PathBuf {
@@ -55,6 +60,13 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with(dir, env, &[])
+    }
+
+    /// With more arguments; with `--tls-cert` the base is `https://` and readiness is left
+    /// to the test.
+    fn start_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        let tls = args.contains(&"--tls-cert");
         let mut cmd = Command::new(POLC);
         cmd.args([
             "serve",
@@ -65,6 +77,7 @@ impl Server {
             "--config",
         ])
         .arg(dir.join("polc.toml"))
+        .args(args)
         .env(SECRET_VAR, SECRET)
         .env_remove("POLC_FAILPOINT")
         .env_remove("POLC_FAILPOINT_KILL")
@@ -98,12 +111,28 @@ impl Server {
         };
         let s = Server {
             child,
-            base: format!("http://{addr}"),
+            base: format!("{}://{addr}", if tls { "https" } else { "http" }),
             logs,
         };
         // ready: the worker has resumed what a previous run left
-        s.wait_for("ready", || s.get("/readyz", "viewer").0 == 200);
+        if !tls {
+            s.wait_for("ready", || s.get("/readyz", "viewer").0 == 200);
+        }
         s
+    }
+
+    /// A metric's value (`name` with its labels, as printed), if printed.
+    fn metric(&self, name: &str) -> Option<f64> {
+        let (_, m) = self.send("GET", "/metrics", Some("viewer"), &[], None);
+        let m = m.as_str().unwrap_or_default().to_string();
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        let (st, v) = self.get("/v1/audit?after=0&limit=5000", "viewer");
+        assert_eq!(st, 200, "{v}");
+        v["entries"].as_array().unwrap().clone()
     }
 
     fn logs(&self) -> String {
@@ -178,10 +207,14 @@ impl Server {
     }
 
     fn webhook_raw(&self, id: &str, ts: i64, sig: &str, body: &str) -> (u16, Value) {
+        self.webhook_as("hris", id, ts, sig, body)
+    }
+
+    fn webhook_as(&self, who: &str, id: &str, ts: i64, sig: &str, body: &str) -> (u16, Value) {
         self.send(
             "POST",
             "/v1/hris/events",
-            Some("hris"),
+            Some(who),
             &[
                 ("webhook-id", id.into()),
                 ("webhook-timestamp", ts.to_string()),
@@ -700,4 +733,230 @@ fn kill_9_mid_apply_then_a_restart_resumes_from_the_journal() {
             "twice: {e}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The schedule, four eyes.
+
+/// Appends to the project file.
+fn append(dir: &Path, text: &str) {
+    let mut toml = std::fs::read_to_string(dir.join("polc.toml")).unwrap();
+    toml += text;
+    std::fs::write(dir.join("polc.toml"), toml).unwrap();
+}
+
+fn entries(dir: &Path, system: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join(format!("systems/{system}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn write_entries(dir: &Path, system: &str, v: &[Value]) {
+    let text = serde_json::to_string_pretty(v).unwrap();
+    std::fs::write(dir.join(format!("systems/{system}.json")), text).unwrap();
+}
+
+#[test]
+fn the_schedule_pulls_and_revokes_or_queues_what_was_granted_out_of_band() {
+    let dir = project();
+    let toml = std::fs::read_to_string(dir.path().join("polc.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("polc.toml"),
+        toml.replace("max_revoke_percent = 10", "max_revoke_percent = 100"),
+    )
+    .unwrap();
+    // every 2 seconds
+    append(
+        dir.path(),
+        "\n[schedule]\npull = \"*/2 * * * * *\"\nplan = \"off\"\ndrift = \"off\"\n",
+    );
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    s.wait_for("github to hold priya.nair", || {
+        holds(dir.path(), "github", "priya.nair") > 0
+    });
+    // omar.haddad is inactive: he holds nothing. Somebody grants him access by hand.
+    let mut gh = entries(dir.path(), "github");
+    let mut extra = gh[0].clone();
+    extra["user_id"] = json!("omar.haddad");
+    let grant = extra["grant"].as_str().unwrap().to_string();
+    gh.push(extra);
+    write_entries(dir.path(), "github", &gh);
+    let gitlab_grant = grant
+        .replace("github:org:engineering", "gitlab:group:engineering-docs")
+        .replace("org:engineering", "group:engineering-docs");
+    write_entries(
+        dir.path(),
+        "gitlab",
+        &[json!({"user_id": "omar.haddad", "grant": gitlab_grant, "level": "reporter"})],
+    );
+    // auto: the schedule's pull finds it and the revocation is applied
+    s.wait_for("the out-of-band github grant revoked", || {
+        holds(dir.path(), "github", "omar.haddad") == 0
+    });
+    assert!(holds(dir.path(), "github", "priya.nair") > 0);
+    // review: its revocation is queued, made by the service (the schedule), not applied
+    s.wait_for("a pending plan revoking omar.haddad in gitlab", || {
+        pending(&s).iter().any(|p| {
+            let id = p["id"].as_str().unwrap();
+            let (_, v) = s.get(&format!("/v1/plans/{id}"), "viewer");
+            v["plan"]["actions"].as_array().unwrap().iter().any(|a| {
+                a["system"] == "gitlab" && a["user_id"] == "omar.haddad" && a["action"] == "revoke"
+            })
+        })
+    });
+    let p = pending(&s);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0]["created_by"], "polc-serve", "{p:?}");
+    assert_eq!(holds(dir.path(), "gitlab", "omar.haddad"), 1);
+    assert!(s.metric("polc_schedule_runs_total{job=\"pull\"}").unwrap() >= 1.0);
+    assert_eq!(s.term().code(), Some(0));
+}
+
+/// Waits for the schedule of `job` to be armed (after its run at start, if any).
+fn armed(s: &Server, job: &str) {
+    s.wait_for("the schedule armed", || {
+        s.logs()
+            .lines()
+            .any(|l| l.contains("next scheduled run") && l.contains(&format!("\"job\":\"{job}\"")))
+    });
+}
+
+#[test]
+fn a_run_missed_while_stopped_runs_once_at_start() {
+    let dir = project();
+    // once a year: while the test runs, only a missed run can run
+    append(
+        dir.path(),
+        "\n[schedule]\npull = \"0 0 0 1 1 *\"\nplan = \"off\"\ndrift = \"off\"\n",
+    );
+    let s = Server::start(dir.path(), &[]);
+    armed(&s, "pull");
+    // the first start only records the start of the schedule
+    assert_eq!(s.metric("polc_schedule_runs_total{job=\"pull\"}"), None);
+    assert_eq!(s.term().code(), Some(0));
+    // stopped for three years: three runs missed
+    {
+        let project = polc_provision::config::Project::load(&dir.path().join("polc.toml")).unwrap();
+        let p =
+            polc_provision::Provision::open(project, Box::new(polc_provision::DefaultConnectors))
+                .unwrap();
+        let then = (chrono::Utc::now() - chrono::Duration::days(3 * 366)).to_rfc3339();
+        let n = p
+            .state
+            .conn
+            .execute(
+                &format!("UPDATE serve_schedule SET last_run = '{then}' WHERE job = 'pull'"),
+                (),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "the last run of `pull` is in the state");
+    }
+    let s = Server::start(dir.path(), &[]);
+    armed(&s, "pull");
+    assert_eq!(
+        s.metric("polc_schedule_runs_total{job=\"pull\"}"),
+        Some(1.0),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(s.logs().matches("running it once now").count(), 1);
+    assert_eq!(s.term().code(), Some(0));
+    // that run's time was kept: the next start has nothing to catch up
+    let s = Server::start(dir.path(), &[]);
+    armed(&s, "pull");
+    assert_eq!(s.metric("polc_schedule_runs_total{job=\"pull\"}"), None);
+    assert!(!s.logs().contains("running it once now"));
+    assert_eq!(s.term().code(), Some(0));
+}
+
+#[test]
+fn four_eyes_the_person_whose_request_made_a_plan_cannot_approve_it() {
+    let dir = project();
+    // rita reviews, and also holds the HRIS token of a small integration
+    let rita_hr = "tok-rita-hris-77a1c4e2";
+    append(
+        dir.path(),
+        &format!(
+            "\n[server.tokens.rita-hr]\nrole = \"hris\"\nperson = \"rita\"\nsha256 = \"{}\"\n",
+            hex::encode(Sha256::digest(rita_hr.as_bytes()))
+        ),
+    );
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let body = hire("new.person", "Engineering", today()).to_string();
+    let ts = now();
+    let sig = sign(SECRET, "msg_4eyes", ts, &body);
+    let (st, v) = s.webhook_as(rita_hr, "msg_4eyes", ts, &sig, &body);
+    assert_eq!(st, 202, "{v}");
+    s.wait_for("the plan of the hire", || {
+        pending(&s).iter().any(|p| p["created_by"] == "rita-hr")
+    });
+    let plans = pending(&s);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    let (id, digest) = (
+        plans[0]["id"].as_str().unwrap().to_string(),
+        plans[0]["digest"].as_str().unwrap().to_string(),
+    );
+    // the same person: refused, and nothing applied
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "reviewer",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(st, 409, "{v}");
+    assert_eq!(v["error"]["code"], "four_eyes", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("rita-hr") && msg.contains("another reviewer"),
+        "{msg}"
+    );
+    assert_eq!(holds(dir.path(), "gitlab", "new.person"), 0);
+    assert_eq!(pending(&s).len(), 1);
+    assert!(s.audit().iter().any(|e| e["kind"] == "refusal"
+        && e["actor"] == "rita"
+        && e["details"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("four eyes")));
+    // another person: applied
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "operator",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert!(holds(dir.path(), "gitlab", "new.person") > 0);
+    // an operator's pull makes a plan that operator may not approve
+    write_entries(
+        dir.path(),
+        "gitlab",
+        &[entries(dir.path(), "gitlab"), vec![json!({"user_id": "omar.haddad", "grant": "gitlab:group:engineering-docs", "level": "reporter"})]].concat(),
+    );
+    let (st, v) = s.post("/v1/pull", "operator", &json!({}));
+    assert_eq!(st, 200, "{v}");
+    let plans = pending(&s);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0]["created_by"], "otto", "{plans:?}");
+    let (id, digest) = (
+        plans[0]["id"].as_str().unwrap().to_string(),
+        plans[0]["digest"].as_str().unwrap().to_string(),
+    );
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "operator",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("four_eyes")),
+        "{v}"
+    );
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "reviewer",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(holds(dir.path(), "gitlab", "omar.haddad"), 0);
+    assert_eq!(s.term().code(), Some(0));
 }
