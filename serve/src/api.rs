@@ -145,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(DEFAULT_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn(json_errors))
         .with_state(state)
 }
 
@@ -329,6 +330,48 @@ async fn time_limit(State(st): State<AppState>, req: Request, next: Next) -> Res
         }
         .into_response(),
     }
+}
+
+/// Every error in the JSON shape: axum's own rejections (a body over its limit, a query
+/// that does not parse, a method the route does not take) answer plain text; they are
+/// rewritten here, keeping their status and headers (`Allow`, `Retry-After`).
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            format!("the body is larger than this route takes (events and other requests 1 MiB, snapshots 64 MiB): {text}"),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method: GET /v1/openapi.json lists them".into(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", text),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", text),
+        s if s.is_client_error() => ("invalid_input", text),
+        _ => ("internal", text),
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    for (k, v) in parts.headers.iter() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 async fn not_found() -> ApiError {
@@ -969,12 +1012,53 @@ async fn audit(State(st): State<AppState>, Query(q): Query<AuditQuery>) -> ApiRe
     Ok(Json(json!({"entries": rows, "next_after": next})))
 }
 
-async fn evidence() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "the evidence pack is not in this build yet (polc-provision has no evidence module); the audit log is at GET /v1/audit",
-    )
+#[derive(Deserialize)]
+struct EvidenceQuery {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    format: Option<String>,
+}
+
+/// The evidence pack of `from..=to` (dates, both required) as html, markdown, csv or json
+/// (the default), with its content type.
+async fn evidence(
+    State(st): State<AppState>,
+    Query(q): Query<EvidenceQuery>,
+) -> ApiResult<Response> {
+    use polc_provision::evidence::Format;
+    let (Some(from), Some(to)) = (q.from, q.to) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "the period is required: ?from=YYYY-MM-DD&to=YYYY-MM-DD (both included), and format=html|markdown|csv|json (default json)",
+        ));
+    };
+    let name = q.format.as_deref().unwrap_or("json");
+    let format = Format::parse(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            format!("format={name}: expected html, markdown, csv or json"),
+        )
+    })?;
+    let pack = call(&st, move |w| w.p.evidence(from, to, format, None)).await??;
+    let content_type = match format {
+        Format::Html => "text/html; charset=utf-8",
+        Format::Markdown => "text/markdown; charset=utf-8",
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Json => "application/json",
+    };
+    let disposition = format!(
+        "inline; filename=\"evidence-{from}-{to}.{}\"",
+        format.extension()
+    );
+    let mut resp = (StatusCode::OK, pack.bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -121,6 +121,11 @@ impl Server {
         s
     }
 
+    /// `host:port`.
+    fn addr(&self) -> &str {
+        self.base.split_once("://").unwrap().1
+    }
+
     /// A metric's value (`name` with its labels, as printed), if printed.
     fn metric(&self, name: &str) -> Option<f64> {
         let (_, m) = self.send("GET", "/metrics", Some("viewer"), &[], None);
@@ -609,8 +614,6 @@ fn every_role_against_every_route() {
     assert!(checked >= 19 * 4, "{checked}");
     let (st, v) = s.get("/v1/nothing", "viewer");
     assert_eq!((st, v["error"]["code"].as_str()), (404, Some("not_found")));
-    let (st, v) = s.get("/v1/evidence?from=2025-01-01&to=2025-02-01", "viewer");
-    assert_eq!(st, 501, "{v}");
 }
 
 #[test]
@@ -736,7 +739,7 @@ fn kill_9_mid_apply_then_a_restart_resumes_from_the_journal() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The schedule, four eyes.
+// The schedule, errors, four eyes, evidence.
 
 /// Appends to the project file.
 fn append(dir: &Path, text: &str) {
@@ -869,6 +872,126 @@ fn a_run_missed_while_stopped_runs_once_at_start() {
     assert_eq!(s.term().code(), Some(0));
 }
 
+/// One request over a raw connection: the head is sent, then `body` from another thread
+/// (the answer may come before the body is all sent), `pause` kept open before closing
+/// the writing side. Answers the status, the head and the body.
+fn raw(addr: &str, head: &str, body: Vec<u8>, pause: Duration) -> (u16, String, String) {
+    use std::io::Read;
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    c.write_all(head.as_bytes()).unwrap();
+    let mut w = c.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let _ = w.write_all(&body);
+        std::thread::sleep(pause);
+    });
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// The JSON object of a body (chunked or not).
+fn json_in(body: &str) -> Value {
+    let (a, b) = (body.find('{'), body.rfind('}'));
+    match (a, b) {
+        (Some(a), Some(b)) => serde_json::from_str(&body[a..=b]).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+#[test]
+fn errors_are_json_everywhere_and_a_full_queue_is_503_with_retry_after() {
+    let dir = project();
+    let s = Server::start_with(dir.path(), &[], &["--queue", "1", "--request-timeout", "2"]);
+    snapshot(&s, dir.path());
+    let auth = format!("Authorization: Bearer {}", token("operator"));
+    // over the 1 MiB limit
+    let big = vec![b' '; 2 << 20];
+    let head = format!(
+        "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    );
+    let (st, h, body) = raw(s.addr(), &head, big, Duration::from_millis(0));
+    assert_eq!(st, 413, "{h}{body}");
+    assert!(h.contains("content-type: application/json"), "{h}");
+    let v = json_in(&body);
+    assert_eq!(v["error"]["code"], "too_large", "{body}");
+    assert!(v["error"]["message"].is_string(), "{body}");
+    // a body that never comes: the time limit answers
+    let head = format!(
+        "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{"
+    );
+    let started = Instant::now();
+    let (st, h, body) = raw(s.addr(), &head, Vec::new(), Duration::from_secs(30));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(st, 503, "{h}{body}");
+    assert!(h.contains("content-type: application/json"), "{h}");
+    assert_eq!(json_in(&body)["error"]["code"], "timeout", "{body}");
+    // axum's other rejections: a query that does not parse, a method the route does not take
+    let (st, v) = s.get("/v1/audit?after=abc", "viewer");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{v}"
+    );
+    let (st, v) = s.get("/v1/pull", "operator");
+    assert_eq!(st, 405, "{v}");
+    assert_eq!(v["error"]["code"], "method_not_allowed", "{v}");
+    // a burst on a queue of one
+    let n = 24;
+    let barrier = Arc::new(std::sync::Barrier::new(n));
+    let url = format!("{}/v1/drift/run", s.base);
+    let answers: Vec<(u16, Option<String>, String)> = (0..n)
+        .map(|_| {
+            let (b, url) = (barrier.clone(), url.clone());
+            std::thread::spawn(move || {
+                b.wait();
+                let mut r = Server::agent()
+                    .post(&url)
+                    .header("authorization", &format!("Bearer {}", token("operator")))
+                    .send(b"{}")
+                    .unwrap();
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (
+                    r.status().as_u16(),
+                    retry,
+                    r.body_mut().read_to_string().unwrap_or_default(),
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let busy: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert!(!busy.is_empty(), "no 503 in the burst: {answers:?}");
+    assert!(answers.iter().any(|a| a.0 == 200), "{answers:?}");
+    for (_, retry, body) in &busy {
+        assert_eq!(retry.as_deref(), Some("5"), "{body}");
+        assert_eq!(json_in(body)["error"]["code"], "busy", "{body}");
+    }
+    // (readiness polls at start may have met the schedule's first jobs too)
+    assert!(s.metric("polc_queue_full_total").unwrap() >= busy.len() as f64);
+    assert_eq!(s.term().code(), Some(0));
+}
+
 #[test]
 fn four_eyes_the_person_whose_request_made_a_plan_cannot_approve_it() {
     let dir = project();
@@ -958,5 +1081,76 @@ fn four_eyes_the_person_whose_request_made_a_plan_cannot_approve_it() {
     );
     assert_eq!(st, 200, "{v}");
     assert_eq!(holds(dir.path(), "gitlab", "omar.haddad"), 0);
+    assert_eq!(s.term().code(), Some(0));
+}
+
+#[test]
+fn the_evidence_pack_in_each_format() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let body = hire("ev.person", "Engineering", today()).to_string();
+    assert_eq!(s.webhook("msg_ev", &body, now(), SECRET).0, 202);
+    s.wait_for("ev.person in github", || {
+        holds(dir.path(), "github", "ev.person") > 0
+    });
+    let from = today() - chrono::Days::new(30);
+    let to = today();
+    for (format, ctype) in [
+        ("html", "text/html"),
+        ("markdown", "text/markdown"),
+        ("csv", "text/csv"),
+        ("json", "application/json"),
+    ] {
+        let url = format!("{}/v1/evidence?from={from}&to={to}&format={format}", s.base);
+        let mut r = Server::agent()
+            .get(&url)
+            .header("authorization", &format!("Bearer {}", token("viewer")))
+            .call()
+            .unwrap();
+        let text = r.body_mut().read_to_string().unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{format}: {text}");
+        let ct = r
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(ct.starts_with(ctype), "{format}: {ct}");
+        assert!(!text.is_empty());
+        match format {
+            "json" => {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert!(v.is_object(), "{v}");
+                assert!(text.contains("ev.person"), "{text}");
+            }
+            "html" => assert!(
+                text.contains("<html") || text.contains("<!DOCTYPE"),
+                "{text}"
+            ),
+            _ => {}
+        }
+    }
+    // the period is required; a format it does not know, and the HRIS token, are refused
+    let (st, v) = s.get("/v1/evidence", "viewer");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{v}"
+    );
+    let (st, v) = s.get(
+        &format!("/v1/evidence?from={from}&to={to}&format=pdf"),
+        "viewer",
+    );
+    assert_eq!(st, 400, "{v}");
+    let (st, v) = s.get(&format!("/v1/evidence?from=yesterday&to={to}"), "viewer");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{v}"
+    );
+    let (st, _) = s.get(&format!("/v1/evidence?from={from}&to={to}"), "hris");
+    assert_eq!(st, 403);
     assert_eq!(s.term().code(), Some(0));
 }
