@@ -134,6 +134,13 @@ impl Server {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
     }
 
+    /// Sends SIGHUP.
+    fn hup(&self) {
+        let _ = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status();
+    }
+
     fn audit(&self) -> Vec<Value> {
         let (st, v) = self.get("/v1/audit?after=0&limit=5000", "viewer");
         assert_eq!(st, 200, "{v}");
@@ -739,7 +746,7 @@ fn kill_9_mid_apply_then_a_restart_resumes_from_the_journal() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The schedule, errors, four eyes, evidence.
+// The schedule, TLS, reload, errors, four eyes, SCIM, evidence.
 
 /// Appends to the project file.
 fn append(dir: &Path, text: &str) {
@@ -869,6 +876,195 @@ fn a_run_missed_while_stopped_runs_once_at_start() {
     armed(&s, "pull");
     assert_eq!(s.metric("polc_schedule_runs_total{job=\"pull\"}"), None);
     assert!(!s.logs().contains("running it once now"));
+    assert_eq!(s.term().code(), Some(0));
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `curl` with the test's CA: (exit code, body, status).
+fn curl(args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+#[test]
+fn tls_with_a_certificate_of_the_tests_own_ca() {
+    let dir = project();
+    let d = dir.path();
+    // a CA, and a certificate for 127.0.0.1 and localhost signed by it
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=polc test CA",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "cert.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+    let s = Server::start_with(
+        d,
+        &[],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(s.base.starts_with("https://"), "{}", s.base);
+    let ca = d.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let auth = format!("Authorization: Bearer {}", token("viewer"));
+    let url = format!("{}/readyz", s.base);
+    s.wait_for("ready over HTTPS", || {
+        let (code, out) = curl(&["--cacert", ca, "-H", &auth, &url]);
+        code == Some(0) && out.contains("\"ready\"")
+    });
+    let (code, out) = curl(&["--cacert", ca, "-H", &auth, "-w", "\n%{http_code}", &url]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with("\n200"), "{out}");
+    // the certificate is checked: without the CA, curl refuses it
+    let (code, out) = curl(&["-H", &auth, &url]);
+    assert_ne!(code, Some(0), "{out}");
+    // plain HTTP to the TLS port gets no HTTP answer
+    let plain = format!("http://{}/healthz", s.addr());
+    let (code, out) = curl(&["-w", "\n%{http_code}", &plain]);
+    assert!(code != Some(0) || !out.ends_with("\n200"), "{out}");
+    let agent = Server::agent();
+    let r = agent.get(&plain).call();
+    assert!(r.map(|r| r.status().as_u16() != 200).unwrap_or(true));
+    // and the service still answers HTTPS afterwards
+    let (code, out) = curl(&["--cacert", ca, &format!("{}/healthz", s.base)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(s.term().code(), Some(0));
+}
+
+#[test]
+fn sighup_with_broken_policies_is_refused_and_the_old_bundle_serves_on() {
+    let dir = project();
+    // no watching: only SIGHUP reloads here
+    let s = Server::start_with(dir.path(), &[], &["--watch-interval", "0"]);
+    snapshot(&s, dir.path());
+    let (_, ready) = s.get("/readyz", "viewer");
+    let bundle = ready["bundle"].clone();
+    assert!(bundle.is_string(), "{ready}");
+    let base = dir.path().join("policies/base.pol");
+    let good = std::fs::read_to_string(&base).unwrap();
+    std::fs::write(&base, format!("{good}\npolicy \"Broken\" {{\n  grant\n")).unwrap();
+    s.hup();
+    s.wait_for("the refusal in the audit log", || {
+        s.audit()
+            .iter()
+            .any(|e| e["kind"] == "reload_refused" && e["details"]["reason"] == "SIGHUP")
+    });
+    assert_eq!(
+        s.metric("polc_reloads_total{result=\"refused\"}"),
+        Some(1.0)
+    );
+    assert_eq!(s.metric("polc_reloads_total{result=\"ok\"}"), None);
+    let refusal = s
+        .audit()
+        .into_iter()
+        .find(|e| e["kind"] == "reload_refused")
+        .unwrap();
+    assert!(
+        refusal["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("error"),
+        "{refusal}"
+    );
+    // the old bundle still evaluates
+    assert_eq!(s.get("/readyz", "viewer").1["bundle"], bundle);
+    let (st, u) = s.get("/v1/users/priya.nair", "viewer");
+    assert_eq!(st, 200, "{u}");
+    assert!(u["evaluation"].is_object(), "{u}");
+    // fixed: the next SIGHUP reloads
+    std::fs::write(&base, &good).unwrap();
+    s.hup();
+    s.wait_for("the reload in the audit log", || {
+        s.audit()
+            .iter()
+            .any(|e| e["kind"] == "reload" && e["details"]["reason"] == "SIGHUP")
+    });
+    assert_eq!(s.metric("polc_reloads_total{result=\"ok\"}"), Some(1.0));
+    assert_eq!(
+        s.metric("polc_reloads_total{result=\"refused\"}"),
+        Some(1.0)
+    );
+    assert_eq!(s.get("/readyz", "viewer").0, 200);
     assert_eq!(s.term().code(), Some(0));
 }
 
@@ -1082,6 +1278,91 @@ fn four_eyes_the_person_whose_request_made_a_plan_cannot_approve_it() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(holds(dir.path(), "gitlab", "omar.haddad"), 0);
     assert_eq!(s.term().code(), Some(0));
+}
+
+const SCIM_TOKEN: &str = "polc-serve-scim-token-5e2d";
+const SCIM_TOKEN_ENV: &str = "POLC_TEST_SERVE_SCIM_TOKEN";
+
+/// GET over plain HTTP from the SCIM server (no connector involved).
+fn scim_get(port: u16, path: &str) -> Value {
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {SCIM_TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    let (st, _, body) = raw(
+        &format!("127.0.0.1:{port}"),
+        &head,
+        Vec::new(),
+        Duration::ZERO,
+    );
+    assert_eq!(st, 200, "GET {path}: {body}");
+    json_in(&body)
+}
+
+#[test]
+fn a_hire_by_webhook_is_provisioned_on_a_real_scim_server() {
+    let scim = polc_connectors::testing::Scim2Server::start(
+        &match std::env::var_os("POLC_TEST_VENV") {
+            Some(d) => PathBuf::from(d),
+            None => Path::new(root!()).join("target/test-venv"),
+        },
+        SCIM_TOKEN,
+        &["slack"],
+    );
+    let dir = project();
+    append(
+        dir.path(),
+        &format!(
+            "\n[systems.slack]\nconnector = \"scim\"\nbase_url = \"{}\"\ntoken_env = \"{SCIM_TOKEN_ENV}\"\nmode = \"auto\"\nread_back_seconds = 3\n",
+            scim.url("slack")
+        ),
+    );
+    let s = Server::start(dir.path(), &[(SCIM_TOKEN_ENV, SCIM_TOKEN)]);
+    let body = hire("scim.person", "Engineering", today()).to_string();
+    let (st, v) = s.webhook("msg_scim", &body, now(), SECRET);
+    assert_eq!(st, 202, "{v}");
+    let users = || {
+        scim_get(scim.port, "/slack/v2/Users?count=1000")["Resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    s.wait_for("scim.person in SCIM", || {
+        users().iter().any(|u| u["userName"] == "scim.person")
+    });
+    let u = users()
+        .into_iter()
+        .find(|u| u["userName"] == "scim.person")
+        .unwrap();
+    let uid = u["id"].as_str().unwrap().to_string();
+    assert_ne!(u["active"], false, "{u}");
+    s.wait_for("the membership in SCIM", || {
+        scim_get(scim.port, "/slack/v2/Groups?count=1000")["Resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|g| {
+                g["displayName"] == "workspace-member"
+                    && g["members"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|m| m["value"] == uid.as_str())
+            })
+    });
+    // the service's own view agrees
+    let (st, v) = s.get("/v1/plans", "viewer");
+    assert_eq!(st, 200);
+    assert!(
+        v["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "auto" && p["status"] == "applied"),
+        "{v}"
+    );
+    let logs = s.logs();
+    assert_eq!(s.term().code(), Some(0));
+    assert!(!logs.contains(SCIM_TOKEN), "the SCIM token is in the logs");
 }
 
 #[test]
