@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// A request's time limit, in seconds
     #[arg(long, default_value_t = 60)]
     request_timeout: u64,
+    /// Reload when the policies or the project file change, checked every N seconds
+    /// (0: only on SIGHUP and POST /v1/reload)
+    #[arg(long, default_value_t = 2)]
+    watch_interval: u64,
 }
 
 pub fn run(a: ServeArgs) -> Result<Exit, InputError> {
@@ -56,6 +60,7 @@ pub fn run(a: ServeArgs) -> Result<Exit, InputError> {
     opts.log_json = matches!(a.log_format, LogFormat::Json);
     opts.queue = a.queue;
     opts.request_timeout = std::time::Duration::from_secs(a.request_timeout.max(1));
+    opts.watch_interval = std::time::Duration::from_secs(a.watch_interval);
     polc_serve::run(opts).map_err(InputError)?;
     Ok(0)
 }

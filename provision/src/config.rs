@@ -187,6 +187,10 @@ impl Default for Server {
 pub struct ServerToken {
     pub role: String,
     pub sha256: String,
+    /// The person who holds the token (default: the token's name). Four eyes compares
+    /// persons: one person's HRIS token and reviewer token are the same person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
 }
 
 /// `[schedule]`: cron strings (seconds first) for the service; daily at 02:00 by default.

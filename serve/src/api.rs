@@ -145,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(DEFAULT_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn(json_errors))
         .with_state(state)
 }
 
@@ -329,6 +330,48 @@ async fn time_limit(State(st): State<AppState>, req: Request, next: Next) -> Res
         }
         .into_response(),
     }
+}
+
+/// Every error in the JSON shape: axum's own rejections (a body over its limit, a query
+/// that does not parse, a method the route does not take) answer plain text; they are
+/// rewritten here, keeping their status and headers (`Allow`, `Retry-After`).
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            format!("the body is larger than this route takes (events and other requests 1 MiB, snapshots 64 MiB): {text}"),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method: GET /v1/openapi.json lists them".into(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", text),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", text),
+        s if s.is_client_error() => ("invalid_input", text),
+        _ => ("internal", text),
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    for (k, v) in parts.headers.iter() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 async fn not_found() -> ApiError {
@@ -541,7 +584,7 @@ async fn hris_snapshot(
             let _ = tx.send(r);
             if ok {
                 w.process();
-                w.reconcile(crate::worker::SERVICE);
+                w.reconcile(&caller.name);
             }
         }),
     )?;
@@ -802,6 +845,7 @@ async fn plan_approve(
                 format!("plan {id} is {s}: only a pending plan can be approved"),
             ));
         }
+        four_eyes(w, &id, &caller)?;
         w.set_plan(
             &id,
             "review",
@@ -817,6 +861,34 @@ async fn plan_approve(
     })
     .await??;
     Ok(Json(out))
+}
+
+/// With `four_eyes`, the person whose request made a plan (the HRIS token of the events, the
+/// operator of a pull) may not approve it. A plan the service made on its own (the
+/// schedule) is `polc-serve`'s: any reviewer may approve it. Refused approvals are audited.
+fn four_eyes(w: &Worker, id: &str, caller: &Caller) -> ApiResult<()> {
+    if !w.p.project.server.four_eyes {
+        return Ok(());
+    }
+    let created_by = w.p.stored_plan(id)?.map(|x| x.1).unwrap_or_default();
+    let auth = w.auth.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(by) = created_by
+        .split(", ")
+        .find(|n| *n == caller.name || *n == caller.person || auth.person_of(n) == caller.person)
+    else {
+        return Ok(());
+    };
+    let reason = format!(
+        "four eyes: plan {id} was made by a request of `{by}`, and `{}` is the same person ({}): another reviewer must approve it",
+        caller.name, caller.person
+    );
+    w.audit(
+        &caller.name,
+        "refusal",
+        json!({"command": "approve", "plan": id, "reason": reason, "actor": caller.name}),
+    )?;
+    warn!(plan = %id, caller = %caller.name, "{reason}");
+    Err(ApiError::new(StatusCode::CONFLICT, "four_eyes", reason))
 }
 
 async fn plan_reject(
@@ -888,8 +960,11 @@ async fn drift_run(
     Ok(Json(call(&st, move |w| w.drift_run(&caller.name)).await??))
 }
 
-async fn pull(State(st): State<AppState>) -> ApiResult<Json<Json_>> {
-    let rep = call(&st, |w| w.pull(None)).await??;
+async fn pull(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Json_>> {
+    let rep = call(&st, move |w| w.pull_and_plan(&caller.name)).await??;
     Ok(Json(json!(rep)))
 }
 
@@ -937,12 +1012,53 @@ async fn audit(State(st): State<AppState>, Query(q): Query<AuditQuery>) -> ApiRe
     Ok(Json(json!({"entries": rows, "next_after": next})))
 }
 
-async fn evidence() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "the evidence pack is not in this build yet (polc-provision has no evidence module); the audit log is at GET /v1/audit",
-    )
+#[derive(Deserialize)]
+struct EvidenceQuery {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    format: Option<String>,
+}
+
+/// The evidence pack of `from..=to` (dates, both required) as html, markdown, csv or json
+/// (the default), with its content type.
+async fn evidence(
+    State(st): State<AppState>,
+    Query(q): Query<EvidenceQuery>,
+) -> ApiResult<Response> {
+    use polc_provision::evidence::Format;
+    let (Some(from), Some(to)) = (q.from, q.to) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "the period is required: ?from=YYYY-MM-DD&to=YYYY-MM-DD (both included), and format=html|markdown|csv|json (default json)",
+        ));
+    };
+    let name = q.format.as_deref().unwrap_or("json");
+    let format = Format::parse(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            format!("format={name}: expected html, markdown, csv or json"),
+        )
+    })?;
+    let pack = call(&st, move |w| w.p.evidence(from, to, format, None)).await??;
+    let content_type = match format {
+        Format::Html => "text/html; charset=utf-8",
+        Format::Markdown => "text/markdown; charset=utf-8",
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Json => "application/json",
+    };
+    let disposition = format!(
+        "inline; filename=\"evidence-{from}-{to}.{}\"",
+        format.extension()
+    );
+    let mut resp = (StatusCode::OK, pack.bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

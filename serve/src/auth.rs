@@ -82,11 +82,14 @@ impl Access {
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The person holding the token (`person`, else the token's name): four eyes compares it.
+    pub person: String,
 }
 
 struct Token {
     name: String,
     role: Role,
+    person: String,
     sha256: [u8; 32],
 }
 
@@ -113,6 +116,7 @@ impl Auth {
             tokens.push(Token {
                 name: name.clone(),
                 role,
+                person: t.person.clone().unwrap_or_else(|| name.clone()),
                 sha256,
             });
         }
@@ -121,6 +125,16 @@ impl Auth {
 
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
+    }
+
+    /// The person holding the token named `name` (its name when it is not configured any
+    /// more, or names no person).
+    pub fn person_of(&self, name: &str) -> String {
+        self.tokens
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.person.clone())
+            .unwrap_or_else(|| name.to_string())
     }
 
     /// The caller a bearer token belongs to.
@@ -133,6 +147,7 @@ impl Auth {
                 found = Some(Caller {
                     name: t.name.clone(),
                     role: t.role,
+                    person: t.person.clone(),
                 });
             }
         }

@@ -43,7 +43,8 @@ pub struct Options {
     pub queue: usize,
     /// A request's time limit.
     pub request_timeout: Duration,
-    /// How often the policies and the project file are checked for changes.
+    /// How often the policies and the project file are checked for changes (zero: never;
+    /// SIGHUP and `POST /v1/reload` still reload).
     pub watch_interval: Duration,
 }
 
@@ -189,12 +190,14 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
         tokio::spawn(schedule::run(job, sched, jobs_tx.clone(), stop_rx.clone()));
     }
     tokio::spawn(schedule::midnight(jobs_tx.clone(), stop_rx.clone()));
-    tokio::spawn(watch_policies(
-        watched,
-        opts.watch_interval,
-        jobs_tx.clone(),
-        stop_rx.clone(),
-    ));
+    if !opts.watch_interval.is_zero() {
+        tokio::spawn(watch_policies(
+            watched,
+            opts.watch_interval,
+            jobs_tx.clone(),
+            stop_rx.clone(),
+        ));
+    }
     tokio::spawn(signals(jobs_tx.clone(), stop_tx));
     drop(jobs_tx);
 

@@ -74,6 +74,7 @@ pub async fn run(
             warn!(job, "the schedule has no next run");
             return;
         };
+        info!(job, next = %next, "next scheduled run");
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

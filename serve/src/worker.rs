@@ -202,6 +202,8 @@ impl Worker {
             st(it.collect::<rusqlite::Result<Vec<_>>>(), &path)?
         };
         let mut applied = 0usize;
+        // who sent the events applied: the plans they cause are theirs (four eyes)
+        let mut senders = std::collections::BTreeSet::new();
         let inbox = self.inbox();
         for (seq, event, user, effective, body, status, by) in rows {
             if effective > today.to_string() {
@@ -229,6 +231,7 @@ impl Worker {
             if done > 0 {
                 self.mark(seq, "processed", None)?;
                 applied += 1;
+                senders.insert(by);
                 continue;
             }
             if let Some(last) = self.last_effective(&user)? {
@@ -244,7 +247,7 @@ impl Worker {
             std::fs::create_dir_all(&inbox)
                 .and_then(|()| std::fs::write(&file, body.as_bytes()))
                 .map_err(|e| Error::Input(format!("{}: cannot write: {e}", file.display())))?;
-            let actor = std::mem::replace(&mut self.p.actor, by);
+            let actor = std::mem::replace(&mut self.p.actor, by.clone());
             let r = self.p.hris_event(&file, today);
             self.p.actor = actor;
             let _ = std::fs::remove_file(&file);
@@ -253,6 +256,7 @@ impl Worker {
                     self.mark(seq, "processed", None)?;
                     Metrics::inc(&self.metrics.events_processed, "processed");
                     applied += 1;
+                    senders.insert(by);
                     info!(seq, user = %user, event = %event, derived = rep.events.len(), "event applied to the directory");
                 }
                 Err(e) => {
@@ -264,9 +268,18 @@ impl Worker {
             }
         }
         if applied > 0 {
-            self.reconcile(SERVICE);
+            let by = senders.into_iter().collect::<Vec<_>>().join(", ");
+            self.reconcile(if by.is_empty() { SERVICE } else { &by });
         }
         Ok(())
+    }
+
+    /// Pulls every system, then plans as [`Worker::reconcile`] does: what the pull found
+    /// out of band is revoked in `auto` systems and queued for review in `review` ones.
+    pub fn pull_and_plan(&mut self, actor: &str) -> R<polc_provision::PullReport> {
+        let rep = self.pull(None)?;
+        self.reconcile(actor);
+        Ok(rep)
     }
 
     /// Pulls the provisioned systems never pulled (a plan needs to know what they hold).
@@ -623,7 +636,7 @@ impl Worker {
         self.metrics.schedule_run(job);
         match job {
             "pull" => {
-                if let Err(e) = self.pull(None) {
+                if let Err(e) = self.pull_and_plan(SERVICE) {
                     warn!(error = %e, "scheduled pull failed");
                 }
             }

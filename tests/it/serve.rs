@@ -23,8 +23,13 @@ const TOKENS: &[(&str, &str, &str)] = &[
     ("hr", "hris", "tok-hris-1a7b3c9e5f"),
 ];
 
-fn token(role: &str) -> &'static str {
-    TOKENS.iter().find(|t| t.1 == role).unwrap().2
+/// The token of a role of `TOKENS`; anything else is taken as a token itself.
+fn token(role: &str) -> &str {
+    TOKENS
+        .iter()
+        .find(|t| t.1 == role)
+        .map(|t| t.2)
+        .unwrap_or(role)
 }
 
 fn python() -> PathBuf {
@@ -55,6 +60,13 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with(dir, env, &[])
+    }
+
+    /// With more arguments; with `--tls-cert` the base is `https://` and readiness is left
+    /// to the test.
+    fn start_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        let tls = args.contains(&"--tls-cert");
         let mut cmd = Command::new(POLC);
         cmd.args([
             "serve",
@@ -65,6 +77,7 @@ impl Server {
             "--config",
         ])
         .arg(dir.join("polc.toml"))
+        .args(args)
         .env(SECRET_VAR, SECRET)
         .env_remove("POLC_FAILPOINT")
         .env_remove("POLC_FAILPOINT_KILL")
@@ -98,12 +111,40 @@ impl Server {
         };
         let s = Server {
             child,
-            base: format!("http://{addr}"),
+            base: format!("{}://{addr}", if tls { "https" } else { "http" }),
             logs,
         };
         // ready: the worker has resumed what a previous run left
-        s.wait_for("ready", || s.get("/readyz", "viewer").0 == 200);
+        if !tls {
+            s.wait_for("ready", || s.get("/readyz", "viewer").0 == 200);
+        }
         s
+    }
+
+    /// `host:port`.
+    fn addr(&self) -> &str {
+        self.base.split_once("://").unwrap().1
+    }
+
+    /// A metric's value (`name` with its labels, as printed), if printed.
+    fn metric(&self, name: &str) -> Option<f64> {
+        let (_, m) = self.send("GET", "/metrics", Some("viewer"), &[], None);
+        let m = m.as_str().unwrap_or_default().to_string();
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Sends SIGHUP.
+    fn hup(&self) {
+        let _ = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status();
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        let (st, v) = self.get("/v1/audit?after=0&limit=5000", "viewer");
+        assert_eq!(st, 200, "{v}");
+        v["entries"].as_array().unwrap().clone()
     }
 
     fn logs(&self) -> String {
@@ -178,10 +219,14 @@ impl Server {
     }
 
     fn webhook_raw(&self, id: &str, ts: i64, sig: &str, body: &str) -> (u16, Value) {
+        self.webhook_as("hris", id, ts, sig, body)
+    }
+
+    fn webhook_as(&self, who: &str, id: &str, ts: i64, sig: &str, body: &str) -> (u16, Value) {
         self.send(
             "POST",
             "/v1/hris/events",
-            Some("hris"),
+            Some(who),
             &[
                 ("webhook-id", id.into()),
                 ("webhook-timestamp", ts.to_string()),
@@ -576,8 +621,6 @@ fn every_role_against_every_route() {
     assert!(checked >= 19 * 4, "{checked}");
     let (st, v) = s.get("/v1/nothing", "viewer");
     assert_eq!((st, v["error"]["code"].as_str()), (404, Some("not_found")));
-    let (st, v) = s.get("/v1/evidence?from=2025-01-01&to=2025-02-01", "viewer");
-    assert_eq!(st, 501, "{v}");
 }
 
 #[test]
@@ -700,4 +743,695 @@ fn kill_9_mid_apply_then_a_restart_resumes_from_the_journal() {
             "twice: {e}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The schedule, TLS, reload, errors, four eyes, SCIM, evidence.
+
+/// Appends to the project file.
+fn append(dir: &Path, text: &str) {
+    let mut toml = std::fs::read_to_string(dir.join("polc.toml")).unwrap();
+    toml += text;
+    std::fs::write(dir.join("polc.toml"), toml).unwrap();
+}
+
+fn entries(dir: &Path, system: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join(format!("systems/{system}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn write_entries(dir: &Path, system: &str, v: &[Value]) {
+    let text = serde_json::to_string_pretty(v).unwrap();
+    std::fs::write(dir.join(format!("systems/{system}.json")), text).unwrap();
+}
+
+#[test]
+fn the_schedule_pulls_and_revokes_or_queues_what_was_granted_out_of_band() {
+    let dir = project();
+    let toml = std::fs::read_to_string(dir.path().join("polc.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("polc.toml"),
+        toml.replace("max_revoke_percent = 10", "max_revoke_percent = 100"),
+    )
+    .unwrap();
+    // every 2 seconds
+    append(
+        dir.path(),
+        "\n[schedule]\npull = \"*/2 * * * * *\"\nplan = \"off\"\ndrift = \"off\"\n",
+    );
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    s.wait_for("github to hold priya.nair", || {
+        holds(dir.path(), "github", "priya.nair") > 0
+    });
+    // omar.haddad is inactive: he holds nothing. Somebody grants him access by hand.
+    let mut gh = entries(dir.path(), "github");
+    let mut extra = gh[0].clone();
+    extra["user_id"] = json!("omar.haddad");
+    let grant = extra["grant"].as_str().unwrap().to_string();
+    gh.push(extra);
+    write_entries(dir.path(), "github", &gh);
+    let gitlab_grant = grant
+        .replace("github:org:engineering", "gitlab:group:engineering-docs")
+        .replace("org:engineering", "group:engineering-docs");
+    write_entries(
+        dir.path(),
+        "gitlab",
+        &[json!({"user_id": "omar.haddad", "grant": gitlab_grant, "level": "reporter"})],
+    );
+    // auto: the schedule's pull finds it and the revocation is applied
+    s.wait_for("the out-of-band github grant revoked", || {
+        holds(dir.path(), "github", "omar.haddad") == 0
+    });
+    assert!(holds(dir.path(), "github", "priya.nair") > 0);
+    // review: its revocation is queued, made by the service (the schedule), not applied
+    s.wait_for("a pending plan revoking omar.haddad in gitlab", || {
+        pending(&s).iter().any(|p| {
+            let id = p["id"].as_str().unwrap();
+            let (_, v) = s.get(&format!("/v1/plans/{id}"), "viewer");
+            v["plan"]["actions"].as_array().unwrap().iter().any(|a| {
+                a["system"] == "gitlab" && a["user_id"] == "omar.haddad" && a["action"] == "revoke"
+            })
+        })
+    });
+    let p = pending(&s);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0]["created_by"], "polc-serve", "{p:?}");
+    assert_eq!(holds(dir.path(), "gitlab", "omar.haddad"), 1);
+    assert!(s.metric("polc_schedule_runs_total{job=\"pull\"}").unwrap() >= 1.0);
+    assert_eq!(s.term().code(), Some(0));
+}
+
+/// Waits for the schedule of `job` to be armed (after its run at start, if any).
+fn armed(s: &Server, job: &str) {
+    s.wait_for("the schedule armed", || {
+        s.logs()
+            .lines()
+            .any(|l| l.contains("next scheduled run") && l.contains(&format!("\"job\":\"{job}\"")))
+    });
+}
+
+#[test]
+fn a_run_missed_while_stopped_runs_once_at_start() {
+    let dir = project();
+    // once a year: while the test runs, only a missed run can run
+    append(
+        dir.path(),
+        "\n[schedule]\npull = \"0 0 0 1 1 *\"\nplan = \"off\"\ndrift = \"off\"\n",
+    );
+    let s = Server::start(dir.path(), &[]);
+    armed(&s, "pull");
+    // the first start only records the start of the schedule
+    assert_eq!(s.metric("polc_schedule_runs_total{job=\"pull\"}"), None);
+    assert_eq!(s.term().code(), Some(0));
+    // stopped for three years: three runs missed
+    {
+        let project = polc_provision::config::Project::load(&dir.path().join("polc.toml")).unwrap();
+        let p =
+            polc_provision::Provision::open(project, Box::new(polc_provision::DefaultConnectors))
+                .unwrap();
+        let then = (chrono::Utc::now() - chrono::Duration::days(3 * 366)).to_rfc3339();
+        let n = p
+            .state
+            .conn
+            .execute(
+                &format!("UPDATE serve_schedule SET last_run = '{then}' WHERE job = 'pull'"),
+                (),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "the last run of `pull` is in the state");
+    }
+    let s = Server::start(dir.path(), &[]);
+    armed(&s, "pull");
+    assert_eq!(
+        s.metric("polc_schedule_runs_total{job=\"pull\"}"),
+        Some(1.0),
+        "{}",
+        s.logs()
+    );
+    assert_eq!(s.logs().matches("running it once now").count(), 1);
+    assert_eq!(s.term().code(), Some(0));
+    // that run's time was kept: the next start has nothing to catch up
+    let s = Server::start(dir.path(), &[]);
+    armed(&s, "pull");
+    assert_eq!(s.metric("polc_schedule_runs_total{job=\"pull\"}"), None);
+    assert!(!s.logs().contains("running it once now"));
+    assert_eq!(s.term().code(), Some(0));
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `curl` with the test's CA: (exit code, body, status).
+fn curl(args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+#[test]
+fn tls_with_a_certificate_of_the_tests_own_ca() {
+    let dir = project();
+    let d = dir.path();
+    // a CA, and a certificate for 127.0.0.1 and localhost signed by it
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=polc test CA",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "cert.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+    let s = Server::start_with(
+        d,
+        &[],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(s.base.starts_with("https://"), "{}", s.base);
+    let ca = d.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let auth = format!("Authorization: Bearer {}", token("viewer"));
+    let url = format!("{}/readyz", s.base);
+    s.wait_for("ready over HTTPS", || {
+        let (code, out) = curl(&["--cacert", ca, "-H", &auth, &url]);
+        code == Some(0) && out.contains("\"ready\"")
+    });
+    let (code, out) = curl(&["--cacert", ca, "-H", &auth, "-w", "\n%{http_code}", &url]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with("\n200"), "{out}");
+    // the certificate is checked: without the CA, curl refuses it
+    let (code, out) = curl(&["-H", &auth, &url]);
+    assert_ne!(code, Some(0), "{out}");
+    // plain HTTP to the TLS port gets no HTTP answer
+    let plain = format!("http://{}/healthz", s.addr());
+    let (code, out) = curl(&["-w", "\n%{http_code}", &plain]);
+    assert!(code != Some(0) || !out.ends_with("\n200"), "{out}");
+    let agent = Server::agent();
+    let r = agent.get(&plain).call();
+    assert!(r.map(|r| r.status().as_u16() != 200).unwrap_or(true));
+    // and the service still answers HTTPS afterwards
+    let (code, out) = curl(&["--cacert", ca, &format!("{}/healthz", s.base)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(s.term().code(), Some(0));
+}
+
+#[test]
+fn sighup_with_broken_policies_is_refused_and_the_old_bundle_serves_on() {
+    let dir = project();
+    // no watching: only SIGHUP reloads here
+    let s = Server::start_with(dir.path(), &[], &["--watch-interval", "0"]);
+    snapshot(&s, dir.path());
+    let (_, ready) = s.get("/readyz", "viewer");
+    let bundle = ready["bundle"].clone();
+    assert!(bundle.is_string(), "{ready}");
+    let base = dir.path().join("policies/base.pol");
+    let good = std::fs::read_to_string(&base).unwrap();
+    std::fs::write(&base, format!("{good}\npolicy \"Broken\" {{\n  grant\n")).unwrap();
+    s.hup();
+    s.wait_for("the refusal in the audit log", || {
+        s.audit()
+            .iter()
+            .any(|e| e["kind"] == "reload_refused" && e["details"]["reason"] == "SIGHUP")
+    });
+    assert_eq!(
+        s.metric("polc_reloads_total{result=\"refused\"}"),
+        Some(1.0)
+    );
+    assert_eq!(s.metric("polc_reloads_total{result=\"ok\"}"), None);
+    let refusal = s
+        .audit()
+        .into_iter()
+        .find(|e| e["kind"] == "reload_refused")
+        .unwrap();
+    assert!(
+        refusal["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("error"),
+        "{refusal}"
+    );
+    // the old bundle still evaluates
+    assert_eq!(s.get("/readyz", "viewer").1["bundle"], bundle);
+    let (st, u) = s.get("/v1/users/priya.nair", "viewer");
+    assert_eq!(st, 200, "{u}");
+    assert!(u["evaluation"].is_object(), "{u}");
+    // fixed: the next SIGHUP reloads
+    std::fs::write(&base, &good).unwrap();
+    s.hup();
+    s.wait_for("the reload in the audit log", || {
+        s.audit()
+            .iter()
+            .any(|e| e["kind"] == "reload" && e["details"]["reason"] == "SIGHUP")
+    });
+    assert_eq!(s.metric("polc_reloads_total{result=\"ok\"}"), Some(1.0));
+    assert_eq!(
+        s.metric("polc_reloads_total{result=\"refused\"}"),
+        Some(1.0)
+    );
+    assert_eq!(s.get("/readyz", "viewer").0, 200);
+    assert_eq!(s.term().code(), Some(0));
+}
+
+/// One request over a raw connection: the head is sent, then `body` from another thread
+/// (the answer may come before the body is all sent), `pause` kept open before closing
+/// the writing side. Answers the status, the head and the body.
+fn raw(addr: &str, head: &str, body: Vec<u8>, pause: Duration) -> (u16, String, String) {
+    use std::io::Read;
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    c.write_all(head.as_bytes()).unwrap();
+    let mut w = c.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let _ = w.write_all(&body);
+        std::thread::sleep(pause);
+    });
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// The JSON object of a body (chunked or not).
+fn json_in(body: &str) -> Value {
+    let (a, b) = (body.find('{'), body.rfind('}'));
+    match (a, b) {
+        (Some(a), Some(b)) => serde_json::from_str(&body[a..=b]).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+#[test]
+fn errors_are_json_everywhere_and_a_full_queue_is_503_with_retry_after() {
+    let dir = project();
+    let s = Server::start_with(dir.path(), &[], &["--queue", "1", "--request-timeout", "2"]);
+    snapshot(&s, dir.path());
+    let auth = format!("Authorization: Bearer {}", token("operator"));
+    // over the 1 MiB limit
+    let big = vec![b' '; 2 << 20];
+    let head = format!(
+        "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    );
+    let (st, h, body) = raw(s.addr(), &head, big, Duration::from_millis(0));
+    assert_eq!(st, 413, "{h}{body}");
+    assert!(h.contains("content-type: application/json"), "{h}");
+    let v = json_in(&body);
+    assert_eq!(v["error"]["code"], "too_large", "{body}");
+    assert!(v["error"]["message"].is_string(), "{body}");
+    // a body that never comes: the time limit answers
+    let head = format!(
+        "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{"
+    );
+    let started = Instant::now();
+    let (st, h, body) = raw(s.addr(), &head, Vec::new(), Duration::from_secs(30));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(st, 503, "{h}{body}");
+    assert!(h.contains("content-type: application/json"), "{h}");
+    assert_eq!(json_in(&body)["error"]["code"], "timeout", "{body}");
+    // axum's other rejections: a query that does not parse, a method the route does not take
+    let (st, v) = s.get("/v1/audit?after=abc", "viewer");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{v}"
+    );
+    let (st, v) = s.get("/v1/pull", "operator");
+    assert_eq!(st, 405, "{v}");
+    assert_eq!(v["error"]["code"], "method_not_allowed", "{v}");
+    // a burst on a queue of one
+    let n = 24;
+    let barrier = Arc::new(std::sync::Barrier::new(n));
+    let url = format!("{}/v1/drift/run", s.base);
+    let answers: Vec<(u16, Option<String>, String)> = (0..n)
+        .map(|_| {
+            let (b, url) = (barrier.clone(), url.clone());
+            std::thread::spawn(move || {
+                b.wait();
+                let mut r = Server::agent()
+                    .post(&url)
+                    .header("authorization", &format!("Bearer {}", token("operator")))
+                    .send(b"{}")
+                    .unwrap();
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (
+                    r.status().as_u16(),
+                    retry,
+                    r.body_mut().read_to_string().unwrap_or_default(),
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let busy: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert!(!busy.is_empty(), "no 503 in the burst: {answers:?}");
+    assert!(answers.iter().any(|a| a.0 == 200), "{answers:?}");
+    for (_, retry, body) in &busy {
+        assert_eq!(retry.as_deref(), Some("5"), "{body}");
+        assert_eq!(json_in(body)["error"]["code"], "busy", "{body}");
+    }
+    // (readiness polls at start may have met the schedule's first jobs too)
+    assert!(s.metric("polc_queue_full_total").unwrap() >= busy.len() as f64);
+    assert_eq!(s.term().code(), Some(0));
+}
+
+#[test]
+fn four_eyes_the_person_whose_request_made_a_plan_cannot_approve_it() {
+    let dir = project();
+    // rita reviews, and also holds the HRIS token of a small integration
+    let rita_hr = "tok-rita-hris-77a1c4e2";
+    append(
+        dir.path(),
+        &format!(
+            "\n[server.tokens.rita-hr]\nrole = \"hris\"\nperson = \"rita\"\nsha256 = \"{}\"\n",
+            hex::encode(Sha256::digest(rita_hr.as_bytes()))
+        ),
+    );
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let body = hire("new.person", "Engineering", today()).to_string();
+    let ts = now();
+    let sig = sign(SECRET, "msg_4eyes", ts, &body);
+    let (st, v) = s.webhook_as(rita_hr, "msg_4eyes", ts, &sig, &body);
+    assert_eq!(st, 202, "{v}");
+    s.wait_for("the plan of the hire", || {
+        pending(&s).iter().any(|p| p["created_by"] == "rita-hr")
+    });
+    let plans = pending(&s);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    let (id, digest) = (
+        plans[0]["id"].as_str().unwrap().to_string(),
+        plans[0]["digest"].as_str().unwrap().to_string(),
+    );
+    // the same person: refused, and nothing applied
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "reviewer",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(st, 409, "{v}");
+    assert_eq!(v["error"]["code"], "four_eyes", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("rita-hr") && msg.contains("another reviewer"),
+        "{msg}"
+    );
+    assert_eq!(holds(dir.path(), "gitlab", "new.person"), 0);
+    assert_eq!(pending(&s).len(), 1);
+    assert!(s.audit().iter().any(|e| e["kind"] == "refusal"
+        && e["actor"] == "rita"
+        && e["details"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("four eyes")));
+    // another person: applied
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "operator",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert!(holds(dir.path(), "gitlab", "new.person") > 0);
+    // an operator's pull makes a plan that operator may not approve
+    write_entries(
+        dir.path(),
+        "gitlab",
+        &[entries(dir.path(), "gitlab"), vec![json!({"user_id": "omar.haddad", "grant": "gitlab:group:engineering-docs", "level": "reporter"})]].concat(),
+    );
+    let (st, v) = s.post("/v1/pull", "operator", &json!({}));
+    assert_eq!(st, 200, "{v}");
+    let plans = pending(&s);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0]["created_by"], "otto", "{plans:?}");
+    let (id, digest) = (
+        plans[0]["id"].as_str().unwrap().to_string(),
+        plans[0]["digest"].as_str().unwrap().to_string(),
+    );
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "operator",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("four_eyes")),
+        "{v}"
+    );
+    let (st, v) = s.post(
+        &format!("/v1/plans/{id}/approve"),
+        "reviewer",
+        &json!({"digest": digest}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(holds(dir.path(), "gitlab", "omar.haddad"), 0);
+    assert_eq!(s.term().code(), Some(0));
+}
+
+const SCIM_TOKEN: &str = "polc-serve-scim-token-5e2d";
+const SCIM_TOKEN_ENV: &str = "POLC_TEST_SERVE_SCIM_TOKEN";
+
+/// GET over plain HTTP from the SCIM server (no connector involved).
+fn scim_get(port: u16, path: &str) -> Value {
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {SCIM_TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    let (st, _, body) = raw(
+        &format!("127.0.0.1:{port}"),
+        &head,
+        Vec::new(),
+        Duration::ZERO,
+    );
+    assert_eq!(st, 200, "GET {path}: {body}");
+    json_in(&body)
+}
+
+#[test]
+fn a_hire_by_webhook_is_provisioned_on_a_real_scim_server() {
+    let scim = polc_connectors::testing::Scim2Server::start(
+        &match std::env::var_os("POLC_TEST_VENV") {
+            Some(d) => PathBuf::from(d),
+            None => Path::new(root!()).join("target/test-venv"),
+        },
+        SCIM_TOKEN,
+        &["slack"],
+    );
+    let dir = project();
+    append(
+        dir.path(),
+        &format!(
+            "\n[systems.slack]\nconnector = \"scim\"\nbase_url = \"{}\"\ntoken_env = \"{SCIM_TOKEN_ENV}\"\nmode = \"auto\"\nread_back_seconds = 3\n",
+            scim.url("slack")
+        ),
+    );
+    let s = Server::start(dir.path(), &[(SCIM_TOKEN_ENV, SCIM_TOKEN)]);
+    let body = hire("scim.person", "Engineering", today()).to_string();
+    let (st, v) = s.webhook("msg_scim", &body, now(), SECRET);
+    assert_eq!(st, 202, "{v}");
+    let users = || {
+        scim_get(scim.port, "/slack/v2/Users?count=1000")["Resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    s.wait_for("scim.person in SCIM", || {
+        users().iter().any(|u| u["userName"] == "scim.person")
+    });
+    let u = users()
+        .into_iter()
+        .find(|u| u["userName"] == "scim.person")
+        .unwrap();
+    let uid = u["id"].as_str().unwrap().to_string();
+    assert_ne!(u["active"], false, "{u}");
+    s.wait_for("the membership in SCIM", || {
+        scim_get(scim.port, "/slack/v2/Groups?count=1000")["Resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|g| {
+                g["displayName"] == "workspace-member"
+                    && g["members"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|m| m["value"] == uid.as_str())
+            })
+    });
+    // the service's own view agrees
+    let (st, v) = s.get("/v1/plans", "viewer");
+    assert_eq!(st, 200);
+    assert!(
+        v["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "auto" && p["status"] == "applied"),
+        "{v}"
+    );
+    let logs = s.logs();
+    assert_eq!(s.term().code(), Some(0));
+    assert!(!logs.contains(SCIM_TOKEN), "the SCIM token is in the logs");
+}
+
+#[test]
+fn the_evidence_pack_in_each_format() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let body = hire("ev.person", "Engineering", today()).to_string();
+    assert_eq!(s.webhook("msg_ev", &body, now(), SECRET).0, 202);
+    s.wait_for("ev.person in github", || {
+        holds(dir.path(), "github", "ev.person") > 0
+    });
+    let from = today() - chrono::Days::new(30);
+    let to = today();
+    for (format, ctype) in [
+        ("html", "text/html"),
+        ("markdown", "text/markdown"),
+        ("csv", "text/csv"),
+        ("json", "application/json"),
+    ] {
+        let url = format!("{}/v1/evidence?from={from}&to={to}&format={format}", s.base);
+        let mut r = Server::agent()
+            .get(&url)
+            .header("authorization", &format!("Bearer {}", token("viewer")))
+            .call()
+            .unwrap();
+        let text = r.body_mut().read_to_string().unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{format}: {text}");
+        let ct = r
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(ct.starts_with(ctype), "{format}: {ct}");
+        assert!(!text.is_empty());
+        match format {
+            "json" => {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert!(v.is_object(), "{v}");
+                assert!(text.contains("ev.person"), "{text}");
+            }
+            "html" => assert!(
+                text.contains("<html") || text.contains("<!DOCTYPE"),
+                "{text}"
+            ),
+            _ => {}
+        }
+    }
+    // the period is required; a format it does not know, and the HRIS token, are refused
+    let (st, v) = s.get("/v1/evidence", "viewer");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{v}"
+    );
+    let (st, v) = s.get(
+        &format!("/v1/evidence?from={from}&to={to}&format=pdf"),
+        "viewer",
+    );
+    assert_eq!(st, 400, "{v}");
+    let (st, v) = s.get(&format!("/v1/evidence?from=yesterday&to={to}"), "viewer");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{v}"
+    );
+    let (st, _) = s.get(&format!("/v1/evidence?from={from}&to={to}"), "hris");
+    assert_eq!(st, 403);
+    assert_eq!(s.term().code(), Some(0));
 }
