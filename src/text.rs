@@ -165,6 +165,11 @@ pub fn cannot_read(path: &str, e: &std::io::Error) -> String {
     }
 }
 
+/// `1 grant`, `3 grants`: a count with the word that goes with it.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,8 @@ use polc::eval::Plan;
 use polc::input::limits::{read_stdin_text, Kind};
 use polc::input::{self, Users};
 use polc::ir;
-use polc::reconcile::{access, impact, impact_render};
+use polc::reconcile::access;
+use polc::reconcile::impact::{self, render as impact_render};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ImpactFormat {

@@ -6,7 +6,6 @@ pub mod access;
 pub mod drift;
 pub mod emit;
 pub mod impact;
-pub mod impact_render;
 pub mod mine;
 pub mod mining;
 pub mod remediate;

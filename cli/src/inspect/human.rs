@@ -5,10 +5,7 @@ use std::fmt::Write;
 
 use super::{GrantOut, Report};
 use polc::syntax::ast::quote;
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+use polc::text::plural;
 
 fn grant_line(g: &GrantOut) -> String {
     let mut s = format!("grant {}", g.grant);

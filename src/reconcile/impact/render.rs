@@ -3,11 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::text::{code, code_cell, html, markdown as md, terminal as t};
+use crate::text::{code, code_cell, html, markdown as md, plural, terminal as t};
 
-use super::impact::{
-    Change, Direction, GrantImpact, Held, Impact, LevelChange, Status, UserImpact,
-};
+use super::{Change, Direction, GrantImpact, Held, Impact, LevelChange, Status, UserImpact};
 
 /// At most this many users get a `<details>` section in Markdown (a PR comment has a size
 /// limit); the rest are counted and left to the JSON output.
@@ -84,10 +82,6 @@ fn warnings(x: &Impact) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn status_mark(s: Status) -> char {
