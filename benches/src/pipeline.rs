@@ -474,7 +474,7 @@ pub fn polc_mine(
         &users,
         &export,
         by,
-        &polc::reconcile::mine::Thresholds::default(),
+        &polc::reconcile::mining::groups::Thresholds::default(),
         at(),
     )
     .expect("generated access mines")

@@ -4,9 +4,7 @@
 
 pub mod access;
 pub mod drift;
-pub mod emit;
 pub mod impact;
-pub mod mine;
 pub mod mining;
 pub mod remediate;
 pub mod report;

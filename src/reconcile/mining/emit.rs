@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
-use super::mine::{value_text, GroupReport, Level, Share, Thresholds};
+use super::groups::{value_text, GroupReport, Level, Share, Thresholds};
 use crate::check::check_bundle;
 use crate::db::Loaded;
 use crate::diagnostics::{render, Severity};
@@ -46,7 +46,7 @@ pub struct Inferred {
 }
 
 impl Inferred {
-    /// Notes one access entry (as [`super::access::read_entries`] gives it). An entry naming
+    /// Notes one access entry (as [`crate::reconcile::access::read_entries`] gives it). An entry naming
     /// a system of `known` is left alone (resolving it reports what is wrong with it).
     pub fn see(
         &mut self,
@@ -645,7 +645,7 @@ mod tests {
                 3,
             ),
         ];
-        let common = crate::reconcile::mine::common(&groups);
+        let common = crate::reconcile::mining::groups::common(&groups);
         let d = drafts(
             &["department".to_string()],
             &header(&std, &std),

@@ -1,6 +1,6 @@
 //! The mining pipeline behind `polc mine`: an access export and the users, grouped by the
-//! `--by` attributes, to each group's shares ([`super::mine`]), draft policies
-//! ([`super::emit`]) checked clean, and the coverage those drafts would reach on the same
+//! `--by` attributes, to each group's shares ([`groups`]), draft policies
+//! ([`emit`]) checked clean, and the coverage those drafts would reach on the same
 //! export. It reads no file and prints nothing: the command does both.
 
 use std::sync::Arc;
@@ -8,12 +8,15 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::emit::{self, Drafts};
-use super::mine::{self, GroupReport, Holding, Level, Thresholds};
+pub mod emit;
+pub mod groups;
+
 use super::{access, drift};
 use crate::eval::{EntId, Plan};
 use crate::input::Users;
 use crate::ir::{self, Value};
+use emit::Drafts;
+use groups::{GroupReport, Holding, Level, Thresholds};
 
 /// An access export as read: its text, its name for messages, its format (`json`,
 /// `jsonl`, `csv`).
@@ -96,10 +99,10 @@ pub fn mine(
         keyed.push((rec.id.as_str(), key));
     }
     let empty: Vec<Holding> = Vec::new();
-    let groups: Vec<GroupReport> = mine::group_users(keyed)
+    let groups: Vec<GroupReport> = groups::group_users(keyed)
         .iter()
         .map(|g| {
-            mine::analyse(
+            groups::analyse(
                 g,
                 |u| {
                     current
@@ -112,7 +115,7 @@ pub fn mine(
         .collect();
 
     // Draft, check, and measure the drafts on today's access.
-    let common = mine::common(&groups);
+    let common = groups::common(&groups);
     let header = emit::header(bundle, &emit::std_bundle());
     let drafts = emit::drafts(by, &header, &groups, &common, thresholds).map_err(MineError::Bug)?;
     let drafted = emit::check_sources(&drafts.files)
