@@ -11,16 +11,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use crate::db::Db;
 use chrono::NaiveDate;
 use polc_connectors::{Change, Connector, ConnectorError, LeaverMode, Person, ReadBack};
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::error::{Error, Result, StateContext};
 use crate::plan::Plan;
 use crate::pull::store_observed;
-use crate::state::{now_text, SystemLock};
+use crate::state::now_text;
 use crate::{audit, directory, Provision};
 
 /// How a plan is approved.
@@ -150,12 +150,7 @@ struct Row {
     _status: String,
 }
 
-fn rows(
-    conn: &Connection,
-    path: &Path,
-    sql: &str,
-    params: &[&dyn rusqlite::ToSql],
-) -> Result<Vec<Row>> {
+fn rows(conn: &Db, path: &Path, sql: &str, params: &[&dyn crate::db::ToValue]) -> Result<Vec<Row>> {
     let mut stmt = conn.prepare_cached(sql).state(path)?;
     let it = stmt
         .query_map(params, |r| {
@@ -313,7 +308,7 @@ fn record(
                 "UPDATE actions SET status = ?3, attempts = attempts + ?4, last_error = ?5, updated_at = ?6 WHERE plan_id = ?1 AND idx = ?2",
             )
             .state(&path)?
-            .execute(rusqlite::params![r.plan_id, r.idx, o.status, o.tries, o.error, now])
+            .execute(crate::db::params![r.plan_id, r.idx, o.status, o.tries, o.error, now])
             .state(&path)?;
             let kind = match o.status {
                 "done" => "confirmed",
@@ -329,9 +324,9 @@ fn record(
             if o.effect {
                 by_user.entry(r.user_id.as_str()).or_default().push(r);
                 if let Change::Grant { grant, .. } | Change::SetLevel { grant, .. } = &r.change {
-                    tx.prepare_cached("INSERT OR IGNORE INTO granted(system, grant_ref, first_at) VALUES (?1, ?2, ?3)")
+                    tx.prepare_cached("INSERT INTO granted(system, grant_ref, first_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
                         .state(&path)?
-                        .execute(rusqlite::params![system, grant, now])
+                        .execute(crate::db::params![system, grant, now])
                         .state(&path)?;
                 }
             }
@@ -358,7 +353,7 @@ fn record(
             // the plan's own changes do not make it stale
             tx.prepare_cached("UPDATE plan_users SET version = ?4 WHERE plan_id = ?1 AND system = ?2 AND user_id = ?3")
                 .state(&path)?
-                .execute(rusqlite::params![plan_id, system, user, v])
+                .execute(crate::db::params![plan_id, system, user, v])
                 .state(&path)?;
         }
     }
@@ -418,7 +413,7 @@ pub(crate) fn recover(p: &Provision, system: &str, conn: &mut dyn Connector) -> 
     Ok(done)
 }
 
-fn plan_as_of(conn: &Connection, path: &Path, plan: &str) -> Result<NaiveDate> {
+fn plan_as_of(conn: &Db, path: &Path, plan: &str) -> Result<NaiveDate> {
     let s: String = conn
         .prepare_cached("SELECT as_of FROM plans WHERE id = ?1")
         .state(path)?
@@ -608,7 +603,7 @@ impl Provision {
                 .conn
                 .query_row(
                     "SELECT count(*) FROM actions WHERE system = ?1 AND status = 'done' AND action IN ('revoke', 'deprovision') AND updated_at >= ?2",
-                    rusqlite::params![sp.system, since],
+                    crate::db::params![sp.system, since],
                     |r| r.get(0),
                 )
                 .state(&path)?;
@@ -688,7 +683,7 @@ impl Provision {
             .state
             .conn
             .prepare(
-                "SELECT pu.system, pu.user_id, pu.version, pu.record, ifnull(o.version, 0) FROM plan_users pu
+                "SELECT pu.system, pu.user_id, pu.version, pu.record, coalesce(o.version, 0) FROM plan_users pu
                  LEFT JOIN observed o ON o.system = pu.system AND o.user_id = pu.user_id WHERE pu.plan_id = ?1",
             )
             .state(path)?;
@@ -744,7 +739,7 @@ impl Provision {
                     plan.id
                 )));
             };
-            let _lock = SystemLock::acquire(&path, system, opts.wait)?;
+            let _lock = self.state.lock_system(system, opts.wait)?;
             let pending = |p: &Provision| {
                 rows(
                     &p.state.conn,
@@ -811,7 +806,7 @@ impl Provision {
                             .prepare_cached("UPDATE actions SET status = 'sent', attempts = attempts + 1, updated_at = ?3 WHERE plan_id = ?1 AND idx = ?2")
                             .state(&path)?;
                         for r in &send_rows {
-                            up.execute(rusqlite::params![r.plan_id, r.idx, now])
+                            up.execute(crate::db::params![r.plan_id, r.idx, now])
                                 .state(&path)?;
                             w.append(
                                 Some(&as_of),
@@ -944,7 +939,7 @@ impl Provision {
 
     /// Since when and why a system is quarantined, if it is.
     pub fn quarantined(&self, system: &str) -> Result<Option<(String, String)>> {
-        use rusqlite::OptionalExtension;
+        use crate::db::OptionalExt;
         self.state
             .conn
             .query_row(
@@ -1000,7 +995,7 @@ impl Provision {
         let tx = self.tx()?;
         tx.execute(
             "INSERT INTO quarantine(system, since, reason) VALUES (?1, ?2, ?3) ON CONFLICT(system) DO UPDATE SET reason = excluded.reason",
-            rusqlite::params![system, now_text(), reason],
+            crate::db::params![system, now_text(), reason],
         )
         .state(&path)?;
         audit::Writer::new(&tx, &path, &self.actor)?.append(

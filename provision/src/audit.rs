@@ -4,7 +4,7 @@
 //! SQLite triggers refuse every UPDATE and DELETE of the table; [`verify`] finds what an
 //! attacker who drops them changes, removes or reorders.
 
-use rusqlite::{Connection, OptionalExtension};
+use crate::db::{Db, OptionalExt};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -32,7 +32,7 @@ fn entry_hash(e: &Hashed<'_>) -> Result<String> {
 
 /// Appends entries inside one transaction: reads the head once, then chains.
 pub struct Writer<'c> {
-    conn: &'c Connection,
+    conn: &'c Db,
     path: &'c std::path::Path,
     seq: i64,
     head: String,
@@ -40,7 +40,7 @@ pub struct Writer<'c> {
 }
 
 impl<'c> Writer<'c> {
-    pub fn new(conn: &'c Connection, path: &'c std::path::Path, actor: &str) -> Result<Writer<'c>> {
+    pub fn new(conn: &'c Db, path: &'c std::path::Path, actor: &str) -> Result<Writer<'c>> {
         let last: Option<(i64, String)> = conn
             .query_row(
                 "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -79,7 +79,7 @@ impl<'c> Writer<'c> {
                 "INSERT INTO audit(seq, time, as_of, actor, kind, details, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .state(self.path)?
-            .execute(rusqlite::params![seq, time, as_of, self.actor, kind, details_text, self.head, hash])
+            .execute(crate::db::params![seq, time, as_of, self.actor, kind, details_text, self.head, hash])
             .state(self.path)?;
         self.seq = seq;
         self.head = hash.clone();
@@ -141,17 +141,13 @@ pub fn parse_head(head: &str) -> Result<String> {
 /// after a change: the head must be the hash of some entry, and then every entry up to it
 /// is as it was when the head was taken. Entries after the head are checked for
 /// consistency only: the head does not commit to them.
-pub fn verify(
-    conn: &Connection,
-    path: &std::path::Path,
-    head: Option<&str>,
-) -> Result<VerifyReport> {
+pub fn verify(conn: &Db, path: &std::path::Path, head: Option<&str>) -> Result<VerifyReport> {
     let head = head.map(parse_head).transpose()?;
     let head = head.as_deref();
     let mut head_entry = None;
     let mut stmt = conn
         .prepare(
-            "SELECT seq, time, as_of, actor, kind, details, prev, hash FROM audit ORDER BY rowid",
+            "SELECT seq, time, as_of, actor, kind, details, prev, hash FROM audit ORDER BY seq",
         )
         .state(path)?;
     let mut rows = stmt.query([]).state(path)?;

@@ -116,7 +116,12 @@ pub struct Hris {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StateConfig {
+    /// The SQLite file (or, with `url`, where it would be: its folder holds what stays per
+    /// machine).
     pub path: PathBuf,
+    /// A PostgreSQL URL: the state lives there (never shown: it may hold a password).
+    #[serde(skip)]
+    pub url: Option<String>,
     pub lease_seconds: u64,
 }
 
@@ -481,17 +486,40 @@ impl Project {
         let state = match raw.state {
             None => StateConfig {
                 path: abs(".polc/state.db"),
+                url: None,
                 lease_seconds: 30,
             },
             Some(s) => {
-                if let Some(u) = &s.url {
-                    return Err(cx.err(
-                        Some(u.span()),
-                        "[state] `url`: PostgreSQL state is not supported yet: remove `url` and use `path` (SQLite)",
-                    ));
+                let url = match &s.url {
+                    None => None,
+                    Some(u) => {
+                        let text = u.get_ref().trim();
+                        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+                            return Err(cx.err(
+                                Some(u.span()),
+                                "[state] `url` must be a PostgreSQL URL (`postgres://user@host:5432/database`); for SQLite use `path`",
+                            ));
+                        }
+                        if let Err(e) = crate::db::pg_config(text) {
+                            return Err(cx.err(
+                                Some(u.span()),
+                                format!("[state] `url` is not a valid PostgreSQL URL: {e}"),
+                            ));
+                        }
+                        Some(text.to_string())
+                    }
+                };
+                if let Some(l) = s.lease_seconds {
+                    if !(5..=3600).contains(&l) {
+                        return Err(cx.err(
+                            None,
+                            format!("[state] `lease_seconds` is {l}: use 5 to 3600 seconds"),
+                        ));
+                    }
                 }
                 StateConfig {
                     path: abs(s.path.as_deref().unwrap_or(".polc/state.db")),
+                    url,
                     lease_seconds: s.lease_seconds.unwrap_or(30),
                 }
             }

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::db::{Db, OptionalExt};
 use chrono::NaiveDate;
 use polc::input::{self, Users};
 use polc::ir::{self, Value};
-use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
 use crate::canon;
@@ -67,12 +67,14 @@ pub fn attributes(record: &str) -> BTreeMap<String, String> {
 }
 
 /// Every user's record at `at`, ordered by user id.
-pub fn load_at(conn: &Connection, path: &std::path::Path, at: NaiveDate) -> Result<Vec<Stored>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT user_id, record, digest, cause, max(seq) FROM directory WHERE effective <= ?1 GROUP BY user_id ORDER BY user_id",
-        )
-        .state(path)?;
+pub fn load_at(conn: &Db, path: &std::path::Path, at: NaiveDate) -> Result<Vec<Stored>> {
+    // the record recorded last among those effective by `at`: SQLite returns the row of
+    // `max(seq)` with the group's bare columns; PostgreSQL says it with DISTINCT ON
+    let sql = match conn.dialect() {
+        crate::db::Dialect::Sqlite => "SELECT user_id, record, digest, cause, max(seq) FROM directory WHERE effective <= ?1 GROUP BY user_id ORDER BY user_id",
+        crate::db::Dialect::Postgres => "SELECT DISTINCT ON (user_id) user_id, record, digest, cause, seq FROM directory WHERE effective <= ?1 ORDER BY user_id, seq DESC",
+    };
+    let mut stmt = conn.prepare_cached(sql).state(path)?;
     let rows = stmt
         .query_map([at.to_string()], |r| {
             Ok(Stored {
@@ -88,7 +90,7 @@ pub fn load_at(conn: &Connection, path: &std::path::Path, at: NaiveDate) -> Resu
 
 /// One user's record at `at`.
 pub fn load_user(
-    conn: &Connection,
+    conn: &Db,
     path: &std::path::Path,
     user: &str,
     at: NaiveDate,
@@ -97,7 +99,7 @@ pub fn load_user(
         "SELECT user_id, record, digest, cause FROM directory WHERE user_id = ?1 AND effective <= ?2 ORDER BY seq DESC LIMIT 1",
     )
     .state(path)?
-    .query_row(rusqlite::params![user, at.to_string()], |r| {
+    .query_row(crate::db::params![user, at.to_string()], |r| {
         Ok(Stored {
             user_id: r.get(0)?,
             record: r.get(1)?,

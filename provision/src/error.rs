@@ -58,12 +58,12 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Wraps SQLite errors with the state's path.
+/// Wraps database errors with the state's name.
 pub(crate) trait StateContext<T> {
     fn state(self, path: &std::path::Path) -> Result<T>;
 }
 
-impl<T> StateContext<T> for Result<T, rusqlite::Error> {
+impl<T> StateContext<T> for Result<T, crate::db::DbError> {
     fn state(self, path: &std::path::Path) -> Result<T> {
         self.map_err(|e| Error::State {
             path: path.to_path_buf(),

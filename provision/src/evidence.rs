@@ -21,10 +21,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
+use crate::db::Db;
 use chrono::{DateTime, NaiveDate, Utc};
 use polc::eval::Plan as EvalPlan;
 use polc::ir;
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -578,7 +578,7 @@ fn seconds(from: &str, to: &str) -> Option<i64> {
 }
 
 struct Cx<'a> {
-    conn: &'a Connection,
+    conn: &'a Db,
     path: &'a Path,
     start: String,
     end: String,
@@ -598,7 +598,7 @@ impl Cx<'_> {
             )
             .state(self.path)?;
         let rows = stmt
-            .query_map(rusqlite::params![kind, self.start, self.end], |r| {
+            .query_map(crate::db::params![kind, self.start, self.end], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -626,7 +626,7 @@ impl Cx<'_> {
             )
             .state(self.path)?;
         let rows = stmt
-            .query_map(rusqlite::params![user, since, self.end], |r| {
+            .query_map(crate::db::params![user, since, self.end], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -931,7 +931,7 @@ impl Provision {
         let mut stmt = cx
             .conn
             .prepare(
-                "SELECT time, actor, json_extract(details, '$.digest'), ifnull(json_extract(details, '$.policies'), 0)
+                "SELECT time, actor, json_extract(details, '$.digest'), coalesce(json_extract(details, '$.policies'), '0')
                  FROM audit WHERE kind = 'bundle' AND time < ?1 ORDER BY seq",
             )
             .state(cx.path)?;
@@ -967,7 +967,7 @@ impl Provision {
                     )
                     .state(cx.path)?;
                 let rows = st
-                    .query_map(rusqlite::params![d, cx.start, cx.end], |r| {
+                    .query_map(crate::db::params![d, cx.start, cx.end], |r| {
                         r.get::<_, Option<String>>(0)
                     })
                     .state(cx.path)?;
@@ -1037,13 +1037,15 @@ impl Provision {
         {
             let mut stmt = cx
                 .conn
-                .prepare("SELECT json_extract(details, '$.import') FROM audit WHERE kind = 'import' AND json_extract(details, '$.baseline')")
+                .prepare("SELECT json_extract(details, '$.import'), json_extract(details, '$.baseline') FROM audit WHERE kind = 'import'")
                 .state(cx.path)?;
             let rows = stmt
-                .query_map([], |r| r.get::<_, Option<i64>>(0))
+                .query_map([], |r| {
+                    Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<bool>>(1)?))
+                })
                 .state(cx.path)?;
             for r in rows {
-                if let Some(id) = r.state(cx.path)? {
+                if let (Some(id), Some(true)) = r.state(cx.path)? {
                     baseline.insert(id);
                 }
             }
@@ -1101,7 +1103,7 @@ impl Provision {
                     "SELECT user_id, record, digest, cause FROM directory WHERE user_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT 1",
                 )
                 .state(cx.path)?
-                .query_row(rusqlite::params![row.user_id, row.seq], |r| {
+                .query_row(crate::db::params![row.user_id, row.seq], |r| {
                     Ok(Stored {
                         user_id: r.get(0)?,
                         record: r.get(1)?,
@@ -1284,7 +1286,7 @@ fn grace_of(cx: &Cx<'_>, row: &Row, horizon: &str) -> Result<Vec<Grace>> {
         )
         .state(cx.path)?;
     let holds = stmt
-        .query_map(rusqlite::params![row.user_id, row.source], |r| {
+        .query_map(crate::db::params![row.user_id, row.source], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<String>>(1)?,
@@ -1310,7 +1312,7 @@ fn grace_of(cx: &Cx<'_>, row: &Row, horizon: &str) -> Result<Vec<Grace>> {
             )
             .state(cx.path)?
             .query_row(
-                rusqlite::params![row.user_id, grant, row.recorded_at, cx.end],
+                crate::db::params![row.user_id, grant, row.recorded_at, cx.end],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .ok();
@@ -1403,7 +1405,7 @@ fn exceptions_section(
                     )
                     .state(cx.path)?
                     .query_row(
-                        rusqlite::params![e.user, g, e.expires.to_string(), cx.end],
+                        crate::db::params![e.user, g, e.expires.to_string(), cx.end],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .ok();
@@ -1538,7 +1540,7 @@ fn sod_section(
                         )
                         .state(cx.path)?;
                     if let Ok((plan, status)) = st
-                        .query_row(rusqlite::params![user, g, cx.end], |r| {
+                        .query_row(crate::db::params![user, g, cx.end], |r| {
                             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
                         })
                     {
@@ -1602,7 +1604,7 @@ fn drift_section(cx: &Cx<'_>) -> Result<Drift> {
                 .conn
                 .query_row(
                     "SELECT count(*) FROM actions WHERE system = ?1 AND status = 'done' AND updated_at >= ?2 AND updated_at < ?3 AND updated_at < ?4",
-                    rusqlite::params![system, at, until, cx.end],
+                    crate::db::params![system, at, until, cx.end],
                     |r| r.get(0),
                 )
                 .state(cx.path)?;
@@ -1669,8 +1671,8 @@ fn drift_section(cx: &Cx<'_>) -> Result<Drift> {
         let (done, open): (i64, i64) = cx
             .conn
             .query_row(
-                "SELECT ifnull(sum(status = 'done' AND updated_at < ?3), 0), ifnull(sum(status != 'done' OR updated_at >= ?3), 0) FROM actions WHERE system = ?1 AND user_id = ?2",
-                rusqlite::params![system, user, cx.end],
+                "SELECT count(*) FILTER (WHERE status = 'done' AND updated_at < ?3), count(*) FILTER (WHERE status != 'done' OR updated_at >= ?3) FROM actions WHERE system = ?1 AND user_id = ?2",
+                crate::db::params![system, user, cx.end],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .state(cx.path)?;
@@ -1711,7 +1713,7 @@ fn reviews_section(cx: &Cx<'_>) -> Result<Reviews> {
         let mut stmt = cx
             .conn
             .prepare(
-                "SELECT id, as_of, digest, created_at, created_by, ifnull(json_extract(document, '$.summary.actions'), 0), ifnull(json_extract(document, '$.summary.review'), 0)
+                "SELECT id, as_of, digest, created_at, created_by, coalesce(json_extract(document, '$.summary.actions'), '0'), coalesce(json_extract(document, '$.summary.review'), '0')
                  FROM plans WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id",
             )
             .state(cx.path)?;

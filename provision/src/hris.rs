@@ -6,12 +6,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
+use crate::db::Db;
 use chrono::NaiveDate;
 use polc::eval::{Evaluation, Plan as EvalPlan, SourceKind};
 use polc::input::{self, Users};
 use polc::ir::Value;
 use polc::lifecycle::{apply as lapply, delta, events};
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
 
@@ -177,7 +177,7 @@ fn align(
 }
 
 struct Recorder<'a> {
-    conn: &'a Connection,
+    conn: &'a Db,
     path: &'a Path,
     source: i64,
 }
@@ -196,7 +196,7 @@ impl Recorder<'_> {
                 "INSERT INTO directory(user_id, effective, record, digest, cause, source, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .state(self.path)?
-            .execute(rusqlite::params![user, effective.to_string(), record, digest, cause, self.source, now_text()])
+            .execute(crate::db::params![user, effective.to_string(), record, digest, cause, self.source, now_text()])
             .state(self.path)?;
         Ok(())
     }
@@ -265,7 +265,7 @@ impl Recorder<'_> {
                             "INSERT INTO holds(user_id, grant_ref, level, until, policy, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                         )
                         .state(self.path)?
-                        .execute(rusqlite::params![user, grant, level, until.to_string(), policy, self.source, now_text()])
+                        .execute(crate::db::params![user, grant, level, until.to_string(), policy, self.source, now_text()])
                         .state(self.path)?;
                     w.append(
                         Some(&effective.to_string()),
@@ -283,7 +283,7 @@ impl Recorder<'_> {
                     "UPDATE holds SET closed_at = ?2, closed_reason = 'leaver' WHERE user_id = ?1 AND closed_at IS NULL",
                 )
                 .state(self.path)?
-                .execute(rusqlite::params![user, now_text()])
+                .execute(crate::db::params![user, now_text()])
                 .state(self.path)?;
             if n > 0 {
                 w.append(
@@ -466,12 +466,12 @@ impl Provision {
         {
             let cols =
                 serde_json::to_string(&columns(&users)).map_err(|e| Error::Bug(e.to_string()))?;
-            tx.execute(
-                "INSERT INTO imports(kind, at, recorded_at, file, digest, columns, records, actor) VALUES ('import', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                rusqlite::params![at.to_string(), now_text(), shown, file_digest, cols, users.records.len() as i64, self.actor],
+            let source: i64 = tx.query_row(
+                "INSERT INTO imports(kind, at, recorded_at, file, digest, columns, records, actor) VALUES ('import', ?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                crate::db::params![at.to_string(), now_text(), shown, file_digest, cols, users.records.len() as i64, self.actor],
+                |r| r.get(0),
             )
             .state(&path)?;
-            let source = tx.last_insert_rowid();
             report.import_id = Some(source);
             let rec = Recorder {
                 conn: &tx,
@@ -577,12 +577,12 @@ impl Provision {
         evs.sort_by_key(|e| e.effective);
         let path = self.state.path.clone();
         let tx = self.tx()?;
-        tx.execute(
-            "INSERT INTO imports(kind, at, recorded_at, file, digest, columns, records, actor) VALUES ('event', ?1, ?2, ?3, ?4, '[]', ?5, ?6)",
-            rusqlite::params![at.to_string(), now_text(), shown, crate::canon::sha256_hex(&bytes), evs.len() as i64, self.actor],
+        let source: i64 = tx.query_row(
+            "INSERT INTO imports(kind, at, recorded_at, file, digest, columns, records, actor) VALUES ('event', ?1, ?2, ?3, ?4, '[]', ?5, ?6) RETURNING id",
+            crate::db::params![at.to_string(), now_text(), shown, crate::canon::sha256_hex(&bytes), evs.len() as i64, self.actor],
+            |r| r.get(0),
         )
         .state(&path)?;
-        let source = tx.last_insert_rowid();
         let rec = Recorder {
             conn: &tx,
             path: &path,

@@ -12,6 +12,7 @@ pub mod apply;
 pub mod audit;
 pub mod canon;
 pub mod config;
+pub mod db;
 pub mod directory;
 pub mod error;
 pub mod evidence;
@@ -157,7 +158,7 @@ pub struct Provision {
 impl Provision {
     /// Opens a project's state (created on first use) with the given connectors.
     pub fn open(project: Project, connectors: Box<dyn Connectors>) -> Result<Provision> {
-        let state = state::State::open(&project.state.path)?;
+        let state = state::State::open_config(&project.state)?;
         let actor = std::env::var("USER").unwrap_or_else(|_| "polc".into());
         Ok(Provision {
             project,
@@ -247,17 +248,13 @@ impl Provision {
         Ok(())
     }
 
-    pub(crate) fn tx(&self) -> Result<rusqlite::Transaction<'_>> {
+    pub(crate) fn tx(&self) -> Result<crate::db::Tx<'_>> {
         use error::StateContext;
-        // SAFETY of the cast: `unchecked_transaction` works on `&Connection`; every write
-        // goes through one transaction at a time on this connection.
-        self.state
-            .conn
-            .unchecked_transaction()
-            .state(&self.state.path)
+        // every write goes through one transaction at a time on this connection
+        self.state.conn.transaction().state(&self.state.path)
     }
 
-    pub(crate) fn commit(&self, tx: rusqlite::Transaction<'_>) -> Result<()> {
+    pub(crate) fn commit(&self, tx: crate::db::Tx<'_>) -> Result<()> {
         use error::StateContext;
         tx.commit().state(&self.state.path)
     }

@@ -394,7 +394,7 @@ impl Provision {
         {
             use sha2::Digest;
             let mut stmt = conn
-                .prepare("SELECT system, user_id, holdings, ifnull(active, -1) FROM observed ORDER BY system, user_id")
+                .prepare("SELECT system, user_id, holdings, coalesce(active, -1) FROM observed ORDER BY system, user_id")
                 .state(&path)?;
             let mut rows = stmt.query([]).state(&path)?;
             while let Some(r) = rows.next().state(&path)? {
@@ -728,7 +728,7 @@ impl Provision {
         let now = now_text();
         tx.execute(
             "INSERT INTO plans(id, as_of, digest, bundle, created_at, created_by, document) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            rusqlite::params![id, at.to_string(), digest, plan.inputs.bundle, now, self.actor, document],
+            crate::db::params![id, at.to_string(), digest, plan.inputs.bundle, now, self.actor, document],
         )
         .state(&path)?;
         {
@@ -741,7 +741,7 @@ impl Provision {
             for (i, a) in plan.actions.iter().enumerate() {
                 let change =
                     serde_json::to_string(&a.change()).map_err(|e| Error::Bug(e.to_string()))?;
-                ins.execute(rusqlite::params![
+                ins.execute(crate::db::params![
                     id,
                     i as i64,
                     a.id,
@@ -765,7 +765,7 @@ impl Provision {
                     .and_then(|m| m.get(u))
                     .map_or(0, |o| o.version);
                 let rd = record_digest.get(u.as_str()).copied().unwrap_or("");
-                pu.execute(rusqlite::params![id, s, u, v, rd])
+                pu.execute(crate::db::params![id, s, u, v, rd])
                     .state(&path)?;
             }
             let mut w = audit::Writer::new(&tx, &path, &self.actor)?;
@@ -782,7 +782,7 @@ impl Provision {
 
     /// The id of the plan made last, if any.
     pub fn latest_plan(&self) -> Result<Option<String>> {
-        use rusqlite::OptionalExtension;
+        use crate::db::OptionalExt;
         self.state
             .conn
             .query_row(
@@ -796,7 +796,7 @@ impl Provision {
 
     /// A stored plan by id.
     pub fn stored_plan(&self, id: &str) -> Result<Option<(Plan, String)>> {
-        use rusqlite::OptionalExtension;
+        use crate::db::OptionalExt;
         let row: Option<(String, String)> = self
             .state
             .conn

@@ -4,14 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::db::Db;
 use polc_connectors::Listing;
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::config::Mode;
 use crate::error::{Error, Result, StateContext};
-use crate::state::{now_text, SystemLock};
+use crate::state::now_text;
 use crate::{audit, Provision};
 use polc_connectors::Connector;
 
@@ -100,7 +100,7 @@ fn lvl(l: &Option<String>) -> String {
 
 /// Every observed row of a system.
 pub fn load_observed(
-    conn: &Connection,
+    conn: &Db,
     path: &std::path::Path,
     system: &str,
 ) -> Result<HashMap<String, Observed>> {
@@ -138,7 +138,7 @@ pub fn load_observed(
 
 /// Writes one observed row, bumping its version.
 pub fn store_observed(
-    conn: &Connection,
+    conn: &Db,
     path: &std::path::Path,
     system: &str,
     user: &str,
@@ -153,7 +153,7 @@ pub fn store_observed(
          RETURNING version",
     )
     .state(path)?
-    .query_row(rusqlite::params![system, user, text, active, changed_by], |r| r.get(0))
+    .query_row(crate::db::params![system, user, text, active, changed_by], |r| r.get(0))
     .state(path)
 }
 
@@ -219,7 +219,7 @@ impl Provision {
     }
 
     fn pull_one(&mut self, system: &str) -> Result<SystemPull> {
-        let _lock = SystemLock::acquire(&self.state.path, system, true)?;
+        let _lock = self.state.lock_system(system, true)?;
         let mut conn = self.open_connector(system, crate::today())?;
         let recovered = crate::apply::recover(self, system, &mut conn)?;
         let listing = match conn.list() {
@@ -256,18 +256,18 @@ impl Provision {
             None
         };
         let tx = self.tx()?;
-        tx.execute(
-            "INSERT INTO pulls(system, at, entries, accounts, suspect) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![
+        let pull_id: i64 = tx.query_row(
+            "INSERT INTO pulls(system, at, entries, accounts, suspect) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+            crate::db::params![
                 system,
                 now_text(),
                 entries as i64,
                 listing.accounts.len() as i64,
                 suspect
             ],
+            |r| r.get(0),
         )
         .state(&path)?;
-        let pull_id = tx.last_insert_rowid();
         let by = format!("pull:{pull_id}");
         let mut appeared = Vec::new();
         let mut disappeared = Vec::new();

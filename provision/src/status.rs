@@ -223,7 +223,7 @@ impl Provision {
             .state(p)?
             .collect::<Result<Vec<_>, _>>()
             .state(p)?;
-        let actions = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<ActionRef>> {
+        let actions = |sql: &str, params: &[&dyn crate::db::ToValue]| -> Result<Vec<ActionRef>> {
             let mut stmt = c.prepare(sql).state(p)?;
             let rows = stmt
                 .query_map(params, |r| {

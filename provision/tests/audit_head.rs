@@ -37,7 +37,9 @@ fn tamperable(f: &Fixture, name: &str) -> Connection {
 }
 
 fn verify(c: &Connection, head: Option<&str>) -> audit::VerifyReport {
-    audit::verify(c, std::path::Path::new("state.db"), head).unwrap()
+    // the same file through the state's own interface
+    let db = polc_provision::db::Db::open_sqlite(std::path::Path::new(c.path().unwrap())).unwrap();
+    audit::verify(&db, std::path::Path::new("state.db"), head).unwrap()
 }
 
 /// Recomputes every hash from `from_seq` on, as audit.rs does: what an attacker who

@@ -234,7 +234,9 @@ fn audit_verify_names_the_first_bad_entry() {
         c2
     };
     let verify = |c: &rusqlite::Connection, head: Option<&str>| {
-        polc_provision::audit::verify(c, std::path::Path::new("x"), head).unwrap()
+        let db =
+            polc_provision::db::Db::open_sqlite(std::path::Path::new(c.path().unwrap())).unwrap();
+        polc_provision::audit::verify(&db, std::path::Path::new("x"), head).unwrap()
     };
     // changed
     let c2 = copy("changed.db");
@@ -299,8 +301,15 @@ fn project_file_errors_name_the_file_the_key_and_the_fix() {
         e.contains(":4:11") && e.contains("not a key of the file connector"),
         "{e}"
     );
-    let e = config_err("[state]\nurl = \"postgres://x\"\n");
-    assert!(e.contains("PostgreSQL state is not supported yet"), "{e}");
+    let e = config_err("[state]\nurl = \"mysql://x\"\n");
+    assert!(
+        e.contains(":2:7") && e.contains("must be a PostgreSQL URL"),
+        "{e}"
+    );
+    let e = config_err("[state]\nurl = \"postgres://x:notaport/db\"\n");
+    assert!(e.contains("not a valid PostgreSQL URL"), "{e}");
+    let e = config_err("[state]\nlease_seconds = 1\n");
+    assert!(e.contains("use 5 to 3600 seconds"), "{e}");
     let e =
         config_err("[systems.gitlab]\nconnector = \"file\"\npath = \"x\"\nmode = \"sometimes\"\n");
     assert!(

@@ -15,8 +15,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Json, Router};
+use polc_provision::db::OptionalExt;
 use polc_provision::{ApplyOptions, Approval, Error};
-use rusqlite::OptionalExtension;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 use tokio::sync::{mpsc, oneshot};
@@ -211,7 +211,7 @@ impl From<Error> for ApiError {
     }
 }
 
-fn state_err(e: rusqlite::Error) -> ApiError {
+fn state_err(e: polc_provision::db::DbError) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "state", e.to_string())
 }
 
@@ -731,7 +731,7 @@ struct PlansQuery {
     status: Option<String>,
 }
 
-fn plan_rows(w: &Worker, one: Option<&str>) -> Result<Vec<Json_>, rusqlite::Error> {
+fn plan_rows(w: &Worker, one: Option<&str>) -> Result<Vec<Json_>, polc_provision::db::DbError> {
     let sql = "SELECT p.id, p.as_of, p.digest, p.created_at, p.created_by, sp.kind, sp.status, sp.decided_by, sp.reason,
         (SELECT count(*) FROM actions a WHERE a.plan_id = p.id),
         (SELECT count(*) FROM actions a WHERE a.plan_id = p.id AND a.status = 'done')
@@ -993,7 +993,7 @@ struct AuditQuery {
 async fn audit(State(st): State<AppState>, Query(q): Query<AuditQuery>) -> ApiResult<Json<Json_>> {
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let rows = call(&st, move |w| -> Result<Vec<Json_>, rusqlite::Error> {
+    let rows = call(&st, move |w| -> Result<Vec<Json_>, polc_provision::db::DbError> {
         let mut s = w.p.state.conn.prepare(
             "SELECT seq, time, as_of, actor, kind, details, prev, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use polc_provision::config::{Mode, Project};
+use polc_provision::db::{params, OptionalExt};
 use polc_provision::{audit, ApplyOptions, Approval, Connectors, Error, Provision};
-use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value as Json};
 use tracing::{error, info, warn};
 
@@ -63,7 +63,7 @@ type Resumable = (String, String, Option<String>, Option<String>, String);
 /// A stored event: seq, event, user, effective, body, status, received by.
 type StoredEvent = (i64, String, String, String, String, String, String);
 
-fn st<T>(r: rusqlite::Result<T>, path: &Path) -> R<T> {
+fn st<T>(r: polc_provision::db::DbResult<T>, path: &Path) -> R<T> {
     r.map_err(|e| Error::State {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -80,19 +80,13 @@ impl Worker {
     }
 
     fn inbox(&self) -> PathBuf {
-        self.p
-            .state
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
-            .join("inbox")
+        self.p.state.dir.join("inbox")
     }
 
     /// Appends an audit entry as `actor`.
     pub fn audit(&self, actor: &str, kind: &str, details: Json) -> R<()> {
         let path = self.path();
-        let tx = st(self.p.state.conn.unchecked_transaction(), &path)?;
+        let tx = st(self.p.state.conn.transaction(), &path)?;
         {
             let mut w = audit::Writer::new(&tx, &path, actor)?;
             w.append(Some(&today().to_string()), kind, details)?;
@@ -142,7 +136,7 @@ impl Worker {
                 }
             }
         }
-        let tx = st(self.p.state.conn.unchecked_transaction(), &path)?;
+        let tx = st(self.p.state.conn.transaction(), &path)?;
         let now = polc_provision::state::now_text();
         for (i, e) in events.iter().enumerate() {
             st(
@@ -199,7 +193,7 @@ impl Worker {
                 }),
                 &path,
             )?;
-            st(it.collect::<rusqlite::Result<Vec<_>>>(), &path)?
+            st(it.collect::<polc_provision::db::DbResult<Vec<_>>>(), &path)?
         };
         let mut applied = 0usize;
         // who sent the events applied: the plans they cause are theirs (four eyes)

@@ -856,7 +856,7 @@ fn a_run_missed_while_stopped_runs_once_at_start() {
             .conn
             .execute(
                 &format!("UPDATE serve_schedule SET last_run = '{then}' WHERE job = 'pull'"),
-                (),
+                [],
             )
             .unwrap();
         assert_eq!(n, 1, "the last run of `pull` is in the state");
