@@ -1575,8 +1575,8 @@ fn drift_section(cx: &Cx<'_>) -> Result<Drift> {
             .conn
             .prepare(
                 "SELECT p.id, p.system, p.at, p.entries, p.accounts, p.suspect,
-                   (SELECT json_extract(details, '$.appeared') FROM audit WHERE kind = 'pull' AND json_extract(details, '$.pull') = p.id),
-                   (SELECT json_extract(details, '$.disappeared') FROM audit WHERE kind = 'pull' AND json_extract(details, '$.pull') = p.id),
+                   (SELECT json_extract(details, '$.appeared') FROM audit WHERE kind = 'pull' AND CAST(json_extract(details, '$.pull') AS BIGINT) = p.id),
+                   (SELECT json_extract(details, '$.disappeared') FROM audit WHERE kind = 'pull' AND CAST(json_extract(details, '$.pull') AS BIGINT) = p.id),
                    (SELECT min(n.at) FROM pulls n WHERE n.system = p.system AND n.id > p.id)
                  FROM pulls p WHERE p.at >= ?1 AND p.at < ?2 ORDER BY p.id",
             )

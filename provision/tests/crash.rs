@@ -88,7 +88,7 @@ fn crash_child() {
 
 fn crash_at(point: &str) {
     let dir = tempfile::tempdir().unwrap();
-    polc_provision::init(dir.path()).unwrap();
+    init_project(dir.path());
     let at = d("2025-06-01");
     let mut p = open(dir.path());
     p.hris_import(&dir.path().join("hris/users.json"), at, None)
@@ -153,61 +153,66 @@ fn crash_at(point: &str) {
     assert!(pull.systems[0].appeared.is_empty() && pull.systems[0].disappeared.is_empty());
 }
 
-#[test]
-fn crash_after_journalling_before_sending() {
-    crash_at("journalled");
+on_both! {
+    fn crash_after_journalling_before_sending() {
+        crash_at("journalled");
+    }
 }
 
-#[test]
-fn crash_after_sending_before_reading_back() {
-    crash_at("sent:1");
+on_both! {
+    fn crash_after_sending_before_reading_back() {
+        crash_at("sent:1");
+    }
 }
 
-#[test]
-fn crash_mid_batch_after_read_back_before_confirming() {
-    crash_at("read:2");
+on_both! {
+    fn crash_mid_batch_after_read_back_before_confirming() {
+        crash_at("read:2");
+    }
 }
 
-#[test]
-fn crash_after_a_batch_is_confirmed() {
-    crash_at("confirmed");
+on_both! {
+    fn crash_after_a_batch_is_confirmed() {
+        crash_at("confirmed");
+    }
 }
 
-#[test]
-fn a_pull_finishes_what_a_crash_left_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    polc_provision::init(dir.path()).unwrap();
-    let at = d("2025-06-01");
-    let mut p = open(dir.path());
-    p.hris_import(&dir.path().join("hris/users.json"), at, None)
-        .unwrap();
-    p.pull(None).unwrap();
-    let plan = p.plan(at).unwrap();
-    drop(p);
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture"])
-        .env("CRASH_DIR", dir.path())
-        .env("CRASH_PLAN", &plan.id)
-        .env("CRASH_DIGEST", &plan.digest)
-        .env("POLC_FAILPOINT", "sent:2")
-        .env("POLC_FAILPOINT_KILL", "1")
-        .status()
-        .unwrap();
-    assert_eq!(status.signal(), Some(9));
-    let mut p = open(dir.path());
-    let pull = p.pull(None).unwrap();
-    // the batch of two was sent, never confirmed: the pull reads both back
-    assert_eq!(pull.systems[0].recovered, 2, "{}", pull.human());
-    assert!(pull.systems[0].appeared.is_empty(), "{}", pull.human());
-    let rep = p
-        .apply(
-            &plan.id,
-            &ApplyOptions {
-                fail_at: None,
-                fail_kill: false,
-                ..ApplyOptions::new(Approval::Digest(plan.digest.clone()), at)
-            },
-        )
-        .unwrap();
-    assert!(rep.all_done(), "{}", rep.human());
+on_both! {
+    fn a_pull_finishes_what_a_crash_left_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        init_project(dir.path());
+        let at = d("2025-06-01");
+        let mut p = open(dir.path());
+        p.hris_import(&dir.path().join("hris/users.json"), at, None)
+            .unwrap();
+        p.pull(None).unwrap();
+        let plan = p.plan(at).unwrap();
+        drop(p);
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash_child", "--nocapture"])
+            .env("CRASH_DIR", dir.path())
+            .env("CRASH_PLAN", &plan.id)
+            .env("CRASH_DIGEST", &plan.digest)
+            .env("POLC_FAILPOINT", "sent:2")
+            .env("POLC_FAILPOINT_KILL", "1")
+            .status()
+            .unwrap();
+        assert_eq!(status.signal(), Some(9));
+        let mut p = open(dir.path());
+        let pull = p.pull(None).unwrap();
+        // the batch of two was sent, never confirmed: the pull reads both back
+        assert_eq!(pull.systems[0].recovered, 2, "{}", pull.human());
+        assert!(pull.systems[0].appeared.is_empty(), "{}", pull.human());
+        let rep = p
+            .apply(
+                &plan.id,
+                &ApplyOptions {
+                    fail_at: None,
+                    fail_kill: false,
+                    ..ApplyOptions::new(Approval::Digest(plan.digest.clone()), at)
+                },
+            )
+            .unwrap();
+        assert!(rep.all_done(), "{}", rep.human());
+    }
 }

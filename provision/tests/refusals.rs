@@ -34,179 +34,184 @@ fn opts(plan: &polc_provision::Plan) -> ApplyOptions {
     o
 }
 
-#[test]
-fn leavers_and_orphans_are_planned_as_the_contract_says() {
-    let (_f, _p, plan) = setup("");
-    let omar: Vec<_> = plan
-        .actions
-        .iter()
-        .filter(|a| a.user_id == "omar.haddad")
-        .collect();
-    assert_eq!(omar.len(), 2);
-    assert!(
-        omar.iter()
-            .all(|a| a.leaver && !a.review && a.action.name() == "revoke"),
-        "{}",
-        plan.human()
-    );
-    let orphan: Vec<_> = plan
-        .actions
-        .iter()
-        .filter(|a| a.user_id == "old.intern")
-        .collect();
-    assert!(
-        orphan.iter().all(|a| a.review && !a.leaver),
-        "orphans are always reviewed"
-    );
-    assert_eq!(
-        plan.systems
+on_both! {
+    fn leavers_and_orphans_are_planned_as_the_contract_says() {
+        let (_f, _p, plan) = setup("");
+        let omar: Vec<_> = plan
+            .actions
             .iter()
-            .find(|s| s.system == "gitlab")
+            .filter(|a| a.user_id == "omar.haddad")
+            .collect();
+        assert_eq!(omar.len(), 2);
+        assert!(
+            omar.iter()
+                .all(|a| a.leaver && !a.review && a.action.name() == "revoke"),
+            "{}",
+            plan.human()
+        );
+        let orphan: Vec<_> = plan
+            .actions
+            .iter()
+            .filter(|a| a.user_id == "old.intern")
+            .collect();
+        assert!(
+            orphan.iter().all(|a| a.review && !a.leaver),
+            "orphans are always reviewed"
+        );
+        assert_eq!(
+            plan.systems
+                .iter()
+                .find(|s| s.system == "gitlab")
+                .unwrap()
+                .orphans,
+            vec!["old.intern"]
+        );
+        // systems the policies name but the project does not list: report only
+        assert!(plan
+            .systems
+            .iter()
+            .any(|s| s.system == "salesforce" && !s.provisioned));
+    }
+}
+
+on_both! {
+    fn refusals_send_nothing() {
+        let (f, mut p, plan) = setup("");
+        let g = f.sys("gitlab");
+        // wrong digest
+        let mut o = opts(&plan);
+        o.approve = Approval::Digest("0".repeat(64));
+        assert!(matches!(p.apply(&plan.id, &o), Err(Error::Refused(m)) if m.contains("digest")));
+        // auto-approve meets the orphan's reviewed revocations
+        let mut o = opts(&plan);
+        o.approve = Approval::AutoApprove;
+        assert!(matches!(p.apply(&plan.id, &o), Err(Error::Refused(m)) if m.contains("review")));
+        // another date
+        let mut o = opts(&plan);
+        o.at = d("2025-06-02");
+        assert!(matches!(p.apply(&plan.id, &o), Err(Error::Refused(m)) if m.contains("dated")));
+        // a plan file with another digest
+        let mut doc = serde_json::to_value(&plan).unwrap();
+        doc["digest"] = serde_json::json!("f".repeat(64));
+        let file = f.write("plan.json", &doc.to_string());
+        assert!(
+            matches!(p.apply(file.to_str().unwrap(), &opts(&plan)), Err(Error::Refused(m)) if m.contains("changed"))
+        );
+        assert!(
+            g.applied().is_empty(),
+            "nothing may be sent: {:?}",
+            g.applied()
+        );
+        // refusals are audited
+        let c = &p.state.conn;
+        let n: i64 = c
+            .query_row(
+                "SELECT count(*) FROM audit WHERE kind = 'refusal'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 4);
+        // a plan file with the right digest is applied
+        let file = f.write("plan2.json", &serde_json::to_string(&plan).unwrap());
+        let rep = p.apply(file.to_str().unwrap(), &opts(&plan)).unwrap();
+        assert!(rep.all_done(), "{}", rep.human());
+    }
+}
+
+on_both! {
+    fn a_plan_is_stale_when_the_system_changed_out_of_band() {
+        let (f, mut p, plan) = setup("");
+        let g = f.sys("gitlab");
+        g.hold("omar.haddad", "gitlab:group:finance", Some("developer"));
+        p.pull(None).unwrap();
+        g.clear_calls();
+        let err = p.apply(&plan.id, &opts(&plan)).unwrap_err();
+        assert!(err.to_string().contains("stale"), "{err}");
+        assert!(g.applied().is_empty());
+    }
+}
+
+on_both! {
+    fn the_revocation_guard_trips_without_force() {
+        let extra = "";
+        let (f, mut p, plan) = {
+            let f = Fixture::new(&format!("{AUTO}{extra}"));
+            // a tighter guard
+            let t = std::fs::read_to_string(f.path("polc.toml")).unwrap();
+            let t = t
+                .replace("max_revoke_count = 50", "max_revoke_count = 1")
+                .replace("max_revoke_percent = 10", "max_revoke_percent = 1");
+            std::fs::write(f.path("polc.toml"), t).unwrap();
+            let g = f.sys("gitlab");
+            for grant in [
+                "gitlab:group:customer-solutions",
+                "gitlab:group:engineering-docs",
+            ] {
+                g.hold("omar.haddad", grant, Some("reporter"));
+            }
+            let mut p = f.open();
+            p.hris_import(&users_json(f.dir.path()), d("2025-06-01"), None)
+                .unwrap();
+            p.pull(None).unwrap();
+            let plan = p.plan(d("2025-06-01")).unwrap();
+            f.sys("gitlab").clear_calls();
+            (f, p, plan)
+        };
+        let g = f.sys("gitlab");
+        let err = p.apply(&plan.id, &opts(&plan)).unwrap_err();
+        assert!(err.to_string().contains("guard"), "{err}");
+        assert!(g.applied().is_empty());
+        let mut o = opts(&plan);
+        o.force = Some("omar left, confirmed with HR".into());
+        let rep = p.apply(&plan.id, &o).unwrap();
+        assert!(rep.all_done(), "{}", rep.human());
+        let c = &p.state.conn;
+        let reason: String = c
+            .query_row("SELECT details FROM audit WHERE kind = 'force'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(reason.contains("confirmed with HR"));
+    }
+}
+
+on_both! {
+    fn four_eyes_and_protected_ids() {
+        let f = Fixture::new(&format!("{AUTO}[server]\nfour_eyes = true\n"));
+        let t = std::fs::read_to_string(f.path("polc.toml"))
             .unwrap()
-            .orphans,
-        vec!["old.intern"]
-    );
-    // systems the policies name but the project does not list: report only
-    assert!(plan
-        .systems
-        .iter()
-        .any(|s| s.system == "salesforce" && !s.provisioned));
-}
-
-#[test]
-fn refusals_send_nothing() {
-    let (f, mut p, plan) = setup("");
-    let g = f.sys("gitlab");
-    // wrong digest
-    let mut o = opts(&plan);
-    o.approve = Approval::Digest("0".repeat(64));
-    assert!(matches!(p.apply(&plan.id, &o), Err(Error::Refused(m)) if m.contains("digest")));
-    // auto-approve meets the orphan's reviewed revocations
-    let mut o = opts(&plan);
-    o.approve = Approval::AutoApprove;
-    assert!(matches!(p.apply(&plan.id, &o), Err(Error::Refused(m)) if m.contains("review")));
-    // another date
-    let mut o = opts(&plan);
-    o.at = d("2025-06-02");
-    assert!(matches!(p.apply(&plan.id, &o), Err(Error::Refused(m)) if m.contains("dated")));
-    // a plan file with another digest
-    let mut doc = serde_json::to_value(&plan).unwrap();
-    doc["digest"] = serde_json::json!("f".repeat(64));
-    let file = f.write("plan.json", &doc.to_string());
-    assert!(
-        matches!(p.apply(file.to_str().unwrap(), &opts(&plan)), Err(Error::Refused(m)) if m.contains("changed"))
-    );
-    assert!(
-        g.applied().is_empty(),
-        "nothing may be sent: {:?}",
-        g.applied()
-    );
-    // refusals are audited
-    let c = rusqlite::Connection::open(f.path(".polc/state.db")).unwrap();
-    let n: i64 = c
-        .query_row(
-            "SELECT count(*) FROM audit WHERE kind = 'refusal'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(n, 4);
-    // a plan file with the right digest is applied
-    let file = f.write("plan2.json", &serde_json::to_string(&plan).unwrap());
-    let rep = p.apply(file.to_str().unwrap(), &opts(&plan)).unwrap();
-    assert!(rep.all_done(), "{}", rep.human());
-}
-
-#[test]
-fn a_plan_is_stale_when_the_system_changed_out_of_band() {
-    let (f, mut p, plan) = setup("");
-    let g = f.sys("gitlab");
-    g.hold("omar.haddad", "gitlab:group:finance", Some("developer"));
-    p.pull(None).unwrap();
-    g.clear_calls();
-    let err = p.apply(&plan.id, &opts(&plan)).unwrap_err();
-    assert!(err.to_string().contains("stale"), "{err}");
-    assert!(g.applied().is_empty());
-}
-
-#[test]
-fn the_revocation_guard_trips_without_force() {
-    let extra = "";
-    let (f, mut p, plan) = {
-        let f = Fixture::new(&format!("{AUTO}{extra}"));
-        // a tighter guard
-        let t = std::fs::read_to_string(f.path("polc.toml")).unwrap();
-        let t = t
-            .replace("max_revoke_count = 50", "max_revoke_count = 1")
-            .replace("max_revoke_percent = 10", "max_revoke_percent = 1");
+            .replace("protected = []", "protected = [\"omar.haddad\"]");
         std::fs::write(f.path("polc.toml"), t).unwrap();
         let g = f.sys("gitlab");
-        for grant in [
+        g.hold(
+            "omar.haddad",
             "gitlab:group:customer-solutions",
-            "gitlab:group:engineering-docs",
-        ] {
-            g.hold("omar.haddad", grant, Some("reporter"));
-        }
+            Some("reporter"),
+        );
         let mut p = f.open();
         p.hris_import(&users_json(f.dir.path()), d("2025-06-01"), None)
             .unwrap();
         p.pull(None).unwrap();
         let plan = p.plan(d("2025-06-01")).unwrap();
-        f.sys("gitlab").clear_calls();
-        (f, p, plan)
-    };
-    let g = f.sys("gitlab");
-    let err = p.apply(&plan.id, &opts(&plan)).unwrap_err();
-    assert!(err.to_string().contains("guard"), "{err}");
-    assert!(g.applied().is_empty());
-    let mut o = opts(&plan);
-    o.force = Some("omar left, confirmed with HR".into());
-    let rep = p.apply(&plan.id, &o).unwrap();
-    assert!(rep.all_done(), "{}", rep.human());
-    let c = rusqlite::Connection::open(f.path(".polc/state.db")).unwrap();
-    let reason: String = c
-        .query_row("SELECT details FROM audit WHERE kind = 'force'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert!(reason.contains("confirmed with HR"));
-}
-
-#[test]
-fn four_eyes_and_protected_ids() {
-    let f = Fixture::new(&format!("{AUTO}[server]\nfour_eyes = true\n"));
-    let t = std::fs::read_to_string(f.path("polc.toml"))
-        .unwrap()
-        .replace("protected = []", "protected = [\"omar.haddad\"]");
-    std::fs::write(f.path("polc.toml"), t).unwrap();
-    let g = f.sys("gitlab");
-    g.hold(
-        "omar.haddad",
-        "gitlab:group:customer-solutions",
-        Some("reporter"),
-    );
-    let mut p = f.open();
-    p.hris_import(&users_json(f.dir.path()), d("2025-06-01"), None)
-        .unwrap();
-    p.pull(None).unwrap();
-    let plan = p.plan(d("2025-06-01")).unwrap();
-    g.clear_calls();
-    let err = p.apply(&plan.id, &opts(&plan)).unwrap_err();
-    assert!(err.to_string().contains("four eyes"), "{err}");
-    assert!(g.applied().is_empty());
-    let mut o = opts(&plan);
-    o.as_name = Some("second.person".into());
-    let rep = p.apply(&plan.id, &o).unwrap();
-    let omar = plan
-        .actions
-        .iter()
-        .find(|a| a.user_id == "omar.haddad")
-        .unwrap();
-    assert!(omar.protected);
-    let r = rep.results.iter().find(|r| r.id == omar.id).unwrap();
-    assert_eq!(r.status, "skipped");
-    assert!(!g.applied().iter().any(|(u, _)| u == "omar.haddad"));
-    assert!(g.holdings().iter().any(|h| h.user_id == "omar.haddad"));
+        g.clear_calls();
+        let err = p.apply(&plan.id, &opts(&plan)).unwrap_err();
+        assert!(err.to_string().contains("four eyes"), "{err}");
+        assert!(g.applied().is_empty());
+        let mut o = opts(&plan);
+        o.as_name = Some("second.person".into());
+        let rep = p.apply(&plan.id, &o).unwrap();
+        let omar = plan
+            .actions
+            .iter()
+            .find(|a| a.user_id == "omar.haddad")
+            .unwrap();
+        assert!(omar.protected);
+        let r = rep.results.iter().find(|r| r.id == omar.id).unwrap();
+        assert_eq!(r.status, "skipped");
+        assert!(!g.applied().iter().any(|(u, _)| u == "omar.haddad"));
+        assert!(g.holdings().iter().any(|h| h.user_id == "omar.haddad"));
+    }
 }
 
 #[test]
@@ -336,31 +341,102 @@ fn project_file_errors_name_the_file_the_key_and_the_fix() {
     assert_eq!(p.state.path, std::path::Path::new("/p/.polc/state.db"));
 }
 
-#[test]
-fn a_system_the_policies_never_name_is_an_error() {
-    let f = Fixture::new("[systems.zoom]\nconnector = \"file\"\npath = \"z.json\"\n");
-    let mut p = f.open();
-    let e = p.pull(None).unwrap_err().to_string();
-    assert!(
-        e.contains("polc.toml:") && e.contains("[systems.zoom]") && e.contains("no policy"),
-        "{e}"
-    );
+on_both! {
+    fn a_system_the_policies_never_name_is_an_error() {
+        let f = Fixture::new("[systems.zoom]\nconnector = \"file\"\npath = \"z.json\"\n");
+        let mut p = f.open();
+        let e = p.pull(None).unwrap_err().to_string();
+        assert!(
+            e.contains("polc.toml:") && e.contains("[systems.zoom]") && e.contains("no policy"),
+            "{e}"
+        );
+    }
 }
 
+on_both! {
+    fn plan_refuses_an_empty_directory_and_an_unpulled_system() {
+        let f = Fixture::new(AUTO);
+        let mut p = f.open();
+        assert!(p
+            .plan(d("2025-06-01"))
+            .unwrap_err()
+            .to_string()
+            .contains("directory is empty"));
+        p.hris_import(&users_json(f.dir.path()), d("2025-06-01"), None)
+            .unwrap();
+        assert!(p
+            .plan(d("2025-06-01"))
+            .unwrap_err()
+            .to_string()
+            .contains("never pulled"));
+    }
+}
+
+/// On PostgreSQL the audit log refuses change, deletion and truncation, as SQLite's
+/// triggers do, and the chain still verifies afterwards.
 #[test]
-fn plan_refuses_an_empty_directory_and_an_unpulled_system() {
+fn the_audit_log_is_append_only_on_postgres() {
+    with_backend(Backend::Postgres, || {
+        let (_f, mut p, plan) = setup("");
+        p.apply(&plan.id, &opts(&plan)).unwrap();
+        let c = &p.state.conn;
+        for sql in [
+            "UPDATE audit SET actor = 'x' WHERE seq = 1",
+            "DELETE FROM audit WHERE seq = 1",
+            "TRUNCATE audit",
+        ] {
+            let e = c.execute(sql, []).unwrap_err().to_string();
+            assert!(e.contains("append-only"), "{sql}: {e}");
+        }
+        assert!(p.audit_verify(None).unwrap().intact);
+    });
+}
+
+/// Two processes opening one new PostgreSQL state at once migrate it once.
+#[test]
+fn concurrent_opens_migrate_a_postgres_state_once() {
+    with_backend(Backend::Postgres, || {
+        let f = Fixture::new(AUTO);
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let project = Project::load(&f.path("polc.toml")).unwrap();
+                std::thread::spawn(move || {
+                    polc_provision::state::State::open_config(&project.state).map(|_| ())
+                })
+            })
+            .collect();
+        for t in opened {
+            t.join().unwrap().unwrap();
+        }
+        let p = f.open();
+        let v: i64 = p
+            .state
+            .conn
+            .query_row("SELECT count(*) FROM polc_schema", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1);
+    });
+}
+
+/// A PostgreSQL state that cannot be reached is an error naming it, password hidden.
+#[test]
+fn an_unreachable_postgres_state_is_named_without_its_password() {
     let f = Fixture::new(AUTO);
-    let mut p = f.open();
-    assert!(p
-        .plan(d("2025-06-01"))
-        .unwrap_err()
-        .to_string()
-        .contains("directory is empty"));
-    p.hris_import(&users_json(f.dir.path()), d("2025-06-01"), None)
-        .unwrap();
-    assert!(p
-        .plan(d("2025-06-01"))
-        .unwrap_err()
-        .to_string()
-        .contains("never pulled"));
+    let file = f.path("polc.toml");
+    let toml = std::fs::read_to_string(&file).unwrap().replacen(
+        "[state]\n",
+        "[state]\nurl = \"postgres://polc:s3cret-pw@127.0.0.1:1/polc?connect_timeout=2\"\n",
+        1,
+    );
+    std::fs::write(&file, toml).unwrap();
+    let project = Project::load(&file).unwrap();
+    let e = match polc_provision::Provision::open(project, Box::new(f.conns.clone())) {
+        Ok(_) => panic!("opened an unreachable database"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("postgres://polc:***@127.0.0.1:1/polc") && e.contains("cannot connect"),
+        "{e}"
+    );
+    assert!(!e.contains("s3cret"), "{e}");
 }
