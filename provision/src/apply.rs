@@ -54,6 +54,9 @@ pub struct ApplyOptions {
     pub fail_at: Option<String>,
     /// At the fail point, kill the process with SIGKILL (else panic).
     pub fail_kill: bool,
+    /// The lease this apply runs under (`polc serve`): checked in the transaction that
+    /// journals each batch as sent; lost, nothing more is sent.
+    pub fence: Option<crate::lease::Fence>,
 }
 
 /// Actions per batch on a `file` system: the file is read and rewritten once per batch, so
@@ -74,6 +77,7 @@ impl ApplyOptions {
             batch: 0,
             fail_at: std::env::var("POLC_FAILPOINT").ok(),
             fail_kill: std::env::var_os("POLC_FAILPOINT_KILL").is_some(),
+            fence: None,
         }
     }
 }
@@ -799,6 +803,14 @@ impl Provision {
                 // journal: sent, committed before any call
                 {
                     let tx = self.tx()?;
+                    if let Some(f) = &opts.fence {
+                        if !crate::lease::check(&tx, f).state(&path)? {
+                            return Err(Error::LeaseLost(format!(
+                                "`{}` was taken over by another process: nothing more is sent by this one",
+                                f.name
+                            )));
+                        }
+                    }
                     {
                         let mut w = audit::Writer::new(&tx, &path, &self.actor)?;
                         let now = now_text();

@@ -30,6 +30,9 @@ fn entry_hash(e: &Hashed<'_>) -> Result<String> {
     Ok(canon::sha256_hex(&bytes))
 }
 
+/// The advisory lock serialising the audit log's writers on PostgreSQL.
+const AUDIT_LOCK: i64 = 0x706f_6c63_0002;
+
 /// Appends entries inside one transaction: reads the head once, then chains.
 pub struct Writer<'c> {
     conn: &'c Db,
@@ -40,7 +43,21 @@ pub struct Writer<'c> {
 }
 
 impl<'c> Writer<'c> {
+    /// Opens the writer inside the caller's transaction. With several writers on one
+    /// PostgreSQL state, the transaction first takes the audit log's advisory lock (held
+    /// until it ends), so the head read here is still the head when the entries are
+    /// inserted: one chain, no fork, no gap. (SQLite's `BEGIN IMMEDIATE` already
+    /// serialises writers.)
     pub fn new(conn: &'c Db, path: &'c std::path::Path, actor: &str) -> Result<Writer<'c>> {
+        if !conn.in_transaction() {
+            return Err(crate::Error::Bug(
+                "an audit entry written outside a transaction".into(),
+            ));
+        }
+        if conn.dialect() == crate::db::Dialect::Postgres {
+            conn.query_row("SELECT pg_advisory_xact_lock(?1)", [AUDIT_LOCK], |_| Ok(()))
+                .state(path)?;
+        }
         let last: Option<(i64, String)> = conn
             .query_row(
                 "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",

@@ -32,6 +32,10 @@ pub enum Error {
         host: String,
         since: String,
     },
+    /// The lease this work ran under was taken over by another process (a replica paused
+    /// or cut off past its lease): nothing more was sent; the other process finishes.
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
     /// A connector failed in a way that stops the whole command (e.g. a listing).
     #[error("system `{system}`: {source}")]
     Connector {
@@ -50,7 +54,7 @@ impl Error {
     /// changed).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Locked { .. } => 1,
+            Error::Locked { .. } | Error::LeaseLost(_) => 1,
             _ => 2,
         }
     }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod evidence;
 pub mod hris;
 pub mod init;
+pub mod lease;
 pub mod pgtest;
 pub mod plan;
 pub mod pull;

@@ -183,6 +183,16 @@ CREATE TABLE serve_schedule (
     last_run TEXT NOT NULL           -- RFC 3339, UTC
 ) WITHOUT ROWID;
 "#,
+    // 3: leases on work shared by the processes of one state (lease.rs): one holder per
+    // name until `expires_ms` (the database's clock); `token` grows at each takeover
+    r#"
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,           -- work | plan:ID
+    holder TEXT NOT NULL,            -- host:pid:random of the process
+    token INTEGER NOT NULL,          -- the fencing token
+    expires_ms INTEGER NOT NULL      -- milliseconds since the Unix epoch
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The same migrations for PostgreSQL, one for one: `BIGINT` for integers, identity columns
@@ -339,6 +349,14 @@ CREATE TABLE serve_plans (
 CREATE TABLE serve_schedule (
     job TEXT PRIMARY KEY,
     last_run TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    token BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL
 );
 "#,
 ];
@@ -522,7 +540,8 @@ pub struct SystemLock {
     _pg: Option<postgres::Client>,
 }
 
-fn hostname() -> String {
+/// This machine's name.
+pub fn hostname() -> String {
     rustix::system::uname()
         .nodename()
         .to_string_lossy()

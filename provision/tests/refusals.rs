@@ -440,3 +440,62 @@ fn an_unreachable_postgres_state_is_named_without_its_password() {
     );
     assert!(!e.contains("s3cret"), "{e}");
 }
+
+on_both! {
+    fn an_apply_under_a_lost_lease_sends_nothing() {
+        use polc_provision::lease::{self, Fence};
+        let (f, mut p, plan) = setup("");
+        let g = f.sys("gitlab");
+        let name = format!("plan:{}", plan.id);
+        let c = &p.state.conn;
+        let t1 = lease::acquire(c, &name, "replica-a", 60_000).unwrap().unwrap();
+        let a = Fence { name: name.clone(), holder: "replica-a".into(), token: t1 };
+        // a is paused past its lease; b takes the plan over
+        assert!(lease::renew(c, &a, -1).unwrap());
+        let t2 = lease::acquire(c, &name, "replica-b", 60_000).unwrap().unwrap();
+        assert!(t2 > t1);
+        let mut o = opts(&plan);
+        o.fence = Some(a);
+        let e = p.apply(&plan.id, &o).unwrap_err();
+        assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+        assert_eq!(e.exit_code(), 1);
+        assert!(g.applied().is_empty(), "sent under a lost lease: {:?}", g.applied());
+        // b, holding it, applies it all
+        o.fence = Some(Fence { name, holder: "replica-b".into(), token: t2 });
+        let rep = p.apply(&plan.id, &o).unwrap();
+        assert!(rep.all_done(), "{}", rep.human());
+    }
+
+    fn concurrent_writers_keep_one_audit_chain() {
+        let f = Fixture::new(AUTO);
+        let project = Project::load(&f.path("polc.toml")).unwrap();
+        let before = {
+            let st = polc_provision::state::State::open_config(&project.state).unwrap();
+            polc_provision::audit::verify(&st.conn, &st.path, None).unwrap().entries
+        };
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let cfg = project.state.clone();
+                std::thread::spawn(move || {
+                    let st = polc_provision::state::State::open_config(&cfg).unwrap();
+                    for i in 0..25 {
+                        let tx = st.conn.transaction().unwrap();
+                        {
+                            let mut a =
+                                polc_provision::audit::Writer::new(&tx, &st.path, "tester").unwrap();
+                            a.append(None, "test", serde_json::json!({"writer": w, "i": i})).unwrap();
+                        }
+                        tx.commit().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in writers {
+            t.join().unwrap();
+        }
+        let st = polc_provision::state::State::open_config(&project.state).unwrap();
+        let v = polc_provision::audit::verify(&st.conn, &st.path, None).unwrap();
+        assert!(v.intact, "{}", v.human());
+        assert_eq!(v.entries, before + 100);
+    }
+}

@@ -201,6 +201,7 @@ impl From<Error> for ApiError {
         let (status, code) = match &e {
             Error::Refused(_) => (StatusCode::CONFLICT, "refused"),
             Error::Locked { .. } => (StatusCode::CONFLICT, "locked"),
+            Error::LeaseLost(_) => (StatusCode::CONFLICT, "lease_lost"),
             Error::Input(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
             Error::Connector { .. } => (StatusCode::BAD_GATEWAY, "connector"),
             Error::Config { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "config"),

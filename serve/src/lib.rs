@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod metrics;
+pub mod replicas;
 pub mod schedule;
 pub mod tls;
 pub mod webhook;
@@ -138,9 +139,30 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
         ready.clone(),
         auth.clone(),
     );
+    let leases = Arc::new(replicas::Leases::new(std::time::Duration::from_secs(
+        project.state.lease_seconds,
+    )));
+    let worker_leases = leases.clone();
+    let worker_schedules = schedules.clone();
     let worker_thread = std::thread::Builder::new()
         .name("polc-worker".into())
         .spawn(move || {
+            // the heartbeat renews this process's leases on a connection of its own
+            let beat = match polc_provision::state::State::open_config(&project.state) {
+                Ok(st) => st,
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let hb = worker_leases.clone();
+            if let Err(e) = std::thread::Builder::new()
+                .name("polc-leases".into())
+                .spawn(move || hb.heartbeat(beat))
+            {
+                let _ = opened_tx.send(Err(format!("cannot start the lease heartbeat: {e}")));
+                return;
+            }
             let opened = Provision::open(project, connectors())
                 .map(|p| p.with_actor(SERVICE))
                 .and_then(|mut p| p.bundle().map(|b| (p, b.digest)));
@@ -161,12 +183,16 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
                 ready: r,
                 auth: a,
                 connectors,
+                leases: worker_leases,
+                schedules: worker_schedules,
+                ticks: 0,
             };
             worker.resume();
             worker.mark_ready();
             while let Some(job) = jobs_rx.blocking_recv() {
                 job(&mut worker);
             }
+            worker.leases.give_up_all(&worker.p.state);
             info!("worker stopped: the queue is drained");
         })
         .map_err(|e| format!("cannot start the worker: {e}"))?;
@@ -190,6 +216,7 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
         tokio::spawn(schedule::run(job, sched, jobs_tx.clone(), stop_rx.clone()));
     }
     tokio::spawn(schedule::midnight(jobs_tx.clone(), stop_rx.clone()));
+    tokio::spawn(schedule::ticks(jobs_tx.clone(), stop_rx.clone()));
     if !opts.watch_interval.is_zero() {
         tokio::spawn(watch_policies(
             watched,

@@ -92,3 +92,20 @@ pub async fn midnight(jobs: mpsc::Sender<Job>, stop: watch::Receiver<bool>) {
         run("events", s, jobs, stop).await;
     }
 }
+
+/// Every [`crate::worker::TICK`]: the worker looks for work other replicas left. A tick
+/// finding the queue full is skipped (the worker is busy anyway).
+pub async fn ticks(jobs: mpsc::Sender<Job>, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(crate::worker::TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match jobs.try_send(Box::new(|w: &mut Worker| w.tick())) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+    }
+}

@@ -15,6 +15,7 @@ use tracing::{error, info, warn};
 
 use crate::auth::Auth;
 use crate::metrics::Metrics;
+use crate::replicas::Leases;
 
 /// A unit of work for the worker.
 pub type Job = Box<dyn FnOnce(&mut Worker) + Send>;
@@ -25,6 +26,13 @@ pub type ConnectorsFactory = Arc<dyn Fn() -> Box<dyn Connectors> + Send + Sync>;
 /// The actor of what the service does on its own (schedule, reconcile after events).
 pub const SERVICE: &str = "polc-serve";
 
+/// The lease of event processing, planning and the schedule.
+pub const WORK: &str = "work";
+
+/// How often the worker looks for work other replicas left (events stored, applies
+/// orphaned).
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub struct Worker {
     pub p: Provision,
     pub config: PathBuf,
@@ -32,6 +40,12 @@ pub struct Worker {
     pub ready: Arc<AtomicBool>,
     pub auth: Arc<RwLock<Arc<Auth>>>,
     pub connectors: ConnectorsFactory,
+    /// The leases this process holds (several replicas on one state).
+    pub leases: Arc<Leases>,
+    /// The schedule, for the runs missed while no replica held the work.
+    pub schedules: Vec<(&'static str, cron::Schedule)>,
+    /// Ticks since the last look for applies orphaned by a lost replica.
+    pub ticks: u32,
 }
 
 /// One event of a delivery, parsed.
@@ -165,8 +179,77 @@ impl Worker {
         .map(|_| ())
     }
 
-    /// Applies the stored events that are due, in effective-date order, then plans.
+    /// Holds the `work` lease (taking it if it is free): only its holder processes
+    /// events, plans and runs the schedule. Taking it runs the scheduled jobs missed while
+    /// nobody held it.
+    pub fn holds_work(&mut self) -> bool {
+        let had = self.leases.fence(WORK).is_some();
+        match self.leases.take(&self.p.state, WORK) {
+            Ok(Some(_)) => {
+                if !had {
+                    self.catch_up();
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                warn!(error = %e, "cannot take the work lease");
+                false
+            }
+        }
+    }
+
+    /// The scheduled runs missed (while stopped, or while no replica held the work) run
+    /// once now.
+    fn catch_up(&mut self) {
+        let now = chrono::Utc::now();
+        let due: Vec<&'static str> = self
+            .schedules
+            .iter()
+            .filter(|(job, sched)| {
+                self.last_run(job)
+                    .is_some_and(|t| sched.after(&t).next().is_some_and(|n| n <= now))
+            })
+            .map(|(job, _)| *job)
+            .collect();
+        for job in due {
+            info!(job, "a scheduled run was missed: running it once now");
+            self.scheduled(job);
+        }
+    }
+
+    /// Every tick: the work lease's holder picks up events other replicas stored; now and
+    /// then every replica looks for applies whose replica was lost.
+    pub fn tick(&mut self) {
+        self.ticks = self.ticks.wrapping_add(1);
+        let every = (self.leases.ttl_ms / 2 / TICK.as_millis() as i64).max(1) as u32;
+        if self.ticks % every == 0 {
+            self.resume_orphans();
+        }
+        if !self.holds_work() {
+            return;
+        }
+        let open: i64 = self
+            .p
+            .state
+            .conn
+            .query_row(
+                "SELECT count(*) FROM serve_events WHERE status = 'received' OR (status = 'waiting' AND effective <= ?1)",
+                [today().to_string()],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        if open > 0 {
+            self.process();
+        }
+    }
+
+    /// Applies the stored events that are due, in effective-date order, then plans (on the
+    /// holder of the work lease; the others leave them to it).
     pub fn process(&mut self) {
+        if !self.holds_work() {
+            return;
+        }
         if let Err(e) = self.try_process() {
             error!(error = %e, "processing HRIS events failed");
         }
@@ -444,10 +527,25 @@ impl Worker {
         &mut self,
         id: &str,
         kind: &str,
-        opts: ApplyOptions,
+        mut opts: ApplyOptions,
     ) -> R<polc_provision::ApplyReport> {
+        let name = format!("plan:{id}");
+        let fence = match self.leases.take(&self.p.state, &name) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(Error::Refused(format!(
+                "plan {id} is being applied by another replica: its result shows once it is done"
+            ))),
+            Err(e) => {
+                return Err(Error::State {
+                    path: self.path(),
+                    message: e.to_string(),
+                })
+            }
+        };
+        opts.fence = Some(fence);
         let started = Instant::now();
         let r = self.p.apply(id, &opts);
+        self.leases.give_up(&self.p.state, &name);
         self.metrics.observe_apply(started.elapsed().as_secs_f64());
         self.count_quarantined();
         match &r {
@@ -475,6 +573,10 @@ impl Worker {
                 self.set_plan(id, kind, status, None, None, None)?;
                 info!(plan = %id, done = s.done, failed = s.failed, pending = s.pending, "applied");
             }
+            Err(e @ Error::LeaseLost(_)) => {
+                // the replica that took it over finishes it and records the outcome
+                warn!(plan = %id, error = %e, "apply stopped");
+            }
             Err(e) => {
                 warn!(plan = %id, error = %e, "apply refused or failed");
                 let status = if kind == "review" {
@@ -491,6 +593,14 @@ impl Worker {
     /// After a restart: applies that were under way are carried on (the journal knows what
     /// was sent), then stored events are processed.
     pub fn resume(&mut self) {
+        self.resume_orphans();
+        self.process();
+    }
+
+    /// Carries on the applies left `applying` whose lease is free: this replica's own
+    /// before a restart, or another's that was lost (its lease expired). An apply another
+    /// replica is running is left alone.
+    pub fn resume_orphans(&mut self) {
         let rows: Vec<Resumable> = match self
             .p
             .state
@@ -518,10 +628,17 @@ impl Worker {
             };
             let mut opts = ApplyOptions::new(approve, at);
             opts.as_name = by.or(Some(SERVICE.into()));
-            info!(plan = %id, "resuming an apply interrupted by a stop");
+            // running elsewhere: not ours to resume
+            if let Ok(Some((holder, _, left))) =
+                polc_provision::lease::holder(&self.p.state.conn, &format!("plan:{id}"))
+            {
+                if left >= 0 && holder != self.leases.holder {
+                    continue;
+                }
+            }
+            info!(plan = %id, "resuming an apply interrupted by a stop or a lost replica");
             let _ = self.run_apply(&id, &kind, opts);
         }
-        self.process();
     }
 
     /// Pulls everything, then the plan of every system at today's date is the drift.
@@ -626,6 +743,10 @@ impl Worker {
 
     /// One scheduled job: `pull`, `plan` or `drift`.
     pub fn scheduled(&mut self, job: &str) {
+        if !self.holds_work() {
+            info!(job, "scheduled run left to the replica holding the work");
+            return;
+        }
         info!(job, "scheduled run");
         self.metrics.schedule_run(job);
         match job {
