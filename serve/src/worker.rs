@@ -532,9 +532,11 @@ impl Worker {
         let name = format!("plan:{id}");
         let fence = match self.leases.take(&self.p.state, &name) {
             Ok(Some(f)) => f,
-            Ok(None) => return Err(Error::Refused(format!(
+            Ok(None) => {
+                return Err(Error::Refused(format!(
                 "plan {id} is being applied by another replica: its result shows once it is done"
-            ))),
+            )))
+            }
             Err(e) => {
                 return Err(Error::State {
                     path: self.path(),

@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::support::POLC;
 
-const SECRET: &str = "whsec_c2VydmUtdGVzdC1zZWNyZXQtb2YtdGhpcnR5LXR3by1ieXRlcw==";
-const SECRET_VAR: &str = "POLC_TEST_WEBHOOK_SECRET";
-const TOKENS: &[(&str, &str, &str)] = &[
+pub(crate) const SECRET: &str = "whsec_c2VydmUtdGVzdC1zZWNyZXQtb2YtdGhpcnR5LXR3by1ieXRlcw==";
+pub(crate) const SECRET_VAR: &str = "POLC_TEST_WEBHOOK_SECRET";
+pub(crate) const TOKENS: &[(&str, &str, &str)] = &[
     ("vera", "viewer", "tok-viewer-5b1e0c7d9a"),
     ("rita", "reviewer", "tok-reviewer-8f2a6b3c1d"),
     ("otto", "operator", "tok-operator-4c9d2e7f0a"),
@@ -24,7 +24,7 @@ const TOKENS: &[(&str, &str, &str)] = &[
 ];
 
 /// The token of a role of `TOKENS`; anything else is taken as a token itself.
-fn token(role: &str) -> &str {
+pub(crate) fn token(role: &str) -> &str {
     TOKENS
         .iter()
         .find(|t| t.1 == role)
@@ -32,12 +32,12 @@ fn token(role: &str) -> &str {
         .unwrap_or(role)
 }
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     Path::new(root!()).join("target/test-venv/bin/python")
 }
 
 /// A project from the seed: `github` provisioned automatically, `gitlab` under review.
-fn project() -> tempfile::TempDir {
+pub(crate) fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     polc_provision::init(dir.path()).unwrap();
     std::fs::write(dir.path().join("systems/github.json"), "[]\n").unwrap();
@@ -52,20 +52,20 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     logs: Arc<Mutex<String>>,
 }
 
 impl Server {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
         Server::start_with(dir, env, &[])
     }
 
     /// With more arguments; with `--tls-cert` the base is `https://` and readiness is left
     /// to the test.
-    fn start_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+    pub(crate) fn start_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         let tls = args.contains(&"--tls-cert");
         let mut cmd = Command::new(POLC);
         cmd.args([
@@ -122,12 +122,12 @@ impl Server {
     }
 
     /// `host:port`.
-    fn addr(&self) -> &str {
+    pub(crate) fn addr(&self) -> &str {
         self.base.split_once("://").unwrap().1
     }
 
     /// A metric's value (`name` with its labels, as printed), if printed.
-    fn metric(&self, name: &str) -> Option<f64> {
+    pub(crate) fn metric(&self, name: &str) -> Option<f64> {
         let (_, m) = self.send("GET", "/metrics", Some("viewer"), &[], None);
         let m = m.as_str().unwrap_or_default().to_string();
         m.lines()
@@ -141,17 +141,17 @@ impl Server {
             .status();
     }
 
-    fn audit(&self) -> Vec<Value> {
+    pub(crate) fn audit(&self) -> Vec<Value> {
         let (st, v) = self.get("/v1/audit?after=0&limit=5000", "viewer");
         assert_eq!(st, 200, "{v}");
         v["entries"].as_array().unwrap().clone()
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
 
-    fn agent() -> ureq::Agent {
+    pub(crate) fn agent() -> ureq::Agent {
         ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
@@ -159,7 +159,7 @@ impl Server {
             .into()
     }
 
-    fn send(
+    pub(crate) fn send(
         &self,
         method: &str,
         path: &str,
@@ -198,11 +198,11 @@ impl Server {
         )
     }
 
-    fn get(&self, path: &str, role: &str) -> (u16, Value) {
+    pub(crate) fn get(&self, path: &str, role: &str) -> (u16, Value) {
         self.send("GET", path, Some(role), &[], None)
     }
 
-    fn post(&self, path: &str, role: &str, body: &Value) -> (u16, Value) {
+    pub(crate) fn post(&self, path: &str, role: &str, body: &Value) -> (u16, Value) {
         self.send(
             "POST",
             path,
@@ -213,16 +213,23 @@ impl Server {
     }
 
     /// Posts a body signed by the reference library.
-    fn webhook(&self, id: &str, body: &str, ts: i64, secret: &str) -> (u16, Value) {
+    pub(crate) fn webhook(&self, id: &str, body: &str, ts: i64, secret: &str) -> (u16, Value) {
         let sig = sign(secret, id, ts, body);
         self.webhook_raw(id, ts, &sig, body)
     }
 
-    fn webhook_raw(&self, id: &str, ts: i64, sig: &str, body: &str) -> (u16, Value) {
+    pub(crate) fn webhook_raw(&self, id: &str, ts: i64, sig: &str, body: &str) -> (u16, Value) {
         self.webhook_as("hris", id, ts, sig, body)
     }
 
-    fn webhook_as(&self, who: &str, id: &str, ts: i64, sig: &str, body: &str) -> (u16, Value) {
+    pub(crate) fn webhook_as(
+        &self,
+        who: &str,
+        id: &str,
+        ts: i64,
+        sig: &str,
+        body: &str,
+    ) -> (u16, Value) {
         self.send(
             "POST",
             "/v1/hris/events",
@@ -236,7 +243,7 @@ impl Server {
         )
     }
 
-    fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
+    pub(crate) fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
         let start = Instant::now();
         while !f() {
             if start.elapsed() > Duration::from_secs(60) {
@@ -246,7 +253,7 @@ impl Server {
         }
     }
 
-    fn term(mut self) -> std::process::ExitStatus {
+    pub(crate) fn term(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -273,7 +280,7 @@ impl Drop for Server {
 }
 
 /// `webhook-signature` as the `standardwebhooks` package computes it.
-fn sign(secret: &str, id: &str, ts: i64, body: &str) -> String {
+pub(crate) fn sign(secret: &str, id: &str, ts: i64, body: &str) -> String {
     let mut p = Command::new(python())
         .args([
             "-c",
@@ -295,15 +302,15 @@ fn sign(secret: &str, id: &str, ts: i64, body: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn today() -> chrono::NaiveDate {
+pub(crate) fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
-fn hire(user: &str, department: &str, start: chrono::NaiveDate) -> Value {
+pub(crate) fn hire(user: &str, department: &str, start: chrono::NaiveDate) -> Value {
     json!({"event": "employee.hired", "user_id": user, "email": format!("{user}@company.com"),
         "first_name": "New", "last_name": "Person", "job_title": "Software Engineer",
         "department": department, "team": "Platform", "employment_type": "FTE",
@@ -311,7 +318,7 @@ fn hire(user: &str, department: &str, start: chrono::NaiveDate) -> Value {
         "manager": "john.doe@company.com", "location": "Berlin", "cost_center": "CC-9"})
 }
 
-fn snapshot(s: &Server, dir: &Path) {
+pub(crate) fn snapshot(s: &Server, dir: &Path) {
     let users = std::fs::read(dir.join("hris/users.json")).unwrap();
     let (st, v) = s.send("POST", "/v1/hris/snapshot", Some("hris"), &[], Some(&users));
     assert_eq!(st, 200, "{v}");
@@ -749,7 +756,7 @@ fn kill_9_mid_apply_then_a_restart_resumes_from_the_journal() {
 // The schedule, TLS, reload, errors, four eyes, SCIM, evidence.
 
 /// Appends to the project file.
-fn append(dir: &Path, text: &str) {
+pub(crate) fn append(dir: &Path, text: &str) {
     let mut toml = std::fs::read_to_string(dir.join("polc.toml")).unwrap();
     toml += text;
     std::fs::write(dir.join("polc.toml"), toml).unwrap();
@@ -1071,7 +1078,7 @@ fn sighup_with_broken_policies_is_refused_and_the_old_bundle_serves_on() {
 /// One request over a raw connection: the head is sent, then `body` from another thread
 /// (the answer may come before the body is all sent), `pause` kept open before closing
 /// the writing side. Answers the status, the head and the body.
-fn raw(addr: &str, head: &str, body: Vec<u8>, pause: Duration) -> (u16, String, String) {
+pub(crate) fn raw(addr: &str, head: &str, body: Vec<u8>, pause: Duration) -> (u16, String, String) {
     use std::io::Read;
     let mut c = std::net::TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -1101,7 +1108,7 @@ fn raw(addr: &str, head: &str, body: Vec<u8>, pause: Duration) -> (u16, String, 
 }
 
 /// The JSON object of a body (chunked or not).
-fn json_in(body: &str) -> Value {
+pub(crate) fn json_in(body: &str) -> Value {
     let (a, b) = (body.find('{'), body.rfind('}'));
     match (a, b) {
         (Some(a), Some(b)) => serde_json::from_str(&body[a..=b]).unwrap_or(Value::Null),
@@ -1280,11 +1287,11 @@ fn four_eyes_the_person_whose_request_made_a_plan_cannot_approve_it() {
     assert_eq!(s.term().code(), Some(0));
 }
 
-const SCIM_TOKEN: &str = "polc-serve-scim-token-5e2d";
-const SCIM_TOKEN_ENV: &str = "POLC_TEST_SERVE_SCIM_TOKEN";
+pub(crate) const SCIM_TOKEN: &str = "polc-serve-scim-token-5e2d";
+pub(crate) const SCIM_TOKEN_ENV: &str = "POLC_TEST_SERVE_SCIM_TOKEN";
 
 /// GET over plain HTTP from the SCIM server (no connector involved).
-fn scim_get(port: u16, path: &str) -> Value {
+pub(crate) fn scim_get(port: u16, path: &str) -> Value {
     let head = format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {SCIM_TOKEN}\r\nConnection: close\r\n\r\n"
     );
