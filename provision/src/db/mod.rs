@@ -36,6 +36,9 @@ pub enum DbError {
     /// A query that must return a row returned none ([`OptionalExt::optional`]).
     #[error("the query returned no row")]
     NoRows,
+    /// The interface used against its contract (a polc bug).
+    #[error("{0} (a polc bug)")]
+    Misuse(&'static str),
     /// A column's value is not of the type asked for.
     #[error("column {column}: {message}")]
     Type { column: usize, message: String },
@@ -512,10 +515,9 @@ impl Db {
     /// Transactions do not nest: opening one inside another is a bug, refused.
     pub fn transaction(&self) -> DbResult<Tx<'_>> {
         if self.depth.get() > 0 {
-            return Err(DbError::Type {
-                column: 0,
-                message: "a transaction is already open on this connection (a polc bug)".into(),
-            });
+            return Err(DbError::Misuse(
+                "a transaction is already open on this connection",
+            ));
         }
         match &self.inner {
             DbInner::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,

@@ -201,15 +201,11 @@ pub(super) fn message(e: &postgres::Error) -> String {
 /// `url` with its password replaced by `***`, for messages and the audit log: both URL
 /// (`postgres://user:secret@host/db`) and key-value (`host=… password=secret`) forms.
 pub fn redact_url(url: &str) -> String {
-    if let Some(rest) = url
-        .strip_prefix("postgres://")
-        .map(|r| ("postgres://", r))
-        .or_else(|| {
-            url.strip_prefix("postgresql://")
-                .map(|r| ("postgresql://", r))
-        })
-    {
-        let (scheme, rest) = rest;
+    let scheme = ["postgres://", "postgresql://"]
+        .into_iter()
+        .find(|p| url.starts_with(p));
+    if let Some(scheme) = scheme {
+        let rest = &url[scheme.len()..];
         let (authority, tail) = match rest.find(['/', '?']) {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
