@@ -16,6 +16,10 @@ pub struct ProjectArgs {
     /// The project file (default: polc.toml in the working directory or its parents)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The state in this PostgreSQL database, whatever `[state]` says (also
+    /// POLC_STATE_URL, which keeps a password out of the process list)
+    #[arg(long, value_name = "URL")]
+    pub state_url: Option<String>,
 }
 
 /// How a report is printed.
@@ -31,6 +35,7 @@ pub enum Format {
 impl ProjectArgs {
     /// Loads the project file.
     pub fn project(&self) -> polc_provision::Result<Project> {
+        set_state_url(self.state_url.as_deref());
         match &self.config {
             Some(f) => Project::load(f),
             None => {
@@ -45,6 +50,14 @@ impl ProjectArgs {
     /// Opens the project and its state with the connectors of this build.
     pub fn open(&self) -> polc_provision::Result<Provision> {
         Provision::open(self.project()?, Box::new(DefaultConnectors))
+    }
+}
+
+/// `--state-url`: what [`Project::load`] reads, for the process (set while it is on one
+/// thread, before the project is loaded).
+pub fn set_state_url(url: Option<&str>) {
+    if let Some(u) = url {
+        std::env::set_var(polc_provision::config::STATE_URL_ENV, u);
     }
 }
 

@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// The project file (default: polc.toml in this folder or its parents)
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The state in this PostgreSQL database, whatever `[state]` says (also
+    /// POLC_STATE_URL, which keeps a password out of the process list)
+    #[arg(long, value_name = "URL")]
+    state_url: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key)
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -42,6 +46,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(a: ServeArgs) -> Result<Exit, InputError> {
+    super::project::set_state_url(a.state_url.as_deref());
     let config = match a.config {
         Some(c) => c,
         None => {

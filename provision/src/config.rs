@@ -366,6 +366,24 @@ impl Ctx<'_> {
     }
 }
 
+/// The environment variable that overrides `[state] url` (see [`Project::load`]).
+pub const STATE_URL_ENV: &str = "POLC_STATE_URL";
+
+/// A state URL, trimmed, when it is a valid PostgreSQL URL; else what is wrong, the URL
+/// itself never shown (it may hold a password). `what` names where it came from.
+pub fn check_state_url(url: &str, what: &str) -> std::result::Result<String, String> {
+    let text = url.trim();
+    if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        return Err(format!(
+            "{what} must be a PostgreSQL URL (`postgres://user@host:5432/database`); for SQLite use `[state] path`"
+        ));
+    }
+    if let Err(e) = crate::db::pg_config(text) {
+        return Err(format!("{what} is not a valid PostgreSQL URL: {e}"));
+    }
+    Ok(text.to_string())
+}
+
 impl Project {
     /// Finds `polc.toml` in `start` or its parents and loads it.
     pub fn discover(start: &Path) -> Result<Project> {
@@ -384,10 +402,22 @@ impl Project {
     }
 
     /// Loads a project file.
+    ///
+    /// `POLC_STATE_URL`, when set and not empty, puts the state in that PostgreSQL
+    /// database whatever `[state] url` says (`--state-url` sets it): the password need
+    /// not be written in the project file.
     pub fn load(file: &Path) -> Result<Project> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Error::Input(format!("{}: cannot read: {e}", file.display())))?;
-        Project::parse(&text, file)
+        let mut p = Project::parse(&text, file)?;
+        if let Some(u) = std::env::var_os(STATE_URL_ENV).filter(|u| !u.is_empty()) {
+            let u = u
+                .to_str()
+                .ok_or_else(|| Error::Input(format!("{STATE_URL_ENV} is not UTF-8 text")))?;
+            let what = format!("the state URL (--state-url or {STATE_URL_ENV})");
+            p.state.url = Some(check_state_url(u, &what).map_err(Error::Input)?);
+        }
+        Ok(p)
     }
 
     /// Parses the text of a project file; `file` names it in messages and its folder is
@@ -492,22 +522,10 @@ impl Project {
             Some(s) => {
                 let url = match &s.url {
                     None => None,
-                    Some(u) => {
-                        let text = u.get_ref().trim();
-                        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
-                            return Err(cx.err(
-                                Some(u.span()),
-                                "[state] `url` must be a PostgreSQL URL (`postgres://user@host:5432/database`); for SQLite use `path`",
-                            ));
-                        }
-                        if let Err(e) = crate::db::pg_config(text) {
-                            return Err(cx.err(
-                                Some(u.span()),
-                                format!("[state] `url` is not a valid PostgreSQL URL: {e}"),
-                            ));
-                        }
-                        Some(text.to_string())
-                    }
+                    Some(u) => Some(
+                        check_state_url(u.get_ref(), "[state] `url`")
+                            .map_err(|m| cx.err(Some(u.span()), m))?,
+                    ),
                 };
                 if let Some(l) = s.lease_seconds {
                     if !(5..=3600).contains(&l) {

@@ -16,6 +16,9 @@ pub struct PgCluster {
     pub dir: PathBuf,
     bin: PathBuf,
     next: AtomicU32,
+    /// The authority that signed the server's certificate (for `127.0.0.1`), or why the
+    /// cluster has no TLS.
+    tls: Result<PathBuf, String>,
 }
 
 static SHARED: OnceLock<Result<PgCluster, String>> = OnceLock::new();
@@ -84,6 +87,79 @@ fn run(mut c: Command, what: &str) -> Result<(), String> {
     }
 }
 
+/// A certificate authority (`ca.pem`), another one nobody trusts (`other-ca.pem`), and the
+/// server's certificate for 127.0.0.1 signed by the first (`server.crt`, `server.key`,
+/// owned by the server's user): the path of `ca.pem`.
+fn certificates(dir: &Path) -> Result<PathBuf, String> {
+    let openssl = |args: &[&str]| {
+        let mut c = Command::new("openssl");
+        c.args(args).current_dir(dir);
+        run(c, &format!("openssl {}", args[0]))
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for (name, cn) in [("ca", "polc test CA"), ("other-ca", "someone else's CA")] {
+        let (key, pem, subj) = (
+            format!("{name}.key"),
+            format!("{name}.pem"),
+            format!("/CN={cn}"),
+        );
+        let mut a = vec![
+            "req", "-x509", "-days", "2", "-subj", &subj, "-keyout", &key, "-out", &pem,
+        ];
+        a.extend(ec);
+        openssl(&a)?;
+    }
+    let mut a = vec![
+        "req",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ];
+    a.extend(ec);
+    openssl(&a)?;
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n",
+    )
+    .map_err(|e| e.to_string())?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ])?;
+    if is_root() {
+        let mut c = Command::new("chown");
+        c.args(["postgres:postgres", "server.key", "server.crt"])
+            .current_dir(dir);
+        run(c, "chown")?;
+    }
+    let mut c = Command::new("chmod");
+    c.args(["600", "server.key"]).current_dir(dir);
+    run(c, "chmod")?;
+    Ok(dir.join("ca.pem"))
+}
+
 fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -115,6 +191,7 @@ impl PgCluster {
             .arg(&data)
             .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
         run(c, "initdb")?;
+        let tls = certificates(&dir);
         // a port may be taken between asking and listening: try a few
         let mut last = String::new();
         for _ in 0..5 {
@@ -126,8 +203,15 @@ impl PgCluster {
                 .arg(dir.join("server.log"))
                 .arg("-o")
                 .arg(format!(
-                    "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200",
-                    dir.display()
+                    "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200{}",
+                    dir.display(),
+                    match &tls {
+                        Ok(_) => format!(
+                            " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                            dir.display()
+                        ),
+                        Err(_) => String::new(),
+                    }
                 ))
                 .args(["-w", "-t", "60", "start"]);
             match run(c, "pg_ctl start") {
@@ -138,6 +222,7 @@ impl PgCluster {
                         dir,
                         bin,
                         next: AtomicU32::new(0),
+                        tls: tls.clone(),
                     });
                 }
                 Err(e) => last = e,
@@ -149,6 +234,17 @@ impl PgCluster {
     /// The URL of the cluster's `postgres` database (for administration).
     pub fn admin_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The authority of the server's certificate; panics saying why when the cluster has
+    /// no TLS (openssl missing).
+    pub fn ca_file(&self) -> &Path {
+        match &self.tls {
+            Ok(p) => p,
+            Err(e) => {
+                panic!("the test cluster has no TLS: {e} (install openssl with `bash .ci/deps`)")
+            }
+        }
     }
 
     /// A new, empty database; its URL.

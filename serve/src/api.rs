@@ -25,7 +25,7 @@ use tracing::{info, warn};
 use crate::auth::{Access, Auth, Caller};
 use crate::metrics::Metrics;
 use crate::webhook::{self, Secret};
-use crate::worker::{today, Incoming, Job, StoreError, Worker};
+use crate::worker::{today, Incoming, Job, Start, StoreError, Worker};
 
 /// Body limits.
 pub const EVENTS_LIMIT: usize = 1 << 20;
@@ -41,6 +41,10 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     pub timeout: Duration,
     access: Arc<HashMap<(Method, &'static str), Access>>,
+    /// A processing of the stored events is queued: deliveries that arrive meanwhile are
+    /// stored and left to it (one run takes every stored event), instead of each queueing
+    /// a run of its own.
+    processing: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -57,6 +61,7 @@ impl AppState {
             .map(|r| ((r.method, r.path), r.access))
             .collect();
         AppState {
+            processing: Arc::new(AtomicBool::new(false)),
             jobs,
             auth,
             secret,
@@ -516,17 +521,27 @@ async fn hris_events(
         &st,
         Box::new(move |w: &mut Worker| {
             let r = w.store_events(&wid, &events, &by);
-            let stored = matches!(r, Ok(Some(_)));
             let _ = tx.send(r);
-            // acknowledged: now applied (or left to wait for its day)
-            if stored {
-                w.process();
-            }
         }),
     )?;
     let r = rx
         .await
         .map_err(|_| ApiError::busy("the service is stopping: retry"))?;
+    // acknowledged: now applied (or left to wait for its day), by one run for every
+    // delivery stored until it starts (the tick would also find them)
+    if matches!(r, Ok(Some(_))) && !st.processing.swap(true, Relaxed) {
+        let flag = st.processing.clone();
+        let queued = send(
+            &st,
+            Box::new(move |w: &mut Worker| {
+                flag.store(false, Relaxed);
+                w.process();
+            }),
+        );
+        if queued.is_err() {
+            st.processing.store(false, Relaxed);
+        }
+    }
     match r {
         Ok(Some(n)) => Ok((
             StatusCode::ACCEPTED,
@@ -561,12 +576,7 @@ async fn hris_snapshot(
     send(
         &st,
         Box::new(move |w: &mut Worker| {
-            let dir =
-                w.p.state
-                    .path
-                    .parent()
-                    .map(|p| p.join("inbox"))
-                    .unwrap_or_default();
+            let dir = w.inbox();
             let file = dir.join(format!(
                 "snapshot-{}.{}",
                 chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
@@ -847,17 +857,13 @@ async fn plan_approve(
             ));
         }
         four_eyes(w, &id, &caller)?;
-        w.set_plan(
-            &id,
-            "review",
-            "applying",
-            Some(&caller.name),
-            Some(&b.digest),
-            None,
-        )?;
         let mut opts = ApplyOptions::new(Approval::Digest(b.digest.clone()), today());
         opts.as_name = Some(caller.name.clone());
-        let rep = w.run_apply(&id, "review", opts)?;
+        let start = Start {
+            by: &caller.name,
+            digest: &b.digest,
+        };
+        let rep = w.run_apply(&id, "review", opts, Some(start))?;
         Ok(json!(rep))
     })
     .await??;

@@ -98,13 +98,26 @@ pub async fn midnight(jobs: mpsc::Sender<Job>, stop: watch::Receiver<bool>) {
 pub async fn ticks(jobs: mpsc::Sender<Job>, mut stop: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(crate::worker::TICK);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // one tick waits in the queue at most: a busy worker is not buried under them (they
+    // would fill the queue, and requests would be answered 503)
+    let queued = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        match jobs.try_send(Box::new(|w: &mut Worker| w.tick())) {
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+        if queued.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            continue;
+        }
+        let flag = queued.clone();
+        match jobs.try_send(Box::new(move |w: &mut Worker| {
+            flag.store(false, std::sync::atomic::Ordering::Relaxed);
+            w.tick();
+        })) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                queued.store(false, std::sync::atomic::Ordering::Relaxed)
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }

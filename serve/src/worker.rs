@@ -31,6 +31,16 @@ pub const WORK: &str = "work";
 
 /// How often the worker looks for work other replicas left (events stored, applies
 /// orphaned).
+/// The `meta` key a replica sets when it changed the directory without holding the work
+/// lease: the holder plans at its next tick.
+const REPLAN: &str = "serve.replan";
+
+/// Who starts an apply, and the digest approved (see [`Worker::run_apply`]).
+pub struct Start<'a> {
+    pub by: &'a str,
+    pub digest: &'a str,
+}
+
 pub const TICK: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub struct Worker {
@@ -93,7 +103,7 @@ impl Worker {
         self.p.state.path.clone()
     }
 
-    fn inbox(&self) -> PathBuf {
+    pub(crate) fn inbox(&self) -> PathBuf {
         self.p.state.dir.join("inbox")
     }
 
@@ -241,6 +251,9 @@ impl Worker {
             .unwrap_or(0);
         if open > 0 {
             self.process();
+        }
+        if let Some(actor) = self.take_replan() {
+            self.reconcile(&actor);
         }
     }
 
@@ -409,10 +422,40 @@ impl Worker {
 
     /// Plans at today's date: `auto` systems are applied (under the guards), the plan of the
     /// `review` systems is queued (the older pending ones are superseded).
+    ///
+    /// Only the holder of the work lease plans: another replica (which took a snapshot or
+    /// a pull) leaves a mark that the holder finds at its next tick.
     pub fn reconcile(&mut self, actor: &str) {
+        if !self.holds_work() {
+            let path = self.path();
+            if let Err(e) =
+                polc_provision::state::State::set_meta(&self.p.state.conn, &path, REPLAN, actor)
+            {
+                warn!(error = %e, "cannot ask the work lease's holder to plan");
+            }
+            return;
+        }
         if let Err(e) = self.try_reconcile(actor) {
             warn!(error = %e, "reconcile stopped");
         }
+    }
+
+    /// A replan another replica asked for (see [`Worker::reconcile`]): taken and cleared
+    /// in one statement, so that it runs once.
+    fn take_replan(&mut self) -> Option<String> {
+        self.p
+            .state
+            .conn
+            .query_row(
+                "DELETE FROM meta WHERE key = ?1 RETURNING value",
+                [REPLAN],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .unwrap_or_else(|e| {
+                warn!(error = %e, "cannot read the replan mark");
+                None
+            })
     }
 
     fn try_reconcile(&mut self, actor: &str) -> R<()> {
@@ -424,17 +467,17 @@ impl Worker {
             let r = self.plan_only(&full, Mode::Review, today, actor);
             match r {
                 Ok(plan) if plan.summary.actions > 0 => {
-                    self.set_plan(
-                        &plan.id,
-                        "auto",
-                        "applying",
-                        Some(SERVICE),
-                        Some(&plan.digest),
-                        None,
-                    )?;
                     let mut opts = ApplyOptions::new(Approval::AutoApprove, today);
                     opts.as_name = Some(SERVICE.into());
-                    let _ = self.run_apply(&plan.id, "auto", opts);
+                    let start = Start {
+                        by: SERVICE,
+                        digest: &plan.digest,
+                    };
+                    // (the outcome is logged and recorded by run_apply, but for an apply
+                    // that could not start)
+                    if let Err(e) = self.run_apply(&plan.id, "auto", opts, Some(start)) {
+                        warn!(plan = %plan.id, error = %e, "the auto plan was not applied");
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "planning the auto systems failed"),
@@ -514,7 +557,7 @@ impl Worker {
         st(
             self.p.state.conn.execute(
                 "INSERT INTO serve_plans(plan_id, kind, status, decided_by, digest, reason, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT(plan_id) DO UPDATE SET status = ?3, decided_by = coalesce(?4, decided_by), digest = coalesce(?5, digest), reason = ?6, updated_at = ?7",
+                 ON CONFLICT(plan_id) DO UPDATE SET status = ?3, decided_by = coalesce(?4, serve_plans.decided_by), digest = coalesce(?5, serve_plans.digest), reason = ?6, updated_at = ?7",
                 params![id, kind, status, by, digest, reason, polc_provision::state::now_text()],
             ),
             &self.path(),
@@ -523,11 +566,16 @@ impl Worker {
     }
 
     /// Applies a plan and records the outcome (`applied`, `incomplete`, `refused`).
+    ///
+    /// The plan's lease is taken first. With `start`, the plan is then marked `applying`
+    /// (by whom, with which digest), so that no other replica sees it `applying` without
+    /// a holder and takes it for an orphan; without, it already is (a resumed apply).
     pub fn run_apply(
         &mut self,
         id: &str,
         kind: &str,
         mut opts: ApplyOptions,
+        start: Option<Start<'_>>,
     ) -> R<polc_provision::ApplyReport> {
         let name = format!("plan:{id}");
         let fence = match self.leases.take(&self.p.state, &name) {
@@ -544,6 +592,12 @@ impl Worker {
                 })
             }
         };
+        if let Some(s) = start {
+            if let Err(e) = self.set_plan(id, kind, "applying", Some(s.by), Some(s.digest), None) {
+                self.leases.give_up(&self.p.state, &name);
+                return Err(e);
+            }
+        }
         opts.fence = Some(fence);
         let started = Instant::now();
         let r = self.p.apply(id, &opts);
@@ -639,7 +693,9 @@ impl Worker {
                 }
             }
             info!(plan = %id, "resuming an apply interrupted by a stop or a lost replica");
-            let _ = self.run_apply(&id, &kind, opts);
+            if let Err(e) = self.run_apply(&id, &kind, opts, None) {
+                warn!(plan = %id, error = %e, "the interrupted apply was not resumed");
+            }
         }
     }
 

@@ -40,3 +40,4 @@ mod provision_cli;
 mod provision_scim;
 mod seed_story;
 mod serve;
+mod serve_replicas;

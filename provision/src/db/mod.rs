@@ -13,6 +13,7 @@
 
 pub mod dialect;
 mod pg;
+mod pg_tls;
 mod sqlite;
 
 use std::fmt;
@@ -39,6 +40,10 @@ pub enum DbError {
     /// The interface used against its contract (a polc bug).
     #[error("{0} (a polc bug)")]
     Misuse(&'static str),
+    /// The connection's encryption asked for by the URL cannot be set up (an unknown
+    /// `sslmode`, an unreadable `sslrootcert`).
+    #[error("{0}")]
+    Tls(String),
     /// A column's value is not of the type asked for.
     #[error("column {column}: {message}")]
     Type { column: usize, message: String },

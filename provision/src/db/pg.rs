@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
-use super::{DbError, DbResult, Value, ValueRef};
+use super::{pg_tls, DbError, DbResult, Value, ValueRef};
 
 pub(super) struct Pg {
     client: RefCell<Client>,
@@ -26,19 +26,31 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The configuration of `url`, with polc's defaults; the error never repeats the URL (it
 /// may hold a password).
 pub fn config(url: &str) -> DbResult<postgres::Config> {
-    let mut cfg = postgres::Config::from_str(url)?;
+    Ok(config_tls(url)?.0)
+}
+
+/// [`config`], and how the connection is encrypted (see [`super::pg_tls`]).
+fn config_tls(url: &str) -> DbResult<(postgres::Config, pg_tls::Tls)> {
+    let (url, tls) = pg_tls::split_url(url)?;
+    let mut cfg = postgres::Config::from_str(&url)?;
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(CONNECT_TIMEOUT);
     }
     if cfg.get_application_name().is_none() {
         cfg.application_name("polc");
     }
-    Ok(cfg)
+    Ok((cfg, tls))
 }
 
 impl Pg {
     pub(super) fn connect(url: &str) -> DbResult<Pg> {
-        let client = config(url)?.connect(NoTls)?;
+        let (cfg, tls) = config_tls(url)?;
+        let client = match tls.mode {
+            pg_tls::SslMode::Disable => cfg.connect(NoTls)?,
+            _ => cfg.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
+                pg_tls::client_config(&tls)?,
+            ))?,
+        };
         Ok(Pg {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
