@@ -155,6 +155,10 @@ pub struct Provision {
     /// Who runs the commands (audited as the actor).
     pub actor: String,
     bundle: Option<LoadedBundle>,
+    /// A lease every write of the directory is fenced by (`polc serve`'s work lease while it
+    /// applies HRIS events): checked in the write's transaction, lost, the write is not
+    /// made ([`Error::LeaseLost`]).
+    pub fence: Option<lease::Fence>,
 }
 
 impl Provision {
@@ -168,6 +172,7 @@ impl Provision {
             connectors,
             actor,
             bundle: None,
+            fence: None,
         })
     }
 
@@ -258,6 +263,14 @@ impl Provision {
 
     pub(crate) fn commit(&self, tx: crate::db::Tx<'_>) -> Result<()> {
         use error::StateContext;
+        if let Some(f) = &self.fence {
+            if !lease::check(&tx, f).state(&self.state.path)? {
+                return Err(Error::LeaseLost(format!(
+                    "`{}` was taken over by another process: this one writes nothing more",
+                    f.name
+                )));
+            }
+        }
         tx.commit().state(&self.state.path)
     }
 

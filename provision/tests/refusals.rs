@@ -466,6 +466,32 @@ on_both! {
         assert!(rep.all_done(), "{}", rep.human());
     }
 
+    fn a_directory_write_under_a_lost_lease_is_not_made() {
+        use polc_provision::lease::{self, Fence};
+        let (f, mut p, _) = setup("");
+        let c = &p.state.conn;
+        let t1 = lease::acquire(c, "work", "replica-a", 60_000).unwrap().unwrap();
+        // a is paused past its lease; b takes the work over
+        assert!(lease::renew(c, &Fence { name: "work".into(), holder: "replica-a".into(), token: t1 }, -1).unwrap());
+        let t2 = lease::acquire(c, "work", "replica-b", 60_000).unwrap().unwrap();
+        let count = |p: &polc_provision::Provision| -> i64 {
+            p.state.conn.query_row("SELECT count(*) FROM imports", [], |r| r.get(0)).unwrap()
+        };
+        let before = count(&p);
+        let hire = f.write(
+            "hris/hire.json",
+            r#"{"event": "employee.hired", "user_id": "late.hire", "email": "late.hire@company.com", "first_name": "Late", "last_name": "Hire", "job_title": "Software Engineer", "department": "Engineering", "team": "Platform", "employment_type": "FTE", "employment_status": "Active", "start_date": "2025-06-02", "manager": "john.doe@company.com", "location": "Berlin", "cost_center": "CC-9"}"#,
+        );
+        p.fence = Some(Fence { name: "work".into(), holder: "replica-a".into(), token: t1 });
+        let e = p.hris_event(&hire, d("2025-06-02")).unwrap_err();
+        assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+        assert_eq!(count(&p), before, "written under a lost lease");
+        // b, holding it, writes
+        p.fence = Some(Fence { name: "work".into(), holder: "replica-b".into(), token: t2 });
+        p.hris_event(&hire, d("2025-06-02")).unwrap();
+        assert_eq!(count(&p), before + 1);
+    }
+
     fn concurrent_writers_keep_one_audit_chain() {
         let f = Fixture::new(AUTO);
         let project = Project::load(&f.path("polc.toml")).unwrap();

@@ -263,12 +263,19 @@ impl Worker {
         if !self.holds_work() {
             return;
         }
-        if let Err(e) = self.try_process() {
-            error!(error = %e, "processing HRIS events failed");
+        // the directory is written only while the work lease is ours
+        self.p.fence = self.leases.fence(WORK);
+        let r = self.try_process();
+        self.p.fence = None;
+        match r {
+            Ok(true) => {}
+            Ok(false) => warn!("the work lease was lost: the events left are another replica's"),
+            Err(e) => error!(error = %e, "processing HRIS events failed"),
         }
     }
 
-    fn try_process(&mut self) -> R<()> {
+    /// `Ok(false)`: stopped, the work lease lost (nothing written after that).
+    fn try_process(&mut self) -> R<bool> {
         let path = self.path();
         let today = today();
         let rows: Vec<StoredEvent> = {
@@ -349,6 +356,7 @@ impl Worker {
                     senders.insert(by);
                     info!(seq, user = %user, event = %event, derived = rep.events.len(), "event applied to the directory");
                 }
+                Err(Error::LeaseLost(_)) => return Ok(false),
                 Err(e) => {
                     let reason = e.to_string();
                     warn!(seq, user = %user, error = %reason, "event failed");
@@ -361,7 +369,7 @@ impl Worker {
             let by = senders.into_iter().collect::<Vec<_>>().join(", ");
             self.reconcile(if by.is_empty() { SERVICE } else { &by });
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Pulls every system, then plans as [`Worker::reconcile`] does: what the pull found
