@@ -253,6 +253,19 @@ impl Server {
         }
     }
 
+    /// Waits up to `secs` for the process to die by itself (a fail point's SIGKILL).
+    pub(crate) fn wait_killed(&mut self, secs: u64) {
+        let start = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "not killed:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub(crate) fn term(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -723,15 +736,7 @@ fn kill_9_mid_apply_then_a_restart_resumes_from_the_journal() {
     let users = std::fs::read(dir.path().join("hris/users.json")).unwrap();
     let _ = s.send("POST", "/v1/hris/snapshot", Some("hris"), &[], Some(&users));
     let mut s = s;
-    let start = Instant::now();
-    while s.child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "not killed:\n{}",
-            s.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    s.wait_killed(60);
     let s = Server::start(dir.path(), &[]);
     s.wait_for("the auto plan applied", || {
         s.get("/v1/plans", "viewer").1["plans"]

@@ -301,15 +301,7 @@ fn a_replica_killed_mid_apply_has_its_work_finished_by_the_other() {
     // posted to b, which stores it; a, holding the work, takes it up and is killed
     let (st, v) = b.webhook_raw("msg_kill", ts, &sig, &body);
     assert_eq!(st, 202, "{v}");
-    let start = Instant::now();
-    while a.child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "a was not killed:\n{}",
-            a.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    a.wait_killed(120);
     assert_eq!(
         count(
             &url,
