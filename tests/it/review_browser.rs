@@ -114,9 +114,26 @@ fn shots() -> PathBuf {
     d
 }
 
-/// Saves the page as `target/review-screenshots/NAME.png`.
+/// Saves the whole page as `target/review-screenshots/NAME.png` (the window is made as
+/// tall as the page for it, then put back).
 async fn shot(c: &Client, name: &str) -> R<()> {
-    let png = c.screenshot().await?;
+    let (w, h) = c.get_window_size().await?;
+    let tall = c
+        .execute("return document.documentElement.scrollHeight", vec![])
+        .await?
+        .as_u64()
+        .unwrap_or(h)
+        .clamp(h, 8000);
+    // the window's frame: what it adds to the page's height
+    let frame = c
+        .execute("return window.outerHeight - window.innerHeight", vec![])
+        .await?
+        .as_u64()
+        .unwrap_or(0);
+    c.set_window_size(w as u32, (tall + frame) as u32).await?;
+    let png = c.screenshot().await;
+    c.set_window_size(w as u32, h as u32).await?;
+    let png = png?;
     assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
     std::fs::write(shots().join(format!("{name}.png")), png)?;
     Ok(())
@@ -322,6 +339,17 @@ async fn story(c: &Client, s: &Server, scim: u16) -> R<()> {
     c.goto(&format!("{base}/drift")).await?;
     let drift = text(c).await?;
     assert!(drift.contains("Coverage now"), "{drift}");
+    assert!(
+        drift.contains("1 finding(s)"),
+        "the intern's group: {drift}"
+    );
+    assert_eq!(
+        c.find_all(Locator::Css("figure.chart polyline"))
+            .await?
+            .len(),
+        3,
+        "a line a system over two runs"
+    );
     assert!(c.find(Locator::Css("figure.chart svg")).await.is_ok());
     shot(c, "08-drift").await?;
     c.goto(&format!("{base}/audit")).await?;
@@ -424,6 +452,18 @@ fn a_reviewer_approves_the_seeds_hire_in_a_real_browser() {
     assert!(
         sarah_in_scim(scim.port).is_none(),
         "not before the approval"
+    );
+    // someone gave an intern, in no HRIS record, a gitlab group by hand; drift finds it
+    std::fs::write(
+        dir.path().join("systems/gitlab.json"),
+        r#"[{"user_id": "old.intern", "grant": "gitlab:group:engineering-docs", "level": "reporter"}]"#,
+    )
+    .unwrap();
+    let (st, v) = s.post("/v1/drift/run", "operator", &json!({}));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["findings"], 7,
+        "Sarah's 6 grants and the intern's group: {v}"
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

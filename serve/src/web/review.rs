@@ -460,9 +460,9 @@ pub async fn approve(
     Path(id): Path<String>,
     Form(f): Form<ApproveForm>,
 ) -> PageResult<Response> {
-    check_csrf(&me, f.csrf.as_deref())?;
-    check_role(&me, Access::Review, "approve plans")?;
     let back = format!("/plans/{}", encode(&id));
+    check_csrf(&me, f.csrf.as_deref()).map_err(|e| e.back(&back))?;
+    check_role(&me, Access::Review, "approve plans").map_err(|e| e.back(&back))?;
     if f.digest.trim().is_empty() {
         return Err(PageError::new(
             StatusCode::BAD_REQUEST,
@@ -503,9 +503,9 @@ pub async fn reject(
     Path(id): Path<String>,
     Form(f): Form<RejectForm>,
 ) -> PageResult<Response> {
-    check_csrf(&me, f.csrf.as_deref())?;
-    check_role(&me, Access::Review, "reject plans")?;
     let back = format!("/plans/{}", encode(&id));
+    check_csrf(&me, f.csrf.as_deref()).map_err(|e| e.back(&back))?;
+    check_role(&me, Access::Review, "reject plans").map_err(|e| e.back(&back))?;
     let caller = me.caller.clone();
     let reason = f.reason.clone();
     on_worker(&st, move |w| api::reject(w, &id, &reason, &caller))
