@@ -291,6 +291,10 @@ fn sign_in_gives_a_strict_session_cookie_and_sign_out_ends_it() {
         ("content-type", "text/html"),
     ] {
         assert!(
+            page.header("strict-transport-security").is_none(),
+            "no TLS here"
+        );
+        assert!(
             page.header(k).is_some_and(|h| h.contains(v)),
             "{k}: {:?}",
             page.header(k)
@@ -376,6 +380,21 @@ fn sign_in_gives_a_strict_session_cookie_and_sign_out_ends_it() {
     let mut api = Web::new(&s);
     api.cookies = other.cookies.clone();
     assert_eq!(api.get("/v1/plans").status, 401);
+    // one log line per page, with the token's name; never a token, session id or CSRF token
+    s.wait_for("the pages' log lines", || {
+        let l = s.logs();
+        l.contains("\"message\":\"page\"") && l.contains("\"caller\":\"vera\"")
+    });
+    let logs = s.logs();
+    for secret in [
+        token("viewer"),
+        token("reviewer"),
+        token("hris"),
+        id,
+        csrf.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
+    }
     assert_eq!(s.term().code(), Some(0));
 }
 
@@ -433,6 +452,11 @@ fn under_tls_the_cookies_are_secure() {
         })
         .unwrap_or_else(|| panic!("{page}"));
     assert!(signin.contains("; Secure"), "{signin}");
+    assert!(
+        page.to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=31536000"),
+        "{page}"
+    );
     let csrf = hidden(&page, "csrf").unwrap();
     let body = form(&[("csrf", &csrf), ("token", token("reviewer"))]);
     let (code, out) = curl(&["-k", "-i", "-b", jar, "-c", jar, "--data", &body, &url]);

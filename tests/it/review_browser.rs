@@ -148,7 +148,12 @@ async fn on(c: &Client, path: &str) -> R<()> {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        if here == path {
+        let ready = c
+            .execute("return document.readyState", vec![])
+            .await
+            .ok()
+            .is_some_and(|v| v == "complete");
+        if here == path && ready {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(30) {
@@ -158,8 +163,16 @@ async fn on(c: &Client, path: &str) -> R<()> {
     }
 }
 
+/// The page's text, once it has a body (a page being replaced has none for a moment).
 async fn text(c: &Client) -> R<String> {
-    Ok(c.find(Locator::Css("body")).await?.text().await?)
+    let start = Instant::now();
+    loop {
+        match c.find(Locator::Css("body")).await {
+            Ok(b) => return Ok(b.text().await?),
+            Err(e) if start.elapsed() > Duration::from_secs(30) => return Err(e.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 async fn sign_in(c: &Client, base: &str, role: &str) -> R<()> {
@@ -279,8 +292,16 @@ async fn story(c: &Client, s: &Server, scim: u16) -> R<()> {
         .await?
         .click()
         .await?;
-    on(c, &format!("/plans/{id}")).await?;
-    let applied = text(c).await?;
+    // the same address before and after: wait for the answer's message
+    let start = Instant::now();
+    let applied = loop {
+        on(c, &format!("/plans/{id}")).await?;
+        let t = text(c).await?;
+        if t.contains("Approved ") || start.elapsed() > Duration::from_secs(60) {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
         applied.contains(&format!("Approved {digest} as rita")),
         "{applied}"

@@ -81,7 +81,7 @@ pub fn router(st: WebState) -> Router {
             st.app.clone(),
             api::time_limit,
         ))
-        .layer(middleware::from_fn(headers))
+        .layer(middleware::from_fn_with_state(st.clone(), headers))
         .with_state(st)
 }
 
@@ -96,8 +96,8 @@ async fn css() -> Response {
         .into_response()
 }
 
-/// The security headers of every page, and one log line per request.
-async fn headers(req: Request, next: Next) -> Response {
+/// The security headers of every page (HSTS under TLS), and one log line per request.
+async fn headers(State(st): State<WebState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route = req
@@ -120,6 +120,9 @@ async fn headers(req: Request, next: Next) -> Response {
     set(h, header::REFERRER_POLICY, "no-referrer");
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, header::CACHE_CONTROL, "no-store");
+    }
+    if st.secure {
+        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     }
     let who = resp
         .extensions()
