@@ -669,6 +669,27 @@ pub(crate) fn user_view(w: &mut Worker, id: &str, why: Why<'_>) -> ApiResult<Jso
         let x = plan.explain(&rec.id, &rec.values, &e, None);
         out["explanation"] = serde_json::to_value(x)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "bug", e.to_string()))?;
+        // every exception naming the person, in force or not (the evaluation lists those in force)
+        let exceptions: Vec<Json_> = plan
+            .bundle
+            .exceptions
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.user == id)
+            .map(|(i, x)| {
+                let grants: Vec<String> = plan.exception_grants[i]
+                    .iter()
+                    .map(|&(ent, level)| match plan.level_name(ent, level) {
+                        Some(l) => format!("{} ({l})", plan.ent_text[ent as usize]),
+                        None => plan.ent_text[ent as usize].clone(),
+                    })
+                    .collect();
+                json!({"name": x.name, "grants": grants, "justification": x.justification,
+                    "approved_by": x.approved_by, "effective": x.effective, "expires": x.expires,
+                    "in_force": x.in_force(at)})
+            })
+            .collect();
+        out["exceptions"] = Json_::Array(exceptions);
     }
     Ok(out)
 }

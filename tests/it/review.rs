@@ -622,6 +622,54 @@ fn hostile_names_are_escaped_everywhere() {
     assert_eq!(s.term().code(), Some(0));
 }
 
+#[test]
+fn a_persons_page_shows_holds_with_their_day_and_the_history() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    crate::serve::snapshot(&s, dir.path());
+    s.wait_for("the baseline's pending plan", || !pending(&s).is_empty());
+    // Sarah moves to Engineering today: what Sales gave her waits 30 days (grace)
+    let today = crate::serve::today();
+    let moved = json!({"event": "employee.updated", "user_id": "sarah.chen",
+        "changes": {"job_title": {"old": "Sales Engineer", "new": "Solutions Architect"},
+                    "department": {"old": "Sales", "new": "Engineering"}},
+        "effective_date": today.to_string()});
+    let (st, v) = s.webhook("msg_move", &moved.to_string(), now(), SECRET);
+    assert_eq!(st, 202, "{v}");
+    let until = (today + chrono::Days::new(30)).to_string();
+    let mut w = Web::new(&s);
+    assert_eq!(w.sign_in("viewer").status, 303);
+    s.wait_for("Sarah's holds", || {
+        w.get("/people/sarah.chen").body.contains(&until)
+    });
+    let a = w.get("/people/sarah.chen");
+    assert_eq!(a.status, 200);
+    for text in [
+        "Sarah Chen (sarah.chen)",
+        "<dd>Solutions Architect</dd>",
+        "<caption>Holds</caption>",
+        "<code>salesforce:user-license</code>",
+        &format!("<td>{until}</td>"),
+        "<td>Sales Engineer Access</td>",
+        "<td>employee.updated</td>",
+        "<span class=\"badge ok\">processed</span>",
+        "<td>import</td>",
+        "Planned actions",
+    ] {
+        assert!(
+            a.body.contains(text),
+            "Sarah's page lacks {text:?}:\n{}",
+            a.body
+        );
+    }
+    // the search finds her by name, the person's page of someone unknown is a 404 page
+    let found = w.get("/people?q=CHEN");
+    assert!(found.body.contains("1 of 5 people match"), "{}", found.body);
+    assert!(found.body.contains("href=\"/people/sarah.chen\""));
+    assert_eq!(w.get("/people/nobody").status, 404);
+    assert_eq!(s.term().code(), Some(0));
+}
+
 /// Every `<form method="post">` of a page carries the session's CSRF token.
 fn every_post_form_has_the_token(page: &str, body: &str, csrf: &str) {
     for (i, part) in body.split("<form").skip(1).enumerate() {
@@ -721,6 +769,9 @@ fn each_page_of_the_seed_state() {
         "from <strong>Sales Engineer Access &gt; Sales Team Access</strong>",
         "<code>Sales Engineer Access</code> applies: when <code>job_title == &quot;Sales Engineer&quot;</code>",
         "(job_title = &quot;Sales Engineer&quot;)",
+        "<td>Q4 migration</td>",
+        "<td>2025-01-31</td>",
+        "<span class=\"badge bad\">expired</span>",
     ] {
         assert!(sarah.body.contains(text), "Sarah's page lacks {text:?}");
     }

@@ -87,8 +87,10 @@ pub fn csrf(me: &Signed) -> Markup {
 pub fn badge(status: &str) -> Markup {
     let class = match status {
         "pending" | "waiting" | "received" | "sent" => "badge warn",
-        "applied" | "done" | "processed" | "report" | "intact" => "badge ok",
-        "rejected" | "refused" | "failed" | "incomplete" | "stale" | "broken" => "badge bad",
+        "applied" | "done" | "processed" | "report" | "intact" | "in force" => "badge ok",
+        "rejected" | "refused" | "failed" | "incomplete" | "stale" | "broken" | "expired" => {
+            "badge bad"
+        }
         _ => "badge",
     };
     html! { span class=(class) { (status) } }

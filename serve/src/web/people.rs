@@ -253,11 +253,23 @@ pub async fn person(
         }
         section aria-labelledby="h-exceptions" {
             h2 id="h-exceptions" { "Exceptions" }
-            @if arr(&ev["exceptions"]).is_empty() { p class="muted" { "No exception in force." } }
+            @if arr(&v["exceptions"]).is_empty() { p class="muted" { "No exception names this person." } }
             @else {
-                (table("Exceptions in force", &["exception", "grant", "level", "expires"], html! {
-                    @for e in arr(&ev["exceptions"]) {
-                        tr { td { (text(&e["name"])) } td { code { (text(&e["grant"])) } } td { (text(&e["level"])) } td { (text(&e["expires"])) } }
+                (table("Exceptions naming this person", &["exception", "grants", "justification", "approved by", "from", "expires (not on)", "now"], html! {
+                    @for e in arr(&v["exceptions"]) {
+                        tr {
+                            td { (text(&e["name"])) }
+                            td { (arr(&e["grants"]).iter().map(text).collect::<Vec<_>>().join(", ")) }
+                            td { (text(&e["justification"])) }
+                            td { (text(&e["approved_by"])) }
+                            td { (text(&e["effective"])) }
+                            td { (text(&e["expires"])) }
+                            td {
+                                @if e["in_force"] == true { (badge("in force")) }
+                                @else if text(&e["expires"]) <= text(&v["as_of"]) { (badge("expired")) }
+                                @else { (badge("not yet")) }
+                            }
+                        }
                     }
                 }))
             }
