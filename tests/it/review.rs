@@ -670,6 +670,107 @@ fn a_persons_page_shows_holds_with_their_day_and_the_history() {
     assert_eq!(s.term().code(), Some(0));
 }
 
+#[test]
+fn the_audit_log_pages_filters_and_verifies() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    crate::serve::snapshot(&s, dir.path());
+    s.wait_for("the baseline's pending plan", || !pending(&s).is_empty());
+    let id = pending(&s)[0]["id"].as_str().unwrap().to_string();
+    // 50 approvals of a wrong digest: 50 refusals in the log
+    for i in 0..50 {
+        let (st, v) = s.post(
+            &format!("/v1/plans/{id}/approve"),
+            "reviewer",
+            &json!({"digest": format!("wrong-{i}")}),
+        );
+        assert_eq!(st, 409, "{v}");
+    }
+    let total = s.audit().len();
+    assert!(total > 50, "{total}");
+    // the API filters by kind and actor
+    // (a refused apply is audited by the service, the approver in its details)
+    let (_, v) = s.get("/v1/audit?after=0&kind=refusal&actor=polc-serve", "viewer");
+    let e = v["entries"].as_array().unwrap();
+    assert_eq!(e.len(), 50, "{v}");
+    assert!(e
+        .iter()
+        .all(|e| e["kind"] == "refusal" && e["details"]["actor"] == "rita"));
+    let (_, v) = s.get("/v1/audit?after=0&actor=rita", "viewer");
+    assert_eq!(v["entries"], json!([]), "{v}");
+    let mut w = Web::new(&s);
+    assert_eq!(w.sign_in("viewer").status, 303);
+    let rows = |body: &str| body.matches("<td class=\"n\">").count();
+    let first = w.get("/audit");
+    assert!(
+        first.body.contains("badge ok\">intact</span> All "),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains(&format!("All {total} entries verify")));
+    assert_eq!(rows(&first.body), 50);
+    assert!(
+        first
+            .body
+            .contains(&format!("<td class=\"n\">{total}</td>")),
+        "newest first"
+    );
+    let older = format!(
+        "/audit?before={}&amp;kind=&amp;actor=&amp;contains=",
+        total - 49
+    );
+    assert!(
+        first.body.contains(&format!("href=\"{older}\"")),
+        "{}",
+        first.body
+    );
+    let second = w.get(&older.replace("&amp;", "&"));
+    assert_eq!(rows(&second.body), total - 50);
+    assert!(second.body.contains("<td class=\"n\">1</td>"));
+    assert!(second.body.contains(">Newest entries</a>"));
+    assert!(!second.body.contains(">Older entries</a>"));
+    // filters: kind, actor, a text in the details
+    let refusals = w.get("/audit?kind=refusal&actor=polc-serve");
+    assert_eq!(rows(&refusals.body), 50);
+    assert!(!refusals.body.contains("<td>import</td>"));
+    let one = w.get("/audit?contains=wrong-17");
+    assert_eq!(rows(&one.body), 1, "{}", one.body);
+    assert!(one.body.contains("wrong-17"));
+    let none = w.get("/audit?actor=nobody");
+    assert!(none.body.contains("No entry matches."));
+    // the evidence pack as a download, in each format
+    let (from, to) = (
+        crate::serve::today() - chrono::Days::new(7),
+        crate::serve::today(),
+    );
+    for (format, ctype, ext) in [
+        ("html", "text/html", "html"),
+        ("markdown", "text/markdown", "md"),
+        ("json", "application/json", "json"),
+    ] {
+        let a = w.get(&format!(
+            "/audit/evidence?from={from}&to={to}&format={format}"
+        ));
+        assert_eq!(a.status, 200, "{format}: {}", a.body);
+        assert!(
+            a.header("content-type").unwrap().starts_with(ctype),
+            "{format}"
+        );
+        let d = a.header("content-disposition").unwrap();
+        assert_eq!(
+            d,
+            format!("attachment; filename=\"evidence-{from}-{to}.{ext}\"")
+        );
+    }
+    let a = w.get(&format!("/audit/evidence?from={to}&to={from}&format=html"));
+    assert_eq!(
+        a.status, 400,
+        "a period that ends before it begins: {}",
+        a.body
+    );
+    assert_eq!(s.term().code(), Some(0));
+}
+
 /// Every `<form method="post">` of a page carries the session's CSRF token.
 fn every_post_form_has_the_token(page: &str, body: &str, csrf: &str) {
     for (i, part) in body.split("<form").skip(1).enumerate() {
