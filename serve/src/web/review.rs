@@ -76,7 +76,7 @@ fn load_plan(w: &mut Worker, id: &str) -> ApiResult<PlanView> {
         j: Journal,
     }
     let journal: Vec<J> = serde_json::from_value(v["journal"].clone()).map_err(bug)?;
-    let verdict = if row.status == "pending" {
+    let verdict = if open(&row) {
         w.p.guard_verdict(id)?
     } else {
         None
@@ -302,18 +302,28 @@ fn actions(v: &PlanView, f: &Filters, cap: usize) -> Markup {
     }
 }
 
+/// A plan a reviewer may still approve or reject: pending, or applied in part.
+fn open(r: &PlanRow) -> bool {
+    matches!(r.status.as_str(), "pending" | "incomplete")
+}
+
 fn decide(me: &Signed, v: &PlanView) -> Markup {
     let id = &v.row.id;
     let href = encode(id);
     html! {
-        @if v.row.status != "pending" {
+        @if !open(&v.row) {
         } @else if may_review(me) {
             div class="decide" {
                 form class="approve" method="post" action=(format!("/plans/{href}/approve")) {
                     (csrf(me))
                     input type="hidden" name="digest" value=(v.plan.digest);
-                    p { "Approve exactly this plan, digest " code class="digest" { (v.plan.digest) } ", and apply it now as " strong { (me.caller.name) } "." }
-                    button type="submit" class="primary" { "Approve and apply" }
+                    @if v.row.status == "incomplete" {
+                        p { "Some actions were not done. Approve this plan again, digest " code class="digest" { (v.plan.digest) } ", to try them again now as " strong { (me.caller.name) } "." }
+                        button type="submit" class="primary" { "Approve again" }
+                    } @else {
+                        p { "Approve exactly this plan, digest " code class="digest" { (v.plan.digest) } ", and apply it now as " strong { (me.caller.name) } "." }
+                        button type="submit" class="primary" { "Approve and apply" }
+                    }
                 }
                 form class="reject" method="post" action=(format!("/plans/{href}/reject")) {
                     (csrf(me))
@@ -376,7 +386,8 @@ pub async fn queue(
             let row: PlanRow = serde_json::from_value(r).map_err(bug)?;
             if row.status == "pending" {
                 pending.push(load_plan(w, &row.id)?);
-            } else if recent.len() < RECENT {
+            } else if recent.len() < RECENT && row.actions > 0 {
+                // (plans without an action decide nothing: left out)
                 recent.push(row);
             }
         }
