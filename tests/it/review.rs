@@ -771,6 +771,69 @@ fn the_audit_log_pages_filters_and_verifies() {
     assert_eq!(s.term().code(), Some(0));
 }
 
+#[test]
+fn the_guards_verdict_shows_before_anyone_approves() {
+    let dir = project();
+    let d = dir.path();
+    // a guard that trips on any revocation, and an orphan account to revoke
+    let toml = std::fs::read_to_string(d.join("polc.toml")).unwrap();
+    let toml = toml
+        .replace("max_revoke_percent = 10", "max_revoke_percent = 0")
+        .replace("max_revoke_count = 50", "max_revoke_count = 0");
+    std::fs::write(d.join("polc.toml"), toml).unwrap();
+    std::fs::write(
+        d.join("systems/gitlab.json"),
+        r#"[{"user_id": "old.intern", "grant": "gitlab:group:engineering-docs", "level": "reporter"}]"#,
+    )
+    .unwrap();
+    let s = Server::start(d, &[]);
+    crate::serve::snapshot(&s, d);
+    s.wait_for("the baseline's pending plan", || !pending(&s).is_empty());
+    let id = pending(&s)[0]["id"].as_str().unwrap().to_string();
+    let mut w = Web::new(&s);
+    assert_eq!(w.sign_in("reviewer").status, 303);
+    let q = w.get("/");
+    assert!(q.body.contains("Revocation guard tripped"), "{}", q.body);
+    assert!(
+        q.body.contains("<li class=\"bad\">`gitlab`: 1 revocations within 24 h (1 planned, 0 done) of 1 managed entries (100.0%), above max_revoke_count = 0 and max_revoke_percent = 0%</li>"),
+        "{}",
+        q.body
+    );
+    // approving is refused by the apply's own guard, with the same words
+    let csrf = w.csrf();
+    let digest = pending(&s)[0]["digest"].as_str().unwrap().to_string();
+    let a = w.post(
+        &format!("/plans/{id}/approve"),
+        &[("csrf", &csrf), ("digest", &digest)],
+    );
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(
+        a.body
+            .contains("guard: `gitlab`: 1 revocations within 24 h"),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.body.contains(&format!("href=\"/plans/{id}\">Back</a>")),
+        "{}",
+        a.body
+    );
+    assert_eq!(pending(&s).len(), 1);
+    // what a person of the plan holds changes: the plan is stale
+    std::fs::write(
+        d.join("systems/gitlab.json"),
+        r#"[{"user_id": "old.intern", "grant": "gitlab:group:engineering-docs", "level": "reporter"},
+            {"user_id": "sarah.chen", "grant": "gitlab:group:customer-solutions", "level": "developer"}]"#,
+    )
+    .unwrap();
+    let (st, v) = s.post("/v1/drift/run", "operator", &json!({}));
+    assert_eq!(st, 200, "{v}");
+    let p = w.get(&format!("/plans/{id}"));
+    assert!(p.body.contains("<strong>Stale: </strong>"), "{}", p.body);
+    assert!(!p.body.contains("Within the guards' limits"), "{}", p.body);
+    assert_eq!(s.term().code(), Some(0));
+}
+
 /// Every `<form method="post">` of a page carries the session's CSRF token.
 fn every_post_form_has_the_token(page: &str, body: &str, csrf: &str) {
     for (i, part) in body.split("<form").skip(1).enumerate() {
