@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::layout::{csrf, page, table, text, time, CsrfForm, Nav};
-use super::review::derivation;
+use super::plan::derivation;
 use super::session::Signed;
 use super::{check_csrf, check_role, encode, may_operate, on_worker, PageResult, WebState};
 use crate::api;

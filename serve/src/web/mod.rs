@@ -15,6 +15,7 @@ mod audit;
 mod drift;
 mod layout;
 mod people;
+mod plan;
 mod review;
 pub mod session;
 
@@ -126,7 +127,7 @@ async fn headers(State(st): State<WebState>, req: Request, next: Next) -> Respon
     }
     let who = resp
         .extensions()
-        .get::<Caller>()
+        .get::<LogName>()
         .map(|c| c.0.clone())
         .unwrap_or_else(|| "-".into());
     info!(
@@ -142,7 +143,7 @@ async fn headers(State(st): State<WebState>, req: Request, next: Next) -> Respon
 
 /// The caller's name, for the log line.
 #[derive(Clone)]
-struct Caller(String);
+struct LogName(String);
 
 /// Pages need a session: without one a `GET` goes to the sign-in page (and back after),
 /// anything else is `401`.
@@ -179,7 +180,7 @@ async fn require_session(State(st): State<WebState>, mut req: Request, next: Nex
     let name = s.caller.name.clone();
     req.extensions_mut().insert(s);
     let mut resp = next.run(req).await;
-    resp.extensions_mut().insert(Caller(name));
+    resp.extensions_mut().insert(LogName(name));
     resp
 }
 
