@@ -158,7 +158,7 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Static analysis for review: `--overlaps` lists the pairs of policies that can apply to one person
     Analyze(analyze::AnalyzeArgs),
-    /// Run the service: HRIS webhooks, the JSON API, the schedule (docs/serve.md)
+    /// Run the service: HRIS webhooks, the JSON API, the review page, the schedule (docs/serve.md)
     Serve(serve::ServeArgs),
     /// The seed story end to end on a temporary project: hire, promotion, transfer with grace, an out-of-band grant found by pull, termination, the evidence pack
     Demo(demo::DemoArgs),

@@ -100,6 +100,37 @@ pub struct ApplySummary {
     pub pending: usize,
 }
 
+/// The revocation guard on one system of a plan (see [`Provision::guard_verdict`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuardLine {
+    pub system: String,
+    /// Revocations (and deprovisionings) the plan still has to make in the system.
+    pub planned: u64,
+    /// Revocations done in the system in the last 24 hours.
+    pub recent: u64,
+    pub managed_entries: u64,
+    /// `planned + recent` of `managed_entries`, in percent (one decimal).
+    pub percent: f64,
+    /// Over both `max_revoke_count` and `max_revoke_percent`: the apply is refused.
+    pub over: bool,
+    /// In words.
+    pub message: String,
+}
+
+/// What the guards say of a stored plan before it is approved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuardVerdict {
+    /// A system is over the revocation guard's limits: approving is refused without
+    /// `--force`.
+    pub tripped: bool,
+    /// Each system with revocations planned.
+    pub revocations: Vec<GuardLine>,
+    /// Why the plan is stale (approving is refused: make a new plan), if it is.
+    pub stale: Option<String>,
+    /// Actions not yet done (pending or sent).
+    pub open: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApplyReport {
     pub plan: String,
@@ -585,43 +616,12 @@ impl Provision {
             }
         }
         // guards
-        let mut tripped = Vec::new();
-        let since = (chrono::Utc::now() - chrono::Duration::hours(24))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        for sp in stored.systems.iter().filter(|s| s.provisioned) {
-            let planned = open
-                .iter()
-                .filter(|r| {
-                    !r.protected
-                        && stored
-                            .actions
-                            .get(r.idx as usize)
-                            .is_some_and(|a| a.system == sp.system && a.action.is_revocation())
-                })
-                .count() as u64;
-            if planned == 0 {
-                continue;
-            }
-            let recent: i64 = self
-                .state
-                .conn
-                .query_row(
-                    "SELECT count(*) FROM actions WHERE system = ?1 AND status = 'done' AND action IN ('revoke', 'deprovision') AND updated_at >= ?2",
-                    crate::db::params![sp.system, since],
-                    |r| r.get(0),
-                )
-                .state(&path)?;
-            let total = planned + recent as u64;
-            let base = sp.managed_entries.max(1) as f64;
-            let pct = total as f64 * 100.0 / base;
-            let g = &self.project.guard;
-            if total > g.max_revoke_count && pct > g.max_revoke_percent {
-                tripped.push(format!(
-                    "`{}`: {total} revocations within 24 h ({planned} planned, {recent} done) of {} managed entries ({pct:.1}%), above max_revoke_count = {} and max_revoke_percent = {}%",
-                    sp.system, sp.managed_entries, g.max_revoke_count, g.max_revoke_percent
-                ));
-            }
-        }
+        let tripped: Vec<String> = self
+            .revocation_guard(&stored, &open)?
+            .into_iter()
+            .filter(|l| l.over)
+            .map(|l| l.message)
+            .collect();
         if !tripped.is_empty() {
             match &opts.force {
                 Some(reason) if !reason.trim().is_empty() => {
@@ -677,6 +677,99 @@ impl Provision {
         let r = self.audit(as_of, kind, details);
         self.actor = saved;
         r.map(|_| ())
+    }
+
+    /// The revocation guard on a plan's open actions, system by system: each system's
+    /// revocations planned plus those done in the last 24 hours, against its managed
+    /// entries and the `[guard]` limits (over both: tripped).
+    fn revocation_guard(&self, stored: &Plan, open: &[Row]) -> Result<Vec<GuardLine>> {
+        let path = self.state.path.clone();
+        let mut out = Vec::new();
+        let since = (chrono::Utc::now() - chrono::Duration::hours(24))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        for sp in stored.systems.iter().filter(|s| s.provisioned) {
+            let planned = open
+                .iter()
+                .filter(|r| {
+                    !r.protected
+                        && stored
+                            .actions
+                            .get(r.idx as usize)
+                            .is_some_and(|a| a.system == sp.system && a.action.is_revocation())
+                })
+                .count() as u64;
+            if planned == 0 {
+                continue;
+            }
+            let recent: i64 = self
+                .state
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM actions WHERE system = ?1 AND status = 'done' AND action IN ('revoke', 'deprovision') AND updated_at >= ?2",
+                    crate::db::params![sp.system, since],
+                    |r| r.get(0),
+                )
+                .state(&path)?;
+            let total = planned + recent as u64;
+            let base = sp.managed_entries.max(1) as f64;
+            let pct = total as f64 * 100.0 / base;
+            let g = &self.project.guard;
+            let over = total > g.max_revoke_count && pct > g.max_revoke_percent;
+            let message = if over {
+                format!(
+                    "`{}`: {total} revocations within 24 h ({planned} planned, {recent} done) of {} managed entries ({pct:.1}%), above max_revoke_count = {} and max_revoke_percent = {}%",
+                    sp.system, sp.managed_entries, g.max_revoke_count, g.max_revoke_percent
+                )
+            } else {
+                format!(
+                    "`{}`: {total} revocations within 24 h ({planned} planned, {recent} done) of {} managed entries ({pct:.1}%): not above both max_revoke_count = {} and max_revoke_percent = {}%",
+                    sp.system, sp.managed_entries, g.max_revoke_count, g.max_revoke_percent
+                )
+            };
+            out.push(GuardLine {
+                system: sp.system.clone(),
+                planned,
+                recent: recent as u64,
+                managed_entries: sp.managed_entries as u64,
+                percent: (pct * 10.0).round() / 10.0,
+                over,
+                message,
+            });
+        }
+        Ok(out)
+    }
+
+    /// What the guards would say if the stored plan `id` were approved now, without
+    /// applying anything (the review page shows it beside the approve button): the
+    /// revocation guard per system, and why the plan is stale, if it is. `None`: no such
+    /// plan.
+    pub fn guard_verdict(&mut self, id: &str) -> Result<Option<GuardVerdict>> {
+        let Some((stored, _)) = self.stored_plan(id)? else {
+            return Ok(None);
+        };
+        let path = self.state.path.clone();
+        let open = rows(
+            &self.state.conn,
+            &path,
+            &format!("SELECT {COLS} FROM actions WHERE plan_id = ?1 AND status IN ('pending', 'sent') ORDER BY idx"),
+            &[&stored.id],
+        )?;
+        let revocations = self.revocation_guard(&stored, &open)?;
+        let b = self.bundle()?;
+        let stale = if b.digest != stored.inputs.bundle {
+            Some(format!(
+                "the policies changed since it was made (bundle {} now, {} then)",
+                b.digest, stored.inputs.bundle
+            ))
+        } else {
+            self.staleness(&stored)?
+        };
+        Ok(Some(GuardVerdict {
+            tripped: revocations.iter().any(|l| l.over),
+            revocations,
+            stale,
+            open: open.len(),
+        }))
     }
 
     /// Why a plan is stale, if it is: a directory record or the observed access of a user

@@ -37,7 +37,7 @@ use polc_connectors::{
     Retrying, ScimConfig, ScimConnector, Secret,
 };
 
-pub use apply::{ApplyOptions, ApplyReport, Approval};
+pub use apply::{ApplyOptions, ApplyReport, Approval, GuardLine, GuardVerdict};
 pub use audit::VerifyReport;
 pub use config::Project;
 pub use error::{Error, Result};

@@ -155,6 +155,67 @@ pub struct Plan {
     pub actions: Vec<Action>,
 }
 
+/// How much of what a system holds the policies explain, from a plan of everything (a
+/// drift run): of the entries held (`managed_entries + unmanaged_count`), those neither to
+/// be revoked, nor at the wrong level, nor unmanaged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SystemCoverage {
+    pub system: String,
+    /// Entries the system holds.
+    pub entries: usize,
+    /// Held and expected at that level.
+    pub covered: usize,
+    /// Expected and not held (grants to make).
+    pub missing: usize,
+    /// Held and not expected (revocations, a leaver's and an orphan's included).
+    pub excess: usize,
+    /// Held at another level than expected.
+    pub level_mismatch: usize,
+    /// Held, of entitlements polc does not manage.
+    pub unmanaged: usize,
+    /// `covered` of `entries`, in percent, one decimal (100 when nothing is held).
+    pub percent: f64,
+}
+
+impl Plan {
+    /// The coverage of each provisioned system (see [`SystemCoverage`]).
+    pub fn coverage(&self) -> Vec<SystemCoverage> {
+        self.systems
+            .iter()
+            .filter(|s| s.provisioned)
+            .map(|s| {
+                let count = |k: ActionKind| {
+                    self.actions
+                        .iter()
+                        .filter(|a| a.system == s.system && a.action == k)
+                        .count()
+                };
+                let (missing, excess, level_mismatch) = (
+                    count(ActionKind::Grant),
+                    count(ActionKind::Revoke),
+                    count(ActionKind::SetLevel),
+                );
+                let entries = s.managed_entries + s.unmanaged_count;
+                let covered = s.managed_entries.saturating_sub(excess + level_mismatch);
+                SystemCoverage {
+                    system: s.system.clone(),
+                    entries,
+                    covered,
+                    missing,
+                    excess,
+                    level_mismatch,
+                    unmanaged: s.unmanaged_count,
+                    percent: if entries == 0 {
+                        100.0
+                    } else {
+                        (covered as f64 * 1000.0 / entries as f64).round() / 10.0
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
 impl Plan {
     /// The digest: SHA-256 of the canonical JSON of `{as_of, inputs, actions}`.
     pub fn compute_digest(as_of: NaiveDate, inputs: &Inputs, actions: &[Action]) -> Result<String> {

@@ -217,14 +217,14 @@ impl From<Error> for ApiError {
     }
 }
 
-fn state_err(e: polc_provision::db::DbError) -> ApiError {
+pub(crate) fn state_err(e: polc_provision::db::DbError) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "state", e.to_string())
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// Runs `f` on the worker; a full queue is `503 busy`.
-async fn call<T: Send + 'static>(
+pub(crate) async fn call<T: Send + 'static>(
     st: &AppState,
     f: impl FnOnce(&mut Worker) -> T + Send + 'static,
 ) -> ApiResult<T> {
@@ -323,7 +323,7 @@ async fn authenticate(
     resp
 }
 
-async fn time_limit(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn time_limit(State(st): State<AppState>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(st.timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => ApiError {
@@ -607,7 +607,19 @@ async fn hris_snapshot(
 
 // ---- users ----
 
-fn user_view(w: &mut Worker, id: &str, grant: Option<&str>) -> ApiResult<Json_> {
+/// How much of a person's evaluation [`user_view`] explains.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Why<'a> {
+    /// Nothing: the record, evaluation, holds and observed access (`GET /v1/users/{id}`).
+    Nothing,
+    /// Only why (or why not) this grant (`GET /v1/users/{id}/explain?grant=REF`).
+    Grant(&'a str),
+    /// Everything of `Nothing`, and `"explanation"`: why each grant (the person's page).
+    Everything,
+}
+
+/// A person today: `GET /v1/users/{id}`, its `explain`, and the person's page.
+pub(crate) fn user_view(w: &mut Worker, id: &str, why: Why<'_>) -> ApiResult<Json_> {
     let b = w.p.bundle()?;
     let at = today();
     let path = w.p.state.path.clone();
@@ -632,7 +644,7 @@ fn user_view(w: &mut Worker, id: &str, grant: Option<&str>) -> ApiResult<Json_> 
     })?;
     let mut plan = polc::eval::Plan::new(b.bundle.clone(), &users.fields, at);
     let e = plan.evaluate(&rec.id, &rec.values);
-    if let Some(g) = grant {
+    if let Why::Grant(g) = why {
         let only = plan
             .resolve_ref(g)
             .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_grant", m))?;
@@ -662,13 +674,40 @@ fn user_view(w: &mut Worker, id: &str, grant: Option<&str>) -> ApiResult<Json_> 
         })
         .map_err(state_err)?;
     let record: Json_ = serde_json::from_str(&stored.record).unwrap_or(Json_::Null);
-    Ok(
-        json!({"user_id": id, "as_of": at, "record": record, "cause": stored.cause, "evaluation": evaluation, "holds": holds, "observed": observed}),
-    )
+    let mut out = json!({"user_id": id, "as_of": at, "record": record, "cause": stored.cause, "evaluation": evaluation, "holds": holds, "observed": observed});
+    if let Why::Everything = why {
+        let x = plan.explain(&rec.id, &rec.values, &e, None);
+        out["explanation"] = serde_json::to_value(x)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "bug", e.to_string()))?;
+        // every exception naming the person, in force or not (the evaluation lists those in force)
+        let exceptions: Vec<Json_> = plan
+            .bundle
+            .exceptions
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.user == id)
+            .map(|(i, x)| {
+                let grants: Vec<String> = plan.exception_grants[i]
+                    .iter()
+                    .map(|&(ent, level)| match plan.level_name(ent, level) {
+                        Some(l) => format!("{} ({l})", plan.ent_text[ent as usize]),
+                        None => plan.ent_text[ent as usize].clone(),
+                    })
+                    .collect();
+                json!({"name": x.name, "grants": grants, "justification": x.justification,
+                    "approved_by": x.approved_by, "effective": x.effective, "expires": x.expires,
+                    "in_force": x.in_force(at)})
+            })
+            .collect();
+        out["exceptions"] = Json_::Array(exceptions);
+    }
+    Ok(out)
 }
 
 async fn user_get(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Json_>> {
-    Ok(Json(call(&st, move |w| user_view(w, &id, None)).await??))
+    Ok(Json(
+        call(&st, move |w| user_view(w, &id, Why::Nothing)).await??,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -682,7 +721,7 @@ async fn user_explain(
     Query(q): Query<GrantQuery>,
 ) -> ApiResult<Json<Json_>> {
     Ok(Json(
-        call(&st, move |w| user_view(w, &id, Some(&q.grant))).await??,
+        call(&st, move |w| user_view(w, &id, Why::Grant(&q.grant))).await??,
     ))
 }
 
@@ -742,7 +781,12 @@ struct PlansQuery {
     status: Option<String>,
 }
 
-fn plan_rows(w: &Worker, one: Option<&str>) -> Result<Vec<Json_>, polc_provision::db::DbError> {
+/// The plans, newest first (at most 500), each with the service's decision on it; `one`:
+/// just that plan.
+pub(crate) fn plan_rows(
+    w: &Worker,
+    one: Option<&str>,
+) -> Result<Vec<Json_>, polc_provision::db::DbError> {
     let sql = "SELECT p.id, p.as_of, p.digest, p.created_at, p.created_by, sp.kind, sp.status, sp.decided_by, sp.reason,
         (SELECT count(*) FROM actions a WHERE a.plan_id = p.id),
         (SELECT count(*) FROM actions a WHERE a.plan_id = p.id AND a.status = 'done')
@@ -777,25 +821,34 @@ async fn plans_list(
 }
 
 async fn plan_get(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Json_>> {
-    let out = call(&st, move |w| -> ApiResult<Json_> {
-        let Some((plan, _)) = w.p.stored_plan(&id)? else {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no plan `{id}`")));
-        };
-        let meta = plan_rows(w, Some(&id)).map_err(state_err)?.pop().unwrap_or(Json_::Null);
-        let statuses: Vec<Json_> = w
-            .p
-            .state
-            .conn
-            .prepare("SELECT id, status, attempts, last_error FROM actions WHERE plan_id = ?1 ORDER BY idx")
-            .and_then(|mut s| {
-                s.query_map([&id], |r| Ok(json!({"id": r.get::<_, String>(0)?, "status": r.get::<_, String>(1)?, "attempts": r.get::<_, i64>(2)?, "error": r.get::<_, Option<String>>(3)?})))?
-                    .collect()
-            })
-            .map_err(state_err)?;
-        Ok(json!({"review": meta, "plan": plan, "journal": statuses}))
-    })
-    .await??;
-    Ok(Json(out))
+    Ok(Json(call(&st, move |w| plan_detail(w, &id)).await??))
+}
+
+/// A plan: `{"review": its row of [`plan_rows`], "plan": the document, "journal": each
+/// action's status, attempts and error}`.
+pub(crate) fn plan_detail(w: &mut Worker, id: &str) -> ApiResult<Json_> {
+    let Some((plan, _)) = w.p.stored_plan(id)? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no plan `{id}`"),
+        ));
+    };
+    let meta = plan_rows(w, Some(id))
+        .map_err(state_err)?
+        .pop()
+        .unwrap_or(Json_::Null);
+    let statuses: Vec<Json_> = w
+        .p
+        .state
+        .conn
+        .prepare("SELECT id, status, attempts, last_error FROM actions WHERE plan_id = ?1 ORDER BY idx")
+        .and_then(|mut s| {
+            s.query_map([id], |r| Ok(json!({"id": r.get::<_, String>(0)?, "status": r.get::<_, String>(1)?, "attempts": r.get::<_, i64>(2)?, "error": r.get::<_, Option<String>>(3)?})))?
+                .collect()
+        })
+        .map_err(state_err)?;
+    Ok(json!({"review": meta, "plan": plan, "journal": statuses}))
 }
 
 #[derive(Deserialize)]
@@ -839,35 +892,43 @@ async fn plan_approve(
     body: Bytes,
 ) -> ApiResult<Json<Json_>> {
     let b: ApproveBody = json_body(&body, "{\"digest\": \"sha256:…\"}")?;
-    let out = call(&st, move |w| -> ApiResult<Json_> {
-        if w.p.stored_plan(&id)?.is_none() {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no plan `{id}`"),
-            ));
-        }
-        if let Some(s @ ("rejected" | "superseded" | "applied" | "applying" | "report")) =
-            open_status(w, &id)?.as_deref()
-        {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_pending",
-                format!("plan {id} is {s}: only a pending plan can be approved"),
-            ));
-        }
-        four_eyes(w, &id, &caller)?;
-        let mut opts = ApplyOptions::new(Approval::Digest(b.digest.clone()), today());
-        opts.as_name = Some(caller.name.clone());
-        let start = Start {
-            by: &caller.name,
-            digest: &b.digest,
-        };
-        let rep = w.run_apply(&id, "review", opts, Some(start))?;
-        Ok(json!(rep))
-    })
-    .await??;
-    Ok(Json(out))
+    let rep = call(&st, move |w| approve(w, &id, &b.digest, &caller)).await??;
+    Ok(Json(json!(rep)))
+}
+
+/// Approves exactly `digest` of the pending plan `id` as `caller` and applies it now (four
+/// eyes, the guards, the digest and the date are checked by the apply): the API's
+/// `POST /v1/plans/{id}/approve` and the review page's approve button.
+pub(crate) fn approve(
+    w: &mut Worker,
+    id: &str,
+    digest: &str,
+    caller: &Caller,
+) -> ApiResult<polc_provision::ApplyReport> {
+    if w.p.stored_plan(id)?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no plan `{id}`"),
+        ));
+    }
+    if let Some(s @ ("rejected" | "superseded" | "applied" | "applying" | "report")) =
+        open_status(w, id)?.as_deref()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_pending",
+            format!("plan {id} is {s}: only a pending plan can be approved"),
+        ));
+    }
+    four_eyes(w, id, caller)?;
+    let mut opts = ApplyOptions::new(Approval::Digest(digest.to_string()), today());
+    opts.as_name = Some(caller.name.clone());
+    let start = Start {
+        by: &caller.name,
+        digest,
+    };
+    Ok(w.run_apply(id, "review", opts, Some(start))?)
 }
 
 /// With `four_eyes`, the person whose request made a plan (the HRIS token of the events, the
@@ -905,53 +966,61 @@ async fn plan_reject(
     body: Bytes,
 ) -> ApiResult<Json<Json_>> {
     let b: RejectBody = json_body(&body, "{\"reason\": \"…\"}")?;
-    if b.reason.trim().is_empty() {
+    Ok(Json(
+        call(&st, move |w| reject(w, &id, &b.reason, &caller)).await??,
+    ))
+}
+
+/// Rejects the plan `id` as `caller`, for `reason` (required), audited: the API's
+/// `POST /v1/plans/{id}/reject` and the review page's reject form.
+pub(crate) fn reject(w: &mut Worker, id: &str, reason: &str, caller: &Caller) -> ApiResult<Json_> {
+    if reason.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_input",
             "a rejection needs a reason",
         ));
     }
-    let out = call(&st, move |w| -> ApiResult<Json_> {
-        if w.p.stored_plan(&id)?.is_none() {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no plan `{id}`"),
-            ));
-        }
-        if let Some(s @ ("applied" | "applying")) = open_status(w, &id)?.as_deref() {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_pending",
-                format!("plan {id} is {s}"),
-            ));
-        }
-        w.set_plan(
-            &id,
-            "review",
-            "rejected",
-            Some(&caller.name),
-            None,
-            Some(&b.reason),
-        )?;
-        w.audit(
-            &caller.name,
-            "plan_rejected",
-            json!({"plan": id, "reason": b.reason}),
-        )?;
-        Ok(json!({"plan": id, "status": "rejected", "by": caller.name}))
-    })
-    .await??;
-    Ok(Json(out))
+    if w.p.stored_plan(id)?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no plan `{id}`"),
+        ));
+    }
+    if let Some(s @ ("applied" | "applying")) = open_status(w, id)?.as_deref() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_pending",
+            format!("plan {id} is {s}"),
+        ));
+    }
+    w.set_plan(
+        id,
+        "review",
+        "rejected",
+        Some(&caller.name),
+        None,
+        Some(reason),
+    )?;
+    w.audit(
+        &caller.name,
+        "plan_rejected",
+        json!({"plan": id, "reason": reason}),
+    )?;
+    Ok(json!({"plan": id, "status": "rejected", "by": caller.name}))
 }
 
 // ---- drift, pull, reload ----
 
 async fn drift_get(State(st): State<AppState>) -> ApiResult<Json<Json_>> {
-    let v = call(&st, |w| w.p.state.meta("serve.drift")).await??;
-    match v {
-        Some(t) => Ok(Json(serde_json::from_str(&t).unwrap_or(Json_::Null))),
+    Ok(Json(call(&st, |w| drift_latest(w)).await??))
+}
+
+/// The last drift run (`404 no_drift_run` before the first).
+pub(crate) fn drift_latest(w: &Worker) -> ApiResult<Json_> {
+    match w.p.state.meta("serve.drift")? {
+        Some(t) => Ok(serde_json::from_str(&t).unwrap_or(Json_::Null)),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "no_drift_run",
@@ -995,28 +1064,74 @@ async fn reload(
 struct AuditQuery {
     after: Option<i64>,
     limit: Option<i64>,
+    kind: Option<String>,
+    actor: Option<String>,
 }
 
 async fn audit(State(st): State<AppState>, Query(q): Query<AuditQuery>) -> ApiResult<Json<Json_>> {
-    let after = q.after.unwrap_or(0);
-    let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let rows = call(&st, move |w| -> Result<Vec<Json_>, polc_provision::db::DbError> {
-        let mut s = w.p.state.conn.prepare(
-            "SELECT seq, time, as_of, actor, kind, details, prev, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let it = s.query_map([after, limit], |r| {
+    let f = AuditFilter {
+        after: Some(q.after.unwrap_or(0)),
+        limit: q.limit.unwrap_or(500).clamp(1, 5000),
+        kind: q.kind.filter(|k| !k.is_empty()),
+        actor: q.actor.filter(|a| !a.is_empty()),
+        ..AuditFilter::default()
+    };
+    let rows = call(&st, move |w| audit_rows(w, &f))
+        .await?
+        .map_err(state_err)?;
+    let next = rows.last().and_then(|r| r["seq"].as_i64());
+    Ok(Json(json!({"entries": rows, "next_after": next})))
+}
+
+/// Which audit entries: those after `after` oldest first, or else those before `before`
+/// (or the last ones) newest first; of one kind, by one actor, whose details contain a text.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AuditFilter {
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub kind: Option<String>,
+    pub actor: Option<String>,
+    pub contains: Option<String>,
+    pub limit: i64,
+}
+
+/// Audit entries as the API returns them (`seq`, `time`, `as_of`, `actor`, `kind`,
+/// `details`, `prev`, `hash`).
+pub(crate) fn audit_rows(
+    w: &Worker,
+    f: &AuditFilter,
+) -> Result<Vec<Json_>, polc_provision::db::DbError> {
+    let (lo, hi, order) = match (f.after, f.before) {
+        (Some(a), _) => (a, i64::MAX, "ASC"),
+        (None, b) => (0, b.unwrap_or(i64::MAX), "DESC"),
+    };
+    let like = f.contains.as_ref().map(|t| {
+        let esc: String = t
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("%{esc}%")
+    });
+    let mut s = w.p.state.conn.prepare(&format!(
+        "SELECT seq, time, as_of, actor, kind, details, prev, hash FROM audit
+         WHERE seq > ?1 AND seq < ?2 AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR actor = ?4)
+           AND (?5 IS NULL OR details LIKE ?5 ESCAPE '\\')
+         ORDER BY seq {order} LIMIT ?6"
+    ))?;
+    let it = s.query_map(
+        polc_provision::db::params![lo, hi, f.kind, f.actor, like, f.limit.max(1)],
+        |r| {
             let d: String = r.get(5)?;
             Ok(json!({"seq": r.get::<_, i64>(0)?, "time": r.get::<_, String>(1)?, "as_of": r.get::<_, Option<String>>(2)?,
                 "actor": r.get::<_, String>(3)?, "kind": r.get::<_, String>(4)?,
                 "details": serde_json::from_str::<Json_>(&d).unwrap_or(Json_::Null),
                 "prev": r.get::<_, String>(6)?, "hash": r.get::<_, String>(7)?}))
-        })?;
-        it.collect()
-    })
-    .await?
-    .map_err(state_err)?;
-    let next = rows.last().and_then(|r| r["seq"].as_i64());
-    Ok(Json(json!({"entries": rows, "next_after": next})))
+        },
+    )?;
+    it.collect()
 }
 
 #[derive(Deserialize)]
@@ -1032,15 +1147,28 @@ async fn evidence(
     State(st): State<AppState>,
     Query(q): Query<EvidenceQuery>,
 ) -> ApiResult<Response> {
+    evidence_file(&st, q.from, q.to, q.format.as_deref(), "inline").await
+}
+
+/// The evidence pack of a period as a response (its content type, and a
+/// `Content-Disposition` of `disposition`, `inline` or `attachment`, naming the file):
+/// `GET /v1/evidence` and the audit page's download.
+pub(crate) async fn evidence_file(
+    st: &AppState,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    format: Option<&str>,
+    disposition: &str,
+) -> ApiResult<Response> {
     use polc_provision::evidence::Format;
-    let (Some(from), Some(to)) = (q.from, q.to) else {
+    let (Some(from), Some(to)) = (from, to) else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_input",
             "the period is required: ?from=YYYY-MM-DD&to=YYYY-MM-DD (both included), and format=html|markdown|csv|json (default json)",
         ));
     };
-    let name = q.format.as_deref().unwrap_or("json");
+    let name = format.unwrap_or("json");
     let format = Format::parse(name).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -1048,7 +1176,7 @@ async fn evidence(
             format!("format={name}: expected html, markdown, csv or json"),
         )
     })?;
-    let pack = call(&st, move |w| w.p.evidence(from, to, format, None)).await??;
+    let pack = call(st, move |w| w.p.evidence(from, to, format, None)).await??;
     let content_type = match format {
         Format::Html => "text/html; charset=utf-8",
         Format::Markdown => "text/markdown; charset=utf-8",
@@ -1056,7 +1184,7 @@ async fn evidence(
         Format::Json => "application/json",
     };
     let disposition = format!(
-        "inline; filename=\"evidence-{from}-{to}.{}\"",
+        "{disposition}; filename=\"evidence-{from}-{to}.{}\"",
         format.extension()
     );
     let mut resp = (StatusCode::OK, pack.bytes).into_response();

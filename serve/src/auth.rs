@@ -139,11 +139,21 @@ impl Auth {
 
     /// The caller a bearer token belongs to.
     pub fn check(&self, token: &str) -> Option<Caller> {
-        let h: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.check_sha256(&Self::hash(token))
+    }
+
+    /// The SHA-256 of a token (what a session keeps instead of the token).
+    pub fn hash(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The caller whose token has this SHA-256: a session checks its token is still
+    /// configured, with the same role, at each request (a reload may have removed it).
+    pub fn check_sha256(&self, h: &[u8; 32]) -> Option<Caller> {
         let mut found = None;
         for t in &self.tokens {
             // no early exit: every configured hash is compared
-            if bool::from(t.sha256.ct_eq(&h)) {
+            if bool::from(t.sha256.ct_eq(h)) {
                 found = Some(Caller {
                     name: t.name.clone(),
                     role: t.role,

@@ -1,6 +1,7 @@
 //! `polc serve`: a long-running service on one project (docs/serve.md).
 //!
-//! Layout: an axum server (optionally TLS through rustls) whose handlers send jobs to one
+//! Layout: an axum server (optionally TLS through rustls), the JSON API ([`api`]) and the
+//! web review page ([`web`]), whose handlers send jobs to one
 //! worker thread owning the blocking [`polc_provision::Provision`] through a bounded queue
 //! ([`worker`]); the schedule ([`schedule`]) and the policy watcher send it jobs too.
 //! SIGHUP reloads, SIGTERM stops accepting, lets in-flight requests and the current job
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod replicas;
 pub mod schedule;
 pub mod tls;
+pub mod web;
 pub mod webhook;
 pub mod worker;
 
@@ -210,7 +212,9 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
         ready,
         opts.request_timeout,
     );
-    let app = api::router(state);
+    // the review pages (`/`, HTML) beside the API (`/v1/…`, JSON); cookies are `Secure` under TLS
+    let pages = web::WebState::new(state.clone(), tls.is_some());
+    let app = web::router(pages).merge(api::router(state));
     let (stop_tx, stop_rx) = watch::channel(false);
     for (job, sched) in schedules {
         tokio::spawn(schedule::run(job, sched, jobs_tx.clone(), stop_rx.clone()));

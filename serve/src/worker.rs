@@ -29,6 +29,18 @@ pub const SERVICE: &str = "polc-serve";
 /// The lease of event processing, planning and the schedule.
 pub const WORK: &str = "work";
 
+/// The meta key of what each system's last pull found out of band.
+pub const LAST_PULL: &str = "serve.pull";
+
+/// The meta key of the coverage of each drift run (oldest first).
+pub const DRIFT_HISTORY: &str = "serve.drift.history";
+
+/// Drift runs whose coverage is kept.
+pub const DRIFT_KEPT: usize = 400;
+
+/// Holdings kept of what a pull found out of band, each way, per system.
+pub const PULL_KEPT: usize = 1000;
+
 /// How often the worker looks for work other replicas left (events stored, applies
 /// orphaned).
 /// The `meta` key a replica sets when it changed the directory without holding the work
@@ -408,11 +420,51 @@ impl Worker {
 
     pub fn pull(&mut self, system: Option<&str>) -> R<polc_provision::PullReport> {
         let r = self.p.pull(system);
-        if r.is_err() {
-            self.metrics.connector_errors.fetch_add(1, Relaxed);
+        match &r {
+            Ok(rep) => {
+                if let Err(e) = self.remember_pull(rep) {
+                    warn!(error = %e, "cannot record what the pull found");
+                }
+            }
+            Err(_) => {
+                self.metrics.connector_errors.fetch_add(1, Relaxed);
+            }
         }
         self.count_quarantined();
         r
+    }
+
+    /// Keeps what each system's last pull found out of band (the first [`PULL_KEPT`]
+    /// holdings that appeared and disappeared, and their counts) in the state's meta
+    /// `serve.pull`, by system: the drift page shows it.
+    fn remember_pull(&self, rep: &polc_provision::PullReport) -> R<()> {
+        let mut all: serde_json::Map<String, Json> = self
+            .p
+            .state
+            .meta(LAST_PULL)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let at = polc_provision::state::now_text();
+        for s in &rep.systems {
+            let kept = |v: &[polc_provision::pull::Seen]| {
+                v.iter().take(PULL_KEPT).cloned().collect::<Vec<_>>()
+            };
+            all.insert(
+                s.system.clone(),
+                json!({
+                    "pull": s.pull_id, "at": at, "entries": s.entries, "accounts": s.accounts,
+                    "appeared": kept(&s.appeared), "appeared_count": s.appeared.len(),
+                    "disappeared": kept(&s.disappeared), "disappeared_count": s.disappeared.len(),
+                    "suspect": s.suspect,
+                }),
+            );
+        }
+        polc_provision::state::State::set_meta(
+            &self.p.state.conn,
+            &self.path(),
+            LAST_PULL,
+            &Json::Object(all).to_string(),
+        )
     }
 
     fn count_quarantined(&self) {
@@ -716,12 +768,15 @@ impl Worker {
         let plan = plan?;
         let findings = plan.summary.actions + plan.summary.unmanaged;
         self.metrics.drift_findings.store(findings as u64, Relaxed);
+        let ran_at = polc_provision::state::now_text();
+        let coverage = plan.coverage();
         let out = json!({
-            "ran_at": polc_provision::state::now_text(),
+            "ran_at": ran_at,
             "as_of": plan.as_of,
             "plan": plan.id,
             "findings": findings,
             "summary": plan.summary,
+            "coverage": coverage,
             "systems": plan.systems,
             "actions": plan.actions,
             "pulled": pull.systems.iter().map(|s| json!({"system": s.system, "entries": s.entries})).collect::<Vec<_>>(),
@@ -733,14 +788,49 @@ impl Worker {
             "serve.drift",
             &out.to_string(),
         )?;
-        self.set_plan(
-            &plan.id,
-            "drift",
-            "report",
-            Some(actor),
-            Some(&plan.digest),
-            None,
+        // coverage over time: one point per run, the last DRIFT_KEPT runs
+        let mut history: Vec<Json> = self
+            .p
+            .state
+            .meta(DRIFT_HISTORY)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        history.push(
+            json!({"ran_at": ran_at, "as_of": plan.as_of, "plan": plan.id, "coverage": coverage}),
+        );
+        if history.len() > DRIFT_KEPT {
+            history.drain(..history.len() - DRIFT_KEPT);
+        }
+        polc_provision::state::State::set_meta(
+            &self.p.state.conn,
+            &path,
+            DRIFT_HISTORY,
+            &Json::Array(history).to_string(),
         )?;
+        // the plan of everything is the very plan queued for review when nothing else
+        // differs (same inputs, same actions, same id): that review stands
+        let known: Option<String> = st(
+            self.p
+                .state
+                .conn
+                .query_row(
+                    "SELECT status FROM serve_plans WHERE plan_id = ?1",
+                    [&plan.id],
+                    |r| r.get(0),
+                )
+                .optional(),
+            &path,
+        )?;
+        if known.is_none() {
+            self.set_plan(
+                &plan.id,
+                "drift",
+                "report",
+                Some(actor),
+                Some(&plan.digest),
+                None,
+            )?;
+        }
         Ok(out)
     }
 

@@ -38,6 +38,8 @@ mod lsp;
 mod properties;
 mod provision_cli;
 mod provision_scim;
+mod review;
+mod review_browser;
 mod seed_story;
 mod serve;
 mod serve_replicas;

@@ -338,7 +338,7 @@ pub(crate) fn snapshot(s: &Server, dir: &Path) {
     assert_eq!(v["baseline"], true, "{v}");
 }
 
-fn holds(dir: &Path, system: &str, user: &str) -> usize {
+pub(crate) fn holds(dir: &Path, system: &str, user: &str) -> usize {
     let text =
         std::fs::read_to_string(dir.join(format!("systems/{system}.json"))).unwrap_or_default();
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -347,7 +347,7 @@ fn holds(dir: &Path, system: &str, user: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn pending(s: &Server) -> Vec<Value> {
+pub(crate) fn pending(s: &Server) -> Vec<Value> {
     let (st, v) = s.get("/v1/plans?status=pending", "viewer");
     assert_eq!(st, 200, "{v}");
     v["plans"].as_array().unwrap().clone()
@@ -891,7 +891,7 @@ fn a_run_missed_while_stopped_runs_once_at_start() {
     assert_eq!(s.term().code(), Some(0));
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+pub(crate) fn openssl(dir: &Path, args: &[&str]) {
     let o = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -905,7 +905,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// `curl` with the test's CA: (exit code, body, status).
-fn curl(args: &[&str]) -> (Option<i32>, String) {
+pub(crate) fn curl(args: &[&str]) -> (Option<i32>, String) {
     let o = Command::new("curl")
         .args(["-sS", "--max-time", "20"])
         .args(args)
