@@ -59,7 +59,7 @@ pub fn run(a: AuditArgs) -> Result<Exit, InputError> {
         AuditCommand::Verify(a) => a,
         AuditCommand::Export(a) => return export(a),
     };
-    let p = match a.project.open() {
+    let p = match a.project.open_for_reading() {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
@@ -81,7 +81,7 @@ fn export(a: ExportArgs) -> Result<Exit, InputError> {
     })?;
     let to = a.to.unwrap_or_else(polc::db::today_utc);
     let from = a.from.unwrap_or_else(|| polc::dates::sub_days(to, 90));
-    let p = match a.project.open() {
+    let p = match a.project.open_for_reading() {
         Ok(p) => p,
         Err(e) => return fail(e),
     };

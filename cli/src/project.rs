@@ -35,14 +35,19 @@ pub enum Format {
 impl ProjectArgs {
     /// Loads the project file.
     pub fn project(&self) -> polc_provision::Result<Project> {
+        Project::load(&self.file()?)
+    }
+
+    /// The project file: `--config`, else found from the working directory.
+    fn file(&self) -> polc_provision::Result<PathBuf> {
         set_state_url(self.state_url.as_deref());
         match &self.config {
-            Some(f) => Project::load(f),
+            Some(f) => Ok(f.clone()),
             None => {
                 let cwd = std::env::current_dir().map_err(|e| {
                     polc_provision::Error::Input(format!("the working directory: {e}"))
                 })?;
-                Project::discover(&cwd)
+                Project::find(&cwd)
             }
         }
     }
@@ -50,6 +55,13 @@ impl ProjectArgs {
     /// Opens the project and its state with the connectors of this build.
     pub fn open(&self) -> polc_provision::Result<Provision> {
         Provision::open(self.project()?, Box::new(DefaultConnectors))
+    }
+
+    /// [`ProjectArgs::open`] for a command that only reads the state: the systems' secrets
+    /// need not be set.
+    pub fn open_for_reading(&self) -> polc_provision::Result<Provision> {
+        let project = Project::load_for_reading(&self.file()?)?;
+        Provision::open(project, Box::new(DefaultConnectors))
     }
 }
 

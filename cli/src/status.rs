@@ -18,7 +18,7 @@ pub struct StatusArgs {
 }
 
 pub fn run(a: StatusArgs) -> Result<Exit, InputError> {
-    let p = match a.project.open() {
+    let p = match a.project.open_for_reading() {
         Ok(p) => p,
         Err(e) => return fail(e),
     };

@@ -387,11 +387,16 @@ pub fn check_state_url(url: &str, what: &str) -> std::result::Result<String, Str
 impl Project {
     /// Finds `polc.toml` in `start` or its parents and loads it.
     pub fn discover(start: &Path) -> Result<Project> {
+        Project::load(&Project::find(start)?)
+    }
+
+    /// The project file in `start` or its parents.
+    pub fn find(start: &Path) -> Result<PathBuf> {
         let mut dir = Some(start);
         while let Some(d) = dir {
             let f = d.join(FILE_NAME);
             if f.is_file() {
-                return Project::load(&f);
+                return Ok(f);
             }
             dir = d.parent();
         }
@@ -407,9 +412,19 @@ impl Project {
     /// database whatever `[state] url` says (`--state-url` sets it): the password need
     /// not be written in the project file.
     pub fn load(file: &Path) -> Result<Project> {
+        Project::load_with(file, &|k| std::env::var_os(k).is_some())
+    }
+
+    /// [`Project::load`] for a command that reads only the state (`status`, `audit`): the
+    /// systems' secrets need not be in the environment (an auditor has none).
+    pub fn load_for_reading(file: &Path) -> Result<Project> {
+        Project::load_with(file, &|_| true)
+    }
+
+    fn load_with(file: &Path, env_set: &dyn Fn(&str) -> bool) -> Result<Project> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Error::Input(format!("{}: cannot read: {e}", file.display())))?;
-        let mut p = Project::parse(&text, file)?;
+        let mut p = Project::parse_with_env(&text, file, env_set)?;
         if let Some(u) = std::env::var_os(STATE_URL_ENV).filter(|u| !u.is_empty()) {
             let u = u
                 .to_str()
