@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use crate::auth::{Access, Auth, Caller};
 use crate::metrics::Metrics;
+use crate::receiver::Delivery;
 use crate::webhook::{self, Secret};
 use crate::worker::{today, Incoming, Job, StoreError, Worker};
 
@@ -35,6 +36,8 @@ pub const DEFAULT_LIMIT: usize = 1 << 20;
 #[derive(Clone)]
 pub struct AppState {
     pub jobs: mpsc::Sender<Job>,
+    /// Verified webhook deliveries, to the receiver (stored there, not on the worker).
+    pub deliveries: mpsc::Sender<Delivery>,
     pub auth: Arc<RwLock<Arc<Auth>>>,
     pub secret: Option<Secret>,
     pub metrics: Arc<Metrics>,
@@ -46,6 +49,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         jobs: mpsc::Sender<Job>,
+        deliveries: mpsc::Sender<Delivery>,
         auth: Arc<RwLock<Arc<Auth>>>,
         secret: Option<Secret>,
         metrics: Arc<Metrics>,
@@ -58,6 +62,7 @@ impl AppState {
             .collect();
         AppState {
             jobs,
+            deliveries,
             auth,
             secret,
             metrics,
@@ -509,21 +514,24 @@ async fn hris_events(
     })?;
     let events = parse_delivery(&body, &id, today())
         .map_err(|m| reject(ApiError::new(StatusCode::BAD_REQUEST, "invalid_event", m)))?;
+    // stored (and committed) by the receiver before the answer; processed later
     let (tx, rx) = oneshot::channel();
-    let by = caller.name.clone();
-    let wid = id.clone();
-    send(
-        &st,
-        Box::new(move |w: &mut Worker| {
-            let r = w.store_events(&wid, &events, &by);
-            let stored = matches!(r, Ok(Some(_)));
-            let _ = tx.send(r);
-            // acknowledged: now applied (or left to wait for its day)
-            if stored {
-                w.process();
-            }
-        }),
-    )?;
+    let delivery = Delivery {
+        webhook_id: id.clone(),
+        events,
+        by: caller.name.clone(),
+        reply: tx,
+    };
+    match st.deliveries.try_send(delivery) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            st.metrics.queue_full.fetch_add(1, Relaxed);
+            return Err(ApiError::busy("the webhook queue is full: retry later"));
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            return Err(ApiError::busy("the service is stopping: retry"));
+        }
+    }
     let r = rx
         .await
         .map_err(|_| ApiError::busy("the service is stopping: retry"))?;

@@ -3,12 +3,15 @@
 //! Layout: an axum server (optionally TLS through rustls) whose handlers send jobs to one
 //! worker thread owning the blocking [`polc_provision::Provision`] through a bounded queue
 //! ([`worker`]); the schedule ([`schedule`]) and the policy watcher send it jobs too.
+//! Webhook deliveries go to the receiver ([`receiver`]), a thread with a connection of its
+//! own that stores them and wakes the worker, which records them in batches.
 //! SIGHUP reloads, SIGTERM stops accepting, lets in-flight requests and the current job
 //! finish, and exits 0; what was stored but not done is done at the next start.
 
 pub mod api;
 pub mod auth;
 pub mod metrics;
+pub mod receiver;
 pub mod replicas;
 pub mod schedule;
 pub mod tls;
@@ -142,8 +145,11 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
     let leases = Arc::new(replicas::Leases::new(std::time::Duration::from_secs(
         project.state.lease_seconds,
     )));
+    let wake = receiver::Wake::new(&jobs_tx);
+    let worker_wake = wake.clone();
     let worker_leases = leases.clone();
     let worker_schedules = schedules.clone();
+    let state_config = project.state.clone();
     let worker_thread = std::thread::Builder::new()
         .name("polc-worker".into())
         .spawn(move || {
@@ -186,12 +192,16 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
                 leases: worker_leases,
                 schedules: worker_schedules,
                 ticks: 0,
+                wake: worker_wake,
+                review_due: None,
+                last_review: None,
             };
             worker.resume();
             worker.mark_ready();
             while let Some(job) = jobs_rx.blocking_recv() {
                 job(&mut worker);
             }
+            worker.finish();
             worker.leases.give_up_all(&worker.p.state);
             info!("worker stopped: the queue is drained");
         })
@@ -202,8 +212,19 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
         .map_err(|_| "the worker stopped while opening the state".to_string())??;
     info!(bundle = %digest, config = %opts.config.display(), "policies loaded");
 
+    // the receiver stores webhooks on a connection of its own (opened once the worker has
+    // migrated the state)
+    let receiver_state =
+        polc_provision::state::State::open_config(&state_config).map_err(|e| e.to_string())?;
+    let (deliveries_tx, deliveries_rx) = mpsc::channel(opts.queue.max(1));
+    let receiver_metrics = metrics.clone();
+    std::thread::Builder::new()
+        .name("polc-receiver".into())
+        .spawn(move || receiver::run(receiver_state, deliveries_rx, receiver_metrics, wake))
+        .map_err(|e| format!("cannot start the receiver: {e}"))?;
     let state = api::AppState::new(
         jobs_tx.clone(),
+        deliveries_tx,
         auth,
         secret,
         metrics.clone(),

@@ -94,17 +94,28 @@ pub async fn midnight(jobs: mpsc::Sender<Job>, stop: watch::Receiver<bool>) {
 }
 
 /// Every [`crate::worker::TICK`]: the worker looks for work other replicas left. A tick
-/// finding the queue full is skipped (the worker is busy anyway).
+/// finding the queue full, or the last tick still queued, is skipped (the worker is busy
+/// anyway: ticks do not fill the queue that requests need).
 pub async fn ticks(jobs: mpsc::Sender<Job>, mut stop: watch::Receiver<bool>) {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     let mut every = tokio::time::interval(crate::worker::TICK);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let queued = std::sync::Arc::new(AtomicBool::new(false));
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        match jobs.try_send(Box::new(|w: &mut Worker| w.tick())) {
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+        if queued.swap(true, Relaxed) {
+            continue;
+        }
+        let q = queued.clone();
+        match jobs.try_send(Box::new(move |w: &mut Worker| {
+            q.store(false, Relaxed);
+            w.tick()
+        })) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => queued.store(false, Relaxed),
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }
