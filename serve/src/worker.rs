@@ -37,30 +37,26 @@ pub const TICK: std::time::Duration = std::time::Duration::from_millis(250);
 /// Stored events recorded in one transaction (and planned once) at most.
 pub const BATCH: usize = 64;
 
-/// While events keep coming, the `review` systems' plan (of everyone, so its cost grows
-/// with the directory) is made after a batch only if the last one was made at least
-/// [`REVIEW_SHARE`] times its duration ago (it takes at most 1/`REVIEW_SHARE` of the
-/// worker's time) or if it takes under [`REVIEW_CHEAP`], and at least this often; the `auto` systems' plan of each batch's people
-/// is applied at once.
-pub const REVIEW_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// The `review` systems' plan covers everyone, so its cost grows with the directory (and
+/// with what waits for review). After a batch of events it is made at once if the last one
+/// took under [`REVIEW_CHEAP`] (a small directory); otherwise once [`REVIEW_SHARE`] times
+/// the last one's duration has passed since it was made (so it takes at most 1/50 of the
+/// worker's time), and at most this long after the last one. The `auto` systems' plan of
+/// each batch's people is applied at once.
+pub const REVIEW_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// See [`REVIEW_EVERY`].
 pub const REVIEW_SHARE: u32 = 50;
 
-/// A `review` plan made faster than this is made after every batch (a small directory).
+/// See [`REVIEW_EVERY`].
 pub const REVIEW_CHEAP: std::time::Duration = std::time::Duration::from_millis(20);
-
-/// The `review` systems' plan is made once no event came for this long.
-pub const REVIEW_QUIET: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The `meta` key saying a `review` plan is due (its value: who caused it), so that a
 /// restart after a crash makes it.
 const REVIEW_DUE: &str = "serve.review_due";
 
-/// A `review` plan to make: since when, the last batch, whose events.
+/// A `review` plan to make: whose events caused it.
 pub struct ReviewDue {
-    pub since: Instant,
-    pub last: Instant,
     pub by: BTreeSet<String>,
 }
 
@@ -525,8 +521,7 @@ impl Worker {
 
     /// After a batch of events: the plan of the people they recorded (`people`) is applied
     /// in the `auto` systems at once; the `review` systems' plan is due (made by
-    /// [`Worker::review_if_due`]: every [`REVIEW_EVERY`] while events keep coming, and
-    /// once they stop).
+    /// [`Worker::review_if_due`], see [`REVIEW_EVERY`]).
     pub fn reconcile_events(&mut self, actor: &str, people: &BTreeSet<String>) {
         let r = self
             .ensure_pulled()
@@ -543,13 +538,9 @@ impl Worker {
         {
             return;
         }
-        let now = Instant::now();
         let due = self.review_due.get_or_insert_with(|| ReviewDue {
-            since: now,
-            last: now,
             by: BTreeSet::new(),
         });
-        due.last = now;
         let fresh = due.by.is_empty();
         due.by.extend(actor.split(", ").map(str::to_string));
         if fresh {
@@ -567,23 +558,22 @@ impl Worker {
         self.review_if_due(false);
     }
 
-    /// Makes the `review` systems' plan if it is due and: the last one is old enough (see
-    /// [`REVIEW_EVERY`]), or it has been due for [`REVIEW_EVERY`], or no event came for
-    /// [`REVIEW_QUIET`] (or `now`).
+    /// Makes the `review` systems' plan if it is due and the last one is old enough (see
+    /// [`REVIEW_EVERY`]), or `now`. The worker's ticks call it, so a plan held back is made
+    /// once its time comes, whether events still come or not.
     pub fn review_if_due(&mut self, now: bool) {
+        if self.review_due.is_none() {
+            return;
+        }
+        let ready = self.last_review.is_none_or(|(at, took)| {
+            took < REVIEW_CHEAP || at.elapsed() >= (took * REVIEW_SHARE).min(REVIEW_EVERY)
+        });
+        if !(now || ready) {
+            return;
+        }
         let Some(due) = &self.review_due else {
             return;
         };
-        let cheap = self.last_review.is_none_or(|(at, took)| {
-            took < REVIEW_CHEAP || at.elapsed() >= (took * REVIEW_SHARE).min(REVIEW_EVERY)
-        });
-        if !(now
-            || cheap
-            || due.since.elapsed() >= REVIEW_EVERY
-            || due.last.elapsed() >= REVIEW_QUIET)
-        {
-            return;
-        }
         let by = due.by.iter().cloned().collect::<Vec<_>>().join(", ");
         self.review_due = None;
         match self.review(&by) {
@@ -799,10 +789,7 @@ impl Worker {
         // a review plan was due when the last run stopped
         if let Ok(Some(by)) = self.p.state.meta(REVIEW_DUE) {
             if self.holds_work() {
-                let now = Instant::now();
                 self.review_due = Some(ReviewDue {
-                    since: now,
-                    last: now,
                     by: by.split(", ").map(str::to_string).collect(),
                 });
                 self.review_if_due(true);
