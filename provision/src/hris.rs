@@ -565,21 +565,37 @@ impl Provision {
     /// `hris event FILE [--at D]`: HRIS events (one JSON object, an array or JSONL), in
     /// order of effective date per person; `at` is the date of an update that names none.
     pub fn hris_event(&mut self, file: &Path, at: NaiveDate) -> Result<EventReport> {
-        let b = self.bundle()?;
-        let schema = b.bundle.schema.clone();
         let shown = crate::shown(&self.project.root, file);
         let bytes =
             std::fs::read(file).map_err(|e| Error::Input(format!("{shown}: cannot read: {e}")))?;
-        let text = String::from_utf8(bytes.clone())
+        let text = String::from_utf8(bytes)
             .map_err(|_| Error::Input(format!("{shown}: not UTF-8 text")))?;
-        let mut evs = events::parse_events(&text, &shown, at).map_err(|e| Error::Input(e.0))?;
+        self.hris_events_text(&text, &shown, at, |_| Ok(()))
+    }
+
+    /// [`Provision::hris_event`] of events already in memory (the service's stored
+    /// events): `name` is what the import row and the audit entries call their source, and
+    /// `inside` runs in the same transaction, after the events are recorded and before the
+    /// commit (the service marks its events processed there: recorded and marked together,
+    /// or neither).
+    pub fn hris_events_text(
+        &mut self,
+        text: &str,
+        name: &str,
+        at: NaiveDate,
+        inside: impl FnOnce(&Db) -> Result<()>,
+    ) -> Result<EventReport> {
+        let b = self.bundle()?;
+        let schema = b.bundle.schema.clone();
+        let shown = name.to_string();
+        let mut evs = events::parse_events(text, &shown, at).map_err(|e| Error::Input(e.0))?;
         // stable: each person's events keep their order within a date
         evs.sort_by_key(|e| e.effective);
         let path = self.state.path.clone();
         let tx = self.tx()?;
         let source: i64 = tx.query_row(
             "INSERT INTO imports(kind, at, recorded_at, file, digest, columns, records, actor) VALUES ('event', ?1, ?2, ?3, ?4, '[]', ?5, ?6) RETURNING id",
-            crate::db::params![at.to_string(), now_text(), shown, crate::canon::sha256_hex(&bytes), evs.len() as i64, self.actor],
+            crate::db::params![at.to_string(), now_text(), shown, crate::canon::sha256_hex(text.as_bytes()), evs.len() as i64, self.actor],
             |r| r.get(0),
         )
         .state(&path)?;
@@ -646,6 +662,7 @@ impl Provision {
             out.push(d);
         }
         drop(w);
+        inside(&tx)?;
         self.commit(tx)?;
         Ok(EventReport {
             file: shown,

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::{Manage, Mode, SystemConfig};
+use crate::db::OptionalExt;
 use crate::directory;
 use crate::error::{Error, Result, StateContext};
-use crate::pull::{load_observed, Observed};
+use crate::pull::{load_observed, load_observed_of, Observed};
 use crate::state::now_text;
 use crate::{audit, canon, Provision};
 
@@ -153,6 +154,10 @@ pub struct Plan {
     pub summary: Summary,
     pub systems: Vec<SystemPlan>,
     pub actions: Vec<Action>,
+    /// A plan of some people only ([`Provision::plan_for`]): their ids. Orphan accounts,
+    /// and everyone else, are left to a plan of everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
 }
 
 /// How much of what a system holds the policies explain, from a plan of everything (a
@@ -228,6 +233,12 @@ impl Plan {
             self.id, self.as_of, self.digest, self.summary.actions, self.summary.grants, self.summary.set_levels,
             self.summary.revokes, self.summary.deprovisions, self.summary.reactivations, self.summary.review, self.summary.protected
         );
+        if let Some(people) = &self.scope {
+            s += &format!(
+                "a plan of {} person(s) only: everyone else, and orphan accounts, are left to a plan of everyone\n",
+                people.len()
+            );
+        }
         for sp in &self.systems {
             if !sp.provisioned {
                 s += &format!("  {}: not provisioned (report only)\n", sp.system);
@@ -332,6 +343,8 @@ fn rollout_closure(b: &ir::Bundle, names: &[String]) -> std::result::Result<Hash
 
 /// An open hold: grant, level, until, policy.
 type OpenHold = (String, Option<String>, String, String);
+/// A row of an open hold: user, grant, level, until, policy.
+type HoldRow = (String, String, Option<String>, String, String);
 /// An entitlement resolved against the bundle, with its level's rank.
 type Resolved = Option<(EntId, Option<u8>)>;
 
@@ -364,17 +377,42 @@ impl Provision {
     /// `plan [--at D]`: computes, stores and returns the plan at `at`. The same inputs give
     /// the same plan (same id and digest).
     pub fn plan(&mut self, at: NaiveDate) -> Result<Plan> {
+        self.plan_in(at, None)
+    }
+
+    /// The plan of some people only (the service's plan after HRIS events: the people they
+    /// recorded), computed and stored as [`Provision::plan`] does. It reads only their
+    /// records, observed accounts and holds, so its cost does not grow with the directory;
+    /// orphan accounts and everyone else are left to a plan of everyone. The revocation
+    /// guard still counts against every managed entry of a system.
+    pub fn plan_for(&mut self, at: NaiveDate, people: &BTreeSet<String>) -> Result<Plan> {
+        self.plan_in(at, Some(people))
+    }
+
+    fn plan_in(&mut self, at: NaiveDate, scope: Option<&BTreeSet<String>>) -> Result<Plan> {
         let b = self.bundle()?;
         let bundle = b.bundle.clone();
         let path = self.state.path.clone();
         let conn = &self.state.conn;
         let project = &self.project;
 
-        let stored = directory::load_at(conn, &path, at)?;
+        let stored = match scope {
+            None => directory::load_at(conn, &path, at)?,
+            Some(people) => {
+                let mut v = Vec::with_capacity(people.len());
+                for u in people {
+                    v.extend(directory::load_user(conn, &path, u, at)?);
+                }
+                v
+            }
+        };
         if stored.is_empty() {
-            return Err(Error::Refused(format!(
-                "the directory is empty at {at}: import a snapshot first (`hris import`)"
-            )));
+            return Err(Error::Refused(match scope {
+                None => format!(
+                    "the directory is empty at {at}: import a snapshot first (`hris import`)"
+                ),
+                Some(_) => format!("none of these people is in the directory at {at}"),
+            }));
         }
         let users = directory::to_users(&stored, bundle.schema.as_ref())?;
         let dir_digest = directory::digest(&stored);
@@ -454,15 +492,7 @@ impl Provision {
         let mut obs_hash = sha2::Sha256::default();
         {
             use sha2::Digest;
-            let mut stmt = conn
-                .prepare("SELECT system, user_id, holdings, coalesce(active, -1) FROM observed ORDER BY system, user_id")
-                .state(&path)?;
-            let mut rows = stmt.query([]).state(&path)?;
-            while let Some(r) = rows.next().state(&path)? {
-                let s: String = r.get(0).state(&path)?;
-                let u: String = r.get(1).state(&path)?;
-                let h: String = r.get(2).state(&path)?;
-                let a: i64 = r.get(3).state(&path)?;
+            let mut hash = |s: &str, u: &str, h: &str, a: i64| {
                 for part in [
                     s.as_bytes(),
                     u.as_bytes(),
@@ -472,6 +502,42 @@ impl Provision {
                     obs_hash.update(part);
                     obs_hash.update([0]);
                 }
+            };
+            match scope {
+                None => {
+                    let mut stmt = conn
+                        .prepare("SELECT system, user_id, holdings, coalesce(active, -1) FROM observed ORDER BY system, user_id")
+                        .state(&path)?;
+                    let mut rows = stmt.query([]).state(&path)?;
+                    while let Some(r) = rows.next().state(&path)? {
+                        let s: String = r.get(0).state(&path)?;
+                        let u: String = r.get(1).state(&path)?;
+                        let h: String = r.get(2).state(&path)?;
+                        let a: i64 = r.get(3).state(&path)?;
+                        hash(&s, &u, &h, a);
+                    }
+                }
+                // the people's rows of the systems provisioned, in the same order (system,
+                // user), each found by its key
+                Some(people) => {
+                    let mut names: Vec<&str> =
+                        provisioned.iter().map(|s| s.name.as_str()).collect();
+                    names.sort_unstable();
+                    let mut stmt = conn
+                        .prepare_cached("SELECT holdings, coalesce(active, -1) FROM observed WHERE system = ?1 AND user_id = ?2")
+                        .state(&path)?;
+                    for s in names {
+                        for u in people {
+                            let row: Option<(String, i64)> = stmt
+                                .query_row([s, u.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                                .optional()
+                                .state(&path)?;
+                            if let Some((h, a)) = row {
+                                hash(s, u, &h, a);
+                            }
+                        }
+                    }
+                }
             }
         }
         let obs_digest = {
@@ -479,7 +545,11 @@ impl Provision {
             hex::encode(obs_hash.finalize())
         };
         for s in &provisioned {
-            observed.insert(s.name.clone(), load_observed(conn, &path, &s.name)?);
+            let o = match scope {
+                None => load_observed(conn, &path, &s.name)?,
+                Some(people) => load_observed_of(conn, &path, &s.name, people)?,
+            };
+            observed.insert(s.name.clone(), o);
         }
         let mut granted_before: HashMap<String, HashSet<String>> = HashMap::new();
         {
@@ -497,23 +567,39 @@ impl Provision {
         // open holds on `at`
         let mut holds: HashMap<String, Vec<OpenHold>> = HashMap::new();
         {
-            let mut stmt = conn
-                .prepare("SELECT user_id, grant_ref, level, until, policy FROM holds WHERE closed_at IS NULL AND until > ?1")
-                .state(&path)?;
-            let rows = stmt
-                .query_map([at.to_string()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                })
-                .state(&path)?;
-            for r in rows {
-                let (u, g, l, until, p) = r.state(&path)?;
-                holds.entry(u).or_default().push((g, l, until, p));
+            let mut add = |rows: Vec<HoldRow>| {
+                for (u, g, l, until, p) in rows {
+                    holds.entry(u).or_default().push((g, l, until, p));
+                }
+            };
+            let row = |r: &crate::db::Row<'_>| -> crate::db::DbResult<HoldRow> {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            };
+            match scope {
+                None => {
+                    let mut stmt = conn
+                        .prepare("SELECT user_id, grant_ref, level, until, policy FROM holds WHERE closed_at IS NULL AND until > ?1")
+                        .state(&path)?;
+                    let rows = stmt.query_map([at.to_string()], row).state(&path)?;
+                    add(rows.collect::<std::result::Result<_, _>>().state(&path)?);
+                }
+                Some(people) => {
+                    let mut stmt = conn
+                        .prepare_cached("SELECT user_id, grant_ref, level, until, policy FROM holds WHERE closed_at IS NULL AND until > ?1 AND user_id = ?2")
+                        .state(&path)?;
+                    for u in people {
+                        let rows = stmt
+                            .query_map(crate::db::params![at.to_string(), u], row)
+                            .state(&path)?;
+                        add(rows.collect::<std::result::Result<_, _>>().state(&path)?);
+                    }
+                }
             }
         }
 
@@ -662,8 +748,9 @@ impl Provision {
                 }
             }
         }
-        // orphan accounts: in a system, in no HRIS record
-        for (si, sys) in provisioned.iter().enumerate() {
+        // orphan accounts: in a system, in no HRIS record (a plan of some people leaves
+        // them to a plan of everyone)
+        for (si, sys) in provisioned.iter().enumerate().filter(|_| scope.is_none()) {
             let suspect = last_pull.get(&sys.name).cloned().flatten().is_some();
             let Some(obs) = observed.get(&sys.name) else {
                 continue;
@@ -715,6 +802,29 @@ impl Provision {
         });
         for (i, a) in actions.iter_mut().enumerate() {
             a.id = format!("a{}", i + 1);
+        }
+        // a plan of some people: the revocation guard's base is still every managed
+        // entry of the system (counted only when the plan revokes there)
+        if scope.is_some() {
+            for (si, sys) in provisioned.iter().enumerate() {
+                if !actions
+                    .iter()
+                    .any(|a| a.system == sys.name && a.action.is_revocation())
+                {
+                    continue;
+                }
+                let mut n = 0;
+                for o in load_observed(conn, &path, &sys.name)?.values() {
+                    for (g, l) in &o.holdings {
+                        let text = match resolve(&mut eplan, g, l.as_deref()) {
+                            Some((e, _)) => eplan.ent_text[e as usize].clone(),
+                            None => g.clone(),
+                        };
+                        n += is_managed(sys, &text) as usize;
+                    }
+                }
+                managed_entries[si] = n;
+            }
         }
         let mut summary = Summary {
             actions: actions.len(),
@@ -772,6 +882,7 @@ impl Provision {
             summary,
             systems: sys_plans,
             actions,
+            scope: scope.map(|p| p.iter().cloned().collect()),
         };
 
         // store (once: the same inputs make the same plan)
@@ -830,12 +941,12 @@ impl Provision {
                     .state(&path)?;
             }
             let mut w = audit::Writer::new(&tx, &path, &self.actor)?;
-            w.append(
-                Some(&at.to_string()),
-                "plan",
-                json!({"plan": id, "digest": digest, "actions": plan.summary.actions, "review": plan.summary.review,
-                       "revokes": plan.summary.revokes, "grants": plan.summary.grants, "inputs": plan.inputs}),
-            )?;
+            let mut details = json!({"plan": id, "digest": digest, "actions": plan.summary.actions, "review": plan.summary.review,
+                       "revokes": plan.summary.revokes, "grants": plan.summary.grants, "inputs": plan.inputs});
+            if let Some(people) = &plan.scope {
+                details["people"] = json!(people.len());
+            }
+            w.append(Some(&at.to_string()), "plan", details)?;
         }
         self.commit(tx)?;
         Ok(plan)

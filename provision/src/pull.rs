@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::db::Db;
+use crate::db::{Db, OptionalExt};
 use polc_connectors::Listing;
 use serde::Serialize;
 use serde_json::json;
@@ -126,6 +126,49 @@ pub fn load_observed(
         })?;
         out.insert(
             user,
+            Observed {
+                holdings,
+                active,
+                version,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// [`load_observed`] of some people only.
+pub fn load_observed_of(
+    conn: &Db,
+    path: &std::path::Path,
+    system: &str,
+    people: &BTreeSet<String>,
+) -> Result<HashMap<String, Observed>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT holdings, active, version FROM observed WHERE system = ?1 AND user_id = ?2",
+        )
+        .state(path)?;
+    let mut out = HashMap::new();
+    for user in people {
+        let row = stmt
+            .query_row([system, user.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<bool>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .optional()
+            .state(path)?;
+        let Some((h, active, version)) = row else {
+            continue;
+        };
+        let holdings: Holdings = serde_json::from_str(&h).map_err(|e| Error::State {
+            path: path.to_path_buf(),
+            message: format!("observed access of `{user}` in `{system}` is damaged: {e}"),
+        })?;
+        out.insert(
+            user.clone(),
             Observed {
                 holdings,
                 active,

@@ -193,6 +193,11 @@ CREATE TABLE leases (
     expires_ms INTEGER NOT NULL      -- milliseconds since the Unix epoch
 ) WITHOUT ROWID;
 "#,
+    // 4: the imports of one source file or name (the service looks up whether a stored
+    // event was already recorded: without it, a scan of every import per event)
+    r#"
+CREATE INDEX imports_file ON imports(file, kind);
+"#,
 ];
 
 /// The same migrations for PostgreSQL, one for one: `BIGINT` for integers, identity columns
@@ -358,6 +363,9 @@ CREATE TABLE leases (
     token BIGINT NOT NULL,
     expires_ms BIGINT NOT NULL
 );
+"#,
+    r#"
+CREATE INDEX imports_file ON imports(file, kind);
 "#,
 ];
 

@@ -525,3 +525,54 @@ on_both! {
         assert_eq!(v.entries, before + 100);
     }
 }
+
+on_both! {
+    fn events_in_memory_are_recorded_with_what_runs_inside_their_transaction_or_not_at_all() {
+        let f = Fixture::new(AUTO);
+        let mut p = f.open();
+        let at = d("2025-06-01");
+        p.hris_import(&users_json(f.dir.path()), at, None).unwrap();
+        let c = "CREATE TABLE marks (n BIGINT NOT NULL)";
+        p.state.conn.execute_batch(c).unwrap();
+        let hire = |u: &str| {
+            serde_json::json!({"event": "employee.hired", "user_id": u, "email": format!("{u}@company.com"),
+                "first_name": "N", "last_name": "P", "job_title": "Software Engineer", "department": "Engineering",
+                "employment_type": "FTE", "employment_status": "Active", "start_date": "2025-06-01"})
+            .to_string()
+        };
+        let count = |p: &polc_provision::Provision, sql: &str| -> i64 {
+            p.state.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+        };
+        // two events as JSON lines, one transaction with what `inside` writes
+        let text = format!("{}\n{}\n", hire("a.one"), hire("b.two"));
+        let rep = p
+            .hris_events_text(&text, "serve_events 1..2", at, |tx| {
+                tx.execute("INSERT INTO marks(n) VALUES (2)", [])
+                    .map(|_| ())
+                    .map_err(|e| Error::Bug(e.to_string()))
+            })
+            .unwrap();
+        assert_eq!(rep.events.len(), 2);
+        assert_eq!(count(&p, "SELECT count(*) FROM marks"), 1);
+        assert_eq!(
+            count(&p, "SELECT count(*) FROM imports WHERE file = 'serve_events 1..2' AND kind = 'event'"),
+            1
+        );
+        // `inside` fails: neither the events nor its own write are kept
+        let r = p.hris_events_text(&hire("c.three"), "serve_events 3..3", at, |tx| {
+            tx.execute("INSERT INTO marks(n) VALUES (3)", []).unwrap();
+            Err(Error::Bug("refused".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(count(&p, "SELECT count(*) FROM marks"), 1);
+        assert_eq!(
+            count(&p, "SELECT count(*) FROM directory WHERE user_id = 'c.three'"),
+            0
+        );
+        assert_eq!(
+            count(&p, "SELECT count(*) FROM imports WHERE file = 'serve_events 3..3'"),
+            0
+        );
+        assert!(p.audit_verify(None).unwrap().intact);
+    }
+}

@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use crate::auth::{Access, Auth, Caller};
 use crate::metrics::Metrics;
+use crate::receiver::Delivery;
 use crate::webhook::{self, Secret};
 use crate::worker::{today, Incoming, Job, Start, StoreError, Worker};
 
@@ -35,21 +36,20 @@ pub const DEFAULT_LIMIT: usize = 1 << 20;
 #[derive(Clone)]
 pub struct AppState {
     pub jobs: mpsc::Sender<Job>,
+    /// Verified webhook deliveries, to the receiver (stored there, not on the worker).
+    pub deliveries: mpsc::Sender<Delivery>,
     pub auth: Arc<RwLock<Arc<Auth>>>,
     pub secret: Option<Secret>,
     pub metrics: Arc<Metrics>,
     pub ready: Arc<AtomicBool>,
     pub timeout: Duration,
     access: Arc<HashMap<(Method, &'static str), Access>>,
-    /// A processing of the stored events is queued: deliveries that arrive meanwhile are
-    /// stored and left to it (one run takes every stored event), instead of each queueing
-    /// a run of its own.
-    processing: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(
         jobs: mpsc::Sender<Job>,
+        deliveries: mpsc::Sender<Delivery>,
         auth: Arc<RwLock<Arc<Auth>>>,
         secret: Option<Secret>,
         metrics: Arc<Metrics>,
@@ -61,8 +61,8 @@ impl AppState {
             .map(|r| ((r.method, r.path), r.access))
             .collect();
         AppState {
-            processing: Arc::new(AtomicBool::new(false)),
             jobs,
+            deliveries,
             auth,
             secret,
             metrics,
@@ -514,34 +514,27 @@ async fn hris_events(
     })?;
     let events = parse_delivery(&body, &id, today())
         .map_err(|m| reject(ApiError::new(StatusCode::BAD_REQUEST, "invalid_event", m)))?;
+    // stored (and committed) by the receiver before the answer; processed later
     let (tx, rx) = oneshot::channel();
-    let by = caller.name.clone();
-    let wid = id.clone();
-    send(
-        &st,
-        Box::new(move |w: &mut Worker| {
-            let r = w.store_events(&wid, &events, &by);
-            let _ = tx.send(r);
-        }),
-    )?;
+    let delivery = Delivery {
+        webhook_id: id.clone(),
+        events,
+        by: caller.name.clone(),
+        reply: tx,
+    };
+    match st.deliveries.try_send(delivery) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            st.metrics.queue_full.fetch_add(1, Relaxed);
+            return Err(ApiError::busy("the webhook queue is full: retry later"));
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            return Err(ApiError::busy("the service is stopping: retry"));
+        }
+    }
     let r = rx
         .await
         .map_err(|_| ApiError::busy("the service is stopping: retry"))?;
-    // acknowledged: now applied (or left to wait for its day), by one run for every
-    // delivery stored until it starts (the tick would also find them)
-    if matches!(r, Ok(Some(_))) && !st.processing.swap(true, Relaxed) {
-        let flag = st.processing.clone();
-        let queued = send(
-            &st,
-            Box::new(move |w: &mut Worker| {
-                flag.store(false, Relaxed);
-                w.process();
-            }),
-        );
-        if queued.is_err() {
-            st.processing.store(false, Relaxed);
-        }
-    }
     match r {
         Ok(Some(n)) => Ok((
             StatusCode::ACCEPTED,

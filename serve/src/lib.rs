@@ -4,12 +4,15 @@
 //! web review page ([`web`]), whose handlers send jobs to one
 //! worker thread owning the blocking [`polc_provision::Provision`] through a bounded queue
 //! ([`worker`]); the schedule ([`schedule`]) and the policy watcher send it jobs too.
+//! Webhook deliveries go to the receiver ([`receiver`]), a thread with a connection of its
+//! own that stores them and wakes the worker, which records them in batches.
 //! SIGHUP reloads, SIGTERM stops accepting, lets in-flight requests and the current job
 //! finish, and exits 0; what was stored but not done is done at the next start.
 
 pub mod api;
 pub mod auth;
 pub mod metrics;
+pub mod receiver;
 pub mod replicas;
 pub mod schedule;
 pub mod tls;
@@ -144,8 +147,11 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
     let leases = Arc::new(replicas::Leases::new(std::time::Duration::from_secs(
         project.state.lease_seconds,
     )));
+    let wake = receiver::Wake::new(&jobs_tx);
+    let worker_wake = wake.clone();
     let worker_leases = leases.clone();
     let worker_schedules = schedules.clone();
+    let state_config = project.state.clone();
     let worker_thread = std::thread::Builder::new()
         .name("polc-worker".into())
         .spawn(move || {
@@ -188,12 +194,16 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
                 leases: worker_leases,
                 schedules: worker_schedules,
                 ticks: 0,
+                wake: worker_wake,
+                review_due: None,
+                last_review: None,
             };
             worker.resume();
             worker.mark_ready();
             while let Some(job) = jobs_rx.blocking_recv() {
                 job(&mut worker);
             }
+            worker.finish();
             worker.leases.give_up_all(&worker.p.state);
             info!("worker stopped: the queue is drained");
         })
@@ -204,8 +214,34 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
         .map_err(|_| "the worker stopped while opening the state".to_string())??;
     info!(bundle = %digest, config = %opts.config.display(), "policies loaded");
 
+    // the receiver stores webhooks on a connection of its own (opened once the worker has
+    // migrated the state)
+    // migrated the state), opened on that thread: PostgreSQL's client runs a runtime of
+    // its own, which cannot start inside this one
+    let (deliveries_tx, deliveries_rx) = mpsc::channel(opts.queue.max(1));
+    let receiver_metrics = metrics.clone();
+    let (receiver_tx, receiver_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    std::thread::Builder::new()
+        .name("polc-receiver".into())
+        .spawn(
+            move || match polc_provision::state::State::open_config(&state_config) {
+                Ok(st) => {
+                    let _ = receiver_tx.send(Ok(()));
+                    receiver::run(st, deliveries_rx, receiver_metrics, wake)
+                }
+                Err(e) => {
+                    let _ = receiver_tx.send(Err(e.to_string()));
+                }
+            },
+        )
+        .map_err(|e| format!("cannot start the receiver: {e}"))?;
+    tokio::task::spawn_blocking(move || receiver_rx.recv())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|_| "the receiver stopped while opening the state".to_string())??;
     let state = api::AppState::new(
         jobs_tx.clone(),
+        deliveries_tx,
         auth,
         secret,
         metrics.clone(),

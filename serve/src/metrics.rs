@@ -30,10 +30,14 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn inc(map: &Mutex<BTreeMap<&'static str, u64>>, key: &'static str) {
+        Metrics::add(map, key, 1);
+    }
+
+    pub fn add(map: &Mutex<BTreeMap<&'static str, u64>>, key: &'static str, n: u64) {
         *map.lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(key)
-            .or_default() += 1;
+            .or_default() += n;
     }
 
     pub fn action(&self, status: &str, n: u64) {

@@ -94,30 +94,28 @@ pub async fn midnight(jobs: mpsc::Sender<Job>, stop: watch::Receiver<bool>) {
 }
 
 /// Every [`crate::worker::TICK`]: the worker looks for work other replicas left. A tick
-/// finding the queue full is skipped (the worker is busy anyway).
+/// finding the queue full, or the last tick still queued, is skipped (the worker is busy
+/// anyway: ticks do not fill the queue that requests need).
 pub async fn ticks(jobs: mpsc::Sender<Job>, mut stop: watch::Receiver<bool>) {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     let mut every = tokio::time::interval(crate::worker::TICK);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // one tick waits in the queue at most: a busy worker is not buried under them (they
-    // would fill the queue, and requests would be answered 503)
-    let queued = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let queued = std::sync::Arc::new(AtomicBool::new(false));
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        if queued.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        if queued.swap(true, Relaxed) {
             continue;
         }
-        let flag = queued.clone();
+        let q = queued.clone();
         match jobs.try_send(Box::new(move |w: &mut Worker| {
-            flag.store(false, std::sync::atomic::Ordering::Relaxed);
-            w.tick();
+            q.store(false, Relaxed);
+            w.tick()
         })) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                queued.store(false, std::sync::atomic::Ordering::Relaxed)
-            }
+            Err(mpsc::error::TrySendError::Full(_)) => queued.store(false, Relaxed),
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }

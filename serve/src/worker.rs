@@ -1,6 +1,7 @@
 //! The worker: one thread owns the [`Provision`] (blocking, SQLite) and runs jobs from a
 //! bounded queue, one at a time. The HTTP handlers and the schedule send it closures.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
@@ -55,6 +56,32 @@ pub struct Start<'a> {
 
 pub const TICK: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Stored events recorded in one transaction (and planned once) at most.
+pub const BATCH: usize = 64;
+
+/// The `review` systems' plan covers everyone, so its cost grows with the directory (and
+/// with what waits for review). After a batch of events it is made at once if the last one
+/// took under [`REVIEW_CHEAP`] (a small directory); otherwise once [`REVIEW_SHARE`] times
+/// the last one's duration has passed since it was made (so it takes at most 1/50 of the
+/// worker's time), and at most this long after the last one. The `auto` systems' plan of
+/// each batch's people is applied at once.
+pub const REVIEW_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// See [`REVIEW_EVERY`].
+pub const REVIEW_SHARE: u32 = 50;
+
+/// See [`REVIEW_EVERY`].
+pub const REVIEW_CHEAP: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The `meta` key saying a `review` plan is due (its value: who caused it), so that a
+/// restart after a crash makes it.
+const REVIEW_DUE: &str = "serve.review_due";
+
+/// A `review` plan to make: whose events caused it.
+pub struct ReviewDue {
+    pub by: BTreeSet<String>,
+}
+
 pub struct Worker {
     pub p: Provision,
     pub config: PathBuf,
@@ -68,6 +95,12 @@ pub struct Worker {
     pub schedules: Vec<(&'static str, cron::Schedule)>,
     /// Ticks since the last look for applies orphaned by a lost replica.
     pub ticks: u32,
+    /// Queues the next batch of events.
+    pub wake: crate::receiver::Wake,
+    /// The `review` systems' plan is due.
+    pub review_due: Option<ReviewDue>,
+    /// When the last `review` plan was made, and how long it took.
+    pub last_review: Option<(Instant, std::time::Duration)>,
 }
 
 /// One event of a delivery, parsed.
@@ -128,66 +161,6 @@ impl Worker {
             w.append(Some(&today().to_string()), kind, details)?;
         }
         st(tx.commit(), &path)
-    }
-
-    /// The last effective date recorded for a person (snapshots and events).
-    fn last_effective(&self, user: &str) -> R<Option<String>> {
-        st(
-            self.p.state.conn.query_row(
-                "SELECT max(effective) FROM directory WHERE user_id = ?1",
-                [user],
-                |r| r.get::<_, Option<String>>(0),
-            ),
-            &self.path(),
-        )
-    }
-
-    /// Stores a delivery (committed before it is acknowledged). `Ok(None)`: a redelivery.
-    pub fn store_events(
-        &mut self,
-        webhook_id: &str,
-        events: &[Incoming],
-        by: &str,
-    ) -> Result<Option<usize>, StoreError> {
-        let path = self.path();
-        let seen: i64 = st(
-            self.p.state.conn.query_row(
-                "SELECT count(*) FROM serve_events WHERE webhook_id = ?1",
-                [webhook_id],
-                |r| r.get(0),
-            ),
-            &path,
-        )?;
-        if seen > 0 {
-            self.metrics.events_duplicate.fetch_add(1, Relaxed);
-            return Ok(None);
-        }
-        for e in events {
-            if let Some(last) = self.last_effective(&e.user_id)? {
-                if e.effective.to_string() < last {
-                    return Err(StoreError::OutOfOrder(format!(
-                        "{} for `{}` is effective {}, before what is already applied for that person (effective {last}): events are applied in effective-date order; send a snapshot or an event dated {last} or later",
-                        e.event, e.user_id, e.effective
-                    )));
-                }
-            }
-        }
-        let tx = st(self.p.state.conn.transaction(), &path)?;
-        let now = polc_provision::state::now_text();
-        for (i, e) in events.iter().enumerate() {
-            st(
-                tx.execute(
-                    "INSERT INTO serve_events(webhook_id, idx, event, user_id, effective, body, status, received_at, received_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7, ?8)",
-                    params![webhook_id, i as i64, e.event, e.user_id, e.effective.to_string(), e.body, now, by],
-                ),
-                &path,
-            )?;
-        }
-        st(tx.commit(), &path)?;
-        self.metrics
-            .events_received
-            .fetch_add(events.len() as u64, Relaxed);
-        Ok(Some(events.len()))
     }
 
     fn mark(&self, seq: i64, status: &str, reason: Option<&str>) -> R<()> {
@@ -267,6 +240,7 @@ impl Worker {
         if let Some(actor) = self.take_replan() {
             self.reconcile(&actor);
         }
+        self.review_if_due(false);
     }
 
     /// Applies the stored events that are due, in effective-date order, then plans (on the
@@ -280,22 +254,42 @@ impl Worker {
         let r = self.try_process();
         self.p.fence = None;
         match r {
-            Ok(true) => {}
-            Ok(false) => warn!("the work lease was lost: the events left are another replica's"),
+            Ok(()) => {}
+            Err(Error::LeaseLost(_)) => {
+                warn!("the work lease was lost: the events left are another replica's")
+            }
             Err(e) => error!(error = %e, "processing HRIS events failed"),
         }
     }
 
-    /// `Ok(false)`: stopped, the work lease lost (nothing written after that).
-    fn try_process(&mut self) -> R<bool> {
+    /// Stops at [`Error::LeaseLost`] (nothing written after that).
+    fn try_process(&mut self) -> R<()> {
         let path = self.path();
-        let today = today();
-        let rows: Vec<StoredEvent> = {
+        let today = today().to_string();
+        // events dated later wait for their day
+        let later: Vec<(i64, String, String)> = {
             let mut stmt = st(self.p.state.conn.prepare(
-                "SELECT seq, event, user_id, effective, body, status, received_by FROM serve_events WHERE status IN ('received', 'waiting') ORDER BY effective, seq",
+                "SELECT seq, user_id, effective FROM serve_events WHERE status = 'received' AND effective > ?1 ORDER BY seq",
             ), &path)?;
             let it = st(
-                stmt.query_map([], |r| {
+                stmt.query_map([&today], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))),
+                &path,
+            )?;
+            st(it.collect::<polc_provision::db::DbResult<Vec<_>>>(), &path)?
+        };
+        for (seq, user, effective) in later {
+            self.mark(seq, "waiting", Some("effective later: applied on its day"))?;
+            info!(seq, user = %user, effective = %effective, "event waits for its day");
+        }
+        // the events due, one batch: recorded and marked in one transaction, then planned
+        // and applied once; a full batch leaves the rest to the next job, so that other
+        // jobs (reads, approvals) take their turn in between
+        let rows: Vec<StoredEvent> = {
+            let mut stmt = st(self.p.state.conn.prepare_cached(
+                "SELECT seq, event, user_id, effective, body, status, received_by FROM serve_events WHERE status IN ('received', 'waiting') AND effective <= ?1 ORDER BY effective, seq LIMIT ?2",
+            ), &path)?;
+            let it = st(
+                stmt.query_map(params![today, BATCH as i64], |r| {
                     Ok((
                         r.get(0)?,
                         r.get(1)?,
@@ -310,78 +304,176 @@ impl Worker {
             )?;
             st(it.collect::<polc_provision::db::DbResult<Vec<_>>>(), &path)?
         };
-        let mut applied = 0usize;
-        // who sent the events applied: the plans they cause are theirs (four eyes)
-        let mut senders = std::collections::BTreeSet::new();
-        let inbox = self.inbox();
-        for (seq, event, user, effective, body, status, by) in rows {
-            if effective > today.to_string() {
-                if status != "waiting" {
-                    self.mark(seq, "waiting", Some("effective later: applied on its day"))?;
-                    info!(seq, user = %user, effective = %effective, "event waits for its day");
-                }
-                continue;
-            }
-            let file = inbox.join(format!("event-{seq}.json"));
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let full = rows.len() == BATCH;
+        let (by, people) = self.record_batch(rows)?;
+        if !people.is_empty() {
+            self.reconcile_events(&by, &people);
+        }
+        if full {
+            self.wake.wake();
+        }
+        Ok(())
+    }
+
+    /// Records a batch of due events in the directory, in order: each sender's run of
+    /// events in one transaction (the audit names the sender). The senders of what was
+    /// recorded, joined by `, ` (the plan they cause is theirs: four eyes), and the people
+    /// it was recorded for.
+    fn record_batch(&mut self, rows: Vec<StoredEvent>) -> R<(String, BTreeSet<String>)> {
+        let path = self.path();
+        let mut senders = BTreeSet::new();
+        let mut people = BTreeSet::new();
+        let mut run: Vec<StoredEvent> = Vec::new();
+        for row in rows {
+            let (seq, event, user, effective, ..) = &row;
+            // recorded by a version that wrote each event to a file, before a crash, not
+            // yet marked: its import row says so
+            let file = self.inbox().join(format!("event-{seq}.json"));
             let shown = file
                 .strip_prefix(&self.p.project.root)
                 .unwrap_or(&file)
                 .display()
                 .to_string();
-            // recorded before a crash, not yet marked: the import row says so (same tx)
             let done: i64 = st(
                 self.p.state.conn.query_row(
-                    "SELECT count(*) FROM imports WHERE kind = 'event' AND file = ?1",
+                    "SELECT count(*) FROM imports WHERE file = ?1 AND kind = 'event'",
                     [&shown],
                     |r| r.get(0),
                 ),
                 &path,
             )?;
             if done > 0 {
-                self.mark(seq, "processed", None)?;
-                applied += 1;
-                senders.insert(by);
+                self.mark(*seq, "processed", None)?;
+                senders.insert(row.6.clone());
+                people.insert(user.clone());
                 continue;
             }
-            if let Some(last) = self.last_effective(&user)? {
-                if effective < last {
-                    let reason = format!("{event} for `{user}` is effective {effective}, before what is already applied (effective {last}): not applied out of order");
-                    warn!(seq, user = %user, "{reason}");
-                    self.mark(seq, "rejected", Some(&reason))?;
-                    self.audit(SERVICE, "event_rejected", json!({"seq": seq, "user_id": user, "effective": effective, "reason": reason}))?;
-                    Metrics::inc(&self.metrics.events_processed, "rejected");
-                    continue;
-                }
+            // dated before what is recorded for that person (the batch is in date order:
+            // only what was recorded before it counts)
+            let last = st(
+                crate::receiver::last_effective(&self.p.state.conn, user),
+                &path,
+            )?;
+            if let Some(last) = last.filter(|l| effective < l) {
+                let reason = format!("{event} for `{user}` is effective {effective}, before what is already applied (effective {last}): not applied out of order");
+                warn!(seq, user = %user, "{reason}");
+                self.mark(*seq, "rejected", Some(&reason))?;
+                self.audit(
+                    SERVICE,
+                    "event_rejected",
+                    json!({"seq": seq, "user_id": user, "effective": effective, "reason": reason}),
+                )?;
+                Metrics::inc(&self.metrics.events_processed, "rejected");
+                continue;
             }
-            std::fs::create_dir_all(&inbox)
-                .and_then(|()| std::fs::write(&file, body.as_bytes()))
-                .map_err(|e| Error::Input(format!("{}: cannot write: {e}", file.display())))?;
-            let actor = std::mem::replace(&mut self.p.actor, by.clone());
-            let r = self.p.hris_event(&file, today);
-            self.p.actor = actor;
-            let _ = std::fs::remove_file(&file);
-            match r {
-                Ok(rep) => {
-                    self.mark(seq, "processed", None)?;
-                    Metrics::inc(&self.metrics.events_processed, "processed");
-                    applied += 1;
-                    senders.insert(by);
-                    info!(seq, user = %user, event = %event, derived = rep.events.len(), "event applied to the directory");
+            if run.last().is_some_and(|r| r.6 != row.6) {
+                if self.record_run(&run)? > 0 {
+                    senders.insert(run[0].6.clone());
+                    people.extend(run.iter().map(|r| r.2.clone()));
                 }
-                Err(Error::LeaseLost(_)) => return Ok(false),
+                run.clear();
+            }
+            run.push(row);
+        }
+        if !run.is_empty() && self.record_run(&run)? > 0 {
+            senders.insert(run[0].6.clone());
+            people.extend(run.iter().map(|r| r.2.clone()));
+        }
+        Ok((senders.into_iter().collect::<Vec<_>>().join(", "), people))
+    }
+
+    /// One sender's events, in one transaction; when that fails, each on its own (an
+    /// event that does not record is marked failed). How many were recorded.
+    fn record_run(&mut self, run: &[StoredEvent]) -> R<usize> {
+        let today = today();
+        let actor = std::mem::replace(&mut self.p.actor, run[0].6.clone());
+        let r = if run.len() == 1 {
+            self.record_one(&run[0], today)
+        } else {
+            match self.record(run, today) {
+                Ok(n) => Ok(n),
+                Err(e @ Error::LeaseLost(_)) => Err(e),
                 Err(e) => {
-                    let reason = e.to_string();
-                    warn!(seq, user = %user, error = %reason, "event failed");
-                    self.mark(seq, "failed", Some(&reason))?;
-                    Metrics::inc(&self.metrics.events_processed, "failed");
+                    warn!(error = %e, events = run.len(), "a batch of events failed: recording them one by one");
+                    let mut n = 0;
+                    let mut r = Ok(());
+                    for row in run {
+                        match self.record_one(row, today) {
+                            Ok(k) => n += k,
+                            Err(e) => {
+                                r = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    r.map(|()| n)
                 }
             }
+        };
+        self.p.actor = actor;
+        r
+    }
+
+    /// One event of a failed batch, alone: recorded, or marked failed. How many recorded.
+    fn record_one(&mut self, row: &StoredEvent, today: NaiveDate) -> R<usize> {
+        match self.record(std::slice::from_ref(row), today) {
+            Ok(n) => Ok(n),
+            Err(e @ Error::LeaseLost(_)) => Err(e),
+            Err(e) => {
+                let (seq, _, user, ..) = row;
+                let reason = e.to_string();
+                warn!(seq, user = %user, error = %reason, "event failed");
+                self.mark(*seq, "failed", Some(&reason))?;
+                Metrics::inc(&self.metrics.events_processed, "failed");
+                Ok(0)
+            }
         }
-        if applied > 0 {
-            let by = senders.into_iter().collect::<Vec<_>>().join(", ");
-            self.reconcile(if by.is_empty() { SERVICE } else { &by });
+    }
+
+    /// Records events in the directory and marks them processed, in one transaction.
+    fn record(&mut self, rows: &[StoredEvent], today: NaiveDate) -> R<usize> {
+        let first = rows[0].0;
+        let last = rows[rows.len() - 1].0;
+        let name = if first == last {
+            format!("serve_events {first}")
+        } else {
+            format!("serve_events {first}..{last}")
+        };
+        let mut text = String::new();
+        for r in rows {
+            text.push_str(&r.4);
+            text.push('\n');
         }
-        Ok(true)
+        let path = self.path();
+        let now = polc_provision::state::now_text();
+        let rep = self.p.hris_events_text(&text, &name, today, |tx| {
+            for r in rows {
+                st(
+                    tx.prepare_cached(
+                        "UPDATE serve_events SET status = 'processed', reason = NULL, processed_at = ?2 WHERE seq = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![r.0, now])),
+                    &path,
+                )?;
+            }
+            Ok(())
+        })?;
+        Metrics::add(
+            &self.metrics.events_processed,
+            "processed",
+            rows.len() as u64,
+        );
+        info!(
+            events = rows.len(),
+            first,
+            last,
+            derived = rep.events.len(),
+            "events applied to the directory"
+        );
+        Ok(rows.len())
     }
 
     /// Pulls every system, then plans as [`Worker::reconcile`] does: what the pull found
@@ -520,65 +612,161 @@ impl Worker {
 
     fn try_reconcile(&mut self, actor: &str) -> R<()> {
         self.ensure_pulled()?;
-        let today = today();
-        let full = self.p.project.clone();
-        let has = |m: Mode| full.systems.values().any(|s| s.mode == m);
-        if has(Mode::Auto) {
-            let r = self.plan_only(&full, Mode::Review, today, actor);
-            match r {
-                Ok(plan) if plan.summary.actions > 0 => {
-                    let mut opts = ApplyOptions::new(Approval::AutoApprove, today);
-                    opts.as_name = Some(SERVICE.into());
-                    let start = Start {
-                        by: SERVICE,
-                        digest: &plan.digest,
-                    };
-                    // (the outcome is logged and recorded by run_apply, but for an apply
-                    // that could not start)
-                    if let Err(e) = self.run_apply(&plan.id, "auto", opts, Some(start)) {
-                        warn!(plan = %plan.id, error = %e, "the auto plan was not applied");
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "planning the auto systems failed"),
+        self.auto(actor, None)?;
+        self.review_due = None;
+        self.review(actor)?;
+        let _ = st(
+            self.p
+                .state
+                .conn
+                .execute("DELETE FROM meta WHERE key = ?1", [REVIEW_DUE]),
+            &self.path(),
+        );
+        Ok(())
+    }
+
+    /// After a batch of events: the plan of the people they recorded (`people`) is applied
+    /// in the `auto` systems at once; the `review` systems' plan is due (made by
+    /// [`Worker::review_if_due`], see [`REVIEW_EVERY`]).
+    pub fn reconcile_events(&mut self, actor: &str, people: &BTreeSet<String>) {
+        let r = self
+            .ensure_pulled()
+            .and_then(|()| self.auto(actor, Some(people)));
+        if let Err(e) = r {
+            warn!(error = %e, "reconcile stopped");
+        }
+        if !self
+            .p
+            .project
+            .systems
+            .values()
+            .any(|s| s.mode == Mode::Review)
+        {
+            return;
+        }
+        let due = self.review_due.get_or_insert_with(|| ReviewDue {
+            by: BTreeSet::new(),
+        });
+        let fresh = due.by.is_empty();
+        due.by.extend(actor.split(", ").map(str::to_string));
+        if fresh {
+            // a restart after a crash makes it then
+            let by = due.by.iter().cloned().collect::<Vec<_>>().join(", ");
+            if let Err(e) = polc_provision::state::State::set_meta(
+                &self.p.state.conn,
+                &self.path(),
+                REVIEW_DUE,
+                &by,
+            ) {
+                warn!(error = %e, "cannot record that a review plan is due");
             }
         }
-        if has(Mode::Review) {
-            let plan = self.plan_only(&full, Mode::Auto, today, actor)?;
-            if plan.summary.actions > 0 {
-                let path = self.path();
-                let known: Option<String> = st(
+        self.review_if_due(false);
+    }
+
+    /// Makes the `review` systems' plan if it is due and the last one is old enough (see
+    /// [`REVIEW_EVERY`]), or `now`. The worker's ticks call it, so a plan held back is made
+    /// once its time comes, whether events still come or not.
+    pub fn review_if_due(&mut self, now: bool) {
+        if self.review_due.is_none() {
+            return;
+        }
+        let ready = self.last_review.is_none_or(|(at, took)| {
+            took < REVIEW_CHEAP || at.elapsed() >= (took * REVIEW_SHARE).min(REVIEW_EVERY)
+        });
+        if !(now || ready) {
+            return;
+        }
+        let Some(due) = &self.review_due else {
+            return;
+        };
+        let by = due.by.iter().cloned().collect::<Vec<_>>().join(", ");
+        self.review_due = None;
+        match self.review(&by) {
+            Ok(()) => {
+                let _ = st(
                     self.p
                         .state
                         .conn
-                        .query_row(
-                            "SELECT status FROM serve_plans WHERE plan_id = ?1",
-                            [&plan.id],
-                            |r| r.get(0),
-                        )
-                        .optional(),
-                    &path,
-                )?;
-                if known.is_none() {
-                    self.set_plan(
-                        &plan.id,
-                        "review",
-                        "pending",
-                        None,
-                        Some(&plan.digest),
-                        None,
-                    )?;
-                    self.metrics.plans_queued.fetch_add(1, Relaxed);
-                    info!(plan = %plan.id, actions = plan.summary.actions, "plan queued for review");
-                }
-                st(
-                    self.p.state.conn.execute(
-                        "UPDATE serve_plans SET status = 'superseded', reason = ?2, updated_at = ?3 WHERE kind = 'review' AND status = 'pending' AND plan_id != ?1",
-                        params![plan.id, format!("superseded by {}", plan.id), polc_provision::state::now_text()],
-                    ),
-                    &path,
-                )?;
+                        .execute("DELETE FROM meta WHERE key = ?1", [REVIEW_DUE]),
+                    &self.path(),
+                );
             }
+            Err(e) => warn!(error = %e, "planning the review systems failed"),
+        }
+    }
+
+    /// The `auto` systems' plan (of `people`, or of everyone), applied under the guards.
+    fn auto(&mut self, actor: &str, people: Option<&BTreeSet<String>>) -> R<()> {
+        let today = today();
+        let full = self.p.project.clone();
+        if !full.systems.values().any(|s| s.mode == Mode::Auto) {
+            return Ok(());
+        }
+        match self.plan_only(&full, Mode::Review, today, actor, people) {
+            Ok(plan) if plan.summary.actions > 0 => {
+                let mut opts = ApplyOptions::new(Approval::AutoApprove, today);
+                opts.as_name = Some(SERVICE.into());
+                let start = Start {
+                    by: SERVICE,
+                    digest: &plan.digest,
+                };
+                // (the outcome is logged and recorded by run_apply, but for an apply that
+                // could not start)
+                if let Err(e) = self.run_apply(&plan.id, "auto", opts, Some(start)) {
+                    warn!(plan = %plan.id, error = %e, "the auto plan was not applied");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "planning the auto systems failed"),
+        }
+        Ok(())
+    }
+
+    /// The `review` systems' plan of everyone, queued (older pending ones superseded).
+    fn review(&mut self, actor: &str) -> R<()> {
+        let today = today();
+        let full = self.p.project.clone();
+        if !full.systems.values().any(|s| s.mode == Mode::Review) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let plan = self.plan_only(&full, Mode::Auto, today, actor, None);
+        self.last_review = Some((Instant::now(), started.elapsed()));
+        let plan = plan?;
+        if plan.summary.actions > 0 {
+            let path = self.path();
+            let known: Option<String> = st(
+                self.p
+                    .state
+                    .conn
+                    .query_row(
+                        "SELECT status FROM serve_plans WHERE plan_id = ?1",
+                        [&plan.id],
+                        |r| r.get(0),
+                    )
+                    .optional(),
+                &path,
+            )?;
+            if known.is_none() {
+                self.set_plan(
+                    &plan.id,
+                    "review",
+                    "pending",
+                    None,
+                    Some(&plan.digest),
+                    None,
+                )?;
+                self.metrics.plans_queued.fetch_add(1, Relaxed);
+                info!(plan = %plan.id, actions = plan.summary.actions, "plan queued for review");
+            }
+            st(
+                self.p.state.conn.execute(
+                    "UPDATE serve_plans SET status = 'superseded', reason = ?2, updated_at = ?3 WHERE kind = 'review' AND status = 'pending' AND plan_id != ?1",
+                    params![plan.id, format!("superseded by {}", plan.id), polc_provision::state::now_text()],
+                ),
+                &path,
+            )?;
         }
         Ok(())
     }
@@ -590,6 +778,7 @@ impl Worker {
         without: Mode,
         at: NaiveDate,
         actor: &str,
+        people: Option<&BTreeSet<String>>,
     ) -> R<polc_provision::Plan> {
         let mut part = full.clone();
         for s in part.systems.values_mut() {
@@ -599,7 +788,10 @@ impl Worker {
         }
         self.p.project = part;
         let old = std::mem::replace(&mut self.p.actor, actor.to_string());
-        let r = self.p.plan(at);
+        let r = match people {
+            None => self.p.plan(at),
+            Some(people) => self.p.plan_for(at, people),
+        };
         self.p.actor = old;
         self.p.project = full.clone();
         r
@@ -711,6 +903,22 @@ impl Worker {
     pub fn resume(&mut self) {
         self.resume_orphans();
         self.process();
+        // a review plan was due when the last run stopped
+        if let Ok(Some(by)) = self.p.state.meta(REVIEW_DUE) {
+            if self.holds_work() {
+                self.review_due = Some(ReviewDue {
+                    by: by.split(", ").map(str::to_string).collect(),
+                });
+                self.review_if_due(true);
+            }
+        }
+    }
+
+    /// At a clean stop: the review plan due is made now.
+    pub fn finish(&mut self) {
+        if self.review_due.is_some() && self.holds_work() {
+            self.review_if_due(true);
+        }
     }
 
     /// Carries on the applies left `applying` whose lease is free: this replica's own

@@ -445,6 +445,95 @@ fn a_hire_by_webhook_is_provisioned_in_auto_and_approved_through_the_api_in_revi
     assert_eq!(s.term().code(), Some(0));
 }
 
+/// Deliveries sent back to back are stored at once and processed in batches: each event
+/// once, each person's in order; the plan after them covers the people they recorded
+/// (applied in `auto`), and the `review` plan of everyone is queued once they stop.
+#[test]
+fn deliveries_back_to_back_are_processed_once_each_in_order_per_person() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    let day = today().to_string();
+    let moved = |id: &str, from: &str, to: &str| {
+        json!({"event": "employee.updated", "user_id": id, "effective_date": day,
+            "changes": {"department": {"old": from, "new": to}}})
+    };
+    let mut sent = vec![
+        hire("mover.one", "Engineering", today()),
+        moved("mover.one", "Engineering", "Sales"),
+        moved("mover.one", "Sales", "Engineering"),
+    ];
+    sent.extend((0..30).map(|i| hire(&format!("burst.{i:02}"), "Engineering", today())));
+    let answers: Vec<u16> = sent
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            s.webhook(&format!("msg_burst_{i}"), &e.to_string(), now(), SECRET)
+                .0
+        })
+        .collect();
+    assert!(answers.iter().all(|a| *a == 202), "{answers:?}");
+    s.wait_for("every event processed", || {
+        s.metric("polc_events_processed_total{outcome=\"processed\"}") == Some(sent.len() as f64)
+    });
+    s.wait_for("every hire in github", || {
+        (0..30).all(|i| holds(dir.path(), "github", &format!("burst.{i:02}")) > 0)
+    });
+    let audit = s.audit();
+    let events: Vec<&Value> = audit
+        .iter()
+        .filter(|e| e["kind"] == "event" && e["details"]["user_id"] == "mover.one")
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["details"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["joiner", "mover", "mover"], "{events:?}");
+    for i in 0..30 {
+        let n = audit
+            .iter()
+            .filter(|e| e["kind"] == "event" && e["details"]["user_id"] == format!("burst.{i:02}"))
+            .count();
+        assert_eq!(n, 1, "burst.{i:02}");
+    }
+    let (_, u) = s.get("/v1/users/mover.one", "viewer");
+    assert_eq!(u["record"]["department"], "Engineering", "{u}");
+    assert!(holds(dir.path(), "github", "mover.one") > 0);
+    // the auto plans after events are plans of the people the events recorded
+    let (_, plans) = s.get("/v1/plans", "viewer");
+    let auto: Vec<&Value> = plans["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "auto")
+        .collect();
+    assert!(!auto.is_empty(), "{plans}");
+    for p in &auto[..auto.len() - 1] {
+        let (_, v) = s.get(
+            &format!("/v1/plans/{}", p["id"].as_str().unwrap()),
+            "viewer",
+        );
+        assert!(v["plan"]["scope"].is_array(), "{v}");
+    }
+    // the review plan of everyone, once the events stopped
+    s.wait_for("a pending review plan with every hire", || {
+        pending(&s).iter().any(|p| {
+            let (_, v) = s.get(
+                &format!("/v1/plans/{}", p["id"].as_str().unwrap()),
+                "viewer",
+            );
+            let actions = v["plan"]["actions"].as_array().unwrap();
+            (0..30).all(|i| {
+                actions
+                    .iter()
+                    .any(|a| a["system"] == "gitlab" && a["user_id"] == format!("burst.{i:02}"))
+            })
+        })
+    });
+    assert_eq!(pending(&s).len(), 1);
+    assert_eq!(s.term().code(), Some(0));
+}
+
 #[test]
 fn webhook_signatures_timestamps_replays_and_order() {
     let dir = project();
@@ -497,8 +586,9 @@ fn webhook_signatures_timestamps_replays_and_order() {
     );
     assert_eq!(st, 400);
     // valid; several signatures, one good
-    let good = sign(SECRET, "msg_1", now(), &body);
-    let (st, v) = s.webhook_raw("msg_1", now(), &format!("v1,Zm9vYmFy {good}"), &body);
+    let ts = now();
+    let good = sign(SECRET, "msg_1", ts, &body);
+    let (st, v) = s.webhook_raw("msg_1", ts, &format!("v1,Zm9vYmFy {good}"), &body);
     assert_eq!(st, 202, "{v}");
     // replayed: acknowledged, not processed again
     let (st, v) = s.webhook("msg_1", &body, now(), SECRET);
