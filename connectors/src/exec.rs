@@ -249,9 +249,11 @@ impl ExecConnector {
         let running = self.start()?;
         running.clear_stderr();
         let written = match running.stdin.as_mut() {
-            Some(stdin) => stdin
-                .write_all(line.as_bytes())
-                .and_then(|()| stdin.flush()),
+            Some(stdin) => without_sigpipe(|| {
+                stdin
+                    .write_all(line.as_bytes())
+                    .and_then(|()| stdin.flush())
+            }),
             None => Err(std::io::Error::other("stdin closed")),
         };
         if let Err(e) = written {
@@ -524,4 +526,43 @@ impl Connector for ExecConnector {
             .map(|a| a.active);
         Ok(ReadBack { levels, active })
     }
+}
+
+/// Runs `write` with SIGPIPE blocked on this thread, so that writing to a program that has
+/// exited is an error (`EPIPE`: the call fails and is retried) rather than a signal that ends
+/// polc, whatever the process does with SIGPIPE (the `polc` binary restores its default so
+/// that `polc … | head` ends quietly). A SIGPIPE the write raised is taken from the thread
+/// before the mask is restored.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn without_sigpipe<T>(write: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    // SAFETY: the sets are plain data initialised by sigemptyset before use; the calls only
+    // change this thread's signal mask and take a SIGPIPE pending on it (sigwait returns at
+    // once: it is called only when the signal is pending).
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let pending = || {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigpending(&mut set);
+            libc::sigismember(&set, libc::SIGPIPE) == 1
+        };
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let before = pending();
+        let r = write();
+        if !before && pending() {
+            let mut sig = 0;
+            libc::sigwait(&pipe, &mut sig);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        r
+    }
+}
+
+#[cfg(not(unix))]
+fn without_sigpipe<T>(write: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    write()
 }

@@ -945,30 +945,45 @@ impl Provision {
                     items.push((person, r.change.clone()));
                     to_send.push(r);
                 }
-                let results = if items.is_empty() {
-                    Vec::new()
-                } else {
-                    conn.apply_batch(&items)
-                };
-                for _ in &results {
+                // a file takes the batch in one write; the other systems are called one
+                // change at a time, so that once the wrapper quarantines the system nothing
+                // more is sent (`None`: not sent, left pending)
+                let results: Vec<Option<std::result::Result<_, ConnectorError>>> =
+                    if items.is_empty() {
+                        Vec::new()
+                    } else if by_listing {
+                        conn.apply_batch(&items).into_iter().map(Some).collect()
+                    } else {
+                        items
+                            .iter()
+                            .map(|(person, change)| {
+                                (!conn.is_quarantined()).then(|| conn.apply(person, change))
+                            })
+                            .collect()
+                    };
+                for _ in results.iter().flatten() {
                     fp.sent();
                 }
                 // confirm: a file is read once for the whole batch; anything it does not
                 // show yet (and every other system's change) is read back until it shows
-                let listed: Option<Listed> = if by_listing && results.iter().any(|r| r.is_ok()) {
-                    conn.list().ok().map(|l| {
-                        let mut m: Listed = HashMap::new();
-                        for h in l.holdings {
-                            m.entry((h.user_id, h.grant)).or_default().push(h.level);
-                        }
-                        m
-                    })
-                } else {
-                    None
-                };
+                let listed: Option<Listed> =
+                    if by_listing && results.iter().any(|r| matches!(r, Some(Ok(_)))) {
+                        conn.list().ok().map(|l| {
+                            let mut m: Listed = HashMap::new();
+                            for h in l.holdings {
+                                m.entry((h.user_id, h.grant)).or_default().push(h.level);
+                            }
+                            m
+                        })
+                    } else {
+                        None
+                    };
                 for ((r, (person, change)), res) in to_send.iter().zip(&items).zip(results) {
                     let o = match res {
-                        Ok(_)
+                        None => Outcome::not_sent(format!(
+                            "not sent: `{system}` was quarantined during this apply: `polc pull --system {system}` releases it once it answers"
+                        )),
+                        Some(Ok(_))
                             if listed.as_ref().is_some_and(|m| {
                                 change.is_shown_by(&ReadBack {
                                     levels: change
@@ -989,7 +1004,7 @@ impl Provision {
                                 effect: true,
                             }
                         }
-                        Ok(_) => match conn.confirm(person, change) {
+                        Some(Ok(_)) => match conn.confirm(person, change) {
                             Ok(_) => Outcome {
                                 status: "done",
                                 tries: 0,
@@ -1006,10 +1021,10 @@ impl Provision {
                                 effect: false,
                             },
                         },
-                        Err(e @ ConnectorError::Quarantined { .. }) => {
+                        Some(Err(e @ ConnectorError::Quarantined { .. })) => {
                             Outcome::unconfirmed(e.to_string())
                         }
-                        Err(e) => Outcome {
+                        Some(Err(e)) => Outcome {
                             status: "failed",
                             tries: 0,
                             error: Some(e.to_string()),

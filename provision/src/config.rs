@@ -148,6 +148,9 @@ impl Default for Guard {
 pub struct Rollout {
     /// `None`: every policy is provisioned.
     pub policies: Option<Vec<String>>,
+    /// Where `policies` is written, for messages: 1-based line and column.
+    #[serde(skip)]
+    pub at: Option<(usize, usize)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -587,17 +590,18 @@ impl Project {
             }
         }
 
-        let rollout = Rollout {
-            policies: match raw.rollout.and_then(|r| r.policies) {
-                Some(p) if p.get_ref().is_empty() => {
-                    return Err(cx.err(
-                        Some(p.span()),
-                        "[rollout] `policies` is empty: name at least one policy, or remove the key to provision every policy",
-                    ))
-                }
-                Some(p) => Some(p.into_inner()),
-                None => None,
+        let rollout = match raw.rollout.and_then(|r| r.policies) {
+            Some(p) if p.get_ref().is_empty() => {
+                return Err(cx.err(
+                    Some(p.span()),
+                    "[rollout] `policies` is empty: name at least one policy, or remove the key to provision every policy",
+                ))
+            }
+            Some(p) => Rollout {
+                at: Some(line_col(text, p.span().start)),
+                policies: Some(p.into_inner()),
             },
+            None => Rollout::default(),
         };
 
         let mut systems = BTreeMap::new();
@@ -780,6 +784,28 @@ impl Project {
             file: self.file.clone(),
             at: self.systems.get(name).map(|s| s.at),
             message,
+        }
+    }
+
+    /// The error for a `[rollout] policies` name that is no policy of the bundle (whose
+    /// policies and templates are `known`).
+    pub(crate) fn rollout_error(&self, name: &str, known: &[&str]) -> Error {
+        const SHOWN: usize = 20;
+        let mut list: Vec<String> = known
+            .iter()
+            .take(SHOWN)
+            .map(|n| format!("\"{n}\""))
+            .collect();
+        if known.len() > SHOWN {
+            list.push(format!("… {} more", known.len() - SHOWN));
+        }
+        Error::Config {
+            file: self.file.clone(),
+            at: self.rollout.at,
+            message: format!(
+                "[rollout] `policies` names \"{name}\", which is no policy of the bundle: fix the name or remove it (the policies are {})",
+                list.join(", ")
+            ),
         }
     }
 

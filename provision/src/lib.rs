@@ -220,6 +220,7 @@ impl Provision {
             }
         };
         self.check_systems(&loaded.bundle)?;
+        self.check_rollout(&loaded.bundle)?;
         if self.state.meta("bundle")?.as_deref() != Some(loaded.digest.as_str()) {
             let tx = self.tx()?;
             let mut w = audit::Writer::new(&tx, &self.state.path, &self.actor)?;
@@ -253,6 +254,20 @@ impl Provision {
             }
         }
         Ok(())
+    }
+
+    /// Every name of `[rollout] policies` must be a policy (or template) of the bundle.
+    fn check_rollout(&self, b: &ir::Bundle) -> Result<()> {
+        let Some(names) = &self.project.rollout.policies else {
+            return Ok(());
+        };
+        match names.iter().find(|n| b.policy_id(n).is_none()) {
+            None => Ok(()),
+            Some(n) => {
+                let known: Vec<&str> = b.policies.iter().map(|p| p.name.as_str()).collect();
+                Err(self.project.rollout_error(n, &known))
+            }
+        }
     }
 
     pub(crate) fn tx(&self) -> Result<crate::db::Tx<'_>> {

@@ -426,12 +426,9 @@ impl Provision {
             .collect();
 
         let rollout = match &project.rollout.policies {
-            Some(names) => Some(rollout_closure(&bundle, names).map_err(|n| Error::Config {
-                file: project.file.clone(),
-                at: None,
-                message: format!(
-                    "[rollout] `policies` names \"{n}\", which is no policy of the bundle"
-                ),
+            Some(names) => Some(rollout_closure(&bundle, names).map_err(|n| {
+                let known: Vec<&str> = bundle.policies.iter().map(|p| p.name.as_str()).collect();
+                project.rollout_error(&n, &known)
             })?),
             None => None,
         };
@@ -664,6 +661,8 @@ impl Provision {
             }
             let mut desired: Vec<Vec<Desired>> =
                 (0..provisioned.len()).map(|_| Vec::new()).collect();
+            // what policies outside the rollout grant: neither granted nor revoked
+            let mut outside: Vec<Vec<EntId>> = (0..provisioned.len()).map(|_| Vec::new()).collect();
             if gone == Gone::No {
                 for g in &ev.grants {
                     let Some(si) = sys_index[eplan.ents[g.ent as usize].system as usize] else {
@@ -682,6 +681,7 @@ impl Provision {
                         .map(|s| eplan.source_text(s))
                         .collect();
                     if sources.is_empty() {
+                        outside[si].push(g.ent);
                         continue;
                     }
                     desired[si].push(Desired {
@@ -739,6 +739,7 @@ impl Provision {
                     },
                     &rec.id,
                     &desired[si],
+                    &outside[si],
                     obs,
                     gone,
                     false,
@@ -780,6 +781,7 @@ impl Provision {
                         suspect,
                     },
                     u,
+                    &[],
                     &[],
                     o,
                     Gone::No,
@@ -1011,11 +1013,13 @@ fn level_name(ep: &EvalPlan, ent: EntId, level: Option<u8>) -> Option<String> {
     ep.level_name(ent, level).map(str::to_string)
 }
 
-/// The actions for one person in one system.
+/// The actions for one person in one system. `outside`: what policies outside the
+/// `[rollout]` grant the person, left alone when held.
 fn diff_user(
     cx: &mut DiffCx<'_, '_>,
     user: &str,
     desired: &[Desired],
+    outside: &[EntId],
     obs: &Observed,
     gone: Gone,
     orphan: bool,
@@ -1105,7 +1109,7 @@ fn diff_user(
             *cx.managed_entries += 1;
         }
         if h.ent
-            .is_some_and(|(e, _)| desired.iter().any(|d| d.ent == e))
+            .is_some_and(|(e, _)| desired.iter().any(|d| d.ent == e) || outside.contains(&e))
         {
             continue;
         }

@@ -326,3 +326,106 @@ fn a_second_process_says_who_holds_the_lock_or_waits() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!held(dir).is_empty());
 }
+
+/// An `exec` system whose program fails every call once a `down` file exists; it counts
+/// its starts in `starts`. Imported, pulled (while it answers), planned to plan.json.
+fn exec_planned() -> (tempfile::TempDir, Value) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["init", "."]);
+    let script = dir.join("gitlab.sh");
+    let store = concat!(root!(), "/examples/connectors/json-store.py");
+    std::fs::write(
+        &script,
+        format!(
+            "echo start >> '{d}/starts'\n\
+             if [ -e '{d}/down' ]; then echo 'gitlab is down for maintenance' >&2; exit 3; fi\n\
+             exec python3 '{store}' '{d}/store.json'\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(dir.join("polc.toml")).unwrap();
+    let file_system = "connector = \"file\"\npath = \"systems/gitlab.json\"\n";
+    assert!(toml.contains(file_system), "{toml}");
+    let exec_system = format!(
+        "connector = \"exec\"\ncommand = [\"sh\", \"{}\"]\nmax_attempts = 1\nquarantine_after = 2\ntimeout_seconds = 10\nread_back_seconds = 5\n",
+        script.display()
+    );
+    std::fs::write(
+        dir.join("polc.toml"),
+        toml.replacen(file_system, &exec_system, 1),
+    )
+    .unwrap();
+    ok(dir, &["hris", "import", "--at", AT]);
+    let out = ok(dir, &["pull", "--format", "json"]);
+    assert_eq!(json(&out)["systems"][0]["entries"], 0, "{out}");
+    ok(dir, &["plan", "--at", AT, "-o", "plan.json"]);
+    let plan = json(&std::fs::read_to_string(dir.join("plan.json")).unwrap());
+    assert!(plan["actions"].as_array().unwrap().len() >= 5, "{plan}");
+    (tmp, plan)
+}
+
+fn starts(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("starts"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn an_exec_system_that_keeps_failing_is_quarantined_skipped_and_released_by_a_pull() {
+    let (tmp, plan) = exec_planned();
+    let dir = tmp.path();
+    let digest = plan["digest"].as_str().unwrap();
+    let n = plan["actions"].as_array().unwrap().len();
+    let apply = ["apply", "plan.json", "--approve", digest, "--at", AT];
+    std::fs::write(dir.join("down"), "").unwrap();
+
+    // quarantine_after = 2 failed calls in a row: the rest of the plan is not sent
+    let before = starts(dir);
+    let (code, out, err) = run(dir, &apply);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("quarantined"), "apply says so: {out}\n{err}");
+    assert_eq!(starts(dir) - before, 2, "two calls, then none: {out}");
+    let status = ok(dir, &["status", "--at", AT]);
+    assert!(status.contains("QUARANTINED gitlab"), "{status}");
+    let st = json(&ok(dir, &["status", "--at", AT, "--format", "json"]));
+    assert_eq!(st["quarantined"][0]["system"], "gitlab", "{st}");
+
+    // later applies skip it: the program is not even started, the actions wait
+    let before = starts(dir);
+    let (code, out, err) = run(dir, &[&apply[..], &["--format", "json"]].concat());
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(starts(dir), before, "a quarantined system is not called");
+    let rep = json(&out);
+    assert_eq!(rep["summary"]["done"], 0, "{out}");
+    assert_eq!(rep["summary"]["pending"], n, "every action waits: {out}");
+    assert!(
+        rep["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["error"].as_str().unwrap_or("").contains("quarantined")),
+        "{out}"
+    );
+
+    // a pull of the system alone that fails does not release it
+    let (code, _, err) = run(dir, &["pull", "--system", "gitlab"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(ok(dir, &["status", "--at", AT]).contains("QUARANTINED gitlab"));
+
+    // the documented release: the system answers again and `pull --system` succeeds
+    std::fs::remove_file(dir.join("down")).unwrap();
+    let out = ok(dir, &["pull", "--system", "gitlab"]);
+    assert!(out.contains("released from quarantine"), "{out}");
+    let status = ok(dir, &["status", "--at", AT]);
+    assert!(!status.contains("QUARANTINED"), "{status}");
+
+    // and the same apply then finishes the plan
+    let (code, out, err) = run(dir, &[&apply[..], &["--format", "json"]].concat());
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)["summary"]["done"], n, "{out}");
+    let store = json(&std::fs::read_to_string(dir.join("store.json")).unwrap());
+    assert_eq!(store["grants"].as_array().unwrap().len(), n, "{store}");
+}
