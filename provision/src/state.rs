@@ -194,9 +194,11 @@ CREATE TABLE leases (
 ) WITHOUT ROWID;
 "#,
     // 4: the imports of one source file or name (the service looks up whether a stored
-    // event was already recorded: without it, a scan of every import per event)
+    // event was already recorded: without it, a scan of every import per event), and a
+    // person's accounts in every system (`GET /v1/users/{id}`: without it, a scan)
     r#"
 CREATE INDEX imports_file ON imports(file, kind);
+CREATE INDEX observed_user ON observed(user_id);
 "#,
 ];
 
@@ -366,6 +368,7 @@ CREATE TABLE leases (
 "#,
     r#"
 CREATE INDEX imports_file ON imports(file, kind);
+CREATE INDEX observed_user ON observed(user_id);
 "#,
 ];
 

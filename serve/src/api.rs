@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use crate::auth::{Access, Auth, Caller};
 use crate::metrics::Metrics;
+use crate::reads::Readers;
 use crate::receiver::Delivery;
 use crate::webhook::{self, Secret};
 use crate::worker::{today, Incoming, Job, Start, StoreError, Worker};
@@ -38,6 +39,8 @@ pub struct AppState {
     pub jobs: mpsc::Sender<Job>,
     /// Verified webhook deliveries, to the receiver (stored there, not on the worker).
     pub deliveries: mpsc::Sender<Delivery>,
+    /// Reads on connections of their own.
+    pub readers: Arc<Readers>,
     pub auth: Arc<RwLock<Arc<Auth>>>,
     pub secret: Option<Secret>,
     pub metrics: Arc<Metrics>,
@@ -47,9 +50,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         jobs: mpsc::Sender<Job>,
         deliveries: mpsc::Sender<Delivery>,
+        readers: Arc<Readers>,
         auth: Arc<RwLock<Arc<Auth>>>,
         secret: Option<Secret>,
         metrics: Arc<Metrics>,
@@ -63,6 +68,7 @@ impl AppState {
         AppState {
             jobs,
             deliveries,
+            readers,
             auth,
             secret,
             metrics,
@@ -611,13 +617,18 @@ pub(crate) enum Why<'a> {
     Everything,
 }
 
-/// A person today: `GET /v1/users/{id}`, its `explain`, and the person's page.
-pub(crate) fn user_view(w: &mut Worker, id: &str, why: Why<'_>) -> ApiResult<Json_> {
-    let b = w.p.bundle()?;
+/// A person today: `GET /v1/users/{id}`, its `explain` (on a reader's connection, not the
+/// worker's), and the person's page.
+pub(crate) fn user_view(
+    st: &polc_provision::state::State,
+    b: &polc_provision::LoadedBundle,
+    id: &str,
+    why: Why<'_>,
+) -> ApiResult<Json_> {
     let at = today();
-    let path = w.p.state.path.clone();
+    let path = st.path.clone();
     let stored =
-        polc_provision::directory::load_user(&w.p.state.conn, &path, id, at)?.ok_or_else(|| {
+        polc_provision::directory::load_user(&st.conn, &path, id, at)?.ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -646,7 +657,7 @@ pub(crate) fn user_view(w: &mut Worker, id: &str, why: Why<'_>) -> ApiResult<Jso
     }
     let evaluation = serde_json::to_value(polc::eval::render::user_json(&plan, &rec.id, &e))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "bug", e.to_string()))?;
-    let conn = &w.p.state.conn;
+    let conn = &st.conn;
     let holds: Vec<Json_> = conn
         .prepare("SELECT grant_ref, level, until, policy, created_at FROM holds WHERE user_id = ?1 AND closed_at IS NULL ORDER BY until, grant_ref")
         .and_then(|mut s| {
@@ -697,9 +708,27 @@ pub(crate) fn user_view(w: &mut Worker, id: &str, why: Why<'_>) -> ApiResult<Jso
     Ok(out)
 }
 
+/// Runs a read on the readers' connections.
+async fn read<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&polc_provision::state::State, &polc_provision::LoadedBundle) -> ApiResult<T>
+        + Send
+        + 'static,
+) -> ApiResult<T> {
+    match st.readers.run(f).await {
+        Ok(Some(r)) => r,
+        Ok(None) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "starting: the bundle or the state is not loaded yet",
+        )),
+        Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "state", e)),
+    }
+}
+
 async fn user_get(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Json_>> {
     Ok(Json(
-        call(&st, move |w| user_view(w, &id, Why::Nothing)).await??,
+        read(&st, move |s, b| user_view(s, b, &id, Why::Nothing)).await?,
     ))
 }
 
@@ -714,7 +743,7 @@ async fn user_explain(
     Query(q): Query<GrantQuery>,
 ) -> ApiResult<Json<Json_>> {
     Ok(Json(
-        call(&st, move |w| user_view(w, &id, Why::Grant(&q.grant))).await??,
+        read(&st, move |s, b| user_view(s, b, &id, Why::Grant(&q.grant))).await?,
     ))
 }
 

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod metrics;
+pub mod reads;
 pub mod receiver;
 pub mod replicas;
 pub mod schedule;
@@ -152,6 +153,8 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
     let worker_leases = leases.clone();
     let worker_schedules = schedules.clone();
     let state_config = project.state.clone();
+    let readers = Arc::new(reads::Readers::new(project.state.clone()));
+    let worker_readers = readers.clone();
     let worker_thread = std::thread::Builder::new()
         .name("polc-worker".into())
         .spawn(move || {
@@ -173,9 +176,11 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
             }
             let opened = Provision::open(project, connectors())
                 .map(|p| p.with_actor(SERVICE))
-                .and_then(|mut p| p.bundle().map(|b| (p, b.digest)));
+                .and_then(|mut p| p.bundle().map(|b| (p, b)));
             let p = match opened {
-                Ok((p, digest)) => {
+                Ok((p, b)) => {
+                    let digest = b.digest.clone();
+                    worker_readers.set_bundle(b);
                     let _ = opened_tx.send(Ok(digest));
                     p
                 }
@@ -197,6 +202,7 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
                 wake: worker_wake,
                 review_due: None,
                 last_review: None,
+                readers: worker_readers,
             };
             worker.resume();
             worker.mark_ready();
@@ -242,6 +248,7 @@ async fn serve(opts: Options, connectors: ConnectorsFactory) -> Result<(), Strin
     let state = api::AppState::new(
         jobs_tx.clone(),
         deliveries_tx,
+        readers,
         auth,
         secret,
         metrics.clone(),

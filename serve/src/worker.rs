@@ -101,6 +101,8 @@ pub struct Worker {
     pub review_due: Option<ReviewDue>,
     /// When the last `review` plan was made, and how long it took.
     pub last_review: Option<(Instant, std::time::Duration)>,
+    /// The readers' policies follow the worker's.
+    pub readers: Arc<crate::reads::Readers>,
 }
 
 /// One event of a delivery, parsed.
@@ -1055,7 +1057,10 @@ impl Worker {
             Ok((np, auth))
         };
         match attempt() {
-            Ok((np, auth)) => {
+            Ok((mut np, auth)) => {
+                if let Ok(b) = np.bundle() {
+                    self.readers.set_bundle(b);
+                }
                 self.p = np;
                 *self.auth.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(auth);
                 Metrics::inc(&self.metrics.reloads, "ok");

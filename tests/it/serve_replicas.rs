@@ -332,6 +332,10 @@ fn a_replica_killed_mid_apply_has_its_work_finished_by_the_other() {
             ) >= 1
     });
     provisioned_once(scim.port, &names);
+    // reads on the replica's own connections to PostgreSQL
+    let (st, v) = b.get("/v1/users/k00.person", "viewer");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["user_id"], "k00.person", "{v}");
     assert!(
         b.logs().contains("resuming an apply"),
         "b did not resume a's apply:\n{}",

@@ -195,7 +195,8 @@ pub async fn person(
     Path(id): Path<String>,
 ) -> PageResult<Markup> {
     let (v, h) = on_worker(&st, move |w| {
-        let v = api::user_view(w, &id, Why::Everything)?;
+        let b = w.p.bundle()?;
+        let v = api::user_view(&w.p.state, &b, &id, Why::Everything)?;
         let h = history(w, &id)?;
         Ok((v, h))
     })
