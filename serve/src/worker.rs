@@ -738,18 +738,7 @@ impl Worker {
         let plan = plan?;
         if plan.summary.actions > 0 {
             let path = self.path();
-            let known: Option<String> = st(
-                self.p
-                    .state
-                    .conn
-                    .query_row(
-                        "SELECT status FROM serve_plans WHERE plan_id = ?1",
-                        [&plan.id],
-                        |r| r.get(0),
-                    )
-                    .optional(),
-                &path,
-            )?;
+            let known = self.plan_status(&plan.id)?;
             if known.is_none() {
                 self.set_plan(
                     &plan.id,
@@ -797,6 +786,22 @@ impl Worker {
         self.p.actor = old;
         self.p.project = full.clone();
         r
+    }
+
+    /// The service's status of a plan, if it has one.
+    fn plan_status(&self, id: &str) -> R<Option<String>> {
+        st(
+            self.p
+                .state
+                .conn
+                .query_row(
+                    "SELECT status FROM serve_plans WHERE plan_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional(),
+            &self.path(),
+        )
     }
 
     pub fn set_plan(
@@ -1019,18 +1024,7 @@ impl Worker {
         )?;
         // the plan of everything is the very plan queued for review when nothing else
         // differs (same inputs, same actions, same id): that review stands
-        let known: Option<String> = st(
-            self.p
-                .state
-                .conn
-                .query_row(
-                    "SELECT status FROM serve_plans WHERE plan_id = ?1",
-                    [&plan.id],
-                    |r| r.get(0),
-                )
-                .optional(),
-            &path,
-        )?;
+        let known = self.plan_status(&plan.id)?;
         if known.is_none() {
             self.set_plan(
                 &plan.id,
