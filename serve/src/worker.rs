@@ -617,14 +617,20 @@ impl Worker {
         self.auto(actor, None)?;
         self.review_due = None;
         self.review(actor)?;
-        let _ = st(
-            self.p
-                .state
-                .conn
-                .execute("DELETE FROM meta WHERE key = ?1", [REVIEW_DUE]),
-            &self.path(),
-        );
+        self.clear_review_due();
         Ok(())
+    }
+
+    /// The review plan is made: no restart needs to make it again.
+    fn clear_review_due(&self) {
+        if let Err(e) = self
+            .p
+            .state
+            .conn
+            .execute("DELETE FROM meta WHERE key = ?1", [REVIEW_DUE])
+        {
+            warn!(error = %e, "cannot clear the mark of a review plan due");
+        }
     }
 
     /// After a batch of events: the plan of the people they recorded (`people`) is applied
@@ -685,15 +691,7 @@ impl Worker {
         let by = due.by.iter().cloned().collect::<Vec<_>>().join(", ");
         self.review_due = None;
         match self.review(&by) {
-            Ok(()) => {
-                let _ = st(
-                    self.p
-                        .state
-                        .conn
-                        .execute("DELETE FROM meta WHERE key = ?1", [REVIEW_DUE]),
-                    &self.path(),
-                );
-            }
+            Ok(()) => self.clear_review_due(),
             Err(e) => warn!(error = %e, "planning the review systems failed"),
         }
     }
