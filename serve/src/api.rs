@@ -813,7 +813,7 @@ pub(crate) fn plan_rows(
         (SELECT count(*) FROM actions a WHERE a.plan_id = p.id),
         (SELECT count(*) FROM actions a WHERE a.plan_id = p.id AND a.status = 'done')
         FROM plans p LEFT JOIN serve_plans sp ON sp.plan_id = p.id
-        WHERE ?1 IS NULL OR p.id = ?1 ORDER BY p.rowid DESC LIMIT 500";
+        WHERE CAST(?1 AS TEXT) IS NULL OR p.id = ?1 ORDER BY p.rowid DESC LIMIT 500";
     let mut s = w.p.state.conn.prepare(sql)?;
     let rows = s.query_map([one], |r| {
         Ok(json!({
@@ -1139,8 +1139,8 @@ pub(crate) fn audit_rows(
     });
     let mut s = w.p.state.conn.prepare(&format!(
         "SELECT seq, time, as_of, actor, kind, details, prev, hash FROM audit
-         WHERE seq > ?1 AND seq < ?2 AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR actor = ?4)
-           AND (?5 IS NULL OR details LIKE ?5 ESCAPE '\\')
+         WHERE seq > ?1 AND seq < ?2 AND (CAST(?3 AS TEXT) IS NULL OR kind = ?3) AND (CAST(?4 AS TEXT) IS NULL OR actor = ?4)
+           AND (CAST(?5 AS TEXT) IS NULL OR details LIKE ?5 ESCAPE '\\')
          ORDER BY seq {order} LIMIT ?6"
     ))?;
     let it = s.query_map(

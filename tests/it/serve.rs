@@ -672,6 +672,65 @@ fn probe(path: &str) -> (String, Option<Value>) {
 fn every_role_against_every_route() {
     let dir = project();
     let s = Server::start(dir.path(), &[]);
+    every_role_against_every_route_of(&s);
+}
+
+/// The same on a PostgreSQL state, with people, plans and an audit log to list, and every
+/// filter of the lists (each query must be one PostgreSQL can type).
+#[test]
+fn every_role_against_every_route_on_postgresql() {
+    let dir = project();
+    let url = polc_provision::pgtest::shared().database();
+    let s = Server::start_with(dir.path(), &[], &["--state-url", &url]);
+    snapshot(&s, dir.path());
+    let (st, v) = s.webhook(
+        "msg_pg_routes_1",
+        &hire("pg.person", "Engineering", today()).to_string(),
+        now(),
+        SECRET,
+    );
+    assert_eq!(st, 202, "{v}");
+    s.wait_for("github to hold pg.person", || {
+        holds(dir.path(), "github", "pg.person") > 0
+    });
+    every_role_against_every_route_of(&s);
+    let plans = s.get("/v1/plans", "viewer").1["plans"].clone();
+    let id = plans[0]["id"].as_str().expect("a plan").to_string();
+    for path in [
+        "/v1/plans?status=pending".to_string(),
+        format!("/v1/plans/{id}"),
+        "/v1/audit?after=0&kind=event&actor=hr&limit=10".to_string(),
+        "/v1/audit?kind=confirmed&actor=polc-serve".to_string(),
+        "/v1/users/pg.person".to_string(),
+        "/v1/users/pg.person/explain?grant=github:org:engineering".to_string(),
+        "/v1/drift".to_string(),
+    ] {
+        let (st, v) = s.get(&path, "viewer");
+        assert!(st == 200 || st == 404, "GET {path}: {st} {v}");
+        assert_ne!(v["error"]["code"], "state", "GET {path}: {v}");
+    }
+    let (_, v) = s.get("/v1/audit?after=0&kind=event&actor=hr", "viewer");
+    let entries = v["entries"].as_array().unwrap();
+    assert!(!entries.is_empty(), "{v}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["kind"] == "event" && e["actor"] == "hr"),
+        "{v}"
+    );
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["details"]["user_id"] == "pg.person")
+            .count(),
+        1,
+        "{v}"
+    );
+}
+
+/// Every route of the OpenAPI document with every role: 401 without a token, 403 for a
+/// role without the right, and for the others an answer of the route itself, never a 5xx.
+fn every_role_against_every_route_of(s: &Server) {
     let doc: Value = serde_json::from_str(polc_serve::api::OPENAPI).unwrap();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -710,6 +769,7 @@ fn every_role_against_every_route() {
                 );
                 if allowed.is_empty() || allowed.contains(role) {
                     assert!(st != 401 && st != 403, "{role} {method} {path}: {st} {v}");
+                    assert!(st < 500, "{role} {method} {path}: {st} {v}");
                     // the route exists: not the router's fallback
                     assert_ne!(v["error"]["code"], "not_found_route", "{method} {path}");
                     assert!(
@@ -845,6 +905,47 @@ fn kill_9_mid_apply_then_a_restart_resumes_from_the_journal() {
             "twice: {e}"
         );
     }
+}
+
+#[test]
+fn kill_9_between_recording_events_and_their_plan_then_a_restart_plans_them() {
+    let dir = project();
+    let s = Server::start(dir.path(), &[]);
+    snapshot(&s, dir.path());
+    assert_eq!(s.term().code(), Some(0));
+    // killed (SIGKILL) once the hire is in the directory, before its plan is made
+    let mut s = Server::start(
+        dir.path(),
+        &[
+            ("POLC_FAILPOINT", "serve:recorded"),
+            ("POLC_FAILPOINT_KILL", "1"),
+        ],
+    );
+    let body = hire("late.person", "Engineering", today()).to_string();
+    let (st, v) = s.webhook("msg_late_1", &body, now(), SECRET);
+    assert_eq!(st, 202, "{v}");
+    s.wait_killed(60);
+    assert_eq!(holds(dir.path(), "github", "late.person"), 0);
+    // the restart finds the event processed, and makes the plan it had no time for
+    let s = Server::start(dir.path(), &[]);
+    s.wait_for("github to hold late.person", || {
+        holds(dir.path(), "github", "late.person") > 0
+    });
+    s.wait_for("the review plan of the hire", || {
+        pending(&s).iter().any(|p| {
+            let id = p["id"].as_str().unwrap_or_default();
+            s.get(&format!("/v1/plans/{id}"), "viewer").1["plan"]["actions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["user_id"] == "late.person"))
+        })
+    });
+    let events = s
+        .audit()
+        .into_iter()
+        .filter(|e| e["kind"] == "event" && e["details"]["user_id"] == "late.person")
+        .count();
+    assert_eq!(events, 1, "the event is recorded once");
+    assert_eq!(holds(dir.path(), "github", "late.person"), 1);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@
 //! the rare query with no common form asks [`Db::dialect`]. Values cross the boundary as
 //! [`Value`]s (null, integer, real, text, blob): on PostgreSQL each parameter is converted to
 //! the type the server inferred for it, and each column read back is converted from its
-//! type, so integers stay `BIGINT` and text stays `TEXT` on both sides.
+//! type, so integers stay `BIGINT` and text stays `TEXT` on both sides. PostgreSQL must be
+//! able to infer each parameter's type from the statement: one whose first use fixes none
+//! (`?1 IS NULL OR col = ?1`) is written `CAST(?1 AS TEXT) IS NULL`, which both accept.
 
 pub mod dialect;
 mod pg;
