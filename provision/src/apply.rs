@@ -486,6 +486,19 @@ struct FailPoint {
     read: usize,
 }
 
+/// A fail point outside an apply (tests; `polc serve` has `serve:recorded`, after a batch of
+/// events is recorded and before its plan): when `POLC_FAILPOINT` names `point`, the process
+/// is killed with SIGKILL (`POLC_FAILPOINT_KILL` set) or panics.
+pub fn fail_point(point: &str) {
+    FailPoint {
+        at: std::env::var("POLC_FAILPOINT").ok(),
+        kill: std::env::var_os("POLC_FAILPOINT_KILL").is_some(),
+        sent: 0,
+        read: 0,
+    }
+    .hit(point)
+}
+
 impl FailPoint {
     fn hit(&self, point: &str) {
         if self.at.as_deref() == Some(point) {

@@ -42,8 +42,6 @@ pub const DRIFT_KEPT: usize = 400;
 /// Holdings kept of what a pull found out of band, each way, per system.
 pub const PULL_KEPT: usize = 1000;
 
-/// How often the worker looks for work other replicas left (events stored, applies
-/// orphaned).
 /// The `meta` key a replica sets when it changed the directory without holding the work
 /// lease: the holder plans at its next tick.
 const REPLAN: &str = "serve.replan";
@@ -54,6 +52,8 @@ pub struct Start<'a> {
     pub digest: &'a str,
 }
 
+/// How often the worker looks for work other replicas left (events stored, applies
+/// orphaned).
 pub const TICK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Stored events recorded in one transaction (and planned once) at most.
@@ -76,6 +76,46 @@ pub const REVIEW_CHEAP: std::time::Duration = std::time::Duration::from_millis(2
 /// The `meta` key saying a `review` plan is due (its value: who caused it), so that a
 /// restart after a crash makes it.
 const REVIEW_DUE: &str = "serve.review_due";
+
+/// The `meta` key of the people whose events are recorded in the directory but whose
+/// `auto` plan is not made yet, and who sent those events (`{"by": […], "people": […]}`).
+/// Written in the events' own transaction and cleared once the plan is made, so that a
+/// crash in between is finished by the next holder of the work lease.
+const AUTO_DUE: &str = "serve.auto_due";
+
+/// What [`AUTO_DUE`] holds.
+#[derive(Default, Debug, PartialEq, Eq)]
+struct AutoDue {
+    by: BTreeSet<String>,
+    people: BTreeSet<String>,
+}
+
+impl AutoDue {
+    fn parse(text: &str) -> AutoDue {
+        let v: Json = serde_json::from_str(text).unwrap_or(Json::Null);
+        let set = |k: &str| -> BTreeSet<String> {
+            v[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        AutoDue {
+            by: set("by"),
+            people: set("people"),
+        }
+    }
+
+    fn text(&self) -> String {
+        json!({"by": self.by, "people": self.people}).to_string()
+    }
+
+    fn by(&self) -> String {
+        self.by.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
 
 /// A `review` plan to make: whose events caused it.
 pub struct ReviewDue {
@@ -199,6 +239,7 @@ impl Worker {
     /// The scheduled runs missed (while stopped, or while no replica held the work) run
     /// once now.
     fn catch_up(&mut self) {
+        self.finish_auto_due();
         let now = chrono::Utc::now();
         let due: Vec<&'static str> = self
             .schedules
@@ -311,6 +352,8 @@ impl Worker {
         }
         let full = rows.len() == BATCH;
         let (by, people) = self.record_batch(rows)?;
+        // (tests: a crash here, between the record and its plan, loses nothing)
+        polc_provision::apply::fail_point("serve:recorded");
         if !people.is_empty() {
             self.reconcile_events(&by, &people);
         }
@@ -461,6 +504,19 @@ impl Worker {
                     &path,
                 )?;
             }
+            // their plan is due: whoever holds the work after a crash makes it
+            let mut due = st(
+                tx.query_row("SELECT value FROM meta WHERE key = ?1", [AUTO_DUE], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional(),
+                &path,
+            )?
+            .map(|t| AutoDue::parse(&t))
+            .unwrap_or_default();
+            due.by.extend(rows.iter().map(|r| r.6.clone()));
+            due.people.extend(rows.iter().map(|r| r.2.clone()));
+            polc_provision::state::State::set_meta(tx, &path, AUTO_DUE, &due.text())?;
             Ok(())
         })?;
         Metrics::add(
@@ -623,14 +679,40 @@ impl Worker {
 
     /// The review plan is made: no restart needs to make it again.
     fn clear_review_due(&self) {
+        self.clear_meta(REVIEW_DUE, "the mark of a review plan due");
+    }
+
+    fn clear_meta(&self, key: &str, what: &str) {
         if let Err(e) = self
             .p
             .state
             .conn
-            .execute("DELETE FROM meta WHERE key = ?1", [REVIEW_DUE])
+            .execute("DELETE FROM meta WHERE key = ?1", [key])
         {
-            warn!(error = %e, "cannot clear the mark of a review plan due");
+            warn!(error = %e, "cannot clear {what}");
         }
+    }
+
+    /// Events recorded before a crash (or before this replica took the work over) whose
+    /// `auto` plan was not made: made now, as after their batch.
+    fn finish_auto_due(&mut self) {
+        let due = match self.p.state.meta(AUTO_DUE) {
+            Ok(Some(t)) => AutoDue::parse(&t),
+            Ok(None) => return,
+            Err(e) => {
+                warn!(error = %e, "cannot read the mark of an auto plan due");
+                return;
+            }
+        };
+        if due.people.is_empty() {
+            self.clear_meta(AUTO_DUE, "the mark of an auto plan due");
+            return;
+        }
+        info!(
+            people = due.people.len(),
+            "events were recorded but not planned before the last stop: planning them now"
+        );
+        self.reconcile_events(&due.by(), &due.people);
     }
 
     /// After a batch of events: the plan of the people they recorded (`people`) is applied
@@ -640,8 +722,10 @@ impl Worker {
         let r = self
             .ensure_pulled()
             .and_then(|()| self.auto(actor, Some(people)));
-        if let Err(e) = r {
-            warn!(error = %e, "reconcile stopped");
+        match r {
+            // the plan is made (applied, or its failure recorded with it)
+            Ok(()) => self.clear_meta(AUTO_DUE, "the mark of an auto plan due"),
+            Err(e) => warn!(error = %e, "reconcile stopped"),
         }
         if !self
             .p
@@ -1132,5 +1216,21 @@ impl Worker {
 
     pub fn mark_ready(&self) {
         self.ready.store(true, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_auto_plan_due_reads_back_what_was_written() {
+        let mut due = AutoDue::default();
+        due.by.extend(["hr".to_string(), "hr-2".to_string()]);
+        due.people.extend(["a".to_string(), "b\"c".to_string()]);
+        assert_eq!(AutoDue::parse(&due.text()), due);
+        assert_eq!(due.by(), "hr, hr-2");
+        // what cannot be read is nothing due, not a crash
+        assert_eq!(AutoDue::parse("not json"), AutoDue::default());
     }
 }
