@@ -26,7 +26,7 @@ static SHARED: OnceLock<Result<PgCluster, String>> = OnceLock::new();
 /// The process's cluster, started on first use. Panics, saying what to install, when
 /// PostgreSQL is not there: a test that needs it must not pass without it.
 pub fn shared() -> &'static PgCluster {
-    match SHARED.get_or_init(PgCluster::start) {
+    match SHARED.get_or_init(|| PgCluster::start(Durability::Off)) {
         Ok(c) => c,
         Err(e) => panic!(
             "PostgreSQL for the tests: {e} (install it with `bash .ci/deps`, or point POLC_PG_BIN at the folder holding initdb and pg_ctl)"
@@ -167,8 +167,24 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port: {e}"))
 }
 
+/// Whether the cluster writes durably.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync = off`: tests, where a lost machine loses nothing that matters.
+    Off,
+    /// The server's defaults (`fsync`, `synchronous_commit`): what a deployment runs, and
+    /// what a benchmark must measure.
+    Full,
+}
+
 impl PgCluster {
-    fn start() -> Result<PgCluster, String> {
+    /// A cluster of this process's own (not the shared one), stopped and removed when the
+    /// process exits; `Durability::Full` for measurements.
+    pub fn start_own(durability: Durability) -> Result<PgCluster, String> {
+        PgCluster::start(durability)
+    }
+
+    fn start(durability: Durability) -> Result<PgCluster, String> {
         let bin = bin_dir()?;
         let dir = std::env::temp_dir().join(format!(
             "polc-pg-{}-{}",
@@ -203,8 +219,12 @@ impl PgCluster {
                 .arg(dir.join("server.log"))
                 .arg("-o")
                 .arg(format!(
-                    "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200{}",
+                    "-c listen_addresses=127.0.0.1 -p {port} -k {} {}-c max_connections=200{}",
                     dir.display(),
+                    match durability {
+                        Durability::Off => "-c fsync=off ",
+                        Durability::Full => "",
+                    },
                     match &tls {
                         Ok(_) => format!(
                             " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",

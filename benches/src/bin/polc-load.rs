@@ -22,6 +22,12 @@
 //! its own. `--serve-arg ARG` passes ARG on to `polc serve`; the service's RSS is sampled
 //! every `--rss-every` seconds. With `--url`, give the tokens and secret of that service.
 //!
+//! Several replicas: `--replicas N` starts N `polc serve` on the one project and state
+//! (`--postgres` starts a throwaway PostgreSQL cluster of the machine's own PostgreSQL,
+//! with its default durability, and puts the state there; `--state-url URL` uses a database
+//! of yours); requests go round-robin to the replicas (`--url` may be repeated for services
+//! started elsewhere), and the processed counter is summed over them.
+//!
 //! `cargo build --release --bin polc && cargo run -p polc-benches --release --bin polc-load --
 //! --mode webhooks --rate 200 --duration 60`
 
@@ -71,9 +77,25 @@ struct Args {
     /// Events in one webhook delivery.
     #[arg(long, default_value_t = 1)]
     events_per_delivery: usize,
-    /// A running service instead of starting one.
+    /// A running service instead of starting one (repeat for several replicas of one
+    /// service: requests go round-robin).
     #[arg(long)]
-    url: Option<String>,
+    url: Vec<String>,
+    /// Replicas of `polc serve` to start on the project (more than one needs a
+    /// PostgreSQL state: --postgres or --state-url).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// Start a throwaway PostgreSQL cluster (the machine's PostgreSQL, its default
+    /// durability: fsync and synchronous commit on) and keep the state there, over plain
+    /// TCP on loopback.
+    #[arg(long)]
+    postgres: bool,
+    /// With --postgres: connect over TLS (`sslmode=verify-full` with the cluster's own CA).
+    #[arg(long)]
+    postgres_tls: bool,
+    /// Keep the started project's state in this PostgreSQL database (`postgres://…`).
+    #[arg(long)]
+    state_url: Option<String>,
     /// With --url: the hris token.
     #[arg(long)]
     hris_token: Option<String>,
@@ -134,11 +156,11 @@ fn agent(timeout: Duration) -> ureq::Agent {
 // ---- the service under test ----
 
 struct Service {
-    base: String,
+    bases: Vec<String>,
     hris: String,
     viewer: String,
     secret: String,
-    child: Option<Child>,
+    children: Vec<Child>,
     dir: Option<tempfile::TempDir>,
     keep: bool,
     ids: Vec<String>,
@@ -146,10 +168,12 @@ struct Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
+        for c in &self.children {
             let _ = Command::new("kill")
                 .args(["-TERM", &c.id().to_string()])
                 .status();
+        }
+        for c in &mut self.children {
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(30) {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -170,8 +194,8 @@ impl Drop for Service {
 }
 
 impl Service {
-    fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(|c| c.id()).collect()
     }
 }
 
@@ -237,19 +261,122 @@ fn start_service(a: &Args) -> Service {
         toml += &format!("\n[server.tokens.{name}]\nrole = \"{role}\"\nsha256 = \"{sha}\"\n");
     }
     std::fs::write(root.join("polc.toml"), toml).unwrap();
-    let log = std::fs::File::create(root.join("serve.log")).unwrap();
-    let mut child = Command::new(&polc)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--config",
-        ])
-        .arg(root.join("polc.toml"))
+    let state_url = match (&a.state_url, a.postgres) {
+        (Some(u), _) => Some(u.clone()),
+        (None, true) => {
+            let pg = polc_provision::pgtest::PgCluster::start_own(
+                polc_provision::pgtest::Durability::Full,
+            )
+            .unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+            eprintln!("PostgreSQL cluster on port {} (fsync on)", pg.port);
+            let url = if a.postgres_tls {
+                format!(
+                    "{}?sslmode=verify-full&sslrootcert={}",
+                    pg.database(),
+                    pg.ca_file().display()
+                )
+            } else {
+                format!("{}?sslmode=disable", pg.database())
+            };
+            // the cluster is stopped and removed when this process exits
+            std::mem::forget(pg);
+            Some(url)
+        }
+        (None, false) => None,
+    };
+    assert!(
+        a.replicas <= 1 || state_url.is_some(),
+        "several replicas share a PostgreSQL state: --postgres or --state-url"
+    );
+    let mut children = Vec::new();
+    let mut bases = Vec::new();
+    for k in 0..a.replicas.max(1) {
+        let (child, addr) = start_replica(a, &polc, root, k, state_url.as_deref(), &secret);
+        children.push(child);
+        bases.push(format!("http://{addr}"));
+    }
+    let svc = Service {
+        bases,
+        hris,
+        viewer,
+        secret,
+        children,
+        dir: Some(dir),
+        keep: a.keep,
+        ids,
+    };
+    let ag = agent(Duration::from_secs(600));
+    let auth = |t: &str| format!("Bearer {t}");
+    let ready = Instant::now();
+    for base in &svc.bases {
+        loop {
+            let r = ag
+                .get(format!("{base}/readyz"))
+                .header("authorization", auth(&svc.viewer))
+                .call();
+            if r.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(ready.elapsed() < Duration::from_secs(120), "not ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let t = Instant::now();
+    let mut r = ag
+        .post(format!("{}/v1/hris/snapshot", svc.bases[0]))
+        .header("authorization", auth(&svc.hris))
+        .header("content-type", "application/json")
+        .send(users.as_bytes())
+        .expect("the snapshot");
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(r.status(), 200, "the baseline snapshot: {body}");
+    // the worker reconciles after the snapshot: readyz waits behind it
+    let _ = ag
+        .get(format!("{}/readyz", svc.bases[0]))
+        .header("authorization", auth(&svc.viewer))
+        .call();
+    eprintln!(
+        "service {} on {} ({} people in the baseline, imported and reconciled in {:.1} s)",
+        svc.bases.join(" "),
+        svc.dir.as_ref().unwrap().path().display(),
+        svc.ids.len(),
+        t.elapsed().as_secs_f64()
+    );
+    svc
+}
+
+/// Starts replica `k` of `polc serve` on the project at `root`: the child and the address
+/// it listens on. Its log goes to `serve.log` (the first) or `serve-K.log`.
+fn start_replica(
+    a: &Args,
+    polc: &Path,
+    root: &Path,
+    k: usize,
+    state_url: Option<&str>,
+    secret: &str,
+) -> (Child, String) {
+    let name = if k == 0 {
+        "serve.log".to_string()
+    } else {
+        format!("serve-{k}.log")
+    };
+    let log = std::fs::File::create(root.join(&name)).unwrap();
+    let mut cmd = Command::new(polc);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--config",
+    ])
+    .arg(root.join("polc.toml"));
+    if let Some(u) = state_url {
+        cmd.args(["--state-url", u]);
+    }
+    let mut child = cmd
         .args(&a.serve_args)
-        .env(SECRET_VAR, &secret)
+        .env(SECRET_VAR, secret)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -269,53 +396,8 @@ fn start_service(a: &Args) -> Service {
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(120))
-        .expect("polc serve did not start: see serve.log (--keep)");
-    let svc = Service {
-        base: format!("http://{addr}"),
-        hris,
-        viewer,
-        secret,
-        child: Some(child),
-        dir: Some(dir),
-        keep: a.keep,
-        ids,
-    };
-    let ag = agent(Duration::from_secs(600));
-    let auth = |t: &str| format!("Bearer {t}");
-    let ready = Instant::now();
-    loop {
-        let r = ag
-            .get(format!("{}/readyz", svc.base))
-            .header("authorization", auth(&svc.viewer))
-            .call();
-        if r.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(ready.elapsed() < Duration::from_secs(120), "not ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let t = Instant::now();
-    let mut r = ag
-        .post(format!("{}/v1/hris/snapshot", svc.base))
-        .header("authorization", auth(&svc.hris))
-        .header("content-type", "application/json")
-        .send(users.as_bytes())
-        .expect("the snapshot");
-    let body = r.body_mut().read_to_string().unwrap_or_default();
-    assert_eq!(r.status(), 200, "the baseline snapshot: {body}");
-    // the worker reconciles after the snapshot: readyz waits behind it
-    let _ = ag
-        .get(format!("{}/readyz", svc.base))
-        .header("authorization", auth(&svc.viewer))
-        .call();
-    eprintln!(
-        "service {} on {} ({} people in the baseline, imported and reconciled in {:.1} s)",
-        svc.base,
-        svc.dir.as_ref().unwrap().path().display(),
-        svc.ids.len(),
-        t.elapsed().as_secs_f64()
-    );
-    svc
+        .unwrap_or_else(|_| panic!("polc serve did not start: see {name} (--keep)"));
+    (child, addr)
 }
 
 // ---- signing ----
@@ -367,7 +449,8 @@ struct Done {
 }
 
 struct Shared {
-    base: String,
+    /// The replicas' addresses: request `n` goes to `bases[n % len]`.
+    bases: Vec<String>,
     hris: String,
     viewer: String,
     secret: String,
@@ -384,7 +467,12 @@ impl Shared {
             .collect()
     }
 
+    fn base(&self, n: u64) -> &str {
+        &self.bases[(n as usize) % self.bases.len()]
+    }
+
     fn send(&self, ag: &ureq::Agent, job: &Job) -> u16 {
+        let base = self.base(job.n);
         let r = match job.kind {
             Kind::Webhook => {
                 let events: Vec<Value> = self
@@ -404,7 +492,7 @@ impl Shared {
                 let id = format!("load_{}_{}", self.run, job.n);
                 let ts = chrono::Utc::now().timestamp();
                 let sig = sign(&self.secret, &id, ts, body.as_bytes());
-                ag.post(format!("{}/v1/hris/events", self.base))
+                ag.post(format!("{base}/v1/hris/events"))
                     .header("authorization", format!("Bearer {}", self.hris))
                     .header("content-type", "application/json")
                     .header("webhook-id", &id)
@@ -414,7 +502,7 @@ impl Shared {
             }
             Kind::Read => {
                 let id = &self.ids[(job.n as usize * 7919) % self.ids.len()];
-                ag.get(format!("{}/v1/users/{id}", self.base))
+                ag.get(format!("{base}/v1/users/{id}"))
                     .header("authorization", format!("Bearer {}", self.viewer))
                     .call()
             }
@@ -480,25 +568,31 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-/// A counter of `/metrics` (labels as printed), summed over the lines that start with it.
+/// A counter of `/metrics` (labels as printed), summed over the lines that start with it
+/// and over the replicas; `None` unless every replica answered.
 fn metric(ag: &ureq::Agent, s: &Shared, name: &str) -> Option<f64> {
-    let mut r = ag
-        .get(format!("{}/metrics", s.base))
-        .header("authorization", format!("Bearer {}", s.viewer))
-        .call()
-        .ok()?;
-    let text = r.body_mut().read_to_string().ok()?;
     let mut total = None;
-    for l in text.lines() {
-        if let Some(v) = l
-            .strip_prefix(name)
-            .and_then(|r| r.rsplit_once(' '))
-            .and_then(|(_, v)| v.parse::<f64>().ok())
-        {
-            *total.get_or_insert(0.0) += v;
-        }
+    for base in &s.bases {
+        let mut r = ag
+            .get(format!("{base}/metrics"))
+            .header("authorization", format!("Bearer {}", s.viewer))
+            .call()
+            .ok()?;
+        let text = r.body_mut().read_to_string().ok()?;
+        *total.get_or_insert(0.0) += sum_metric(&text, name);
     }
     total
+}
+
+/// The sum of the values of the lines of a Prometheus text that start with `name`.
+fn sum_metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|r| r.rsplit_once(' '))
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+        })
+        .sum()
 }
 
 fn rfc3339_ms(t: &str) -> Option<f64> {
@@ -509,8 +603,8 @@ fn rfc3339_ms(t: &str) -> Option<f64> {
 
 fn main() {
     let a = Args::parse();
-    let svc = match &a.url {
-        Some(url) => {
+    let svc = match a.url.first() {
+        Some(_) => {
             let need = |o: &Option<String>, what: &str| {
                 o.clone().unwrap_or_else(|| panic!("--url needs {what}"))
             };
@@ -526,11 +620,15 @@ fn main() {
                 )
             };
             Service {
-                base: url.trim_end_matches('/').to_string(),
+                bases: a
+                    .url
+                    .iter()
+                    .map(|u| u.trim_end_matches('/').to_string())
+                    .collect(),
                 hris,
                 viewer: need(&a.viewer_token, "--viewer-token"),
                 secret,
-                child: None,
+                children: Vec::new(),
                 dir: None,
                 keep: false,
                 ids: a
@@ -550,7 +648,7 @@ fn main() {
     }
     let run = format!("{:x}", (unix_ms() as u64) & 0xff_ffff);
     let shared = Arc::new(Shared {
-        base: svc.base.clone(),
+        bases: svc.bases.clone(),
         hris: svc.hris.clone(),
         viewer: svc.viewer.clone(),
         secret: svc.secret.clone(),
@@ -567,13 +665,18 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
     let sampler = {
-        let (stop, shared, pid) = (stop.clone(), shared.clone(), svc.pid());
+        let (stop, shared, pids) = (stop.clone(), shared.clone(), svc.pids());
         let every = Duration::from_secs_f64(a.rss_every.max(0.1));
         std::thread::spawn(move || {
             let ag = agent(Duration::from_secs(30));
             let mut out = Vec::new();
             loop {
-                let rss = pid.and_then(rss_kb);
+                // the replicas' resident memory, together
+                let rss: Option<u64> = if pids.is_empty() {
+                    None
+                } else {
+                    pids.iter().map(|p| rss_kb(*p)).sum()
+                };
                 let processed = metric(&ag, &shared, processed_metric);
                 out.push(json!({"t_s": (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0, "rss_kb": rss, "processed": processed}));
                 let wake = Instant::now() + every;
@@ -654,7 +757,15 @@ fn main() {
     }
     let mut report = json!({
         "mode": format!("{:?}", a.mode).to_lowercase(),
-        "url": svc.base,
+        "url": svc.bases.join(" "),
+        "replicas": svc.bases.len(),
+        "state": match (a.postgres, a.postgres_tls, &a.state_url) {
+            (true, true, None) => "postgresql (TLS)",
+            (true, false, None) => "postgresql (plain TCP)",
+            (_, _, Some(_)) => "postgresql (--state-url)",
+            _ if a.url.is_empty() => "sqlite",
+            _ => "given",
+        },
         "duration_s": a.duration,
         "concurrency": a.concurrency,
         "scheduled_late": late.load(Ordering::Relaxed),
@@ -663,7 +774,7 @@ fn main() {
         "people_baseline": svc.ids.len(),
         "events_per_delivery": shared.events_per_delivery,
         "serve_args": a.serve_args,
-        "review_system": a.url.is_none() && !a.no_review,
+        "review_system": a.url.is_empty() && !a.no_review,
     });
     for (kind, rate) in &plan {
         let v = lat.remove(kind).unwrap_or_default();
@@ -721,7 +832,10 @@ fn main() {
             let mut tries = 0;
             let text = loop {
                 let mut r = control
-                    .get(format!("{}/v1/audit?after={after}&limit=2000", shared.base))
+                    .get(format!(
+                        "{}/v1/audit?after={after}&limit=2000",
+                        shared.bases[0]
+                    ))
                     .header("authorization", format!("Bearer {}", shared.viewer))
                     .call()
                     .expect("the audit log");
@@ -836,10 +950,12 @@ fn print_human(r: &Value) {
         )
     };
     println!(
-        "{} for {} s against {} (concurrency {}, {} people in the baseline)",
+        "{} for {} s against {} ({} replica(s), state {}; concurrency {}, {} people in the baseline)",
         r["mode"].as_str().unwrap_or(""),
         r["duration_s"],
         r["url"].as_str().unwrap_or(""),
+        r["replicas"],
+        r["state"].as_str().unwrap_or(""),
         r["concurrency"],
         r["people_baseline"]
     );
@@ -902,6 +1018,32 @@ mod tests {
             ),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
+    }
+
+    #[test]
+    fn counters_are_summed_over_labels() {
+        let text = "# TYPE polc_events_processed_total counter\npolc_events_processed_total{outcome=\"ok\"} 12\npolc_events_processed_total{outcome=\"rejected\"} 3\npolc_events_received_total 99\n";
+        assert_eq!(
+            sum_metric(text, "polc_events_processed_total{outcome="),
+            15.0
+        );
+        assert_eq!(sum_metric(text, "polc_nothing"), 0.0);
+    }
+
+    #[test]
+    fn requests_go_round_robin_to_the_replicas() {
+        let s = Shared {
+            bases: vec!["http://a".into(), "http://b".into()],
+            hris: String::new(),
+            viewer: String::new(),
+            secret: String::new(),
+            run: "r".into(),
+            events_per_delivery: 1,
+            ids: Vec::new(),
+            today: String::new(),
+        };
+        let got: Vec<&str> = (0..4).map(|n| s.base(n)).collect();
+        assert_eq!(got, ["http://a", "http://b", "http://a", "http://b"]);
     }
 
     #[test]
