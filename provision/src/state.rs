@@ -576,10 +576,7 @@ impl SystemLock {
             message: m,
         };
         let holder = format!("polc {} {} {}", std::process::id(), hostname(), now_text());
-        let mut cfg = crate::db::pg_config(url).map_err(|e| err(e.to_string()))?;
-        cfg.application_name(&holder);
-        let mut client = cfg
-            .connect(postgres::NoTls)
+        let mut client = crate::db::pg_client(url, Some(&holder))
             .map_err(|e| err(format!("cannot connect for the lock of `{system}`: {e}")))?;
         let key = pg_lock_key(system);
         if wait {

@@ -81,3 +81,34 @@ fn a_bad_sslmode_or_authority_file_is_said_plainly() {
     let e = open_err(&url("sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"));
     assert!(e.contains("/nonexistent/ca.pem"), "{e}");
 }
+
+/// A system's lock holds a connection of its own: it is made as the state's, encrypted
+/// when the URL asks (it was once made in the clear, and `require` refused it: no apply
+/// could run on a state over TLS).
+#[test]
+fn a_systems_lock_connects_as_the_state_does() {
+    let dir = tempfile::tempdir().unwrap();
+    for query in [
+        format!("sslmode=verify-full&sslrootcert={}", ca()),
+        "sslmode=require".to_string(),
+        "sslmode=disable".to_string(),
+    ] {
+        let u = url(&query);
+        let state =
+            polc_provision::state::State::open_postgres(&u, &dir.path().join("state.db")).unwrap();
+        let lock = state.lock_system("github", false).unwrap();
+        // the lock's connection is named after its holder: the server says how it came
+        let ssl: Vec<bool> = state
+            .conn
+            .prepare(
+                "SELECT CASE WHEN s.ssl THEN 1 ELSE 0 END FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid
+                 WHERE a.application_name LIKE 'polc %' AND a.datname = current_database()",
+            )
+            .unwrap()
+            .query_map([], |r| r.get::<_, i64>(0).map(|v| v != 0))
+            .and_then(|rows| rows.collect())
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        assert_eq!(ssl, vec![query != "sslmode=disable"], "{query}");
+        drop(lock);
+    }
+}

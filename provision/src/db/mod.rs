@@ -20,7 +20,7 @@ mod sqlite;
 
 use std::fmt;
 
-pub use pg::{config as pg_config, redact_url};
+pub use pg::{client as pg_client, config as pg_config, redact_url};
 
 /// Which SQL the connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,15 +42,24 @@ fn config_tls(url: &str) -> DbResult<(postgres::Config, pg_tls::Tls)> {
     Ok((cfg, tls))
 }
 
+/// A connection of its own to `url` (a system's lock holds one), encrypted as the URL
+/// says, like the state's; `application_name` names it in `pg_stat_activity`.
+pub fn client(url: &str, application_name: Option<&str>) -> DbResult<Client> {
+    let (mut cfg, tls) = config_tls(url)?;
+    if let Some(name) = application_name {
+        cfg.application_name(name);
+    }
+    Ok(match tls.mode {
+        pg_tls::SslMode::Disable => cfg.connect(NoTls)?,
+        _ => cfg.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
+            pg_tls::client_config(&tls)?,
+        ))?,
+    })
+}
+
 impl Pg {
     pub(super) fn connect(url: &str) -> DbResult<Pg> {
-        let (cfg, tls) = config_tls(url)?;
-        let client = match tls.mode {
-            pg_tls::SslMode::Disable => cfg.connect(NoTls)?,
-            _ => cfg.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
-                pg_tls::client_config(&tls)?,
-            ))?,
-        };
+        let client = client(url, None)?;
         Ok(Pg {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
