@@ -79,8 +79,9 @@ const REVIEW_DUE: &str = "serve.review_due";
 
 /// The `meta` key of the people whose events are recorded in the directory but whose
 /// `auto` plan is not made yet, and who sent those events (`{"by": […], "people": […]}`).
-/// Written in the events' own transaction and cleared once the plan is made, so that a
-/// crash in between is finished by the next holder of the work lease.
+/// Written in the events' own transaction and cleared once their plan is made and its
+/// apply marked `applying` (from then on an interrupted apply is resumed from its journal),
+/// so that a crash in between is finished by the next holder of the work lease.
 const AUTO_DUE: &str = "serve.auto_due";
 
 /// What [`AUTO_DUE`] holds.
@@ -693,6 +694,11 @@ impl Worker {
         }
     }
 
+    /// The `auto` plan of the people recorded is made (see [`AUTO_DUE`]).
+    fn clear_auto_due(&self) {
+        self.clear_meta(AUTO_DUE, "the mark of an auto plan due");
+    }
+
     /// Events recorded before a crash (or before this replica took the work over) whose
     /// `auto` plan was not made: made now, as after their batch.
     fn finish_auto_due(&mut self) {
@@ -705,7 +711,7 @@ impl Worker {
             }
         };
         if due.people.is_empty() {
-            self.clear_meta(AUTO_DUE, "the mark of an auto plan due");
+            self.clear_auto_due();
             return;
         }
         info!(
@@ -722,10 +728,8 @@ impl Worker {
         let r = self
             .ensure_pulled()
             .and_then(|()| self.auto(actor, Some(people)));
-        match r {
-            // the plan is made (applied, or its failure recorded with it)
-            Ok(()) => self.clear_meta(AUTO_DUE, "the mark of an auto plan due"),
-            Err(e) => warn!(error = %e, "reconcile stopped"),
+        if let Err(e) = r {
+            warn!(error = %e, "reconcile stopped");
         }
         if !self
             .p
@@ -801,7 +805,8 @@ impl Worker {
                     warn!(plan = %plan.id, error = %e, "the auto plan was not applied");
                 }
             }
-            Ok(_) => {}
+            // nothing to change: the plan is made
+            Ok(_) => self.clear_auto_due(),
             Err(e) => warn!(error = %e, "planning the auto systems failed"),
         }
         Ok(())
@@ -937,6 +942,12 @@ impl Worker {
             if let Err(e) = self.set_plan(id, kind, "applying", Some(s.by), Some(s.digest), None) {
                 self.leases.give_up(&self.p.state, &name);
                 return Err(e);
+            }
+            if kind == "auto" {
+                // from here an interrupted apply is resumed from its journal (by this
+                // replica's restart or another's look for orphans): planning the same
+                // people again could send their changes twice
+                self.clear_auto_due();
             }
         }
         opts.fence = Some(fence);
