@@ -93,13 +93,17 @@ fn stream<T>(
 }
 
 pub fn run(a: DriftArgs) -> Result<Exit, InputError> {
-    // JSON and CSV are written user by user (the report of millions of people is never held
-    // whole); the human report is for people, and holds it.
+    // Every format is written user by user: the report of millions of people is never held
+    // whole.
     let has_drift = match a.format {
         DriftFormat::Human => {
-            let (plan, r, _) = compute(&a.current)?;
-            super::print_human(&report::human(&plan, &r))?;
-            r.has_drift()
+            let (plan, users, access, _) = load(&a.current)?;
+            let summary = stream(|w| report::write_human(&plan, &users, &access, w))?;
+            match summary {
+                Some(s) => s.has_drift(),
+                // the reader went away: the summary is still what --fail-on-drift asks
+                None => a.fail_on_drift && drift::summary(&plan, &users, &access).has_drift(),
+            }
         }
         DriftFormat::Json => {
             let (plan, users, access, _) = load(&a.current)?;

@@ -8,7 +8,7 @@
 //! whole limit has been read.
 
 use std::fmt;
-use std::io::{ErrorKind as IoKind, Read};
+use std::io::{BufRead, ErrorKind as IoKind, Read};
 use std::path::Path;
 
 const KIB: u64 = 1 << 10;
@@ -176,6 +176,190 @@ pub fn read_text_from(r: impl Read, kind: Kind, limit: u64) -> Result<String, Re
     text(read_limited(r, kind, limit, 0, true)?)
 }
 
+/// A text input read as a stream, with [`read_text`]'s limit and checks made in the same
+/// order on the same reads (so the same file gives the same error), without holding the
+/// whole file: for inputs that can be large and are read record by record.
+///
+/// It is a [`BufRead`] of checked UTF-8: a read that fails hands over an
+/// [`std::io::Error`] and keeps the [`ReadError`] for [`TextStream::error`].
+pub struct TextStream<R> {
+    inner: std::io::Take<R>,
+    kind: Kind,
+    limit: u64,
+    /// The last read's bytes, after the end of a character the read before cut.
+    buf: Vec<u8>,
+    /// `buf[pos..valid]` is checked and not yet handed over; `buf[valid..]` is the start of
+    /// a character cut by the end of the read.
+    pos: usize,
+    valid: usize,
+    /// Bytes read so far, and where the checked text ends (1-based line, characters on it).
+    total: u64,
+    line: usize,
+    column: usize,
+    error: Option<ReadError>,
+}
+
+/// The size of each read, as [`read_text`] reads.
+const CHUNK: usize = 64 * 1024;
+
+impl TextStream<std::fs::File> {
+    /// Opens a file of this kind as a stream.
+    pub fn open(path: &Path, kind: Kind) -> Result<Self, ReadError> {
+        let (file, _) = open(path)?;
+        Ok(Self::new(file, kind, kind.limit()))
+    }
+}
+
+impl<R: Read> TextStream<R> {
+    /// A stream of at most `limit` bytes (tests use small limits; files use [`Kind::limit`]).
+    pub fn new(r: R, kind: Kind, limit: u64) -> Self {
+        TextStream {
+            inner: r.take(limit.saturating_add(1)),
+            kind,
+            limit,
+            buf: Vec::with_capacity(CHUNK + 4),
+            pos: 0,
+            valid: 0,
+            total: 0,
+            line: 1,
+            column: 0,
+            error: None,
+        }
+    }
+
+    /// Why the stream stopped, if it did: too large, not UTF-8, or the system's error.
+    pub fn error(&self) -> Option<&ReadError> {
+        self.error.as_ref()
+    }
+
+    /// Reads the rest without keeping it, and says why the input is refused if it is: for a
+    /// reader that stopped at a bad record, so that an input that is too large or not text is
+    /// refused for that first, as when it is read whole.
+    pub fn finish(&mut self) -> Option<&ReadError> {
+        while self.error.is_none() {
+            match self.fill_buf() {
+                Ok([]) => break,
+                Ok(b) => {
+                    let n = b.len();
+                    self.consume(n);
+                }
+                Err(_) => break,
+            }
+        }
+        self.error()
+    }
+
+    fn fail(&mut self, e: ReadError) -> std::io::Error {
+        let io = std::io::Error::other(e.to_string());
+        self.error = Some(e);
+        io
+    }
+
+    /// Counts the lines and columns of newly checked text, for the place of a bad byte.
+    fn advance(&mut self, from: usize, to: usize) {
+        let s = &self.buf[from..to];
+        let chars = |b: &[u8]| b.iter().filter(|&&c| c & 0xC0 != 0x80).count();
+        match s.iter().rposition(|&c| c == b'\n') {
+            Some(last) => {
+                self.line += s.iter().filter(|&&c| c == b'\n').count();
+                self.column = chars(&s[last + 1..]);
+            }
+            None => self.column += chars(s),
+        }
+    }
+
+    /// Reads the next chunk after the checked text is handed over.
+    fn refill(&mut self) -> std::io::Result<()> {
+        // keep the start of a cut character
+        self.buf.drain(..self.valid);
+        self.pos = 0;
+        self.valid = 0;
+        loop {
+            let start = self.buf.len();
+            self.buf.resize(start + CHUNK, 0);
+            let n = loop {
+                match self.inner.read(&mut self.buf[start..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == IoKind::Interrupted => continue,
+                    Err(e) => {
+                        self.buf.truncate(start);
+                        let io = std::io::Error::new(e.kind(), e.to_string());
+                        self.error = Some(ReadError::Io(e));
+                        return Err(io);
+                    }
+                }
+            };
+            self.buf.truncate(start + n);
+            if n == 0 {
+                if !self.buf.is_empty() {
+                    // the input ends inside a character
+                    let offset = self.total as usize - self.buf.len();
+                    let e = self.not_utf8_here(offset);
+                    return Err(self.fail(e));
+                }
+                return Ok(());
+            }
+            if self.total + n as u64 > self.limit {
+                let e = ReadError::TooLarge {
+                    kind: self.kind,
+                    limit: self.limit,
+                };
+                return Err(self.fail(e));
+            }
+            self.total += n as u64;
+            match std::str::from_utf8(&self.buf) {
+                Ok(_) => self.valid = self.buf.len(),
+                Err(e) if e.error_len().is_none() => self.valid = e.valid_up_to(),
+                Err(e) => {
+                    let bad = e.valid_up_to();
+                    self.advance(0, bad);
+                    let offset = self.total as usize - self.buf.len() + bad;
+                    let e = self.not_utf8_here(offset);
+                    return Err(self.fail(e));
+                }
+            }
+            self.advance(0, self.valid);
+            if self.valid > 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn not_utf8_here(&self, offset: usize) -> ReadError {
+        ReadError::NotUtf8 {
+            offset,
+            line: self.line,
+            column: self.column + 1,
+        }
+    }
+}
+
+impl<R: Read> Read for TextStream<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let b = self.fill_buf()?;
+        let n = b.len().min(out.len());
+        out[..n].copy_from_slice(&b[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for TextStream<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if let Some(e) = &self.error {
+            return Err(std::io::Error::other(e.to_string()));
+        }
+        if self.pos == self.valid {
+            self.refill()?;
+        }
+        Ok(&self.buf[self.pos..self.valid])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.valid);
+    }
+}
+
 fn open(path: &Path) -> Result<(std::fs::File, u64), ReadError> {
     let file = std::fs::File::open(path).map_err(ReadError::Io)?;
     // A regular file's size sizes the buffer; devices and FIFOs say 0.
@@ -334,5 +518,84 @@ mod tests {
         // A character cut by the end of the input is not UTF-8.
         let e = read_text_from(OneByte(&s.as_bytes()[..3]), Kind::Mapping, MIB).unwrap_err();
         assert!(matches!(e, ReadError::NotUtf8 { offset: 2, .. }), "{e}");
+    }
+
+    /// Everything a [`TextStream`] hands over, or its error.
+    fn streamed(r: impl Read, kind: Kind, limit: u64) -> Result<String, String> {
+        let mut st = TextStream::new(r, kind, limit);
+        let mut out = String::new();
+        match st.read_to_string(&mut out) {
+            Ok(_) => Ok(out),
+            Err(_) => Err(st.error().expect("the stream's error").describe("f")),
+        }
+    }
+
+    #[test]
+    fn a_stream_refuses_what_a_whole_read_refuses_with_the_same_message() {
+        // A reader that hands over `step` bytes at a time.
+        struct Steps<'a>(&'a [u8], usize);
+        impl Read for Steps<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(self.1).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let long = "a\u{e9}\n".repeat(40_000); // 160,000 bytes: several reads
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"ok\n".to_vec(),
+            "\u{e9}\u{2192}\u{1F600}\n".as_bytes().to_vec(),
+            long.clone().into_bytes(),
+            b"ab\xff".to_vec(),
+            b"x\ny\xe2".to_vec(), // ends inside a character
+            b"x\ny\xe2\x82".to_vec(),
+            b"\xe2a".to_vec(), // a character that never completes
+        ];
+        for at in [0, 65_535, 65_536, 65_537, 131_071, 150_001] {
+            let mut v = long.clone().into_bytes();
+            v[at] = 0xff;
+            cases.push(v);
+            let mut v = long.clone().into_bytes();
+            v.insert(at, 0xe2); // cut by a read, then not completed
+            cases.push(v);
+        }
+        for bytes in &cases {
+            for step in [1, 3, 4096, 1 << 20] {
+                for limit in [5, 65_536, 100_000, GIB] {
+                    let whole = read_text_from(Steps(bytes, step), Kind::Access, limit)
+                        .map_err(|e| e.describe("f"));
+                    let stream = streamed(Steps(bytes, step), Kind::Access, limit);
+                    assert_eq!(
+                        stream,
+                        whole,
+                        "{} bytes, step {step}, limit {limit}",
+                        bytes.len()
+                    );
+                }
+            }
+        }
+        // endless: refused at the limit, having kept one read at a time
+        let e = streamed(std::io::repeat(b'a'), Kind::Access, 1 << 20).unwrap_err();
+        assert!(e.contains("larger than 1 MiB"), "{e}");
+    }
+
+    #[test]
+    fn a_stream_finishes_what_a_reader_left_and_reports_a_refusal() {
+        // the bad byte comes in the second read, after the first line was handed over
+        let bytes = [&b"good\n"[..], &[b'x'; 70_000], b"\xff"].concat();
+        let mut st = TextStream::new(&bytes[..], Kind::Access, GIB);
+        let mut line = String::new();
+        st.read_line(&mut line).unwrap();
+        assert_eq!(line, "good\n");
+        let e = st.finish().expect("refused");
+        assert_eq!(
+            e.describe("f"),
+            "f:2:70001: not UTF-8 text (invalid byte at offset 70005)"
+        );
+        let mut st = TextStream::new(&b"good\nfine"[..], Kind::Access, GIB);
+        st.read_line(&mut line).unwrap();
+        assert!(st.finish().is_none());
     }
 }

@@ -192,17 +192,59 @@ impl Access {
     }
 }
 
-/// Reads an access export. Errors name the file and the entry.
+/// Reads an access export. Errors name the file and the entry. JSONL and CSV are read
+/// record by record ([`load_entries`]).
 pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, String> {
+    let mut access = Access::default();
+    load_entries(path, &mut |user, grant, level, at| {
+        let (ent, rank) = access.resolve(plan, user, grant, level, at)?;
+        access.add(user, ent, rank);
+        Ok(())
+    })?;
+    access.merge_duplicates();
+    Ok(access)
+}
+
+/// [`read_entries`] on a file, its format named by its extension. JSONL and CSV are read
+/// as a stream, one line or record at a time, never whole; a JSON document is read whole
+/// (within the limit). Errors are the same as for the whole text: an export that is too
+/// large or not UTF-8 is refused for that, even after a bad entry.
+pub fn load_entries(path: &Path, visit: &mut EntryVisitor<'_>) -> Result<(), String> {
+    use crate::input::limits::{self, Kind, TextStream};
     let name = path.display().to_string();
-    let text = crate::input::limits::read_text(path, crate::input::limits::Kind::Access)
-        .map_err(|e| e.describe(&name))?;
-    let ext = path
+    let format = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    parse_access(&text, &name, &ext, plan)
+    if format == "json" {
+        let text = limits::read_text(path, Kind::Access).map_err(|e| e.describe(&name))?;
+        return read_entries(&text, &name, &format, visit);
+    }
+    let mut stream = TextStream::open(path, Kind::Access).map_err(|e| e.describe(&name))?;
+    stream_entries(&mut stream, &name, &format, visit)
+}
+
+/// [`read_entries`] of JSONL or CSV read from a stream.
+fn stream_entries<R: std::io::Read>(
+    stream: &mut crate::input::limits::TextStream<R>,
+    name: &str,
+    format: &str,
+    visit: &mut EntryVisitor<'_>,
+) -> Result<(), String> {
+    let r = match format {
+        "jsonl" | "ndjson" => read_jsonl(&mut *stream, name, visit),
+        "csv" => read_csv(&mut *stream, name, visit),
+        _ => Err(unknown_format(name, format)),
+    };
+    r.map_err(|msg| match stream.finish() {
+        Some(e) => e.describe(name),
+        None => msg,
+    })
+}
+
+fn unknown_format(name: &str, format: &str) -> String {
+    format!("{name}: unknown access format `.{format}`: use .json, .jsonl or .csv")
 }
 
 /// Parses an access export given its format (`json`, `jsonl`, `csv`).
@@ -282,66 +324,94 @@ pub fn read_entries(
                 .and_then(|()| de.end());
             ctx.finish(r, None)?;
         }
-        "jsonl" | "ndjson" => {
-            let mut ctx = Ctx {
-                name,
-                visit,
-                failed: None,
-                context: None,
-            };
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let at = At::Line { name, line: i + 1 };
-                let mut de = serde_json::Deserializer::from_str(line);
-                let r = EntrySeed {
-                    ctx: &mut ctx,
-                    at: &at,
-                }
-                .deserialize(&mut de)
-                .and_then(|()| de.end());
-                ctx.finish(r, Some(i + 1))?;
-            }
+        "jsonl" | "ndjson" => read_jsonl(text.as_bytes(), name, visit)?,
+        "csv" => read_csv(text.as_bytes(), name, visit)?,
+        other => return Err(unknown_format(name, other)),
+    }
+    Ok(())
+}
+
+/// JSONL entries, one line at a time. A reader's own failure (a [`TextStream`]'s) ends the
+/// read with its message, which the caller replaces with the stream's.
+///
+/// [`TextStream`]: crate::input::limits::TextStream
+fn read_jsonl(
+    mut r: impl std::io::BufRead,
+    name: &str,
+    visit: &mut EntryVisitor<'_>,
+) -> Result<(), String> {
+    let mut ctx = Ctx {
+        name,
+        visit,
+        failed: None,
+        context: None,
+    };
+    let mut buf = Vec::new();
+    for i in 0.. {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf).map_err(|e| e.to_string())? == 0 {
+            break;
         }
-        "csv" => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .from_reader(text.as_bytes());
-            let headers = rdr.headers().map_err(|e| format!("{name}: {e}"))?.clone();
-            let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
-            for read in ["user_id", "grant", "level"] {
-                if headers
-                    .iter()
-                    .filter(|h| h.eq_ignore_ascii_case(read))
-                    .count()
-                    > 1
-                {
-                    return Err(format!(
-                        "{name}:1: column `{read}` appears twice in the header (which one holds would be a guess)"
-                    ));
-                }
-            }
-            let (Some(u), Some(g)) = (col("user_id"), col("grant")) else {
-                return Err(format!("{name}:1: the header must name the columns `user_id`, `grant` and optionally `level`"));
-            };
-            let l = col("level");
-            for (i, rec) in rdr.records().enumerate() {
-                let at = At::Line { name, line: i + 2 };
-                let rec = rec.map_err(|e| format!("{at}: {e}"))?;
-                let user = rec.get(u).unwrap_or("");
-                if user.is_empty() {
-                    return Err(format!("{at}: empty user_id"));
-                }
-                let level = l.and_then(|l| rec.get(l)).filter(|s| !s.is_empty());
-                visit(user, rec.get(g).unwrap_or(""), level, &at)?;
-            }
+        // Checked UTF-8 (a stream checks as it reads, a text is a `str`).
+        let piece = std::str::from_utf8(&buf).map_err(|e| e.to_string())?;
+        // As `str::lines` cuts a whole text: without its `\n` or `\r\n`.
+        let line = piece.lines().next().unwrap_or("");
+        if line.trim().is_empty() {
+            continue;
         }
-        other => {
+        let at = At::Line { name, line: i + 1 };
+        let mut de = serde_json::Deserializer::from_str(line);
+        let r = EntrySeed {
+            ctx: &mut ctx,
+            at: &at,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        ctx.finish(r, Some(i + 1))?;
+    }
+    Ok(())
+}
+
+/// CSV entries with columns `user_id`, `grant` and optionally `level`, one record at a time.
+fn read_csv(r: impl std::io::Read, name: &str, visit: &mut EntryVisitor<'_>) -> Result<(), String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(r);
+    let headers = rdr.headers().map_err(|e| format!("{name}: {e}"))?.clone();
+    let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
+    for read in ["user_id", "grant", "level"] {
+        if headers
+            .iter()
+            .filter(|h| h.eq_ignore_ascii_case(read))
+            .count()
+            > 1
+        {
             return Err(format!(
-                "{name}: unknown access format `.{other}`: use .json, .jsonl or .csv"
-            ))
+                "{name}:1: column `{read}` appears twice in the header (which one holds would be a guess)"
+            ));
         }
+    }
+    let (Some(u), Some(g)) = (col("user_id"), col("grant")) else {
+        return Err(format!(
+            "{name}:1: the header must name the columns `user_id`, `grant` and optionally `level`"
+        ));
+    };
+    let l = col("level");
+    let mut rec = csv::StringRecord::new();
+    for i in 0.. {
+        let at = At::Line { name, line: i + 2 };
+        if !rdr
+            .read_record(&mut rec)
+            .map_err(|e| format!("{at}: {e}"))?
+        {
+            break;
+        }
+        let user = rec.get(u).unwrap_or("");
+        if user.is_empty() {
+            return Err(format!("{at}: empty user_id"));
+        }
+        let level = l.and_then(|l| rec.get(l)).filter(|s| !s.is_empty());
+        visit(user, rec.get(g).unwrap_or(""), level, &at)?;
     }
     Ok(())
 }
@@ -684,5 +754,143 @@ mod tests {
             read("user_id,note,grant,note\na,1,x,2\n", "csv").unwrap(),
             ["a x None"]
         );
+    }
+
+    /// The entries of an export read as a stream with this limit, or the message.
+    fn streamed(bytes: &[u8], format: &str, limit: u64) -> Result<Vec<String>, String> {
+        use crate::input::limits::{Kind, TextStream};
+        let mut st = TextStream::new(bytes, Kind::Access, limit);
+        let mut out = Vec::new();
+        stream_entries(&mut st, "a", format, &mut |u, g, l, _| {
+            out.push(format!("{u} {g} {l:?}"));
+            if g == "refused" {
+                return Err(format!("refused for `{u}`"));
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`read`] as `polc` read an export before streams: whole, then parsed.
+    fn whole(bytes: &[u8], format: &str, limit: u64) -> Result<Vec<String>, String> {
+        use crate::input::limits::{read_text_from, Kind};
+        let text = read_text_from(bytes, Kind::Access, limit).map_err(|e| e.describe("a"))?;
+        let mut out = Vec::new();
+        read_entries(&text, "a", format, &mut |u, g, l, _| {
+            out.push(format!("{u} {g} {l:?}"));
+            if g == "refused" {
+                return Err(format!("refused for `{u}`"));
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_streamed_export_reads_and_fails_as_the_whole_text() {
+        let many_jsonl: String = (0..5000)
+            .map(|i| {
+                format!(
+                    "{{\"user_id\": \"u{i}\", \"grant\": \"g{}\", \"level\": null}}\r\n",
+                    i % 7
+                )
+            })
+            .collect();
+        let many_csv: String = std::iter::once("user_id,grant,level\n".to_string())
+            .chain((0..5000).map(|i| format!("u{i},g{},\n", i % 7)))
+            .collect();
+        let jsonl: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\n\n  \n".to_vec(),
+            b"{\"user_id\": \"a\", \"grant\": \"x\", \"level\": \"r\"}".to_vec(),
+            b"{\"user_id\": \"a\", \"grant\": \"x\"}\r\n\n{\"user_id\": \"b\", \"grant\": \"y\"}\n"
+                .to_vec(),
+            b"{\"user_id\": \"a\", \"grant\": \"x\"}\n{\"user_id\": 1}\n".to_vec(),
+            b"{\"user_id\": \"a\"}\n".to_vec(),
+            b"{\"user_id\": \"a\", \"grant\": \"x\"} x\n".to_vec(),
+            b"{\"user_id\": \"a\", \"grant\": \"x\"\n".to_vec(),
+            b"[1]\n".to_vec(),
+            b"{\"user_id\": \"a\", \"grant\": \"refused\"}\n".to_vec(),
+            // a bad entry, then bad text: the text is refused first, as when read whole
+            b"{\"user_id\": 1}\n{\"user_id\": \"\xff\"}\n".to_vec(),
+            b"{\"user_id\": \"a\", \"grant\": \"refused\"}\n\xe2".to_vec(),
+            b"{\"user_id\": \"a\", \"grant\": \"x\"}\r".to_vec(),
+            "{\"user_id\": \"\u{e9}\u{2028}\", \"grant\": \"x\"}\n"
+                .as_bytes()
+                .to_vec(),
+            many_jsonl.clone().into_bytes(),
+            format!("{many_jsonl}{{\"user_id\": 2}}\n").into_bytes(),
+            [
+                format!("{{\"user_id\": 2}}\n{many_jsonl}").as_bytes(),
+                b"\xff",
+            ]
+            .concat(),
+        ];
+        let csv: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"user_id,grant\n".to_vec(),
+            b"user_id,grant,level\na,x,r\nb,y,\n".to_vec(),
+            b"\xef\xbb\xbfUser_ID , Grant\r\n a , x \r\n".to_vec(),
+            b"user,grant\na,x\n".to_vec(),
+            b"user_id,grant,grant\na,x,y\n".to_vec(),
+            b"user_id,grant\n,x\n".to_vec(),
+            b"user_id,grant\na,x,extra\n".to_vec(),
+            b"user_id,grant\na,\"x\n".to_vec(),
+            b"user_id,grant\na,refused\nb,\xff\n".to_vec(),
+            b"user_id,grant\n,x\n\xc3".to_vec(),
+            many_csv.clone().into_bytes(),
+            format!("{many_csv},x\n").into_bytes(),
+            [format!("{many_csv}a,x,y,z\n").as_bytes(), b"\xff"].concat(),
+        ];
+        for (format, cases) in [("jsonl", &jsonl), ("csv", &csv), ("txt", &jsonl)] {
+            for bytes in cases {
+                for limit in [20, 65_536, 1 << 30] {
+                    assert_eq!(
+                        streamed(bytes, format, limit),
+                        whole(bytes, format, limit),
+                        "{format}, limit {limit}: {:?}",
+                        String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn jsonl_and_csv_exports_are_read_as_they_arrive() {
+        use crate::input::limits::{Kind, TextStream};
+        use std::cell::Cell;
+        /// A reader that counts what it has handed over.
+        struct Counted<'a>(&'a [u8], &'a Cell<usize>);
+        impl std::io::Read for Counted<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = std::io::Read::read(&mut self.0, out)?;
+                self.1.set(self.1.get() + n);
+                Ok(n)
+            }
+        }
+        let jsonl: String = (0..100_000)
+            .map(|i| format!("{{\"user_id\": \"u{i}\", \"grant\": \"g\"}}\n"))
+            .collect();
+        let csv: String = std::iter::once("user_id,grant\n".to_string())
+            .chain((0..100_000).map(|i| format!("u{i},g\n")))
+            .collect();
+        for (format, text) in [("jsonl", jsonl), ("csv", csv)] {
+            let read = Cell::new(0);
+            let mut st = TextStream::new(Counted(text.as_bytes(), &read), Kind::Access, 1 << 30);
+            let mut seen = 0;
+            stream_entries(&mut st, "a", format, &mut |_, _, _, _| {
+                // at most one read of 64 KiB ahead of the entry
+                assert!(
+                    read.get() <= seen * 40 + (64 << 10) + 64,
+                    "{format}: {} read",
+                    read.get()
+                );
+                seen += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!((seen, read.get()), (100_000, text.len()), "{format}");
+        }
     }
 }

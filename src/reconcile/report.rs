@@ -163,10 +163,42 @@ pub fn write_json<W: std::io::Write + ?Sized>(
 
 /// The report as a person reads it.
 pub fn human(plan: &Plan, r: &DriftReport) -> String {
-    use std::fmt::Write;
-    let s = &r.summary;
     let mut out = String::new();
-    let title = format!("Drift Report (as of {})", r.as_of);
+    human_header(r.as_of, &r.summary, &mut out);
+    for u in &r.users {
+        human_user(plan, u, &mut out);
+    }
+    out
+}
+
+/// The human report written user by user, byte for byte as [`human`] through
+/// [`crate::text::terminal_lines`], holding one user's findings at a time: a first pass
+/// counts the summary (the header comes first), a second writes each user's lines.
+pub fn write_human<W: std::io::Write + ?Sized>(
+    plan: &Plan,
+    users: &crate::input::Users,
+    access: &super::access::Access,
+    w: &mut W,
+) -> std::io::Result<Summary> {
+    let summary = super::drift::summary(plan, users, access);
+    let mut chunk = String::new();
+    human_header(plan.at, &summary, &mut chunk);
+    w.write_all(crate::text::terminal_lines(&chunk).as_bytes())?;
+    let mut result = Ok(());
+    super::drift::for_each_user(plan, users, access, |u| {
+        if result.is_ok() {
+            chunk.clear();
+            human_user(plan, &u, &mut chunk);
+            result = w.write_all(crate::text::terminal_lines(&chunk).as_bytes());
+        }
+    });
+    result.map(|()| summary)
+}
+
+/// The title and the counts.
+fn human_header(as_of: chrono::NaiveDate, s: &Summary, out: &mut String) {
+    use std::fmt::Write;
+    let title = format!("Drift Report (as of {as_of})");
     let _ = writeln!(out, "{title}\n{}", "=".repeat(title.chars().count()));
     let _ = writeln!(
         out,
@@ -178,78 +210,83 @@ pub fn human(plan: &Plan, r: &DriftReport) -> String {
         "Excess: {}    Missing: {}    Level mismatch: {}    Excepted: {}    Orphaned accounts: {}",
         s.excess, s.missing, s.level_mismatch, s.excepted, s.orphaned_users
     );
+}
+
+/// One user's section (nothing for a user without findings).
+fn human_user(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
+    use std::fmt::Write;
+    if !u.has_findings() {
+        return;
+    }
     let b = &*plan.bundle;
     let lvl = |ent: u32, l: Option<u8>| {
         plan.level_name(ent, l)
             .map(|x| format!(" ({x})"))
             .unwrap_or_default()
     };
-    for u in r.users.iter().filter(|u| u.has_findings()) {
-        let tag = if u.orphaned {
-            " (orphaned: in no HRIS record)"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "\n{}{tag}", crate::text::terminal(&u.user_id));
-        let mut lines: Vec<(u8, String)> = Vec::new();
-        for f in &u.findings {
-            match f {
-                Finding::Covered { .. } => {}
-                Finding::Excess { ent, level } => lines.push((
-                    0,
+    let tag = if u.orphaned {
+        " (orphaned: in no HRIS record)"
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "\n{}{tag}", crate::text::terminal(&u.user_id));
+    let mut lines: Vec<(u8, String)> = Vec::new();
+    for f in &u.findings {
+        match f {
+            Finding::Covered { .. } => {}
+            Finding::Excess { ent, level } => lines.push((
+                0,
+                format!(
+                    "  EXCESS     {}{}",
+                    plan.ent_text[*ent as usize],
+                    lvl(*ent, *level)
+                ),
+            )),
+            Finding::LevelMismatch {
+                ent,
+                current,
+                expected,
+                ..
+            } => lines.push((
+                1,
+                format!(
+                    "  LEVEL      {} is {}, policy says {}",
+                    plan.ent_text[*ent as usize],
+                    plan.level_name(*ent, *current).unwrap_or("-"),
+                    plan.level_name(*ent, *expected).unwrap_or("-")
+                ),
+            )),
+            Finding::Missing { ent, level, .. } => lines.push((
+                2,
+                format!(
+                    "  MISSING    {}{}",
+                    plan.ent_text[*ent as usize],
+                    lvl(*ent, *level)
+                ),
+            )),
+            Finding::Excepted {
+                ent,
+                level,
+                exception,
+            } => {
+                let x = &b.exceptions[*exception];
+                lines.push((
+                    3,
                     format!(
-                        "  EXCESS     {}{}",
+                        "  EXCEPTED   {}{} ({} until {})",
                         plan.ent_text[*ent as usize],
-                        lvl(*ent, *level)
+                        lvl(*ent, *level),
+                        x.source_label(),
+                        x.expires
                     ),
-                )),
-                Finding::LevelMismatch {
-                    ent,
-                    current,
-                    expected,
-                    ..
-                } => lines.push((
-                    1,
-                    format!(
-                        "  LEVEL      {} is {}, policy says {}",
-                        plan.ent_text[*ent as usize],
-                        plan.level_name(*ent, *current).unwrap_or("-"),
-                        plan.level_name(*ent, *expected).unwrap_or("-")
-                    ),
-                )),
-                Finding::Missing { ent, level, .. } => lines.push((
-                    2,
-                    format!(
-                        "  MISSING    {}{}",
-                        plan.ent_text[*ent as usize],
-                        lvl(*ent, *level)
-                    ),
-                )),
-                Finding::Excepted {
-                    ent,
-                    level,
-                    exception,
-                } => {
-                    let x = &b.exceptions[*exception];
-                    lines.push((
-                        3,
-                        format!(
-                            "  EXCEPTED   {}{} ({} until {})",
-                            plan.ent_text[*ent as usize],
-                            lvl(*ent, *level),
-                            x.source_label(),
-                            x.expires
-                        ),
-                    ))
-                }
+                ))
             }
         }
-        lines.sort();
-        for (_, l) in lines {
-            let _ = writeln!(out, "{l}");
-        }
     }
-    out
+    lines.sort();
+    for (_, l) in lines {
+        let _ = writeln!(out, "{l}");
+    }
 }
 
 /// One row per current entry and per missing entitlement: the auditors' view. Every cell

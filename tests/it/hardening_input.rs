@@ -149,6 +149,35 @@ fn binary_users_and_access_files_are_refused_at_the_first_bad_byte() {
     );
 }
 
+#[test]
+fn jsonl_and_csv_exports_read_as_streams_are_refused_as_when_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // A bad entry, then, further than one read of the stream, a bad byte: the export is
+    // refused as not text, as when it was read whole before its entries.
+    let pad = "x".repeat(70_000);
+    let jsonl = format!(
+        "{{\"user_id\": \"sarah.chen\", \"grant\": \"nosuch:thing\"}}\n{{\"user_id\": \"{pad}\", \"grant\": \"slack:workspace\"}}\n"
+    );
+    let csv = format!("user_id,grant\nsarah.chen,nosuch:thing\n{pad},slack:workspace\n");
+    for (name, text, entry, bad) in [("a.jsonl", &jsonl, 1, 3), ("a.csv", &csv, 2, 4)] {
+        let mut bytes = text.clone().into_bytes();
+        let f = write(dir.path(), name, &bytes);
+        // alone, the bad entry is the error, with its line
+        refused(
+            &polc(&["drift", SEED, "--users", USERS, "--access", &f]),
+            &[&format!("{name}:{entry}: user `sarah.chen`"), "nosuch"],
+        );
+        bytes.extend_from_slice(b"zed,\xff\n");
+        let f = write(dir.path(), name, &bytes);
+        for cmd in ["drift", "plan"] {
+            refused(
+                &polc(&[cmd, SEED, "--users", USERS, "--access", &f]),
+                &[&format!("{name}:{bad}:5: not UTF-8 text")],
+            );
+        }
+    }
+}
+
 // ---- mapping date formats ----
 
 #[test]

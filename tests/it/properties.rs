@@ -96,6 +96,22 @@ fn grant_set(e: &Evaluation) -> FxHashMap<u32, Option<u8>> {
     e.grants.iter().map(|g| (g.ent, g.level)).collect()
 }
 
+/// A writer that keeps each write apart, to see how a report is written.
+#[derive(Default)]
+struct Writes {
+    chunks: Vec<String>,
+}
+
+impl std::io::Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.chunks.push(String::from_utf8(buf.to_vec()).unwrap());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -178,7 +194,8 @@ proptest! {
         }
         pool.sort();
         pool.dedup();
-        let ids: Vec<String> = (0..records.len()).map(|i| format!("u{i}")).chain(["old1".into(), "old2".into()]).collect();
+        // an orphan's id that must not reach a terminal or a spreadsheet as it is
+        let ids: Vec<String> = (0..records.len()).map(|i| format!("u{i}")).chain(["old1".into(), "old\n=2\u{1b}[31m\u{202e}".into()]).collect();
         let mut export = Vec::new();
         let mut distinct = std::collections::BTreeSet::new();
         for (i, id) in ids.iter().enumerate() {
@@ -211,5 +228,19 @@ proptest! {
         let mut csv = Vec::new();
         polc::reconcile::report::write_csv(&plan, &users, &access, &mut csv).unwrap();
         prop_assert_eq!(String::from_utf8(csv).unwrap(), polc::reconcile::report::csv(&plan, &report));
+        // So is the human one, which `polc drift` escaped whole for the terminal before.
+        let mut human = Writes::default();
+        let s3 = polc::reconcile::report::write_human(&plan, &users, &access, &mut human).unwrap();
+        prop_assert_eq!(&s3, &report.summary);
+        let whole = polc::text::terminal_lines(&polc::reconcile::report::human(&plan, &report)).into_owned();
+        prop_assert_eq!(human.chunks.concat(), whole);
+        // It is written as it is made: the header, then one write per user with findings.
+        let shown: Vec<_> = report.users.iter().filter(|u| u.has_findings()).collect();
+        prop_assert_eq!(human.chunks.len(), 1 + shown.len());
+        prop_assert!(human.chunks[0].starts_with("Drift Report (as of "));
+        for (chunk, u) in human.chunks[1..].iter().zip(shown) {
+            let head = format!("\n{}", polc::text::terminal(&u.user_id));
+            prop_assert!(chunk.starts_with(&head), "{:?} for {:?}", chunk, u.user_id);
+        }
     }
 }
