@@ -15,6 +15,7 @@ pub mod fmt;
 pub mod input;
 pub mod ir;
 pub mod lifecycle;
+pub mod notation;
 pub mod project;
 pub mod reconcile;
 pub mod stdlib;

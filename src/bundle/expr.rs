@@ -8,8 +8,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::ir;
-use crate::syntax::lexer::DurationUnit;
+use crate::ir::{self, DurationUnit};
 
 /// An expression: mirrors [`ir::Expr`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

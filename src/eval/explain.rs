@@ -355,7 +355,7 @@ impl Plan {
             Some((r, l)) => (r.trim(), Some(l.trim().to_lowercase())),
             None => (text.trim(), None),
         };
-        let r = crate::syntax::ast::RefAst::parse(text, crate::syntax::Span::default());
+        let r = crate::notation::RefParts::split(text);
         let b = self.bundle.clone();
         let sid = b
             .systems

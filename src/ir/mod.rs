@@ -7,8 +7,7 @@ use chrono::NaiveDate;
 mod glob;
 pub use glob::glob_match;
 
-pub use crate::syntax::ast::CmpOp;
-pub use crate::syntax::lexer::Duration;
+pub use crate::notation::{CmpOp, Duration, DurationUnit};
 
 pub type PolicyId = u32;
 pub type SystemId = u32;
@@ -247,7 +246,7 @@ impl std::fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(n) => write!(f, "{n}"),
             Value::Date(d) => write!(f, "{d}"),
-            Value::Str(s) => write!(f, "{}", crate::syntax::ast::quote(s)),
+            Value::Str(s) => write!(f, "{}", crate::notation::quote(s)),
             Value::List(v) => {
                 write!(f, "[")?;
                 for (i, x) in v.iter().enumerate() {
@@ -420,10 +419,10 @@ impl Bundle {
         let t = &s.types[e.rtype as usize];
         match &e.name {
             None => format!("{}:{}", s.name, t.name),
-            Some(n) if n.chars().all(crate::syntax::ast::is_bare_name_char) && !n.is_empty() => {
+            Some(n) if n.chars().all(crate::notation::is_bare_name_char) && !n.is_empty() => {
                 format!("{}:{}:{}", s.name, t.name, n)
             }
-            Some(n) => format!("{}:{}:{}", s.name, t.name, crate::syntax::ast::quote(n)),
+            Some(n) => format!("{}:{}:{}", s.name, t.name, crate::notation::quote(n)),
         }
     }
 

@@ -123,7 +123,7 @@ mod tests {
     fn granted(ent: EntId, level: Option<u8>, grace_days: Option<u32>) -> Granted {
         let grace = grace_days.map(|amount| Duration {
             amount,
-            unit: crate::syntax::lexer::DurationUnit::Days,
+            unit: crate::ir::DurationUnit::Days,
         });
         Granted {
             ent,

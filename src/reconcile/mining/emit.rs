@@ -194,7 +194,7 @@ fn type_text(t: &ir::Type) -> String {
 }
 
 fn duration_text(d: ir::Duration) -> String {
-    use crate::syntax::lexer::DurationUnit;
+    use crate::ir::DurationUnit;
     let unit = match d.unit {
         DurationUnit::Hours => "h",
         DurationUnit::Days => "d",
