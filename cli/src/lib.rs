@@ -95,6 +95,34 @@ impl From<polc::bundle::KeyError> for CliError {
     }
 }
 
+/// A grant reference the user wrote (`--grant`) that names nothing in the bundle.
+impl From<polc::eval::RefError> for CliError {
+    fn from(e: polc::eval::RefError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// `polc mine`'s thresholds, as the user gave them.
+impl From<polc::reconcile::mining::groups::ThresholdError> for CliError {
+    fn from(e: polc::reconcile::mining::groups::ThresholdError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// A key polc could not make (no random source): the machine's to fix.
+impl From<polc::bundle::KeyProblem> for CliError {
+    fn from(e: polc::bundle::KeyProblem) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// A bundle file `polc build` could not write so that it reads back: polc's bug.
+impl From<polc::bundle::WriteError> for CliError {
+    fn from(e: polc::bundle::WriteError) -> CliError {
+        CliError::Bug(e.to_string())
+    }
+}
+
 /// polc serializes only its own reports: a failure there is a bug, never the user's input.
 impl From<serde_json::Error> for CliError {
     fn from(e: serde_json::Error) -> CliError {

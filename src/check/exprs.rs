@@ -473,7 +473,7 @@ pub fn literal(e: &Expr) -> Option<Value> {
 }
 
 /// Whether a literal value fits a schema type (for test records); the reason when not.
-pub fn value_fits(v: &Value, t: &Type) -> Result<(), String> {
+pub fn value_fits(v: &Value, t: &Type) -> Result<(), ValueMismatch> {
     match (v, t) {
         (_, Type::Any) => Ok(()),
         (Value::Str(_), Type::String)
@@ -484,10 +484,25 @@ pub fn value_fits(v: &Value, t: &Type) -> Result<(), String> {
             if m.contains(s) {
                 Ok(())
             } else {
-                Err(format!("\"{s}\" is not one of {}", m.join(", ")))
+                Err(ValueMismatch::NotAMember {
+                    value: s.clone(),
+                    members: m.clone(),
+                })
             }
         }
         (Value::List(items), Type::List(el)) => items.iter().try_for_each(|i| value_fits(i, el)),
-        (v, t) => Err(format!("expected a `{t}`, found {v}")),
+        (v, t) => Err(ValueMismatch::Type {
+            expected: t.clone(),
+            found: v.clone(),
+        }),
     }
+}
+
+/// Why a literal value does not fit a schema type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueMismatch {
+    #[error("\"{value}\" is not one of {}", members.join(", "))]
+    NotAMember { value: String, members: Vec<String> },
+    #[error("expected a `{expected}`, found {found}")]
+    Type { expected: Type, found: Value },
 }

@@ -346,7 +346,7 @@ impl Plan {
     }
 
     /// Resolves `system:type[:name]` written by a user (e.g. `--grant`) to an entitlement.
-    pub fn resolve_ref(&mut self, text: &str) -> Result<(EntId, Option<u8>), String> {
+    pub fn resolve_ref(&mut self, text: &str) -> Result<(EntId, Option<u8>), RefError> {
         let (text, level) = match text
             .trim()
             .strip_suffix(')')
@@ -357,31 +357,34 @@ impl Plan {
         };
         let r = crate::notation::RefParts::split(text);
         let b = self.bundle.clone();
-        let sid = b
+        let (sid, system) = b
             .systems
             .iter()
-            .position(|s| s.name == r.system)
-            .ok_or_else(|| format!("unknown system `{}` in `{text}`", r.system))?;
-        let tid = b.systems[sid]
+            .enumerate()
+            .find(|(_, s)| s.name == r.system)
+            .ok_or_else(|| RefError::UnknownSystem {
+                system: r.system.clone(),
+                text: text.to_string(),
+            })?;
+        let (tid, ty) = system
             .types
             .iter()
-            .position(|t| t.name == r.rtype)
-            .ok_or_else(|| {
-                format!(
-                    "unknown resource type `{}:{}` in `{text}`",
-                    r.system, r.rtype
-                )
+            .enumerate()
+            .find(|(_, t)| t.name == r.rtype)
+            .ok_or_else(|| RefError::UnknownType {
+                system: r.system.clone(),
+                rtype: r.rtype.clone(),
+                text: text.to_string(),
             })?;
-        let ty = &b.systems[sid].types[tid];
         let rank = match level {
             None => None,
             Some(l) => Some(ty.levels.iter().position(|x| *x == l).ok_or_else(|| {
-                format!(
-                    "unknown level `{l}` for `{}:{}` (levels: {})",
-                    r.system,
-                    r.rtype,
-                    ty.levels.join(" < ")
-                )
+                RefError::UnknownLevel {
+                    system: r.system.clone(),
+                    rtype: r.rtype.clone(),
+                    levels: ty.levels.clone(),
+                    level: l,
+                }
             })? as u8),
         };
         let ent = ir::Entitlement {
@@ -391,6 +394,27 @@ impl Plan {
         };
         Ok((self.intern(&ent), rank))
     }
+}
+
+/// Why a grant reference written by a user (`--grant`, an access export's entry) names no
+/// entitlement of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefError {
+    #[error("unknown system `{system}` in `{text}`")]
+    UnknownSystem { system: String, text: String },
+    #[error("unknown resource type `{system}:{rtype}` in `{text}`")]
+    UnknownType {
+        system: String,
+        rtype: String,
+        text: String,
+    },
+    #[error("unknown level `{level}` for `{system}:{rtype}` (levels: {})", levels.join(" < "))]
+    UnknownLevel {
+        system: String,
+        rtype: String,
+        level: String,
+        levels: Vec<String>,
+    },
 }
 
 /// The explanation as text for a terminal.

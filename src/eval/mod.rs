@@ -11,6 +11,7 @@ pub mod testing;
 
 use rustc_hash::FxHashMap;
 
+pub use explain::RefError;
 pub use plan::{EntId, PathId, Plan};
 
 use crate::ir::{Duration, PolicyId, Value};

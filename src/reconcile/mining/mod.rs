@@ -117,7 +117,8 @@ pub fn mine(
     // Draft, check, and measure the drafts on today's access.
     let common = groups::common(&groups);
     let header = emit::header(bundle, &emit::std_bundle());
-    let drafts = emit::drafts(by, &header, &groups, &common, thresholds).map_err(MineError::Bug)?;
+    let drafts = emit::drafts(by, &header, &groups, &common, thresholds)
+        .map_err(|e| MineError::Bug(e.to_string()))?;
     let drafted = emit::check_sources(&drafts.files)
         .map_err(|d| MineError::Bug(format!("the drafts do not check clean:\n{d}")))?;
     let mut draft_plan = Plan::new(drafted, &users.fields, today);
