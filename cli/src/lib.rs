@@ -109,6 +109,20 @@ impl From<polc::reconcile::mining::groups::ThresholdError> for CliError {
     }
 }
 
+/// An input file named on the command line that cannot be read.
+impl From<polc::input::limits::NamedReadError> for CliError {
+    fn from(e: polc::input::limits::NamedReadError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// The project file (`polc.toml`) the command found.
+impl From<polc::project::ProjectError> for CliError {
+    fn from(e: polc::project::ProjectError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
 /// A key polc could not make (no random source): the machine's to fix.
 impl From<polc::bundle::KeyProblem> for CliError {
     fn from(e: polc::bundle::KeyProblem) -> CliError {
@@ -280,7 +294,7 @@ pub(crate) enum ProjectPolicies {
 pub(crate) fn project_policies() -> Result<ProjectPolicies, InputError> {
     let cwd = std::env::current_dir()
         .map_err(|e| InputError(format!("cannot read the working directory: {e}")))?;
-    let Some(section) = polc::project::find_policies(&cwd).map_err(InputError)? else {
+    let Some(section) = polc::project::find_policies(&cwd)? else {
         return Ok(ProjectPolicies::Paths(vec![PathBuf::from(".")]));
     };
     // Paths under the working directory are shown relative to it, as if typed.

@@ -154,9 +154,20 @@ pub fn read_text(path: &Path, kind: Kind) -> Result<String, ReadError> {
     text(read_limited(file, kind, kind.limit(), hint, true)?)
 }
 
-/// [`read_text`] with the whole message (naming the file) as the error.
-pub fn read_text_or_message(path: &Path, kind: Kind) -> Result<String, String> {
-    read_text(path, kind).map_err(|e| e.describe(&path.display().to_string()))
+/// [`read_text`] with an error that names the file.
+pub fn read_text_or_message(path: &Path, kind: Kind) -> Result<String, NamedReadError> {
+    read_text(path, kind).map_err(|error| NamedReadError {
+        name: path.display().to_string(),
+        error,
+    })
+}
+
+/// A [`ReadError`] with the input's name, shown as [`ReadError::describe`] says.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", error.describe(name))]
+pub struct NamedReadError {
+    pub name: String,
+    pub error: ReadError,
 }
 
 /// Reads standard input as UTF-8 text of this kind, at most its limit.

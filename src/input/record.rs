@@ -194,7 +194,7 @@ impl<'m> Plan<'m> {
             let value = match get(slot) {
                 None => None,
                 Some(v) => convert(v, &self.types[slot], &self.dates)
-                    .map_err(|m| error(Some(id), field, m))?,
+                    .map_err(|m| error(Some(id), field, m.to_string()))?,
             };
             if value.is_none() && !self.optional[slot] {
                 let what = if get(slot).is_some() {
