@@ -10,6 +10,11 @@
 //! and the interpreter coerces. Only the forms whose meaning does not depend on that are
 //! classified; see [`Analyzer::atom`].
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 use super::linear::Kind;

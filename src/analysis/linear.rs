@@ -3,6 +3,11 @@
 //! `x - y REL c` when they are of that shape (at most one variable on each side, with
 //! coefficient one). Anything else is left to the interpreter.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 use super::atoms::{Atom, NVar, Rel, Term};

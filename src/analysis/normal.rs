@@ -4,6 +4,11 @@
 //! attribute it reads is absent: no case split on presence is needed here; the solver
 //! decides presence per attribute.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use rustc_hash::FxHashMap;
 
 use super::atoms::{Atom, AttrId};

@@ -9,6 +9,11 @@
 //! [`strings`]: super::strings
 //! [`numeric`]: super::numeric
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;

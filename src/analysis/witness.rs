@@ -3,6 +3,11 @@
 //! becomes a witness only after the interpreter has agreed with it, so a witness shown to
 //! a user is never a guess.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 use super::normal::Analyzer;

@@ -164,7 +164,7 @@ fn split(bytes: &[u8]) -> Result<(Header, &[u8]), ErrorKind> {
             ErrorKind::NotABundle("it has no bundle header".into())
         });
     };
-    let line = &bytes[..nl];
+    let (line, rest) = bytes.split_at(nl);
     let value: serde_json::Value = match serde_json::from_slice(line) {
         Ok(v) => v,
         Err(e) if line.starts_with(prefix.as_bytes()) => {
@@ -185,14 +185,17 @@ fn split(bytes: &[u8]) -> Result<(Header, &[u8]), ErrorKind> {
         Some(Some(FORMAT_VERSION)) => {}
         Some(Some(v)) => return Err(ErrorKind::Version(v.to_string())),
         Some(None) => {
-            let v = value["format_version"].to_string();
+            let v = value
+                .get("format_version")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
             return Err(ErrorKind::Version(v));
         }
         None => return Err(ErrorKind::Header("no `format_version`".into())),
     }
     let header: Header =
         serde_json::from_value(value).map_err(|e| ErrorKind::Header(e.to_string()))?;
-    let rest = &bytes[nl + 1..];
+    let rest = rest.get(1..).unwrap_or_default(); // after the newline at `nl`
     let Some(content) = rest.strip_suffix(b"\n") else {
         return Err(ErrorKind::Truncated(
             "the content does not end where it should",

@@ -109,7 +109,11 @@ impl PublicKey {
 
     /// The first 16 hex digits of the SHA-256 of the public key.
     pub fn id(&self) -> String {
-        hex::encode(&Sha256::digest(self.0.as_bytes())[..8])
+        hex::encode(
+            Sha256::digest(self.0.as_bytes())
+                .get(..8)
+                .unwrap_or_default(),
+        )
     }
 
     /// Whether `signature` is this key's signature of `message` (strict verification:

@@ -1,6 +1,11 @@
 //! Type-checks trigger expressions against the schema (docs/language.md §12) and lowers them to
 //! IR: E0201 unknown attribute, E0202 type mismatch, E0203 enum value, E0204 functions.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
+)]
+
 use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::ir::{self, CmpOp, Func, Type, Value};
 use crate::syntax::ast::{Expr, ExprKind};

@@ -3,6 +3,11 @@
 //! give it and which of their triggers failed on which values, which deny removed it, or
 //! that the exception expired).
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
+)]
+
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -120,7 +125,7 @@ impl Plan {
     }
 
     fn policy_why(&self, pid: PolicyId, values: &[Option<Value>]) -> PolicyWhy {
-        let p = &self.bundle.policies[pid as usize];
+        let p = &self.bundle.policy(pid);
         PolicyWhy {
             policy: p.name.clone(),
             in_force: p.in_force(self.at),
@@ -138,7 +143,7 @@ impl Plan {
         let level = self.level_name(ent, s.level).map(str::to_string);
         match s.kind {
             SourceKind::Path(p) => SourceWhy {
-                source: self.path_text[p as usize].clone(),
+                source: self.path_text(p).to_string(),
                 level,
                 applies: Some(self.policy_why(self.paths[p as usize][0], values)),
                 exception: None,
@@ -189,7 +194,7 @@ impl Plan {
                 continue;
             }
             let mut why = GrantWhy {
-                grant: self.ent_text[g.ent as usize].clone(),
+                grant: self.ent_text(g.ent).to_string(),
                 level: self.level_name(g.ent, g.level).map(str::to_string),
                 held: true,
                 sources: g
@@ -223,7 +228,7 @@ impl Plan {
             policies: e
                 .policies
                 .iter()
-                .map(|&p| self.bundle.policies[p as usize].name.clone())
+                .map(|&p| self.bundle.policy(p).name.clone())
                 .collect(),
             grants,
         }
@@ -239,7 +244,7 @@ impl Plan {
     ) -> GrantWhy {
         let b = &*self.bundle;
         let mut why = GrantWhy {
-            grant: self.ent_text[ent as usize].clone(),
+            grant: self.ent_text(ent).to_string(),
             level: self.level_name(ent, level).map(str::to_string),
             held: false,
             sources: Vec::new(),
@@ -256,7 +261,7 @@ impl Plan {
             let pattern = &self.denies[d.deny as usize].1.text;
             why.why_not.push(format!(
                 "removed by `deny {pattern}` of {}",
-                self.path_text[d.by as usize]
+                self.path_text(d.by)
             ));
             why.sources = d
                 .sources
@@ -272,7 +277,7 @@ impl Plan {
             }
             let reach = b.closure(pid as PolicyId);
             if reach.iter().any(|&q| {
-                b.policies[q as usize]
+                b.policy(q)
                     .grants
                     .iter()
                     .any(|g| self.ent_id(&g.entitlement) == Some(ent))

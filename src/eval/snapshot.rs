@@ -2,6 +2,11 @@
 //! everyone's access in a stable order, compared on later runs with a per-user diff, so a
 //! policy change that moves anyone's access shows up in review.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
+)]
+
 use similar::{ChangeTag, TextDiff};
 
 use super::Plan;
@@ -23,7 +28,7 @@ pub fn render(plan: &Plan, users: &Users, source: &str) -> String {
         let names: Vec<&str> = e
             .policies
             .iter()
-            .map(|&p| b.policies[p as usize].name.as_str())
+            .map(|&p| b.policy(p).name.as_str())
             .collect();
         out.push_str(&format!(
             "  policies: {}\n",
@@ -38,12 +43,13 @@ pub fn render(plan: &Plan, users: &Users, source: &str) -> String {
                 .level_name(g.ent, g.level)
                 .map(|l| format!(" ({l})"))
                 .unwrap_or_default();
-            out.push_str(&format!("  {}{lvl}\n", plan.ent_text[g.ent as usize]));
+            out.push_str(&format!("  {}{lvl}\n", plan.ent_text(g.ent)));
         }
         for d in &e.denied {
             out.push_str(&format!(
                 "  denied {} by {}\n",
-                plan.ent_text[d.ent as usize], plan.path_text[d.by as usize]
+                plan.ent_text(d.ent),
+                plan.path_text(d.by)
             ));
         }
         for v in &e.violations {

@@ -7,6 +7,11 @@
 //! UTF-8 as it arrives, so binary garbage is refused at its first bad byte, not after the
 //! whole limit has been read.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::fmt;
 use std::io::{ErrorKind as IoKind, Read};
 use std::path::Path;

@@ -2,6 +2,11 @@
 //! types, key, the compiled mapping, how dates are written) and the [`Builder`] that collects
 //! records and per-record errors, catching duplicate user ids.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::borrow::Cow;
 
 use rustc_hash::FxHashMap;

@@ -6,6 +6,11 @@
 //! knows) or a value that a mapping file already typed. [`convert`] applies docs/language.md §4's
 //! types to a view; its error messages are the `…` of `field `x`: …`.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::borrow::Cow;
 use std::fmt;
 

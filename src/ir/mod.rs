@@ -2,6 +2,11 @@
 //! typed. It knows nothing of the parser or salsa: evaluation, bundles on disk and analyses
 //! depend on this alone.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "system, type and policy ids index the bundle they come from (checked when it was lowered or read); to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 mod glob;
@@ -405,8 +410,21 @@ impl Bundle {
         out
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a system id comes from this bundle: checked when it was lowered or read"
+    )]
     pub fn system(&self, id: SystemId) -> &System {
         &self.systems[id as usize]
+    }
+
+    /// The policy (or template) of an id.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a policy id comes from this bundle: checked when it was lowered or read"
+    )]
+    pub fn policy(&self, id: PolicyId) -> &Policy {
+        &self.policies[id as usize]
     }
 
     pub fn rtype(&self, e: &Entitlement) -> &ResourceType {

@@ -96,9 +96,7 @@ pub fn delta(
             grace,
         });
     }
-    out.sort_by(|a, b| {
-        (a.action, &plan.ent_text[a.ent as usize]).cmp(&(b.action, &plan.ent_text[b.ent as usize]))
-    });
+    out.sort_by(|a, b| (a.action, &plan.ent_text(a.ent)).cmp(&(b.action, &plan.ent_text(b.ent))));
     out
 }
 

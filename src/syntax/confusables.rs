@@ -9,6 +9,11 @@
 //! of a letter comes from a hand-written table of Unicode ranges: enough to tell the
 //! scripts apart whose letters are confused with Latin ones.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "byte positions and nesting levels are bounded by the lengths and depths checked before them"
+)]
+
 use std::borrow::Cow;
 
 use super::lexer::{scan_string, Lexed, Token};

@@ -5,6 +5,11 @@
 //! keeps all of them). Recoverable lexical errors (a bad date, an unterminated string, a
 //! stray character) become diagnostics and a placeholder token, so one run reports them all.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "byte positions and nesting levels are bounded by the lengths and depths checked before them"
+)]
+
 use chrono::NaiveDate;
 use logos::Logos;
 

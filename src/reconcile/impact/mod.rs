@@ -9,6 +9,11 @@
 //! [`Impact`] (plain strings and counts, serializable as the JSON output) out. Rendering is
 //! [`render`].
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -343,12 +348,12 @@ pub fn compare(old: &Side, new: &Side, with_access: bool) -> Impact {
         let en = new.plan.evaluate(&rec.id, &rec.values);
         for p in reached(&reach_old, &eo) {
             *count_old
-                .entry(old.plan.bundle.policies[p as usize].name.as_str())
+                .entry(old.plan.bundle.policy(p).name.as_str())
                 .or_default() += 1;
         }
         for p in reached(&reach_new, &en) {
             *count_new
-                .entry(new.plan.bundle.policies[p as usize].name.as_str())
+                .entry(new.plan.bundle.policy(p).name.as_str())
                 .or_default() += 1;
         }
         let u = compare_user(&rec.id, old.plan, &eo, new.plan, &en, heldm.as_ref());

@@ -8,6 +8,11 @@
 //! the order first seen (the export cannot say which is higher; the header asks the reviewer
 //! to order them). Everything is printed through the canonical formatter.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use std::sync::Arc;
 
 use rustc_hash::FxHashSet;

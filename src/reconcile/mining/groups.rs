@@ -6,6 +6,11 @@
 //! Pure functions over plain data: the command (`cli/src/mine.rs`) loads the files, and
 //! [`super::emit`] turns the result into Pol.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use std::cmp::Ordering;
 use std::sync::Arc;
 
