@@ -12,6 +12,7 @@ pub mod db;
 pub mod diagnostics;
 pub mod eval;
 pub mod fmt;
+pub mod index_vec;
 pub mod input;
 pub mod ir;
 pub mod lifecycle;

@@ -51,7 +51,7 @@ impl Analyzer {
             Term::Const(Value::Int(n)) => Some((Vec::new(), i128::from(n), Kind::Int)),
             Term::Const(Value::Date(d)) => Some((Vec::new(), days(d), Kind::Date)),
             Term::Attr(a) => {
-                let kind = match self.attrs[a as usize].ty {
+                let kind = match self.attrs[a].ty {
                     Type::Int | Type::Duration => Kind::Int,
                     Type::Date => Kind::Date,
                     _ => return None,
