@@ -1,11 +1,6 @@
 //! Type-checks trigger expressions against the schema (docs/language.md §12) and lowers them to
 //! IR: E0201 unknown attribute, E0202 type mismatch, E0203 enum value, E0204 functions.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::ir::{self, CmpOp, Func, Type, Value};
 use crate::syntax::ast::{Expr, ExprKind};
@@ -196,7 +191,7 @@ fn attr_type(cx: &mut Ctx<'_>, name: &str, span: Span) -> Type {
         return Type::Any;
     };
     match schema.index.get(name) {
-        Some(&i) => schema.fields[i].ty.clone(),
+        Some(&i) => schema.fields.get(i).map_or(Type::Any, |f| f.ty.clone()),
         None => {
             let help = did_you_mean(name, schema.fields.iter().map(|f| f.name.as_str()))
                 .map(|s| format!("did you mean `{s}`?"))
@@ -406,7 +401,8 @@ fn check_call(
         return (ir::Expr::Lit(Value::Bool(false)), ret);
     }
     let mut out = Vec::new();
-    for (i, a) in args.iter().enumerate() {
+    // As many arguments as parameters (checked above).
+    for (i, (a, param)) in args.iter().zip(params.iter()).enumerate() {
         if func == Func::Has {
             match &a.kind {
                 ExprKind::Attr(n) => {
@@ -448,7 +444,7 @@ fn check_call(
                         "argument {} of `{}` must be a `{}`, found `{t}`",
                         i + 1,
                         name.node,
-                        params[i]
+                        param
                     ),
                     cx.file,
                     a.span,

@@ -2,11 +2,6 @@
 //! everyone's access in a stable order, compared on later runs with a per-user diff, so a
 //! policy change that moves anyone's access shows up in review.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
-)]
-
 use similar::{ChangeTag, TextDiff};
 
 use super::Plan;
@@ -53,7 +48,8 @@ pub fn render(plan: &Plan, users: &Users, source: &str) -> String {
             ));
         }
         for v in &e.violations {
-            out.push_str(&format!("  violates {}\n", b.conflicts[v.conflict].name));
+            let name = b.conflicts.get(v.conflict).map_or("", |c| c.name.as_str());
+            out.push_str(&format!("  violates {name}\n"));
         }
     }
     if !users.errors.is_empty() {

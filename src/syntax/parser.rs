@@ -1,11 +1,6 @@
 //! Runs the generated LALRPOP parser over the lexer's tokens, with error recovery, and
 //! turns every lexical and syntax error into a [`SyntaxError`] (E0001 / E0002).
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "byte positions and nesting levels are bounded by the lengths and depths checked before them"
-)]
-
 use lalrpop_util::{lalrpop_mod, ErrorRecovery, ParseError};
 
 use super::ast::File;
@@ -141,7 +136,11 @@ fn describe_expected(expected: &[String]) -> String {
     match names.len() {
         0 => "nothing more".to_string(),
         1 => names.remove(0),
-        n if n > 8 => format!("{}, … ({} possibilities)", names[..6].join(", "), n),
+        n if n > 8 => format!(
+            "{}, … ({} possibilities)",
+            names.get(..6).unwrap_or_default().join(", "),
+            n
+        ),
         _ => {
             let last = names.pop().unwrap_or_default();
             format!("{} or {}", names.join(", "), last)
@@ -201,7 +200,7 @@ fn parse_error(e: ParseError<usize, Token<'_>, LexError>, eof: usize) -> SyntaxE
 }
 
 fn hint_for(tok: &Token<'_>, expected: &[String]) -> Option<String> {
-    if expected.len() == 1 && expected[0] == "RefTok" {
+    if matches!(expected, [only] if only == "RefTok") {
         return Some(
             "name the entitlement: `grant system:type[:name]`, e.g. `grant slack:channel:#sales`"
                 .into(),

@@ -9,11 +9,6 @@
 //! [`Impact`] (plain strings and counts, serializable as the JSON output) out. Rendering is
 //! [`render`].
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
-)]
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -322,7 +317,7 @@ pub fn compare(old: &Side, new: &Side, with_access: bool) -> Impact {
     let reached = |reach: &[Vec<PolicyId>], e: &Evaluation| -> BTreeSet<PolicyId> {
         e.policies
             .iter()
-            .flat_map(|&p| reach[p as usize].iter().copied())
+            .flat_map(|&p| reach.get(p as usize).into_iter().flatten().copied())
             .collect()
     };
 
