@@ -136,7 +136,7 @@ impl Loaded {
         let mut refused = Vec::new();
         let mut i = 0;
         while i < files.len() {
-            let f: SourceFile = files[i];
+            let Some(&f) = files.get(i) else { break };
             i += 1;
             let parsed = crate::syntax::parse(f.text(&db));
             for item in &parsed.file.items {
@@ -200,7 +200,7 @@ enum ImportTarget {
 /// path, or a file that is not a `.pol` file. `None` when it may.
 pub fn import_path_problem(target: &str) -> Option<&'static str> {
     let b = target.as_bytes();
-    let windows_drive = b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':';
+    let windows_drive = matches!(b, [d, b':', ..] if d.is_ascii_alphabetic());
     if target.starts_with(['/', '\\']) || windows_drive || Path::new(target).is_absolute() {
         Some("an absolute path: imports are relative to the importing file")
     } else if Path::new(target).extension().is_none_or(|e| e != "pol") {

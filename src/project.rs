@@ -32,12 +32,14 @@ pub fn find_file(cwd: &Path) -> Option<PathBuf> {
 /// The `[policies]` table of the nearest `polc.toml` in `cwd` or a parent: `Ok(None)` when
 /// there is no project file or it has no `[policies]` table; an error (naming the file) when
 /// it cannot be read or the table is malformed.
-pub fn find_policies(cwd: &Path) -> Result<Option<PoliciesSection>, String> {
+pub fn find_policies(cwd: &Path) -> Result<Option<PoliciesSection>, ProjectError> {
     match find_file(cwd) {
         None => Ok(None),
         Some(file) => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file).map_err(|e| ProjectError {
+                file: file.clone(),
+                problem: Problem::Read(e.to_string()),
+            })?;
             parse_policies(&text, &file)
         }
     }
@@ -45,17 +47,18 @@ pub fn find_policies(cwd: &Path) -> Result<Option<PoliciesSection>, String> {
 
 /// Reads the `[policies]` table of project-file text; paths are resolved against `file`'s
 /// folder.
-pub fn parse_policies(text: &str, file: &Path) -> Result<Option<PoliciesSection>, String> {
-    let at = |msg: String| format!("{}: {msg}", file.display());
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| at(format!("not valid TOML: {e}")))?;
+pub fn parse_policies(text: &str, file: &Path) -> Result<Option<PoliciesSection>, ProjectError> {
+    let at = |problem: Problem| ProjectError {
+        file: file.to_path_buf(),
+        problem,
+    };
+    let table = text
+        .parse::<toml::Table>()
+        .map_err(|e| at(Problem::Toml(e.to_string())))?;
     let Some(policies) = table.get("policies") else {
         return Ok(None);
     };
-    let policies = policies
-        .as_table()
-        .ok_or_else(|| at("`policies` must be a table (`[policies]`)".into()))?;
+    let policies = policies.as_table().ok_or_else(|| at(Problem::NotATable))?;
     let base = file.parent().unwrap_or(Path::new("."));
     let resolve = |p: &str| {
         if base.as_os_str().is_empty() {
@@ -66,43 +69,33 @@ pub fn parse_policies(text: &str, file: &Path) -> Result<Option<PoliciesSection>
     };
     for key in policies.keys() {
         if key != "paths" && key != "bundle" {
-            return Err(at(format!(
-                "[policies]: unknown key `{key}` (expected `paths` or `bundle`)"
-            )));
+            return Err(at(Problem::UnknownKey(key.clone())));
         }
     }
     let paths = match policies.get("paths") {
         None => Vec::new(),
         Some(v) => {
-            let list = v
-                .as_array()
-                .ok_or_else(|| at("[policies] paths: expected a list of strings".into()))?;
+            let list = v.as_array().ok_or_else(|| at(Problem::PathsNotStrings))?;
             let mut out = Vec::new();
             for p in list {
-                let p = p
-                    .as_str()
-                    .ok_or_else(|| at("[policies] paths: expected a list of strings".into()))?;
+                let p = p.as_str().ok_or_else(|| at(Problem::PathsNotStrings))?;
                 out.push(resolve(p));
             }
             if out.is_empty() {
-                return Err(at("[policies] paths: the list is empty".into()));
+                return Err(at(Problem::NoPaths));
             }
             out
         }
     };
     let bundle = match policies.get("bundle") {
         None => None,
-        Some(v) => Some(resolve(v.as_str().ok_or_else(|| {
-            at("[policies] bundle: expected a string (a bundle file)".into())
-        })?)),
+        Some(v) => Some(resolve(
+            v.as_str().ok_or_else(|| at(Problem::BundleNotAString))?,
+        )),
     };
     match (paths.is_empty(), &bundle) {
-        (false, Some(_)) => Err(at(
-            "[policies]: give `paths` (sources) or `bundle` (a compiled bundle), not both".into(),
-        )),
-        (true, None) => Err(at(
-            "[policies]: expected `paths = [\"…\"]` or `bundle = \"…\"`".into(),
-        )),
+        (false, Some(_)) => Err(at(Problem::PathsAndBundle)),
+        (true, None) => Err(at(Problem::Neither)),
         _ => Ok(Some(PoliciesSection {
             file: file.to_path_buf(),
             paths,
@@ -111,12 +104,43 @@ pub fn parse_policies(text: &str, file: &Path) -> Result<Option<PoliciesSection>
     }
 }
 
+/// A project file that cannot be used; shown as `FILE: problem`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {problem}", file.display())]
+pub struct ProjectError {
+    pub file: PathBuf,
+    pub problem: Problem,
+}
+
+/// What is wrong with a project file's `[policies]` table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("cannot read: {0}")]
+    Read(String),
+    #[error("not valid TOML: {0}")]
+    Toml(String),
+    #[error("`policies` must be a table (`[policies]`)")]
+    NotATable,
+    #[error("[policies]: unknown key `{0}` (expected `paths` or `bundle`)")]
+    UnknownKey(String),
+    #[error("[policies] paths: expected a list of strings")]
+    PathsNotStrings,
+    #[error("[policies] paths: the list is empty")]
+    NoPaths,
+    #[error("[policies] bundle: expected a string (a bundle file)")]
+    BundleNotAString,
+    #[error("[policies]: give `paths` (sources) or `bundle` (a compiled bundle), not both")]
+    PathsAndBundle,
+    #[error("[policies]: expected `paths = [\"…\"]` or `bundle = \"…\"`")]
+    Neither,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Option<PoliciesSection>, String> {
-        parse_policies(text, Path::new("/p/polc.toml"))
+        parse_policies(text, Path::new("/p/polc.toml")).map_err(|e| e.to_string())
     }
 
     #[test]

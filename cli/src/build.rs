@@ -60,11 +60,9 @@ pub fn run(a: BuildArgs) -> Result<Exit, InputError> {
         .iter()
         .map(|f| f.path(db).clone())
         .collect();
-    let (header, bytes) = bundle::file::encode(b, created_from, key.as_ref())
-        .map_err(|e| InputError(format!("{}: {e}", a.output.display())))?;
+    let (header, bytes) = bundle::file::encode(b, created_from, key.as_ref())?;
     // Never write a file this polc could not read back as the same bundle.
-    bundle::verify_round_trip(&bytes, b)
-        .map_err(|e| InputError(format!("{}: {e}", a.output.display())))?;
+    bundle::verify_round_trip(&bytes, b)?;
     bundle::file::write_atomic(&a.output, &bytes)
         .map_err(|e| InputError(format!("{}: cannot write: {e}", a.output.display())))?;
     let templates = b.policies.iter().filter(|p| p.template).count();

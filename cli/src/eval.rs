@@ -235,7 +235,7 @@ pub fn explain(a: ExplainArgs) -> Result<Exit, InputError> {
     let rec = pick(&users, Some(&user))?[0];
     let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, at_or_today(a.at));
     let only = match &a.grant {
-        Some(g) => Some(plan.resolve_ref(g).map_err(InputError)?),
+        Some(g) => Some(plan.resolve_ref(g)?),
         None => None,
     };
     let e = plan.evaluate(&rec.id, &rec.values);

@@ -95,6 +95,48 @@ impl From<polc::bundle::KeyError> for CliError {
     }
 }
 
+/// A grant reference the user wrote (`--grant`) that names nothing in the bundle.
+impl From<polc::eval::RefError> for CliError {
+    fn from(e: polc::eval::RefError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// `polc mine`'s thresholds, as the user gave them.
+impl From<polc::reconcile::mining::groups::ThresholdError> for CliError {
+    fn from(e: polc::reconcile::mining::groups::ThresholdError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// An input file named on the command line that cannot be read.
+impl From<polc::input::limits::NamedReadError> for CliError {
+    fn from(e: polc::input::limits::NamedReadError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// The project file (`polc.toml`) the command found.
+impl From<polc::project::ProjectError> for CliError {
+    fn from(e: polc::project::ProjectError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// A key polc could not make (no random source): the machine's to fix.
+impl From<polc::bundle::KeyProblem> for CliError {
+    fn from(e: polc::bundle::KeyProblem) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// A bundle file `polc build` could not write so that it reads back: polc's bug.
+impl From<polc::bundle::WriteError> for CliError {
+    fn from(e: polc::bundle::WriteError) -> CliError {
+        CliError::Bug(e.to_string())
+    }
+}
+
 /// polc serializes only its own reports: a failure there is a bug, never the user's input.
 impl From<serde_json::Error> for CliError {
     fn from(e: serde_json::Error) -> CliError {
@@ -252,7 +294,7 @@ pub(crate) enum ProjectPolicies {
 pub(crate) fn project_policies() -> Result<ProjectPolicies, InputError> {
     let cwd = std::env::current_dir()
         .map_err(|e| InputError(format!("cannot read the working directory: {e}")))?;
-    let Some(section) = polc::project::find_policies(&cwd).map_err(InputError)? else {
+    let Some(section) = polc::project::find_policies(&cwd)? else {
         return Ok(ProjectPolicies::Paths(vec![PathBuf::from(".")]));
     };
     // Paths under the working directory are shown relative to it, as if typed.

@@ -171,7 +171,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         candidate: a.candidate,
         review: a.review,
     };
-    thresholds.validate().map_err(InputError)?;
+    thresholds.validate()?;
     let access_name = a.access.display().to_string();
     let access_text = polc::input::limits::read_text_or_message(&a.access, Kind::Access)?;
     let format = access_format(&a.access);

@@ -7,48 +7,10 @@ use polc_lsp::{Completion, CompletionKind};
 
 use super::Snapshot;
 use polc::syntax::lexer::{lex, CommentKind, Token};
-
-const ITEM_KEYWORDS: &[&str] = &[
-    "import",
-    "require",
-    "schema",
-    "system",
-    "policy",
-    "template",
-    "exception",
-    "conflict",
-    "test",
-];
-const POLICY_KEYWORDS: &[&str] = &[
-    "when",
-    "inherits",
-    "grant",
-    "deny",
-    "version",
-    "owner",
-    "description",
-    "effective",
-    "expires",
-];
-const EXCEPTION_KEYWORDS: &[&str] = &[
-    "user",
-    "grant",
-    "justification",
-    "approved_by",
-    "expires",
-    "effective",
-    "ticket",
-];
-const TEST_KEYWORDS: &[&str] = &[
-    "given",
-    "at",
-    "expect policies",
-    "expect grant",
-    "expect no grant",
-];
-const EXPR_KEYWORDS: &[&str] = &[
-    "and", "or", "not", "in", "matches", "today", "true", "false",
-];
+use polc::syntax::names::{
+    EXCEPTION_KEYWORDS, EXPR_KEYWORDS, ITEM_KEYWORDS, POLICY_KEYWORDS, RESOURCE_KEYWORDS,
+    SYSTEM_KEYWORDS, TEST_KEYWORDS,
+};
 
 fn kw(list: &[&str]) -> Vec<Completion> {
     list.iter()
@@ -431,8 +393,8 @@ fn block_keywords(block: Option<&str>) -> Vec<Completion> {
         Some("policy") | Some("template") => kw(POLICY_KEYWORDS),
         Some("exception") => kw(EXCEPTION_KEYWORDS),
         Some("test") => kw(TEST_KEYWORDS),
-        Some("system") => kw(&["resource", "grace"]),
-        Some("resource") => kw(&["levels", "default", "grace"]),
+        Some("system") => kw(SYSTEM_KEYWORDS),
+        Some("resource") => kw(RESOURCE_KEYWORDS),
         Some("schema") => Vec::new(),
         _ => Vec::new(),
     }

@@ -651,7 +651,7 @@ pub(crate) fn user_view(
     if let Why::Grant(g) = why {
         let only = plan
             .resolve_ref(g)
-            .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_grant", m))?;
+            .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_grant", m.to_string()))?;
         let x = plan.explain(&rec.id, &rec.values, &e, Some(only));
         return Ok(json!({"user_id": id, "as_of": at, "explanation": x}));
     }

@@ -10,6 +10,11 @@
 //! and the interpreter coerces. Only the forms whose meaning does not depend on that are
 //! classified; see [`Analyzer::atom`].
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 use super::linear::Kind;
@@ -17,8 +22,10 @@ use super::normal::Analyzer;
 use crate::eval::expr::{CExpr, Env};
 use crate::ir::{CmpOp, Expr, Func, Type, Value};
 
-/// An attribute, by its index in the analyzer's table.
-pub type AttrId = u32;
+crate::index_vec::define_id! {
+    /// An attribute, by its index in the analyzer's table ([`Analyzer::attrs`]).
+    pub struct AttrId;
+}
 
 /// A numeric variable: the constant zero, the evaluation date, or an int or date attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -180,7 +187,7 @@ impl Analyzer {
             },
             Expr::Attr(a) => {
                 let a = self.attr(a);
-                match self.attrs[a as usize].ty {
+                match self.attrs[a].ty {
                     Type::Bool => Atom::Str {
                         attr: a,
                         lower: false,
@@ -198,7 +205,7 @@ impl Analyzer {
 
     /// Whether an attribute holds text the string solver may reason about.
     fn is_text(&self, a: AttrId) -> bool {
-        matches!(self.attrs[a as usize].ty, Type::String | Type::Enum(_))
+        matches!(self.attrs[a].ty, Type::String | Type::Enum(_))
     }
 
     fn term(&mut self, e: &Expr) -> Term {
@@ -260,7 +267,7 @@ impl Analyzer {
     /// `a OP "text"` on a text attribute; `None` when it is not one the string solver may
     /// decide.
     fn text_cmp(&mut self, op: CmpOp, x: AttrId, lower: bool, v: &Value) -> Option<Atom> {
-        let ty = self.attrs[x as usize].ty.clone();
+        let ty = self.attrs[x].ty.clone();
         let ok = match (&ty, v) {
             (Type::String | Type::Enum(_), Value::Str(_)) => true,
             (Type::Bool, Value::Bool(_)) => !lower,
@@ -305,7 +312,7 @@ impl Analyzer {
                     Atom::Const(false)
                 });
             }
-            let ty = self.attrs[x as usize].ty.clone();
+            let ty = self.attrs[x].ty.clone();
             let text = vals.iter().all(|v| match (&ty, v) {
                 (Type::String | Type::Enum(_), Value::Str(_)) => true,
                 (Type::Bool, Value::Bool(_)) => !lower,
@@ -333,7 +340,7 @@ impl Analyzer {
     }
 
     fn contains(&mut self, l: AttrId, v: &Value, negated: bool) -> Option<Atom> {
-        let ok = match (&self.attrs[l as usize].ty, v) {
+        let ok = match (&self.attrs[l].ty, v) {
             (Type::List(_), Value::Str(_)) => true,
             (Type::Any, Value::Str(s)) => !coercible(s),
             _ => false,

@@ -4,6 +4,11 @@
 //! until one holds and the interpreter agrees with its model. What clashes in every case
 //! is put in words here.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use super::normal::{merge, negate, positive, Analyzer, Conj, Dnf, Lit, Nnf};
 use super::solve::{Core, Model, Outcome};
 use super::DateRange;

@@ -11,6 +11,11 @@
 //! removed a grant, that policy's triggers are negated and the question asked again, a
 //! few times; a witness that never reproduces is not reported at all.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -86,7 +91,7 @@ fn excerpt(
     let mut keep = vec![false; b.policies.len()];
     while let Some(p) = start.pop() {
         if !std::mem::replace(&mut keep[p as usize], true) {
-            start.extend_from_slice(&b.policies[p as usize].inherits);
+            start.extend_from_slice(&b.policy(p).inherits);
         }
     }
     let old: Vec<PolicyId> = (0..b.policies.len() as PolicyId)
@@ -99,7 +104,7 @@ fn excerpt(
     let policies = old
         .iter()
         .map(|&p| {
-            let mut pol = b.policies[p as usize].clone();
+            let mut pol = b.policy(p).clone();
             pol.inherits = pol.inherits.iter().map(|&w| new_id[w as usize]).collect();
             pol
         })
@@ -143,7 +148,7 @@ fn evaluate(
     let mut blockers: Vec<(PolicyId, Window)> = eval
         .denied
         .iter()
-        .filter(|d| ents.iter().any(|e| plan.ents[d.ent as usize] == **e))
+        .filter(|d| ents.iter().any(|e| *plan.ent(d.ent) == **e))
         .map(|d| {
             let path = &plan.paths[d.by as usize];
             let window = path.iter().fold((None, None), |w, &p| {
@@ -187,14 +192,11 @@ fn contributions(ba: &mut BundleAnalysis<'_>, ci: usize) -> BTreeMap<PolicyId, V
     }
     let mut roots: FxHashSet<PolicyId> = FxHashSet::default();
     for &h in providers.keys() {
-        if !b.policies[h as usize].template {
+        if !b.policy(h).template {
             roots.insert(h);
         }
         if let Some(anc) = ba.ancestors(h, 4096) {
-            roots.extend(
-                anc.into_iter()
-                    .filter(|&r| !b.policies[r as usize].template),
-            );
+            roots.extend(anc.into_iter().filter(|&r| !b.policy(r).template));
         }
     }
     let mut roots: Vec<PolicyId> = roots.into_iter().collect();
@@ -228,7 +230,7 @@ fn contributions(ba: &mut BundleAnalysis<'_>, ci: usize) -> BTreeMap<PolicyId, V
                 continue;
             };
             for &(gi, pi) in grants {
-                let ent = &b.policies[h as usize].grants[gi].entitlement;
+                let ent = &b.policy(h).grants[gi].entitlement;
                 // Removed whenever the root applies by a deny it brings itself.
                 let denied = b.policies.iter().enumerate().any(|(q, pol)| {
                     pol.denies.iter().any(|d| b.pattern_matches(d, ent))

@@ -11,6 +11,11 @@
 //!
 //! Each is reported only when proved; "unknown" reports nothing.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use super::cases::lits_of;
 use super::normal::Nnf;
 use super::policies::BundleAnalysis;
@@ -68,7 +73,7 @@ pub fn never_applies(ba: &mut BundleAnalysis<'_>) -> Vec<Never> {
     let mut out = Vec::new();
     let ids: Vec<PolicyId> = ba.policies().collect();
     for p in ids {
-        let pol = &ba.bundle.policies[p as usize];
+        let pol = &ba.bundle.policy(p);
         if pol.triggers.is_empty() {
             continue;
         }
@@ -135,9 +140,7 @@ pub fn shadowed(ba: &mut BundleAnalysis<'_>) -> Vec<Shadowed> {
     let mut out = Vec::new();
     let ids: Vec<PolicyId> = ba.policies().collect();
     for b in ids {
-        if !ba.inheritors[b as usize].is_empty()
-            || ba.bundle.policies[b as usize].triggers.is_empty()
-        {
+        if !ba.inheritors[b as usize].is_empty() || ba.bundle.policy(b).triggers.is_empty() {
             continue;
         }
         let Some(range) = ba.own_range(b) else {
@@ -149,7 +152,7 @@ pub fn shadowed(ba: &mut BundleAnalysis<'_>) -> Vec<Shadowed> {
         }
         let mut applies: Option<bool> = None;
         for a in ba.candidates(b) {
-            if ba.bundle.policies[a as usize].triggers.is_empty() {
+            if ba.bundle.policy(a).triggers.is_empty() {
                 continue;
             }
             let Some(ca) = ba.closure(a) else { continue };
@@ -209,9 +212,7 @@ pub fn always_denied(ba: &mut BundleAnalysis<'_>) -> Vec<AlwaysDenied> {
             let matching: Vec<(PolicyId, usize)> = denies
                 .iter()
                 .copied()
-                .filter(|&(h, d)| {
-                    b.pattern_matches(&b.policies[h as usize].denies[d], &g.entitlement)
-                })
+                .filter(|&(h, d)| b.pattern_matches(&b.policy(h).denies[d], &g.entitlement))
                 .collect();
             if matching.is_empty() {
                 continue;
@@ -239,7 +240,7 @@ pub fn always_denied(ba: &mut BundleAnalysis<'_>) -> Vec<AlwaysDenied> {
             if !pol.template {
                 roots.insert(0, p);
             }
-            roots.retain(|&r| !b.policies[r as usize].template);
+            roots.retain(|&r| !b.policy(r).template);
             let mut first = None;
             let mut all = !roots.is_empty();
             for &r in &roots {
@@ -272,7 +273,7 @@ fn window_of(
     b: &crate::ir::Bundle,
     p: PolicyId,
 ) -> (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>) {
-    let pol = &b.policies[p as usize];
+    let pol = &b.policy(p);
     (pol.effective, pol.expires)
 }
 
@@ -305,7 +306,7 @@ fn reaches_within(
         if v == h {
             return true;
         }
-        for &c in &b.policies[v as usize].inherits {
+        for &c in &b.policy(v).inherits {
             if contains(c) && seen.insert(c) {
                 stack.push(c);
             }
@@ -335,7 +336,7 @@ fn implied_deny(
         sources.insert(0, h);
         for q in sources {
             if q == r
-                || ba.bundle.policies[q as usize].template
+                || ba.bundle.policy(q).template
                 || ba.disjoint(r, q)
                 || !ba.reaches_in_force(q, h, range)
             {

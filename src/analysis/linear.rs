@@ -3,6 +3,11 @@
 //! `x - y REL c` when they are of that shape (at most one variable on each side, with
 //! coefficient one). Anything else is left to the interpreter.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 use super::atoms::{Atom, NVar, Rel, Term};
@@ -46,7 +51,7 @@ impl Analyzer {
             Term::Const(Value::Int(n)) => Some((Vec::new(), i128::from(n), Kind::Int)),
             Term::Const(Value::Date(d)) => Some((Vec::new(), days(d), Kind::Date)),
             Term::Attr(a) => {
-                let kind = match self.attrs[a as usize].ty {
+                let kind = match self.attrs[a].ty {
                     Type::Int | Type::Duration => Kind::Int,
                     Type::Date => Kind::Date,
                     _ => return None,

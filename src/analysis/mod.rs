@@ -18,6 +18,11 @@
 //! W0102, W0104, W0301), [`conflicts`] (E0501, witnesses double-checked by evaluating the
 //! whole bundle) and [`overlaps`] (`polc analyze --overlaps`).
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 pub mod atoms;
 pub mod cases;
 pub mod conflicts;

@@ -4,9 +4,15 @@
 //! attribute it reads is absent: no case split on presence is needed here; the solver
 //! decides presence per attribute.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use rustc_hash::FxHashMap;
 
 use super::atoms::{Atom, AttrId};
+use crate::index_vec::IndexVec;
 use crate::ir::{Expr, Schema, Type, Value};
 
 /// An atom id shifted left once, the low bit set for the negative literal.
@@ -58,7 +64,7 @@ pub enum Nnf {
 
 /// The shared tables of one analysis: attributes and atoms, interned.
 pub struct Analyzer {
-    pub attrs: Vec<AttrInfo>,
+    pub attrs: IndexVec<AttrId, AttrInfo>,
     attr_index: FxHashMap<String, AttrId>,
     pub atoms: Vec<AtomData>,
     atom_index: FxHashMap<Atom, u32>,
@@ -70,7 +76,7 @@ pub struct Analyzer {
 impl Analyzer {
     pub fn new(schema: Option<&Schema>) -> Analyzer {
         let mut az = Analyzer {
-            attrs: Vec::new(),
+            attrs: IndexVec::new(),
             attr_index: FxHashMap::default(),
             atoms: Vec::new(),
             atom_index: FxHashMap::default(),
@@ -79,8 +85,7 @@ impl Analyzer {
         };
         if let Some(s) = schema {
             for f in &s.fields {
-                az.attr_index
-                    .insert(f.name.clone(), az.attrs.len() as AttrId);
+                az.attr_index.insert(f.name.clone(), az.attrs.next_id());
                 az.attrs.push(AttrInfo {
                     name: f.name.clone(),
                     ty: f.ty.clone(),
@@ -99,7 +104,7 @@ impl Analyzer {
         if let Some(&a) = self.attr_index.get(name) {
             return a;
         }
-        let id = self.attrs.len() as AttrId;
+        let id = self.attrs.next_id();
         self.attr_index.insert(name.to_string(), id);
         self.attrs.push(AttrInfo {
             name: name.to_string(),

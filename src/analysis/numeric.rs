@@ -10,6 +10,11 @@
 //! only when the values chosen so far violate one. A budget on the branches keeps this
 //! bounded; past it the answer is "unknown".
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use super::normal::Lit;
 
 /// No edge.

@@ -6,6 +6,11 @@
 //! On top of it, [`overlaps`] (`polc analyze --overlaps`): every pair of policies that can
 //! apply to one person, solved, each with a witness, for review.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::atoms::AttrId;

@@ -5,6 +5,11 @@
 //! one attribute (`department == "Sales"` and `department == "Finance"`) are disjoint
 //! without solving anything.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use std::rc::Rc;
 
 use chrono::NaiveDate;
@@ -134,8 +139,7 @@ impl<'b> BundleAnalysis<'b> {
 
     /// The policies proper (not templates), in declaration order.
     pub fn policies(&self) -> impl Iterator<Item = PolicyId> + '_ {
-        (0..self.bundle.policies.len() as PolicyId)
-            .filter(|&p| !self.bundle.policies[p as usize].template)
+        (0..self.bundle.policies.len() as PolicyId).filter(|&p| !self.bundle.policy(p).template)
     }
 
     /// The days from today on when every one of `ps` is in force, at most a horizon long
@@ -144,7 +148,7 @@ impl<'b> BundleAnalysis<'b> {
         let mut from = self.today;
         let mut until: Option<NaiveDate> = None;
         for &p in ps {
-            let p = &self.bundle.policies[p as usize];
+            let p = &self.bundle.policy(p);
             if let Some(e) = p.effective {
                 from = from.max(e);
             }
@@ -163,7 +167,7 @@ impl<'b> BundleAnalysis<'b> {
     /// The days a policy's triggers are judged on: its window from today on; for a policy
     /// that has already expired, its last horizon of days in force.
     pub fn own_range(&self, p: PolicyId) -> Option<DateRange> {
-        let pol = &self.bundle.policies[p as usize];
+        let pol = &self.bundle.policy(p);
         match pol.expires {
             Some(x) if x <= self.today => {
                 let to = x.pred_opt()?;
@@ -179,13 +183,13 @@ impl<'b> BundleAnalysis<'b> {
 
     /// Whether `p` is in force on every day of `range`.
     pub fn covers(&self, p: PolicyId, range: DateRange) -> bool {
-        let p = &self.bundle.policies[p as usize];
+        let p = &self.bundle.policy(p);
         p.in_force(range.from) && p.in_force(range.to)
     }
 
     /// The days a policy is in force.
     pub fn window_of(&self, p: PolicyId) -> Window {
-        let p = &self.bundle.policies[p as usize];
+        let p = &self.bundle.policy(p);
         (p.effective, p.expires)
     }
 
@@ -208,7 +212,7 @@ impl<'b> BundleAnalysis<'b> {
     ) -> Outcome {
         for &(q, w) in neg {
             if !self.neg.contains_key(&(q, w)) {
-                let mut t: Vec<Expr> = self.bundle.policies[q as usize].triggers.clone();
+                let mut t: Vec<Expr> = self.bundle.policy(q).triggers.clone();
                 t.extend(window_exprs(w));
                 let refs: Vec<&Expr> = t.iter().collect();
                 let d = self.az.dnf_of(&refs, false);
@@ -267,7 +271,7 @@ impl<'b> BundleAnalysis<'b> {
         let result = (members.len() <= MAX_CLOSURE).then(|| {
             let mut c = Closure::default();
             for &m in &members {
-                let pol = &b.policies[m as usize];
+                let pol = &b.policy(m);
                 for g in &pol.grants {
                     let e = c.grants.entry(g.entitlement.clone()).or_insert(g.level);
                     *e = (*e).max(g.level);
@@ -296,7 +300,7 @@ impl<'b> BundleAnalysis<'b> {
             if v == to {
                 return true;
             }
-            for &w in &self.bundle.policies[v as usize].inherits {
+            for &w in &self.bundle.policy(v).inherits {
                 if self.covers(w, range) && seen.insert(w) {
                     stack.push(w);
                 }

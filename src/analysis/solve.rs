@@ -9,6 +9,11 @@
 //! [`strings`]: super::strings
 //! [`numeric`]: super::numeric
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -19,6 +24,7 @@ use super::normal::{positive, Analyzer, Lit};
 use super::numeric::{Edge, NumOutcome, Pref, Problem, Why};
 use super::strings::{self, StrCon, StrOutcome};
 use super::DateRange;
+use crate::index_vec::Idx;
 use crate::ir::{Type, Value};
 
 /// Values for the attributes (by id; `None`: absent) and the evaluation date.
@@ -72,7 +78,7 @@ impl Analyzer {
             }
         }
         for (&a, &by) in &present {
-            let info = &self.attrs[a as usize];
+            let info = &self.attrs[a];
             if info.never {
                 return clash(vec![by], false);
             }
@@ -81,12 +87,12 @@ impl Analyzer {
             }
         }
         for (&a, &q) in &absent {
-            if self.attrs[a as usize].required {
+            if self.attrs[a].required {
                 return clash(vec![q], false);
             }
         }
         let is_present =
-            |az: &Analyzer, a: AttrId| az.attrs[a as usize].required || present.contains_key(&a);
+            |az: &Analyzer, a: AttrId| az.attrs[a].required || present.contains_key(&a);
 
         let mut texts: BTreeMap<AttrId, Vec<Lit>> = BTreeMap::new();
         let mut lists: BTreeMap<AttrId, Vec<Lit>> = BTreeMap::new();
@@ -112,7 +118,7 @@ impl Analyzer {
         let mut unknown = false;
         for (&a, lits) in &texts {
             match self.text(a, lits) {
-                StrOutcome::Sat(v) => values[a as usize] = Some(v),
+                StrOutcome::Sat(v) => values[a.index()] = Some(v),
                 StrOutcome::Unsat => {
                     let core = self.text_core(a, lits);
                     return clash(self.with_presence(core, &present), false);
@@ -122,7 +128,7 @@ impl Analyzer {
         }
         for (&a, lits) in &lists {
             match self.list(a, lits) {
-                Ok(v) => values[a as usize] = Some(v),
+                Ok(v) => values[a.index()] = Some(v),
                 Err(core) => return clash(self.with_presence(core, &present), false),
             }
         }
@@ -138,7 +144,7 @@ impl Analyzer {
             return Outcome::Unknown;
         }
         for (a, info) in self.attrs.iter().enumerate() {
-            if values[a].is_none() && is_present(self, a as AttrId) {
+            if values[a].is_none() && is_present(self, AttrId::from_usize(a)) {
                 values[a] = Some(if info.name == self.key {
                     Value::Str("w".into())
                 } else {
@@ -162,7 +168,7 @@ impl Analyzer {
                 let forced = core
                     .iter()
                     .any(|&k| positive(k) && self.atom_of(k).reads().contains(&a));
-                if !forced && !self.attrs[a as usize].required {
+                if !forced && !self.attrs[a].required {
                     need.extend(present.get(&a).copied());
                 }
             }
@@ -190,7 +196,7 @@ impl Analyzer {
     }
 
     fn text(&self, a: AttrId, lits: &[Lit]) -> StrOutcome {
-        let domain: Option<Vec<Value>> = match &self.attrs[a as usize].ty {
+        let domain: Option<Vec<Value>> = match &self.attrs[a].ty {
             Type::Enum(m) => Some(m.iter().map(|s| Value::Str(s.clone())).collect()),
             Type::Bool => Some(vec![Value::Bool(true), Value::Bool(false)]),
             _ => None,
@@ -229,7 +235,7 @@ impl Analyzer {
                 }
             }
         }
-        if let Type::List(el) = &self.attrs[a as usize].ty {
+        if let Type::List(el) = &self.attrs[a].ty {
             if let Type::Enum(m) = &**el {
                 let member = |v: &Value| matches!(v, Value::Str(s) if m.contains(s));
                 if let Some((_, l)) = need.iter().find(|(v, _)| !member(v)) {
@@ -324,7 +330,7 @@ impl Analyzer {
                     Why::Range,
                     Pref::At(days(range.from)),
                 ),
-                NVar::Attr(a) if self.attrs[*a as usize].ty == Type::Date => {
+                NVar::Attr(a) if self.attrs[*a].ty == Type::Date => {
                     (dmin, dmax, Why::Domain, Pref::Like(1))
                 }
                 _ => (
@@ -363,12 +369,12 @@ impl Analyzer {
                             Some(d) => *today = d,
                             None => return Part::Unknown,
                         },
-                        NVar::Attr(a) if self.attrs[*a as usize].ty == Type::Date => match date() {
-                            Some(d) => values[*a as usize] = Some(Value::Date(d)),
+                        NVar::Attr(a) if self.attrs[*a].ty == Type::Date => match date() {
+                            Some(d) => values[a.index()] = Some(Value::Date(d)),
                             None => return Part::Unknown,
                         },
                         NVar::Attr(a) => match i64::try_from(vals[i]) {
-                            Ok(n) => values[*a as usize] = Some(Value::Int(n)),
+                            Ok(n) => values[a.index()] = Some(Value::Int(n)),
                             Err(_) => return Part::Unknown,
                         },
                         NVar::Zero => {}

@@ -11,6 +11,11 @@
 //! so when it finds nothing the tests cannot all pass; when it would visit too many
 //! states it answers "unknown".
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 

@@ -3,11 +3,18 @@
 //! becomes a witness only after the interpreter has agreed with it, so a witness shown to
 //! a user is never a guess.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
+use super::atoms::AttrId;
 use super::normal::Analyzer;
 use super::solve::Model;
 use crate::eval::expr::{CExpr, Env};
+use crate::index_vec::Idx;
 use crate::ir::{Expr, Value};
 
 /// A user record and a date.
@@ -71,7 +78,7 @@ pub fn value_json(v: &Value) -> serde_json::Value {
 impl Analyzer {
     /// Compiles a condition against the analyzer's attribute table.
     pub fn compile(&self, e: &Expr) -> CExpr {
-        CExpr::compile(e, &|a| self.attr_id(a).map(|i| i as usize))
+        CExpr::compile(e, &|a| self.attr_id(a).map(Idx::index))
     }
 
     /// Whether a compiled condition holds for a model, as the interpreter says.
@@ -87,9 +94,9 @@ impl Analyzer {
     pub fn witness(&self, m: &Model) -> Witness {
         let mut order: Vec<usize> = Vec::new();
         if let Some(k) = self.attr_id(&self.key) {
-            order.push(k as usize);
+            order.push(k.index());
         }
-        order.extend(m.read.iter().map(|&a| a as usize));
+        order.extend(m.read.iter().map(|&a| a.index()));
         order.extend(0..self.attrs.len());
         let mut seen = vec![false; self.attrs.len()];
         let mut values = Vec::new();
@@ -98,7 +105,7 @@ impl Analyzer {
                 continue;
             }
             if let Some(v) = &m.values[a] {
-                values.push((self.attrs[a].name.clone(), v.clone()));
+                values.push((self.attrs[AttrId::from_usize(a)].name.clone(), v.clone()));
             }
         }
         Witness {

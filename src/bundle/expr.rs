@@ -8,8 +8,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::ir;
-use crate::syntax::lexer::DurationUnit;
+use super::ContentError;
+use crate::ir::{self, DurationUnit};
 
 /// An expression: mirrors [`ir::Expr`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +100,7 @@ impl Expr {
         }
     }
 
-    pub fn to_ir(&self) -> Result<ir::Expr, String> {
+    pub fn to_ir(&self) -> Result<ir::Expr, ContentError> {
         let b = |e: &Expr| e.to_ir().map(Box::new);
         let all = |v: &[Expr]| v.iter().map(Expr::to_ir).collect::<Result<Vec<_>, _>>();
         Ok(match self {
@@ -134,7 +134,7 @@ impl Value {
         }
     }
 
-    pub fn to_ir(&self) -> Result<ir::Value, String> {
+    pub fn to_ir(&self) -> Result<ir::Value, ContentError> {
         Ok(match self {
             Value::Bool(b) => ir::Value::Bool(*b),
             Value::Int(n) => ir::Value::Int(*n),
@@ -175,20 +175,20 @@ impl Type {
     }
 }
 
-fn parse_func(name: &str) -> Result<ir::Func, String> {
+fn parse_func(name: &str) -> Result<ir::Func, ContentError> {
     ir::Func::ALL
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, f)| *f)
-        .ok_or_else(|| format!("unknown function `{name}`"))
+        .ok_or_else(|| ContentError::UnknownFunction(name.to_string()))
 }
 
-fn parse_op(text: &str) -> Result<ir::CmpOp, String> {
+fn parse_op(text: &str) -> Result<ir::CmpOp, ContentError> {
     use ir::CmpOp::*;
     [Eq, Ne, Lt, Le, Gt, Ge]
         .into_iter()
         .find(|op| op.text() == text)
-        .ok_or_else(|| format!("unknown comparison operator `{text}`"))
+        .ok_or_else(|| ContentError::UnknownOperator(text.to_string()))
 }
 
 /// The ISO text of a date (`2025-01-31`).
@@ -197,16 +197,15 @@ pub fn date_text(d: NaiveDate) -> String {
 }
 
 /// Parses an ISO date as [`date_text`] writes it.
-pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    crate::dates::parse(s)
-        .ok_or_else(|| format!("`{s}` is not an ISO date (0001-01-01 to 9999-12-31)"))
+pub fn parse_date(s: &str) -> Result<NaiveDate, ContentError> {
+    crate::dates::parse(s).ok_or_else(|| ContentError::Date(s.to_string()))
 }
 
 pub fn opt_date(d: Option<NaiveDate>) -> Option<String> {
     d.map(date_text)
 }
 
-pub fn parse_opt_date(s: &Option<String>) -> Result<Option<NaiveDate>, String> {
+pub fn parse_opt_date(s: &Option<String>) -> Result<Option<NaiveDate>, ContentError> {
     s.as_deref().map(parse_date).transpose()
 }
 
@@ -216,8 +215,8 @@ pub fn duration_text(d: ir::Duration) -> String {
 }
 
 /// Parses `<digits><h|d|w>` as [`duration_text`] writes it.
-pub fn parse_duration(s: &str) -> Result<ir::Duration, String> {
-    let bad = || format!("`{s}` is not a duration (expected digits then h, d or w, as `30d`)");
+pub fn parse_duration(s: &str) -> Result<ir::Duration, ContentError> {
+    let bad = || ContentError::Duration(s.to_string());
     let unit = match s.chars().last() {
         Some('h') => DurationUnit::Hours,
         Some('d') => DurationUnit::Days,
@@ -236,6 +235,6 @@ pub fn opt_duration(d: Option<ir::Duration>) -> Option<String> {
     d.map(duration_text)
 }
 
-pub fn parse_opt_duration(s: &Option<String>) -> Result<Option<ir::Duration>, String> {
+pub fn parse_opt_duration(s: &Option<String>) -> Result<Option<ir::Duration>, ContentError> {
     s.as_deref().map(parse_duration).transpose()
 }

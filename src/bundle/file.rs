@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::keys::{PublicKey, SecretKey};
-use super::{format, ErrorKind};
+use super::{format, ContentError, ErrorKind, WriteError};
 use crate::ir;
 
 pub const MAGIC: &str = "polc-bundle";
@@ -71,9 +71,9 @@ pub fn encode(
     bundle: &ir::Bundle,
     created_from: Vec<String>,
     key: Option<&SecretKey>,
-) -> Result<(Header, Vec<u8>), String> {
+) -> Result<(Header, Vec<u8>), WriteError> {
     let content = serde_json::to_vec(&format::from_ir(bundle))
-        .map_err(|e| format!("cannot serialize the bundle: {e}"))?;
+        .map_err(|e| WriteError::Serialize(e.to_string()))?;
     let mut header = Header {
         magic: MAGIC.to_string(),
         format_version: FORMAT_VERSION,
@@ -87,7 +87,7 @@ pub fn encode(
         let sig = k.sign(&signed_message(&header));
         header.signature = Some(format!("ed25519:{}", hex::encode(sig)));
     }
-    let mut out = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    let mut out = serde_json::to_vec(&header).map_err(|e| WriteError::Serialize(e.to_string()))?;
     out.push(b'\n');
     out.extend(content);
     out.push(b'\n');
@@ -121,16 +121,17 @@ pub fn decode(bytes: &[u8], verify: Option<&PublicKey>) -> Result<(Header, ir::B
     }
     let depth = json_depth(content);
     if depth > MAX_DEPTH {
-        return Err(ErrorKind::Content(format!(
-            "nested {depth} levels deep, more than the {MAX_DEPTH} this polc reads"
-        )));
+        return Err(ErrorKind::Content(ContentError::TooDeep {
+            depth,
+            max: MAX_DEPTH,
+        }));
     }
     let parse = || -> Result<ir::Bundle, ErrorKind> {
         let mut de = serde_json::Deserializer::from_slice(content);
         de.disable_recursion_limit();
         let parsed = format::Content::deserialize(&mut de)
             .and_then(|c| de.end().map(|_| c))
-            .map_err(|e| ErrorKind::Content(e.to_string()))?;
+            .map_err(|e| ErrorKind::Content(ContentError::Json(e.to_string())))?;
         parsed.to_ir().map_err(ErrorKind::Content)
     };
     // Reading recurses as deep as the content nests: deep content is read on a thread with
@@ -145,7 +146,7 @@ pub fn decode(bytes: &[u8], verify: Option<&PublicKey>) -> Result<(Header, ir::B
                 .spawn_scoped(s, parse)
                 .map_err(|e| ErrorKind::Io(format!("cannot start a reader thread: {e}")))?
                 .join()
-                .unwrap_or_else(|_| Err(ErrorKind::Content("the reader failed".into())))
+                .unwrap_or(Err(ErrorKind::Content(ContentError::ReaderFailed)))
         })?
     };
     Ok((header, bundle))
@@ -163,7 +164,7 @@ fn split(bytes: &[u8]) -> Result<(Header, &[u8]), ErrorKind> {
             ErrorKind::NotABundle("it has no bundle header".into())
         });
     };
-    let line = &bytes[..nl];
+    let (line, rest) = bytes.split_at(nl);
     let value: serde_json::Value = match serde_json::from_slice(line) {
         Ok(v) => v,
         Err(e) if line.starts_with(prefix.as_bytes()) => {
@@ -184,14 +185,17 @@ fn split(bytes: &[u8]) -> Result<(Header, &[u8]), ErrorKind> {
         Some(Some(FORMAT_VERSION)) => {}
         Some(Some(v)) => return Err(ErrorKind::Version(v.to_string())),
         Some(None) => {
-            let v = value["format_version"].to_string();
+            let v = value
+                .get("format_version")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
             return Err(ErrorKind::Version(v));
         }
         None => return Err(ErrorKind::Header("no `format_version`".into())),
     }
     let header: Header =
         serde_json::from_value(value).map_err(|e| ErrorKind::Header(e.to_string()))?;
-    let rest = &bytes[nl + 1..];
+    let rest = rest.get(1..).unwrap_or_default(); // after the newline at `nl`
     let Some(content) = rest.strip_suffix(b"\n") else {
         return Err(ErrorKind::Truncated(
             "the content does not end where it should",

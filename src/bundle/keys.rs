@@ -25,26 +25,43 @@ pub struct PublicKey(VerifyingKey);
 const SECRET_COMMENT: &str = "# polc ed25519 secret key: keep private";
 const PUBLIC_COMMENT: &str = "# polc ed25519 public key";
 
-/// A key file that cannot be used: the message names the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key file that cannot be used; shown as `FILE: problem`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {problem}", file.display())]
 pub struct KeyError {
     pub file: PathBuf,
-    pub message: String,
+    pub problem: KeyProblem,
 }
 
-impl std::fmt::Display for KeyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.file.display(), self.message)
-    }
+/// What is wrong with a key, or with making or writing one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    #[error("cannot read the key file: {0}")]
+    Read(String),
+    /// Larger than a key file may be, or not text: the reader's message.
+    #[error("{0}")]
+    Limit(String),
+    #[error("not a polc key file (expected 64 hex digits on one line, as `polc keygen` writes)")]
+    Malformed,
+    #[error("this is a public key: signing needs the secret key file (the one without `.pub`)")]
+    PublicNotSecret,
+    #[error("this is a secret key: verifying takes the public key file (`KEY.pub`)")]
+    SecretNotPublic,
+    #[error("not a valid ed25519 public key (not a point of the curve)")]
+    NotOnCurve,
+    #[error("no random source: {0}")]
+    NoRandom(String),
+    #[error("already exists; not overwriting a key (pass --force to replace it)")]
+    Exists,
+    #[error("cannot write: {0}")]
+    Write(String),
 }
-
-impl std::error::Error for KeyError {}
 
 impl SecretKey {
     /// A new key from the operating system's random source.
-    pub fn generate() -> Result<SecretKey, String> {
+    pub fn generate() -> Result<SecretKey, KeyProblem> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| format!("no random source: {e}"))?;
+        getrandom::fill(&mut seed).map_err(|e| KeyProblem::NoRandom(e.to_string()))?;
         Ok(SecretKey::from_seed(seed))
     }
 
@@ -65,7 +82,7 @@ impl SecretKey {
         format!("{SECRET_COMMENT}\n{}\n", hex::encode(self.0.to_bytes()))
     }
 
-    pub fn from_file_text(text: &str) -> Result<SecretKey, String> {
+    pub fn from_file_text(text: &str) -> Result<SecretKey, KeyProblem> {
         Ok(SecretKey::from_seed(key_bytes(text, Kind::Secret)?))
     }
 
@@ -79,11 +96,11 @@ impl PublicKey {
         format!("{PUBLIC_COMMENT}\n{}\n", hex::encode(self.0.to_bytes()))
     }
 
-    pub fn from_file_text(text: &str) -> Result<PublicKey, String> {
+    pub fn from_file_text(text: &str) -> Result<PublicKey, KeyProblem> {
         let bytes = key_bytes(text, Kind::Public)?;
         VerifyingKey::from_bytes(&bytes)
             .map(PublicKey)
-            .map_err(|_| "not a valid ed25519 public key (not a point of the curve)".to_string())
+            .map_err(|_| KeyProblem::NotOnCurve)
     }
 
     pub fn read(path: &Path) -> Result<PublicKey, KeyError> {
@@ -92,7 +109,11 @@ impl PublicKey {
 
     /// The first 16 hex digits of the SHA-256 of the public key.
     pub fn id(&self) -> String {
-        hex::encode(&Sha256::digest(self.0.as_bytes())[..8])
+        hex::encode(
+            Sha256::digest(self.0.as_bytes())
+                .get(..8)
+                .unwrap_or_default(),
+        )
     }
 
     /// Whether `signature` is this key's signature of `message` (strict verification:
@@ -110,52 +131,42 @@ enum Kind {
     Public,
 }
 
-fn read_key<K>(path: &Path, parse: fn(&str) -> Result<K, String>) -> Result<K, KeyError> {
-    let err = |message: String| KeyError {
+fn read_key<K>(path: &Path, parse: fn(&str) -> Result<K, KeyProblem>) -> Result<K, KeyError> {
+    let err = |problem: KeyProblem| KeyError {
         file: path.to_path_buf(),
-        message,
+        problem,
     };
     use crate::input::limits::{self, ReadError};
     let bytes = limits::read_bytes(path, limits::Kind::KeyFile).map_err(|e| match e {
-        ReadError::Io(e) => err(format!("cannot read the key file: {e}")),
-        e => err(e.to_string()),
+        ReadError::Io(e) => err(KeyProblem::Read(e.to_string())),
+        e => err(KeyProblem::Limit(e.to_string())),
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| err(malformed()))?;
+    let text = String::from_utf8(bytes).map_err(|_| err(KeyProblem::Malformed))?;
     parse(&text).map_err(err)
 }
 
-fn malformed() -> String {
-    "not a polc key file (expected 64 hex digits on one line, as `polc keygen` writes)".to_string()
-}
-
 /// The 32 bytes of a key file's text, refusing a file of the other kind.
-fn key_bytes(text: &str, want: Kind) -> Result<[u8; 32], String> {
+fn key_bytes(text: &str, want: Kind) -> Result<[u8; 32], KeyProblem> {
     let mut data = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if line.starts_with('#') {
-            let (other, hint) = match want {
-                Kind::Secret => (
-                    PUBLIC_COMMENT,
-                    "a public key: signing needs the secret key file (the one without `.pub`)",
-                ),
-                Kind::Public => (
-                    SECRET_COMMENT,
-                    "a secret key: verifying takes the public key file (`KEY.pub`)",
-                ),
+            let (other, problem) = match want {
+                Kind::Secret => (PUBLIC_COMMENT, KeyProblem::PublicNotSecret),
+                Kind::Public => (SECRET_COMMENT, KeyProblem::SecretNotPublic),
             };
             if line == other {
-                return Err(format!("this is {hint}"));
+                return Err(problem);
             }
             continue;
         }
         data.push(line);
     }
     let [line] = data.as_slice() else {
-        return Err(malformed());
+        return Err(KeyProblem::Malformed);
     };
     let mut out = [0u8; 32];
     if line.len() != 64 || hex::decode_to_slice(line, &mut out).is_err() {
-        return Err(malformed());
+        return Err(KeyProblem::Malformed);
     }
     Ok(out)
 }
@@ -170,8 +181,7 @@ pub fn write_pair(key: &SecretKey, path: &Path, force: bool) -> Result<PathBuf, 
         if !force && p.exists() {
             return Err(KeyError {
                 file: p.to_path_buf(),
-                message: "already exists; not overwriting a key (pass --force to replace it)"
-                    .to_string(),
+                problem: KeyProblem::Exists,
             });
         }
     }
@@ -184,7 +194,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
     use std::io::Write;
     let err = |e: std::io::Error| KeyError {
         file: path.to_path_buf(),
-        message: format!("cannot write: {e}"),
+        problem: KeyProblem::Write(e.to_string()),
     };
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

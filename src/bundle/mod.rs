@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 pub use file::{Header, FORMAT_VERSION, MAGIC};
 pub use format::{from_ir, Content};
-pub use keys::{KeyError, PublicKey, SecretKey};
+pub use keys::{KeyError, KeyProblem, PublicKey, SecretKey};
 
 use crate::ir;
 
@@ -61,9 +61,75 @@ pub enum ErrorKind {
     /// A verify key was given and the signature is not valid.
     BadSignature,
     /// The verify key file cannot be used.
-    Key(String),
+    Key(KeyProblem),
     /// The content matches its digest but does not describe a valid bundle.
-    Content(String),
+    Content(ContentError),
+}
+
+/// What is wrong with a bundle's content that matches its digest: JSON of another shape,
+/// an index out of range, or text without its syntax, with where it was found
+/// (`policy 3 "Sales": grant 1: system id 7 out of range (2 systems)`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    /// Not the JSON of a bundle's content: serde's message.
+    #[error("{0}")]
+    Json(String),
+    #[error("nested {depth} levels deep, more than the {max} this polc reads")]
+    TooDeep { depth: usize, max: usize },
+    /// The thread that reads deep content stopped without an answer.
+    #[error("the reader failed")]
+    ReaderFailed,
+    #[error("unknown function `{0}`")]
+    UnknownFunction(String),
+    #[error("unknown comparison operator `{0}`")]
+    UnknownOperator(String),
+    #[error("`{0}` is not an ISO date (0001-01-01 to 9999-12-31)")]
+    Date(String),
+    #[error("`{0}` is not a duration (expected digits then h, d or w, as `30d`)")]
+    Duration(String),
+    #[error("system id {id} out of range ({count} systems)")]
+    SystemId { id: u32, count: usize },
+    #[error("type id {id} out of range (system `{system}` has {count} types)")]
+    TypeId {
+        id: u32,
+        system: String,
+        count: usize,
+    },
+    #[error("inherits policy id {id} out of range ({count} policies)")]
+    PolicyId { id: u32, count: usize },
+    #[error("level rank {rank} out of range (the type has {levels} levels)")]
+    Level { rank: u8, levels: usize },
+    #[error("default level rank {rank} out of range ({levels} levels)")]
+    DefaultLevel { rank: u8, levels: usize },
+    #[error("more than 256 levels")]
+    TooManyLevels,
+    /// Where the problem is: `policy 3 "Sales"`, `grant 1`, `expires`.
+    #[error("{place}: {problem}")]
+    At {
+        place: String,
+        problem: Box<ContentError>,
+    },
+}
+
+impl ContentError {
+    /// This problem, found at `place`.
+    pub fn at(self, place: String) -> ContentError {
+        ContentError::At {
+            place,
+            problem: Box::new(self),
+        }
+    }
+}
+
+/// Why `polc build` could not make a bundle file it can read back: always a bug in polc.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot serialize the bundle: {0}")]
+    Serialize(String),
+    #[error("the bundle does not read back as it was written")]
+    ReadsBackDifferent,
+    #[error("the bundle cannot be read back: {0}")]
+    Unreadable(BundleError),
 }
 
 impl std::fmt::Display for ErrorKind {
@@ -118,7 +184,7 @@ impl From<KeyError> for BundleError {
     fn from(e: KeyError) -> BundleError {
         BundleError {
             file: Some(e.file),
-            kind: ErrorKind::Key(e.message),
+            kind: ErrorKind::Key(e.problem),
         }
     }
 }
@@ -158,10 +224,10 @@ pub fn load_for_eval(
 
 /// Checks that `bytes` decode to exactly `bundle`: `polc build` runs it before writing, so
 /// no file it writes is one it cannot read back.
-pub fn verify_round_trip(bytes: &[u8], bundle: &ir::Bundle) -> Result<(), String> {
-    match file::decode(bytes, None) {
+pub fn verify_round_trip(bytes: &[u8], bundle: &ir::Bundle) -> Result<(), WriteError> {
+    match read(bytes, None) {
         Ok((_, back)) if back == *bundle => Ok(()),
-        Ok(_) => Err("the bundle does not read back as it was written (a polc bug)".into()),
-        Err(e) => Err(format!("the bundle cannot be read back: {e}")),
+        Ok(_) => Err(WriteError::ReadsBackDifferent),
+        Err(e) => Err(WriteError::Unreadable(e)),
     }
 }

@@ -137,7 +137,7 @@ fn to_ir_error(edit: impl FnOnce(&mut serde_json::Value)) -> String {
     let mut v = serde_json::to_value(from_ir(&every_variant())).unwrap();
     edit(&mut v);
     let c: Content = serde_json::from_value(v).expect("still the schema");
-    c.to_ir().expect_err("must be refused")
+    c.to_ir().expect_err("must be refused").to_string()
 }
 
 #[test]

@@ -7,14 +7,15 @@
 
 use super::expr::{parse_date, parse_opt_date, parse_opt_duration, Expr};
 use super::format::{Content, Entitlement, Exception, Grant, Pattern, Policy, System, Test};
+use super::ContentError;
 use crate::ir;
 
-/// Prefixes an error with where it was found: `policy 3 "Sales": grant 1: …`.
-fn at<T>(r: Result<T, String>, place: impl FnOnce() -> String) -> Result<T, String> {
-    r.map_err(|e| format!("{}: {e}", place()))
+/// Says where an error was found: `policy 3 "Sales": grant 1: …`.
+fn at<T>(r: Result<T, ContentError>, place: impl FnOnce() -> String) -> Result<T, ContentError> {
+    r.map_err(|e| e.at(place()))
 }
 
-fn exprs(v: &[Expr]) -> Result<Vec<ir::Expr>, String> {
+fn exprs(v: &[Expr]) -> Result<Vec<ir::Expr>, ContentError> {
     v.iter()
         .enumerate()
         .map(|(i, e)| at(e.to_ir(), || format!("expression {i}")))
@@ -24,7 +25,7 @@ fn exprs(v: &[Expr]) -> Result<Vec<ir::Expr>, String> {
 impl Content {
     /// The IR this content describes, after checking every index and every piece of text
     /// that has a syntax (dates, durations, operators, function names).
-    pub fn to_ir(&self) -> Result<ir::Bundle, String> {
+    pub fn to_ir(&self) -> Result<ir::Bundle, ContentError> {
         let systems = self
             .systems
             .iter()
@@ -80,21 +81,18 @@ impl Content {
 }
 
 impl System {
-    fn to_ir(&self) -> Result<ir::System, String> {
+    fn to_ir(&self) -> Result<ir::System, ContentError> {
         let mut types = Vec::with_capacity(self.types.len());
         for (i, t) in self.types.iter().enumerate() {
             let place = || format!("type {i} `{}`", t.name);
             if let Some(d) = t.default {
                 if usize::from(d) >= t.levels.len() {
-                    return Err(format!(
-                        "{}: default level rank {d} out of range ({} levels)",
-                        place(),
-                        t.levels.len()
-                    ));
+                    let levels = t.levels.len();
+                    return Err(ContentError::DefaultLevel { rank: d, levels }.at(place()));
                 }
             }
             if t.levels.len() > usize::from(u8::MAX) + 1 {
-                return Err(format!("{}: more than 256 levels", place()));
+                return Err(ContentError::TooManyLevels.at(place()));
             }
             types.push(ir::ResourceType {
                 name: t.name.clone(),
@@ -131,22 +129,22 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn entitlement(&self, e: &Entitlement) -> Result<(ir::Entitlement, usize), String> {
-        let sys = self.systems.get(e.system as usize).ok_or_else(|| {
-            format!(
-                "system id {} out of range ({} systems)",
-                e.system,
-                self.systems.len()
-            )
-        })?;
-        let ty = sys.types.get(e.rtype as usize).ok_or_else(|| {
-            format!(
-                "type id {} out of range (system `{}` has {} types)",
-                e.rtype,
-                sys.name,
-                sys.types.len()
-            )
-        })?;
+    fn entitlement(&self, e: &Entitlement) -> Result<(ir::Entitlement, usize), ContentError> {
+        let sys = self
+            .systems
+            .get(e.system as usize)
+            .ok_or(ContentError::SystemId {
+                id: e.system,
+                count: self.systems.len(),
+            })?;
+        let ty = sys
+            .types
+            .get(e.rtype as usize)
+            .ok_or_else(|| ContentError::TypeId {
+                id: e.rtype,
+                system: sys.name.clone(),
+                count: sys.types.len(),
+            })?;
         let ent = ir::Entitlement {
             system: e.system,
             rtype: e.rtype,
@@ -155,16 +153,14 @@ impl Validator<'_> {
         Ok((ent, ty.levels.len()))
     }
 
-    fn level(&self, level: Option<u8>, levels: usize) -> Result<Option<u8>, String> {
+    fn level(&self, level: Option<u8>, levels: usize) -> Result<Option<u8>, ContentError> {
         match level {
-            Some(l) if usize::from(l) >= levels => Err(format!(
-                "level rank {l} out of range (the type has {levels} levels)"
-            )),
+            Some(rank) if usize::from(rank) >= levels => Err(ContentError::Level { rank, levels }),
             l => Ok(l),
         }
     }
 
-    fn grants(&self, gs: &[Grant]) -> Result<Vec<ir::Grant>, String> {
+    fn grants(&self, gs: &[Grant]) -> Result<Vec<ir::Grant>, ContentError> {
         let mut out = Vec::with_capacity(gs.len());
         for (i, g) in gs.iter().enumerate() {
             let place = || format!("grant {i}");
@@ -178,13 +174,13 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    fn policy(&self, p: &Policy) -> Result<ir::Policy, String> {
+    fn policy(&self, p: &Policy) -> Result<ir::Policy, ContentError> {
         for &id in &p.inherits {
             if id as usize >= self.policies {
-                return Err(format!(
-                    "inherits policy id {id} out of range ({} policies)",
-                    self.policies
-                ));
+                return Err(ContentError::PolicyId {
+                    id,
+                    count: self.policies,
+                });
             }
         }
         Ok(ir::Policy {
@@ -203,7 +199,7 @@ impl Validator<'_> {
         })
     }
 
-    fn exception(&self, e: &Exception) -> Result<ir::Exception, String> {
+    fn exception(&self, e: &Exception) -> Result<ir::Exception, ContentError> {
         Ok(ir::Exception {
             name: e.name.clone(),
             user: e.user.clone(),
@@ -220,7 +216,7 @@ impl Validator<'_> {
         })
     }
 
-    fn test(&self, t: &Test) -> Result<ir::Test, String> {
+    fn test(&self, t: &Test) -> Result<ir::Test, ContentError> {
         let mut given = Vec::with_capacity(t.given.len());
         for g in &t.given {
             given.push((g.name.clone(), at(g.value.to_ir(), || g.name.clone())?));

@@ -2,6 +2,11 @@
 //! names of policies and templates. Built from every file of the bundle; a name declared
 //! twice is reported here (E0103, E0205, E0305), and the first declaration wins.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
+)]
+
 use std::collections::HashMap;
 
 use crate::db::SourceFile;

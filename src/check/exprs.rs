@@ -191,7 +191,7 @@ fn attr_type(cx: &mut Ctx<'_>, name: &str, span: Span) -> Type {
         return Type::Any;
     };
     match schema.index.get(name) {
-        Some(&i) => schema.fields[i].ty.clone(),
+        Some(&i) => schema.fields.get(i).map_or(Type::Any, |f| f.ty.clone()),
         None => {
             let help = did_you_mean(name, schema.fields.iter().map(|f| f.name.as_str()))
                 .map(|s| format!("did you mean `{s}`?"))
@@ -401,7 +401,8 @@ fn check_call(
         return (ir::Expr::Lit(Value::Bool(false)), ret);
     }
     let mut out = Vec::new();
-    for (i, a) in args.iter().enumerate() {
+    // As many arguments as parameters (checked above).
+    for (i, (a, param)) in args.iter().zip(params.iter()).enumerate() {
         if func == Func::Has {
             match &a.kind {
                 ExprKind::Attr(n) => {
@@ -443,7 +444,7 @@ fn check_call(
                         "argument {} of `{}` must be a `{}`, found `{t}`",
                         i + 1,
                         name.node,
-                        params[i]
+                        param
                     ),
                     cx.file,
                     a.span,
@@ -473,7 +474,7 @@ pub fn literal(e: &Expr) -> Option<Value> {
 }
 
 /// Whether a literal value fits a schema type (for test records); the reason when not.
-pub fn value_fits(v: &Value, t: &Type) -> Result<(), String> {
+pub fn value_fits(v: &Value, t: &Type) -> Result<(), ValueMismatch> {
     match (v, t) {
         (_, Type::Any) => Ok(()),
         (Value::Str(_), Type::String)
@@ -484,10 +485,25 @@ pub fn value_fits(v: &Value, t: &Type) -> Result<(), String> {
             if m.contains(s) {
                 Ok(())
             } else {
-                Err(format!("\"{s}\" is not one of {}", m.join(", ")))
+                Err(ValueMismatch::NotAMember {
+                    value: s.clone(),
+                    members: m.clone(),
+                })
             }
         }
         (Value::List(items), Type::List(el)) => items.iter().try_for_each(|i| value_fits(i, el)),
-        (v, t) => Err(format!("expected a `{t}`, found {v}")),
+        (v, t) => Err(ValueMismatch::Type {
+            expected: t.clone(),
+            found: v.clone(),
+        }),
     }
+}
+
+/// Why a literal value does not fit a schema type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueMismatch {
+    #[error("\"{value}\" is not one of {}", members.join(", "))]
+    NotAMember { value: String, members: Vec<String> },
+    #[error("expected a `{expected}`, found {found}")]
+    Type { expected: Type, found: Value },
 }

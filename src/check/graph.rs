@@ -2,6 +2,11 @@
 //! labelled) and the transitive closure the lints and the interpreter use. Iterative
 //! throughout, so a 5,000-deep chain cannot overflow the stack.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
+)]
+
 use std::collections::VecDeque;
 
 use super::Lowered;
@@ -29,7 +34,7 @@ pub fn sccs(bundle: &Bundle) -> Vec<Vec<PolicyId>> {
         stack.push(root);
         on_stack[root as usize] = true;
         while let Some(&mut (v, ref mut ei)) = work.last_mut() {
-            let edges = &bundle.policies[v as usize].inherits;
+            let edges = &bundle.policy(v).inherits;
             if *ei < edges.len() {
                 let w = edges[*ei];
                 *ei += 1;
@@ -72,7 +77,7 @@ pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for comp in sccs(b) {
         let first = comp[0];
-        let self_loop = b.policies[first as usize].inherits.contains(&first);
+        let self_loop = b.policy(first).inherits.contains(&first);
         if comp.len() == 1 && !self_loop {
             continue;
         }
@@ -80,7 +85,7 @@ pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
         let path = shortest_cycle(b, first, &in_comp);
         let names: Vec<String> = path
             .iter()
-            .map(|&p| format!("`{}`", b.policies[p as usize].name))
+            .map(|&p| format!("`{}`", b.policy(p).name))
             .collect();
         let Some(lp) = l.policies[first as usize] else {
             continue;
@@ -98,20 +103,14 @@ pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
             format!("inheritance cycle: {} → {}", names.join(" → "), names[0]),
             file,
             span,
-            format!(
-                "`{}` inherits `{}`",
-                lp.policy.name, b.policies[target as usize].name
-            ),
+            format!("`{}` inherits `{}`", lp.policy.name, b.policy(target).name),
         );
         for &p in &comp[1..] {
             if let Some((f, s, t)) = edge(p) {
                 d = d.with_label(
                     f,
                     s,
-                    format!(
-                        "`{}` inherits `{}`",
-                        b.policies[p as usize].name, b.policies[t as usize].name
-                    ),
+                    format!("`{}` inherits `{}`", b.policy(p).name, b.policy(t).name),
                 );
             }
         }
@@ -129,7 +128,7 @@ fn shortest_cycle(
     let mut prev: std::collections::HashMap<PolicyId, PolicyId> = std::collections::HashMap::new();
     let mut queue = VecDeque::from([start]);
     while let Some(v) = queue.pop_front() {
-        for &w in &b.policies[v as usize].inherits {
+        for &w in &b.policy(v).inherits {
             if !in_comp(w) {
                 continue;
             }

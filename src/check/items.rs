@@ -2,6 +2,11 @@
 //! E0004), requires, policies and templates (E0101, E0104, E0105), exceptions (E0401, W0202),
 //! conflicts and tests. Cross-file properties (cycles, lints) are in `graph` and `lints`.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 use super::env::Env;

@@ -4,6 +4,11 @@
 //! the decision procedure (W0102 for triggers, W0104, W0301, E0501) are in
 //! [`semantic`](super::semantic).
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -64,14 +69,12 @@ fn redundant(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
     for list in holders.values().filter(|v| v.len() > 1) {
         for &(q, qgi) in list {
             let inheritors_of_q = anc(q);
-            let qlevel = b.policies[q as usize].grants[qgi].level;
+            let qlevel = b.policy(q).grants[qgi].level;
             for &(p, pgi) in list {
-                if p != q
-                    && inheritors_of_q.contains(&p)
-                    && qlevel >= b.policies[p as usize].grants[pgi].level
+                if p != q && inheritors_of_q.contains(&p) && qlevel >= b.policy(p).grants[pgi].level
                 {
                     match found.iter_mut().find(|f| f.0 == p && f.1 == pgi) {
-                        Some(f) if b.policies[f.2 as usize].grants[f.3].level < qlevel => {
+                        Some(f) if b.policy(f.2).grants[f.3].level < qlevel => {
                             *f = (p, pgi, q, qgi)
                         }
                         Some(_) => {}

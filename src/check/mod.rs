@@ -8,6 +8,11 @@
 //! - [`check_file`]: one file's AST and the environment (not other files' bodies).
 //! - [`check_bundle`]: every file check; cross-file analyses (cycles, lints) and the IR.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
+)]
+
 pub mod env;
 pub mod exprs;
 pub mod graph;

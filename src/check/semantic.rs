@@ -4,6 +4,11 @@
 //! reach, with a witness the interpreter confirmed). The analysis says what is true; this
 //! file says where and in which words.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 use super::Lowered;
@@ -28,7 +33,7 @@ pub fn run(l: &Lowered<'_>, today: NaiveDate) -> Vec<Diagnostic> {
 }
 
 fn name<'l>(l: &'l Lowered<'_>, p: PolicyId) -> &'l str {
-    &l.bundle.policies[p as usize].name
+    &l.bundle.policy(p).name
 }
 
 fn never(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>) {
@@ -223,13 +228,7 @@ fn reach(l: &Lowered<'_>, r: &Reach) -> Option<Diagnostic> {
             .denies
             .iter()
             .take(3)
-            .map(|&(q, i)| {
-                format!(
-                    "`deny {}` of `{}`",
-                    b.policies[q as usize].denies[i].text,
-                    name(l, q)
-                )
-            })
+            .map(|&(q, i)| format!("`deny {}` of `{}`", b.policy(q).denies[i].text, name(l, q)))
             .collect();
         let more = if r.denies.len() > 3 { ", …" } else { "" };
         d = d.with_note(format!(

@@ -187,8 +187,8 @@ pub fn sarif(db: &dyn Db, diags: &[Diagnostic]) -> Value {
         let (l, c, el, ec) = location(db, f, span);
         let mut v = json!({"physicalLocation": {"artifactLocation": {"uri": sarif_uri(f.path(db))},
             "region": {"startLine": l, "startColumn": c, "endLine": el, "endColumn": ec}}});
-        if let Some(m) = msg {
-            v["message"] = json!({"text": m});
+        if let (Some(m), Some(o)) = (msg, v.as_object_mut()) {
+            o.insert("message".into(), json!({"text": m}));
         }
         v
     };
@@ -207,7 +207,9 @@ pub fn sarif(db: &dyn Db, diags: &[Diagnostic]) -> Value {
                 "locations": [loc(d.primary.file, d.primary.span, None)],
                 "relatedLocations": d.labels.iter().enumerate().map(|(i, l)| {
                     let mut v = loc(l.file, l.span, Some(&l.message));
-                    v["id"] = json!(i + 1);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("id".into(), json!(i + 1));
+                    }
                     v
                 }).collect::<Vec<_>>(),
             })
@@ -238,7 +240,7 @@ pub fn sarif_uri(path: &str) -> String {
             .into_owned();
     }
     let b = path.as_bytes();
-    let drive = b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/';
+    let drive = matches!(b, [d, b':', b'/', ..] if d.is_ascii_alphabetic());
     let mut out = String::with_capacity(path.len() + 8);
     if path.starts_with('/') {
         out.push_str("file://");

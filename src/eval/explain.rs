@@ -3,6 +3,11 @@
 //! give it and which of their triggers failed on which values, which deny removed it, or
 //! that the exception expired).
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
+)]
+
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -120,7 +125,7 @@ impl Plan {
     }
 
     fn policy_why(&self, pid: PolicyId, values: &[Option<Value>]) -> PolicyWhy {
-        let p = &self.bundle.policies[pid as usize];
+        let p = &self.bundle.policy(pid);
         PolicyWhy {
             policy: p.name.clone(),
             in_force: p.in_force(self.at),
@@ -138,7 +143,7 @@ impl Plan {
         let level = self.level_name(ent, s.level).map(str::to_string);
         match s.kind {
             SourceKind::Path(p) => SourceWhy {
-                source: self.path_text[p as usize].clone(),
+                source: self.path_text(p).to_string(),
                 level,
                 applies: Some(self.policy_why(self.paths[p as usize][0], values)),
                 exception: None,
@@ -189,7 +194,7 @@ impl Plan {
                 continue;
             }
             let mut why = GrantWhy {
-                grant: self.ent_text[g.ent as usize].clone(),
+                grant: self.ent_text(g.ent).to_string(),
                 level: self.level_name(g.ent, g.level).map(str::to_string),
                 held: true,
                 sources: g
@@ -223,7 +228,7 @@ impl Plan {
             policies: e
                 .policies
                 .iter()
-                .map(|&p| self.bundle.policies[p as usize].name.clone())
+                .map(|&p| self.bundle.policy(p).name.clone())
                 .collect(),
             grants,
         }
@@ -239,7 +244,7 @@ impl Plan {
     ) -> GrantWhy {
         let b = &*self.bundle;
         let mut why = GrantWhy {
-            grant: self.ent_text[ent as usize].clone(),
+            grant: self.ent_text(ent).to_string(),
             level: self.level_name(ent, level).map(str::to_string),
             held: false,
             sources: Vec::new(),
@@ -256,7 +261,7 @@ impl Plan {
             let pattern = &self.denies[d.deny as usize].1.text;
             why.why_not.push(format!(
                 "removed by `deny {pattern}` of {}",
-                self.path_text[d.by as usize]
+                self.path_text(d.by)
             ));
             why.sources = d
                 .sources
@@ -272,7 +277,7 @@ impl Plan {
             }
             let reach = b.closure(pid as PolicyId);
             if reach.iter().any(|&q| {
-                b.policies[q as usize]
+                b.policy(q)
                     .grants
                     .iter()
                     .any(|g| self.ent_id(&g.entitlement) == Some(ent))
@@ -346,7 +351,7 @@ impl Plan {
     }
 
     /// Resolves `system:type[:name]` written by a user (e.g. `--grant`) to an entitlement.
-    pub fn resolve_ref(&mut self, text: &str) -> Result<(EntId, Option<u8>), String> {
+    pub fn resolve_ref(&mut self, text: &str) -> Result<(EntId, Option<u8>), RefError> {
         let (text, level) = match text
             .trim()
             .strip_suffix(')')
@@ -355,33 +360,36 @@ impl Plan {
             Some((r, l)) => (r.trim(), Some(l.trim().to_lowercase())),
             None => (text.trim(), None),
         };
-        let r = crate::syntax::ast::RefAst::parse(text, crate::syntax::Span::default());
+        let r = crate::notation::RefParts::split(text);
         let b = self.bundle.clone();
-        let sid = b
+        let (sid, system) = b
             .systems
             .iter()
-            .position(|s| s.name == r.system)
-            .ok_or_else(|| format!("unknown system `{}` in `{text}`", r.system))?;
-        let tid = b.systems[sid]
+            .enumerate()
+            .find(|(_, s)| s.name == r.system)
+            .ok_or_else(|| RefError::UnknownSystem {
+                system: r.system.clone(),
+                text: text.to_string(),
+            })?;
+        let (tid, ty) = system
             .types
             .iter()
-            .position(|t| t.name == r.rtype)
-            .ok_or_else(|| {
-                format!(
-                    "unknown resource type `{}:{}` in `{text}`",
-                    r.system, r.rtype
-                )
+            .enumerate()
+            .find(|(_, t)| t.name == r.rtype)
+            .ok_or_else(|| RefError::UnknownType {
+                system: r.system.clone(),
+                rtype: r.rtype.clone(),
+                text: text.to_string(),
             })?;
-        let ty = &b.systems[sid].types[tid];
         let rank = match level {
             None => None,
             Some(l) => Some(ty.levels.iter().position(|x| *x == l).ok_or_else(|| {
-                format!(
-                    "unknown level `{l}` for `{}:{}` (levels: {})",
-                    r.system,
-                    r.rtype,
-                    ty.levels.join(" < ")
-                )
+                RefError::UnknownLevel {
+                    system: r.system.clone(),
+                    rtype: r.rtype.clone(),
+                    levels: ty.levels.clone(),
+                    level: l,
+                }
             })? as u8),
         };
         let ent = ir::Entitlement {
@@ -391,6 +399,27 @@ impl Plan {
         };
         Ok((self.intern(&ent), rank))
     }
+}
+
+/// Why a grant reference written by a user (`--grant`, an access export's entry) names no
+/// entitlement of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefError {
+    #[error("unknown system `{system}` in `{text}`")]
+    UnknownSystem { system: String, text: String },
+    #[error("unknown resource type `{system}:{rtype}` in `{text}`")]
+    UnknownType {
+        system: String,
+        rtype: String,
+        text: String,
+    },
+    #[error("unknown level `{level}` for `{system}:{rtype}` (levels: {})", levels.join(" < "))]
+    UnknownLevel {
+        system: String,
+        rtype: String,
+        level: String,
+        levels: Vec<String>,
+    },
 }
 
 /// The explanation as text for a terminal.

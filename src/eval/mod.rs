@@ -2,6 +2,11 @@
 //! set, every grant with its derivation paths. Works on the checked IR alone, through a
 //! [`Plan`] compiled once per date; nothing here knows the parser or salsa.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
+)]
+
 pub mod explain;
 pub mod expr;
 pub mod plan;
@@ -11,6 +16,7 @@ pub mod testing;
 
 use rustc_hash::FxHashMap;
 
+pub use explain::RefError;
 pub use plan::{EntId, PathId, Plan};
 
 use crate::ir::{Duration, PolicyId, Value};
@@ -232,14 +238,14 @@ impl Plan {
     /// [`Plan::source_text`] without an allocation.
     pub fn source_str(&self, s: &Source) -> &str {
         match s.kind {
-            SourceKind::Path(p) => &self.path_text[p as usize],
+            SourceKind::Path(p) => self.path_text(p),
             SourceKind::Exception(x) => &self.exception_labels[x],
         }
     }
 
     /// The level name of a rank for an entitlement.
     pub fn level_name(&self, ent: EntId, level: Option<u8>) -> Option<&str> {
-        self.bundle.level_name(&self.ents[ent as usize], level)
+        self.bundle.level_name(self.ent(ent), level)
     }
 }
 

@@ -3,6 +3,11 @@
 //! is computed once, deny and conflict patterns are matched against every entitlement up
 //! front, and triggers are indexed so that a user meets only the policies that can apply.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
+)]
+
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -78,6 +83,33 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The entitlement of an id.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "entitlement ids are handed out by this plan's interning, never removed"
+    )]
+    pub fn ent(&self, id: EntId) -> &ir::Entitlement {
+        &self.ents[id as usize]
+    }
+
+    /// The canonical text of an entitlement (`system:type:name`).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "entitlement ids are handed out by this plan's interning, never removed"
+    )]
+    pub fn ent_text(&self, id: EntId) -> &str {
+        &self.ent_text[id as usize]
+    }
+
+    /// The text of a derivation path (`A > B > C`).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "path ids are handed out by this plan's interning, never removed"
+    )]
+    pub fn path_text(&self, id: PathId) -> &str {
+        &self.path_text[id as usize]
+    }
+
     /// Compiles `bundle` for records whose columns are `fields`, evaluated on `at`.
     pub fn new(bundle: Arc<ir::Bundle>, fields: &[String], at: NaiveDate) -> Plan {
         let slot_of: FxHashMap<&str, usize> = fields
@@ -183,7 +215,7 @@ impl Plan {
     pub fn cmp_ents(&self, a: EntId, b: EntId) -> std::cmp::Ordering {
         match (self.ent_rank.get(a as usize), self.ent_rank.get(b as usize)) {
             (Some(x), Some(y)) => x.cmp(y),
-            _ => self.ent_text[a as usize].cmp(&self.ent_text[b as usize]),
+            _ => self.ent_text(a).cmp(self.ent_text(b)),
         }
     }
 
@@ -223,7 +255,7 @@ impl Plan {
     fn path(&mut self, path: Vec<PolicyId>) -> PathId {
         let text = path
             .iter()
-            .map(|&p| self.bundle.policies[p as usize].name.as_str())
+            .map(|&p| self.bundle.policy(p).name.as_str())
             .collect::<Vec<_>>()
             .join(" > ");
         self.paths.push(path);
@@ -246,7 +278,7 @@ impl Plan {
                 continue;
             }
             visited.insert(node);
-            let p = &bundle.policies[node as usize];
+            let p = &bundle.policy(node);
             let children: Vec<PolicyId> = p
                 .inherits
                 .iter()
@@ -277,7 +309,9 @@ impl Plan {
     }
 
     fn match_one(&mut self, id: EntId) {
-        let e = &self.ents[id as usize];
+        let Some(e) = self.ents.get(id as usize) else {
+            return; // ids come from `intern`: always there
+        };
         for d in &mut self.denies {
             if self.bundle.pattern_matches(&d.1, e) {
                 d.2.insert(id);

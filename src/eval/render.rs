@@ -1,5 +1,10 @@
 //! Evaluations as the `eval` JSON of docs/commands.md (streamed, borrowed, sorted) and as a readable table.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
+)]
+
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
@@ -71,7 +76,7 @@ impl UserJson<'_> {
             for &(ent, level) in &plan.exception_grants[x] {
                 out.push(ExceptionJson {
                     name: exc.name.as_deref(),
-                    grant: &plan.ent_text[ent as usize],
+                    grant: plan.ent_text(ent),
                     level: plan.level_name(ent, level),
                     expires: exc.expires.to_string(),
                 });
@@ -90,17 +95,13 @@ impl Serialize for UserJson<'_> {
         m.serialize_field("user_id", self.user_id)?;
         m.serialize_field(
             "policies",
-            &Seq(|| {
-                e.policies
-                    .iter()
-                    .map(|&p| b.policies[p as usize].name.as_str())
-            }),
+            &Seq(|| e.policies.iter().map(|&p| b.policy(p).name.as_str())),
         )?;
         m.serialize_field(
             "grants",
             &Seq(|| {
                 e.grants.iter().map(|g| GrantJson {
-                    grant: &plan.ent_text[g.ent as usize],
+                    grant: plan.ent_text(g.ent),
                     level: plan.level_name(g.ent, g.level),
                     sources: Seq(|| g.sources.iter().map(|src| plan.source_str(src))),
                 })
@@ -110,9 +111,9 @@ impl Serialize for UserJson<'_> {
             "denied",
             &Seq(|| {
                 e.denied.iter().map(|d| DeniedJson {
-                    grant: &plan.ent_text[d.ent as usize],
+                    grant: plan.ent_text(d.ent),
                     level: plan.level_name(d.ent, d.level),
-                    by: &plan.path_text[d.by as usize],
+                    by: plan.path_text(d.by),
                 })
             }),
         )?;
@@ -122,7 +123,7 @@ impl Serialize for UserJson<'_> {
             &Seq(|| {
                 e.violations.iter().map(|v| ViolationJson {
                     conflict: &b.conflicts[v.conflict].name,
-                    grants: Seq(|| v.ents.iter().map(|&x| plan.ent_text[x as usize].as_str())),
+                    grants: Seq(|| v.ents.iter().map(|&x| plan.ent_text(x))),
                 })
             }),
         )?;
@@ -147,7 +148,7 @@ pub fn user_table(plan: &Plan, user_id: &str, e: &Evaluation) -> String {
     let names: Vec<&str> = e
         .policies
         .iter()
-        .map(|&p| b.policies[p as usize].name.as_str())
+        .map(|&p| b.policy(p).name.as_str())
         .collect();
     let _ = writeln!(
         out,
@@ -164,7 +165,7 @@ pub fn user_table(plan: &Plan, user_id: &str, e: &Evaluation) -> String {
         let w = e
             .grants
             .iter()
-            .map(|g| plan.ent_text[g.ent as usize].chars().count())
+            .map(|g| plan.ent_text(g.ent).chars().count())
             .max()
             .unwrap_or(0)
             .max(5);
@@ -182,7 +183,7 @@ pub fn user_table(plan: &Plan, user_id: &str, e: &Evaluation) -> String {
             let _ = writeln!(
                 out,
                 "  {:<w$}  {:<lw$}  {}",
-                plan.ent_text[g.ent as usize],
+                plan.ent_text(g.ent),
                 plan.level_name(g.ent, g.level).unwrap_or("-"),
                 sources.join("; ")
             );
@@ -196,15 +197,12 @@ pub fn user_table(plan: &Plan, user_id: &str, e: &Evaluation) -> String {
         let _ = writeln!(
             out,
             "  denied: {}{lvl} by {}",
-            plan.ent_text[d.ent as usize], plan.path_text[d.by as usize]
+            plan.ent_text(d.ent),
+            plan.path_text(d.by)
         );
     }
     for v in &e.violations {
-        let grants: Vec<&str> = v
-            .ents
-            .iter()
-            .map(|&x| plan.ent_text[x as usize].as_str())
-            .collect();
+        let grants: Vec<&str> = v.ents.iter().map(|&x| plan.ent_text(x)).collect();
         let _ = writeln!(
             out,
             "  VIOLATION {}: {}",

@@ -23,7 +23,7 @@ pub fn render(plan: &Plan, users: &Users, source: &str) -> String {
         let names: Vec<&str> = e
             .policies
             .iter()
-            .map(|&p| b.policies[p as usize].name.as_str())
+            .map(|&p| b.policy(p).name.as_str())
             .collect();
         out.push_str(&format!(
             "  policies: {}\n",
@@ -38,16 +38,18 @@ pub fn render(plan: &Plan, users: &Users, source: &str) -> String {
                 .level_name(g.ent, g.level)
                 .map(|l| format!(" ({l})"))
                 .unwrap_or_default();
-            out.push_str(&format!("  {}{lvl}\n", plan.ent_text[g.ent as usize]));
+            out.push_str(&format!("  {}{lvl}\n", plan.ent_text(g.ent)));
         }
         for d in &e.denied {
             out.push_str(&format!(
                 "  denied {} by {}\n",
-                plan.ent_text[d.ent as usize], plan.path_text[d.by as usize]
+                plan.ent_text(d.ent),
+                plan.path_text(d.by)
             ));
         }
         for v in &e.violations {
-            out.push_str(&format!("  violates {}\n", b.conflicts[v.conflict].name));
+            let name = b.conflicts.get(v.conflict).map_or("", |c| c.name.as_str());
+            out.push_str(&format!("  violates {name}\n"));
         }
     }
     if !users.errors.is_empty() {

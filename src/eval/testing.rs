@@ -92,7 +92,7 @@ pub fn run_tests(bundle: &Arc<ir::Bundle>, default_at: NaiveDate) -> TestReport 
         let applied: Vec<String> = e
             .policies
             .iter()
-            .map(|&p| bundle.policies[p as usize].name.clone())
+            .map(|&p| bundle.policy(p).name.clone())
             .collect();
         covered.extend(applied.iter().cloned());
         if let Some(expected) = &t.expect_policies {
@@ -118,7 +118,7 @@ pub fn run_tests(bundle: &Arc<ir::Bundle>, default_at: NaiveDate) -> TestReport 
             match (g.negated, held) {
                 (false, None) => {
                     let why = match e.denied.iter().find(|d| d.ent == ent) {
-                        Some(d) => format!(" (denied by {})", plan.path_text[d.by as usize]),
+                        Some(d) => format!(" (denied by {})", plan.path_text(d.by)),
                         None => String::new(),
                     };
                     failures.push(format!(

@@ -37,7 +37,7 @@ mod text;
 mod verify;
 
 pub use printer::{normalize_comment, MAX_WIDTH};
-pub use verify::verify;
+pub use verify::{verify, VerifyError};
 
 use crate::syntax::{parse, SyntaxError};
 

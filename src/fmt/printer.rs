@@ -146,7 +146,10 @@ impl<'s> Printer<'s> {
                 .map(char::len_utf8)
                 .sum::<usize>();
             match self.comments.binary_search_by_key(&pos, |c| c.start) {
-                Ok(i) => pos = self.comments[i].end.max(pos + 1),
+                Ok(i) => match self.comments.get(i) {
+                    Some(c) => pos = c.end.max(pos + 1),
+                    None => return pos,
+                },
                 Err(_) => return pos,
             }
         }

@@ -2,43 +2,68 @@
 //! Used by the tests, and cheap enough for `polc fmt` to run before it overwrites a file.
 
 use crate::syntax::ast::{Clause, ExceptionClause, File, Item, Name, RefAst, TestClause};
-use crate::syntax::{lexer, parse};
+use crate::syntax::{lexer, parse, Span};
 
 use super::normalize_comment;
 
 /// Checks that `formatted` parses without errors to the same tree as `src` (spans ignored,
 /// and the formatter's canonical forms allowed: level case, quoting of reference names),
 /// and carries the same comments in the same order. The error says what differs.
-pub fn verify(src: &str, formatted: &str) -> Result<(), String> {
+pub fn verify(src: &str, formatted: &str) -> Result<(), VerifyError> {
     let before = parse(src);
     if !before.errors.is_empty() {
-        return Err("the source has syntax errors".into());
+        return Err(VerifyError::SourceErrors);
     }
     let after = parse(formatted);
     if let Some(e) = after.errors.first() {
-        return Err(format!(
-            "the formatted text does not parse: {} at {}..{}",
-            e.message, e.span.start, e.span.end
-        ));
+        return Err(VerifyError::Unparsable {
+            message: e.message.clone(),
+            span: e.span,
+        });
     }
     let (a, b) = (tree_text(&before.file), tree_text(&after.file));
     if a != b {
         let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
         let from = at.saturating_sub(80);
-        return Err(format!(
-            "the tree changed near …{}… (now …{}…)",
-            a.get(from..(at + 80).min(a.len())).unwrap_or_default(),
-            b.get(from..(at + 80).min(b.len())).unwrap_or_default()
-        ));
+        return Err(VerifyError::TreeChanged {
+            before: a
+                .get(from..(at + 80).min(a.len()))
+                .unwrap_or_default()
+                .to_string(),
+            after: b
+                .get(from..(at + 80).min(b.len()))
+                .unwrap_or_default()
+                .to_string(),
+        });
     }
     let (ca, cb) = (
         comment_texts(src, &before.comments),
         comment_texts(formatted, &after.comments),
     );
     if ca != cb {
-        return Err(format!("the comments changed: {ca:?} became {cb:?}"));
+        return Err(VerifyError::CommentsChanged {
+            before: ca,
+            after: cb,
+        });
     }
     Ok(())
+}
+
+/// How a formatted text differs from its source: the formatter's bug (or a source that
+/// does not parse, which is never formatted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the source has syntax errors")]
+    SourceErrors,
+    #[error("the formatted text does not parse: {message} at {}..{}", span.start, span.end)]
+    Unparsable { message: String, span: Span },
+    #[error("the tree changed near …{before}… (now …{after}…)")]
+    TreeChanged { before: String, after: String },
+    #[error("the comments changed: {before:?} became {after:?}")]
+    CommentsChanged {
+        before: Vec<String>,
+        after: Vec<String>,
+    },
 }
 
 /// The normalized texts of a file's comments, in order.

@@ -7,6 +7,11 @@
 //! UTF-8 as it arrives, so binary garbage is refused at its first bad byte, not after the
 //! whole limit has been read.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::fmt;
 use std::io::{BufRead, ErrorKind as IoKind, Read};
 use std::path::Path;
@@ -154,9 +159,20 @@ pub fn read_text(path: &Path, kind: Kind) -> Result<String, ReadError> {
     text(read_limited(file, kind, kind.limit(), hint, true)?)
 }
 
-/// [`read_text`] with the whole message (naming the file) as the error.
-pub fn read_text_or_message(path: &Path, kind: Kind) -> Result<String, String> {
-    read_text(path, kind).map_err(|e| e.describe(&path.display().to_string()))
+/// [`read_text`] with an error that names the file.
+pub fn read_text_or_message(path: &Path, kind: Kind) -> Result<String, NamedReadError> {
+    read_text(path, kind).map_err(|error| NamedReadError {
+        name: path.display().to_string(),
+        error,
+    })
+}
+
+/// A [`ReadError`] with the input's name, shown as [`ReadError::describe`] says.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", error.describe(name))]
+pub struct NamedReadError {
+    pub name: String,
+    pub error: ReadError,
 }
 
 /// Reads standard input as UTF-8 text of this kind, at most its limit.

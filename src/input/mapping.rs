@@ -11,6 +11,11 @@
 //! values are written as the attribute's final value and typed once, when the mapping is
 //! checked against the schema, so a wrong enum member there fails the load, not each record.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::marker::PhantomData;
 use std::path::Path;
 

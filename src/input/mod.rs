@@ -14,6 +14,7 @@ mod record;
 mod typing;
 mod unique;
 mod users;
+pub use typing::ValueError;
 
 #[cfg(test)]
 mod tests;
@@ -215,7 +216,10 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Converts one JSON value to a field's type (`None` for `null`), as records are read; used
 /// by lifecycle events to apply `changes`. `ty` is `Type::Any` for an untyped bundle.
-pub fn typed_value(v: &serde_json::Value, ty: &ir::Type) -> Result<Option<ir::Value>, String> {
+pub fn typed_value(
+    v: &serde_json::Value,
+    ty: &ir::Type,
+) -> Result<Option<ir::Value>, typing::ValueError> {
     let cell = typing::Cell::from_json(v);
     typing::convert(typing::View::of(&cell), ty, &typing::Dates::new(None))
 }

@@ -2,6 +2,11 @@
 //! types, key, the compiled mapping, how dates are written) and the [`Builder`] that collects
 //! records and per-record errors, catching duplicate user ids.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::borrow::Cow;
 
 use rustc_hash::FxHashMap;
@@ -194,7 +199,7 @@ impl<'m> Plan<'m> {
             let value = match get(slot) {
                 None => None,
                 Some(v) => convert(v, &self.types[slot], &self.dates)
-                    .map_err(|m| error(Some(id), field, m))?,
+                    .map_err(|m| error(Some(id), field, m.to_string()))?,
             };
             if value.is_none() && !self.optional[slot] {
                 let what = if get(slot).is_some() {

@@ -6,6 +6,11 @@
 //! knows) or a value that a mapping file already typed. [`convert`] applies docs/language.md §4's
 //! types to a view; its error messages are the `…` of `field `x`: …`.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -164,7 +169,7 @@ pub(crate) fn parse_iso(s: &str) -> Option<NaiveDate> {
 }
 
 /// Converts one present value to the field's type. `Ok(None)` for `null`.
-pub(crate) fn convert(v: View, ty: &Type, dates: &Dates) -> Result<Option<Value>, String> {
+pub(crate) fn convert(v: View, ty: &Type, dates: &Dates) -> Result<Option<Value>, ValueError> {
     use View as V;
     let value = match (ty, v) {
         (_, V::Null) => return Ok(None),
@@ -185,7 +190,12 @@ pub(crate) fn convert(v: View, ty: &Type, dates: &Dates) -> Result<Option<Value>
         }
         (Type::Date, V::Str(s) | V::Text(s)) => match dates.parse(s) {
             Some(d) => Value::Date(d),
-            None => return Err(format!("expected {}, found {}", dates.expected(), found(v))),
+            None => {
+                return Err(ValueError::Expected {
+                    expected: dates.expected(),
+                    found: found(v),
+                })
+            }
         },
         (Type::Enum(members), V::Str(s) | V::Text(s)) => {
             if members.iter().any(|m| m == s) {
@@ -199,8 +209,13 @@ pub(crate) fn convert(v: View, ty: &Type, dates: &Dates) -> Result<Option<Value>
             for (i, item) in items.iter().enumerate() {
                 match convert(View::of(item), inner, dates) {
                     Ok(Some(x)) => out.push(x),
-                    Ok(None) => return Err(format!("list element {}: null", i + 1)),
-                    Err(m) => return Err(format!("list element {}: {m}", i + 1)),
+                    Ok(None) => return Err(ValueError::NullElement { index: i + 1 }),
+                    Err(m) => {
+                        return Err(ValueError::Element {
+                            index: i + 1,
+                            problem: Box::new(m),
+                        })
+                    }
                 }
             }
             Value::List(out)
@@ -211,21 +226,24 @@ pub(crate) fn convert(v: View, ty: &Type, dates: &Dates) -> Result<Option<Value>
                 match convert(View::Text(piece), inner, dates) {
                     Ok(Some(x)) => out.push(x),
                     Ok(None) => {}
-                    Err(m) => return Err(format!("list element \"{piece}\": {m}")),
+                    Err(m) => {
+                        return Err(ValueError::Piece {
+                            piece: piece.to_string(),
+                            problem: Box::new(m),
+                        })
+                    }
                 }
             }
             Value::List(out)
         }
-        (Type::Duration, _) => {
-            return Err("a duration attribute cannot be read from a user record".into())
-        }
+        (Type::Duration, _) => return Err(ValueError::Duration),
         _ => return Err(expected(ty, v)),
     };
     Ok(Some(value))
 }
 
 /// The untyped reading: JSON's own types; a CSV cell stays text.
-fn natural(v: View, dates: &Dates) -> Result<Value, String> {
+fn natural(v: View, dates: &Dates) -> Result<Value, ValueError> {
     Ok(match v {
         View::Str(s) | View::Text(s) => match (&dates.format, dates.parse(s)) {
             (Some(_), Some(d)) => Value::Str(d.to_string()),
@@ -238,25 +256,26 @@ fn natural(v: View, dates: &Dates) -> Result<Value, String> {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 match View::of(item) {
-                    View::Null => return Err(format!("list element {}: null", i + 1)),
-                    x => out.push(
-                        natural(x, dates).map_err(|m| format!("list element {}: {m}", i + 1))?,
-                    ),
+                    View::Null => return Err(ValueError::NullElement { index: i + 1 }),
+                    x => out.push(natural(x, dates).map_err(|m| ValueError::Element {
+                        index: i + 1,
+                        problem: Box::new(m),
+                    })?),
                 }
             }
             Value::List(out)
         }
         View::Value(x) => x.clone(),
         View::Null | View::Object => {
-            return Err(format!(
-                "expected a string, number, true/false or list, found {}",
-                found(v)
-            ))
+            return Err(ValueError::Expected {
+                expected: "a string, number, true/false or list".into(),
+                found: found(v),
+            })
         }
     })
 }
 
-fn expected(ty: &Type, v: View) -> String {
+fn expected(ty: &Type, v: View) -> ValueError {
     let what = match ty {
         Type::String => "a string".to_string(),
         Type::Int => "an integer".into(),
@@ -266,15 +285,60 @@ fn expected(ty: &Type, v: View) -> String {
         Type::List(t) => format!("a list (list<{t}>)"),
         Type::Duration | Type::Any => ty.to_string(),
     };
-    format!("expected {what}, found {}", found(v))
+    ValueError::Expected {
+        expected: what,
+        found: found(v),
+    }
 }
 
-fn enum_error(members: &[String], v: View, s: &str) -> String {
-    let mut msg = format!("expected one of {}, found {}", members.join(", "), found(v));
-    if let Some(m) = members.iter().find(|m| m.eq_ignore_ascii_case(s.trim())) {
-        msg.push_str(&format!(" (did you mean \"{m}\"?)"));
+fn enum_error(members: &[String], v: View, s: &str) -> ValueError {
+    ValueError::NotAMember {
+        members: members.to_vec(),
+        found: found(v),
+        suggestion: members
+            .iter()
+            .find(|m| m.eq_ignore_ascii_case(s.trim()))
+            .cloned(),
     }
-    msg
+}
+
+/// Why a value of a record (or a mapping, or an event's change) does not have its field's
+/// type. Shown after the field it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// `expected a date, found "soon"`: what the type takes, and the value as shown.
+    #[error("expected {expected}, found {found}")]
+    Expected { expected: String, found: String },
+    #[error("expected one of {}, found {found}{}", members.join(", "), did_you_mean(suggestion))]
+    NotAMember {
+        members: Vec<String>,
+        found: String,
+        /// A member equal but for case.
+        suggestion: Option<String>,
+    },
+    /// 1-based.
+    #[error("list element {index}: null")]
+    NullElement { index: usize },
+    #[error("list element {index}: {problem}")]
+    Element {
+        index: usize,
+        problem: Box<ValueError>,
+    },
+    /// An element of a list written as text (`a; b`).
+    #[error("list element \"{piece}\": {problem}")]
+    Piece {
+        piece: String,
+        problem: Box<ValueError>,
+    },
+    #[error("a duration attribute cannot be read from a user record")]
+    Duration,
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|m| format!(" (did you mean \"{m}\"?)"))
+        .unwrap_or_default()
 }
 
 /// How a value is shown in a message: strings quoted (long ones cut), lists and objects named.

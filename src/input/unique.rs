@@ -5,6 +5,11 @@
 //! checks the text first ([`check_unique_keys`]); the access reader checks the few keys of
 //! each entry itself.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::borrow::Cow;
 use std::fmt;
 

@@ -7,6 +7,11 @@
 //! A file that is not a users file at all is a [`LoadError`] naming the file and line; a bad
 //! record is only a record error (see [`super::record`]).
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "field slots and column indices index the schema and the header they were computed from"
+)]
+
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};

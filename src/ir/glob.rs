@@ -9,6 +9,11 @@
 //! linear in the text times the segment's length in 64-bit words. The backtracking
 //! matcher this replaces took the text's length times the pattern's (25 s on long texts).
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "segment and byte positions are bounded by the lengths checked before them"
+)]
+
 use rustc_hash::FxHashMap;
 
 /// Whether `text` matches the glob `pattern`.

@@ -2,13 +2,17 @@
 //! typed. It knows nothing of the parser or salsa: evaluation, bundles on disk and analyses
 //! depend on this alone.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "system, type and policy ids index the bundle they come from (checked when it was lowered or read); to become typed vectors"
+)]
+
 use chrono::NaiveDate;
 
 mod glob;
 pub use glob::glob_match;
 
-pub use crate::syntax::ast::CmpOp;
-pub use crate::syntax::lexer::Duration;
+pub use crate::notation::{CmpOp, Duration, DurationUnit};
 
 pub type PolicyId = u32;
 pub type SystemId = u32;
@@ -247,7 +251,7 @@ impl std::fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(n) => write!(f, "{n}"),
             Value::Date(d) => write!(f, "{d}"),
-            Value::Str(s) => write!(f, "{}", crate::syntax::ast::quote(s)),
+            Value::Str(s) => write!(f, "{}", crate::notation::quote(s)),
             Value::List(v) => {
                 write!(f, "[")?;
                 for (i, x) in v.iter().enumerate() {
@@ -406,8 +410,21 @@ impl Bundle {
         out
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a system id comes from this bundle: checked when it was lowered or read"
+    )]
     pub fn system(&self, id: SystemId) -> &System {
         &self.systems[id as usize]
+    }
+
+    /// The policy (or template) of an id.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a policy id comes from this bundle: checked when it was lowered or read"
+    )]
+    pub fn policy(&self, id: PolicyId) -> &Policy {
+        &self.policies[id as usize]
     }
 
     pub fn rtype(&self, e: &Entitlement) -> &ResourceType {
@@ -420,10 +437,10 @@ impl Bundle {
         let t = &s.types[e.rtype as usize];
         match &e.name {
             None => format!("{}:{}", s.name, t.name),
-            Some(n) if n.chars().all(crate::syntax::ast::is_bare_name_char) && !n.is_empty() => {
+            Some(n) if n.chars().all(crate::notation::is_bare_name_char) && !n.is_empty() => {
                 format!("{}:{}:{}", s.name, t.name, n)
             }
-            Some(n) => format!("{}:{}:{}", s.name, t.name, crate::syntax::ast::quote(n)),
+            Some(n) => format!("{}:{}:{}", s.name, t.name, crate::notation::quote(n)),
         }
     }
 

@@ -3,6 +3,11 @@
 //! not the calendar, makes the delta. A leaver loses everything they hold: what the
 //! before-state gives, and what an earlier event's grace period still lets them keep.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "record slots and plan ids index the directory and the plan they come from; to become typed vectors"
+)]
+
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -307,13 +312,13 @@ impl Held {
     ) -> Vec<String> {
         let mut notes = Vec::new();
         for c in changes {
-            let e = &plan.ents[c.ent as usize];
+            let e = plan.ent(c.ent);
             if let Some(i) = self.pending.iter().position(|(x, ..)| x == e) {
                 let (_, _, until, by) = self.pending.remove(i);
                 if c.action != Action::Remove {
                     notes.push(format!(
                         "{} is given again: its removal on {until}, which {name}:{by} scheduled, no longer holds",
-                        plan.ent_text[c.ent as usize]
+                        plan.ent_text(c.ent)
                     ));
                 }
             }

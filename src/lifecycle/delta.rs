@@ -96,9 +96,7 @@ pub fn delta(
             grace,
         });
     }
-    out.sort_by(|a, b| {
-        (a.action, &plan.ent_text[a.ent as usize]).cmp(&(b.action, &plan.ent_text[b.ent as usize]))
-    });
+    out.sort_by(|a, b| (a.action, &plan.ent_text(a.ent)).cmp(&(b.action, &plan.ent_text(b.ent))));
     out
 }
 
@@ -123,7 +121,7 @@ mod tests {
     fn granted(ent: EntId, level: Option<u8>, grace_days: Option<u32>) -> Granted {
         let grace = grace_days.map(|amount| Duration {
             amount,
-            unit: crate::syntax::lexer::DurationUnit::Days,
+            unit: crate::ir::DurationUnit::Days,
         });
         Granted {
             ent,

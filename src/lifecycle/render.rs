@@ -53,7 +53,7 @@ pub struct EventJson {
 fn names(plan: &Plan, e: &Evaluation) -> Vec<String> {
     e.policies
         .iter()
-        .map(|&p| plan.bundle.policies[p as usize].name.clone())
+        .map(|&p| plan.bundle.policy(p).name.clone())
         .collect()
 }
 
@@ -79,7 +79,7 @@ pub fn event_json(plan: &Plan, o: &Outcome) -> EventJson {
                 let modify = c.action == Action::Modify;
                 ChangeJson {
                     action: c.action,
-                    grant: plan.ent_text[c.ent as usize].clone(),
+                    grant: plan.ent_text(c.ent).to_string(),
                     level: (!modify).then(|| lvl(c.ent, c.level)),
                     from: modify.then(|| lvl(c.ent, c.from)),
                     to: modify.then(|| lvl(c.ent, c.level)),
@@ -118,7 +118,7 @@ pub fn human(plan: &Plan, o: &Outcome) -> String {
             .level_name(c.ent, l)
             .map(|x| format!(" ({x})"))
             .unwrap_or_default();
-        format!("{}{lv}", plan.ent_text[c.ent as usize])
+        format!("{}{lv}", plan.ent_text(c.ent))
     };
     let _ = writeln!(out, "Delta:");
     let _ = writeln!(out, "  Add ({}):", count(Action::Add));
@@ -150,11 +150,7 @@ pub fn human(plan: &Plan, o: &Outcome) -> String {
     for c in o.changes.iter().filter(|c| c.action == Action::Modify) {
         let from = plan.level_name(c.ent, c.from).unwrap_or("-");
         let to = plan.level_name(c.ent, c.level).unwrap_or("-");
-        let _ = writeln!(
-            out,
-            "    ~ {} ({from} → {to})",
-            plan.ent_text[c.ent as usize]
-        );
+        let _ = writeln!(out, "    ~ {} ({from} → {to})", plan.ent_text(c.ent));
     }
     for c in o.changes.iter().filter(|c| c.action == Action::Keep) {
         let _ = writeln!(out, "    = {}", text(c, c.level));

@@ -3,6 +3,11 @@
 //! columns `user_id,grant,level`. Each entry is resolved against the bundle's systems; one
 //! naming an undeclared system, type or level is an input error naming the entry.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
@@ -55,14 +60,8 @@ fn resolve(
         .resolve_ref(&text)
         .map_err(|e| format!("{at}: user `{user}`, entry `{text}`: {e}"))?;
     // no level: the type's default
-    let rank = rank.or(plan.bundle.rtype(&plan.ents[ent as usize]).default);
-    if rank.is_some()
-        && plan
-            .bundle
-            .rtype(&plan.ents[ent as usize])
-            .levels
-            .is_empty()
-    {
+    let rank = rank.or(plan.bundle.rtype(plan.ent(ent)).default);
+    if rank.is_some() && plan.bundle.rtype(plan.ent(ent)).levels.is_empty() {
         return Err(format!(
             "{at}: user `{user}`, entry `{text}`: this type has no levels"
         ));

@@ -3,6 +3,11 @@
 //! person reviews and `polc apply` (the provisioning issue) carries out, with a summary and a
 //! per-system breakdown for the review.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -89,11 +94,7 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
     let b = &*plan.bundle;
     let mut actions = Vec::new();
     let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).map(str::to_string);
-    let sys = |ent: u32| {
-        b.systems[plan.ents[ent as usize].system as usize]
-            .name
-            .clone()
-    };
+    let sys = |ent: u32| b.systems[plan.ent(ent).system as usize].name.clone();
     for u in &drift.users {
         let first = actions.len();
         for f in &u.findings {
@@ -162,7 +163,7 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
                 action: kind,
                 user_id: u.user_id.clone(),
                 system: sys(ent),
-                grant: plan.ent_text[ent as usize].clone(),
+                grant: plan.ent_text(ent).to_string(),
                 level,
                 from,
                 reason,

@@ -1,5 +1,10 @@
 //! Drift as the JSON of docs/commands.md, as the seed's "Drift Report" for people, and as CSV for auditors.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use serde::Serialize;
 
 use super::drift::{DriftReport, Finding, Summary};
@@ -57,7 +62,7 @@ fn user_json<'a>(plan: &'a Plan, u: &'a super::drift::UserDrift) -> Option<UserJ
     }
     let b = &*plan.bundle;
     let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l);
-    let txt = |ent: u32| plan.ent_text[ent as usize].as_str();
+    let txt = |ent: u32| plan.ent_text(ent);
     let mut j = UserJson {
         user_id: &u.user_id,
         orphaned: u.orphaned,
@@ -236,11 +241,7 @@ fn human_user(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
             Finding::Covered { .. } => {}
             Finding::Excess { ent, level } => lines.push((
                 0,
-                format!(
-                    "  EXCESS     {}{}",
-                    plan.ent_text[*ent as usize],
-                    lvl(*ent, *level)
-                ),
+                format!("  EXCESS     {}{}", plan.ent_text(*ent), lvl(*ent, *level)),
             )),
             Finding::LevelMismatch {
                 ent,
@@ -251,18 +252,14 @@ fn human_user(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
                 1,
                 format!(
                     "  LEVEL      {} is {}, policy says {}",
-                    plan.ent_text[*ent as usize],
+                    plan.ent_text(*ent),
                     plan.level_name(*ent, *current).unwrap_or("-"),
                     plan.level_name(*ent, *expected).unwrap_or("-")
                 ),
             )),
             Finding::Missing { ent, level, .. } => lines.push((
                 2,
-                format!(
-                    "  MISSING    {}{}",
-                    plan.ent_text[*ent as usize],
-                    lvl(*ent, *level)
-                ),
+                format!("  MISSING    {}{}", plan.ent_text(*ent), lvl(*ent, *level)),
             )),
             Finding::Excepted {
                 ent,
@@ -274,7 +271,7 @@ fn human_user(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
                     3,
                     format!(
                         "  EXCEPTED   {}{} ({} until {})",
-                        plan.ent_text[*ent as usize],
+                        plan.ent_text(*ent),
                         lvl(*ent, *level),
                         x.source_label(),
                         x.expires
@@ -392,7 +389,7 @@ fn csv_rows(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
             let row = [
                 u.user_id.as_str(),
                 status,
-                &plan.ent_text[ent as usize],
+                plan.ent_text(ent),
                 &level,
                 &expected,
                 &detail,

@@ -199,24 +199,15 @@ pub struct RefAst {
 impl RefAst {
     /// Splits the text of a `Ref` token (already validated by the lexer).
     pub fn parse(text: &str, span: Span) -> RefAst {
-        let (system, rest) = text.split_once(':').unwrap_or((text, ""));
-        let (rtype, name) = match rest.split_once(':') {
-            Some((t, n)) => (t, Some(n)),
-            None => (rest, None),
-        };
-        let (name, quoted) = match name {
-            Some(n) if n.starts_with('"') => {
-                let v = super::lexer::scan_string(&n[1..])
-                    .map(|(v, _)| v)
-                    .unwrap_or_default();
-                (Some(v), true)
-            }
-            Some(n) => (Some(n.to_string()), false),
-            None => (None, false),
-        };
+        let crate::notation::RefParts {
+            system,
+            rtype,
+            name,
+            quoted,
+        } = crate::notation::RefParts::split(text);
         RefAst {
-            system: system.to_string(),
-            rtype: rtype.to_string(),
+            system,
+            rtype,
             name,
             quoted,
             span,
@@ -241,27 +232,7 @@ impl RefAst {
     }
 }
 
-pub fn is_bare_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_.@#/+-".contains(c)
-}
-
-/// Pol string literal syntax for `s`.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::notation::{is_bare_name_char, quote};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exception {
@@ -341,28 +312,7 @@ impl TestClause {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CmpOp {
-    pub fn text(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-        }
-    }
-}
+pub use crate::notation::CmpOp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expr {

@@ -354,7 +354,9 @@ pub fn scan(src: &str, lexed: &Lexed<'_>) -> Vec<SyntaxError> {
     spans.sort_unstable();
     let covered = |at: usize| {
         let i = spans.partition_point(|(s, _)| *s <= at);
-        i > 0 && at < spans[i - 1].1
+        i.checked_sub(1)
+            .and_then(|j| spans.get(j))
+            .is_some_and(|s| at < s.1)
     };
     for (i, _) in src.match_indices('\u{FEFF}').filter(|(i, _)| *i > 0) {
         if !covered(i) {

@@ -5,6 +5,11 @@
 //! keeps all of them). Recoverable lexical errors (a bad date, an unterminated string, a
 //! stray character) become diagnostics and a placeholder token, so one run reports them all.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "byte positions and nesting levels are bounded by the lengths and depths checked before them"
+)]
+
 use chrono::NaiveDate;
 use logos::Logos;
 
@@ -42,46 +47,7 @@ impl LexErrorKind {
     }
 }
 
-/// A duration literal: `30d`, `2w`, `12h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Duration {
-    pub amount: u32,
-    pub unit: DurationUnit,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DurationUnit {
-    Hours,
-    Days,
-    Weeks,
-}
-
-impl Duration {
-    /// The length in hours.
-    pub fn hours(self) -> u64 {
-        let n = u64::from(self.amount);
-        match self.unit {
-            DurationUnit::Hours => n,
-            DurationUnit::Days => n * 24,
-            DurationUnit::Weeks => n * 24 * 7,
-        }
-    }
-    /// The length in whole days, rounded up (a grace of `12h` delays by one day).
-    pub fn days_ceil(self) -> i64 {
-        self.hours().div_ceil(24) as i64
-    }
-}
-
-impl std::fmt::Display for Duration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let u = match self.unit {
-            DurationUnit::Hours => 'h',
-            DurationUnit::Days => 'd',
-            DurationUnit::Weeks => 'w',
-        };
-        write!(f, "{}{}", self.amount, u)
-    }
-}
+pub use crate::notation::{Duration, DurationUnit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommentKind {
@@ -140,57 +106,15 @@ fn string<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<String, LexErrorK
 /// Unescapes a string body (after the opening quote). Returns the value and the number of
 /// bytes consumed including the closing quote, or the error and how far to skip.
 pub fn scan_string(rest: &str) -> Result<(String, usize), (LexErrorKind, usize)> {
-    let mut out = String::new();
-    let mut chars = rest.char_indices();
-    let mut bad_escape = false;
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => {
-                return if bad_escape {
-                    Err((LexErrorKind::BadEscape, i + 1))
-                } else {
-                    Ok((out, i + 1))
-                };
-            }
-            '\n' => return Err((LexErrorKind::NewlineInString, i)),
-            '\\' => match chars.next() {
-                Some((_, '"')) => out.push('"'),
-                Some((_, '\\')) => out.push('\\'),
-                Some((_, 'n')) => out.push('\n'),
-                Some((_, 't')) => out.push('\t'),
-                Some((_, 'u')) => {
-                    let tail = &rest[i + 2..];
-                    match parse_unicode_escape(tail) {
-                        Some((c, len)) => {
-                            out.push(c);
-                            for _ in 0..len {
-                                chars.next();
-                            }
-                        }
-                        None => bad_escape = true,
-                    }
-                }
-                Some((_, '\n')) | None => {
-                    return Err((LexErrorKind::UnterminatedString, rest.len()))
-                }
-                Some(_) => bad_escape = true,
-            },
-            c => out.push(c),
-        }
-    }
-    Err((LexErrorKind::UnterminatedString, rest.len()))
-}
-
-/// `{1F600}` after `\u`: the char and the number of chars consumed.
-fn parse_unicode_escape(tail: &str) -> Option<(char, usize)> {
-    let body = tail.strip_prefix('{')?;
-    let end = body.find('}')?;
-    let hex = &body[..end];
-    if hex.is_empty() || hex.len() > 6 {
-        return None;
-    }
-    let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
-    Some((c, end + 2))
+    use crate::notation::StringError;
+    crate::notation::scan_string(rest).map_err(|(e, len)| {
+        let kind = match e {
+            StringError::Unterminated => LexErrorKind::UnterminatedString,
+            StringError::BadEscape => LexErrorKind::BadEscape,
+            StringError::Newline => LexErrorKind::NewlineInString,
+        };
+        (kind, len)
+    })
 }
 
 fn date<'s>(lex: &mut logos::Lexer<'s, Token<'s>>) -> Result<NaiveDate, LexErrorKind> {

@@ -69,7 +69,7 @@ fn comments_in_order(src: &str, out: &str) -> Result<(), String> {
 
 /// Everything that must hold of one formatting: faithful, idempotent, comments kept.
 fn check_output(src: &str, out: &str) -> Result<(), String> {
-    verify(src, out)?;
+    verify(src, out).map_err(|e| e.to_string())?;
     comments_in_order(src, out)?;
     match format_source(out) {
         Ok(again) if again == out => Ok(()),

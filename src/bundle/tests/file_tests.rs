@@ -3,7 +3,7 @@
 
 use super::{every_variant, seed};
 use crate::bundle::file::{decode, encode};
-use crate::bundle::keys::{PublicKey, SecretKey};
+use crate::bundle::keys::{KeyProblem, PublicKey, SecretKey};
 use crate::bundle::{load, read, ErrorKind};
 use crate::ir;
 
@@ -245,9 +245,11 @@ fn key_files_round_trip_and_malformed_ones_are_refused() {
     let e = SecretKey::from_file_text(&k.public().to_file_text())
         .err()
         .unwrap();
-    assert!(e.contains("a public key"), "{e}");
+    assert_eq!(e, KeyProblem::PublicNotSecret);
+    assert!(e.to_string().contains("a public key"), "{e}");
     let e = PublicKey::from_file_text(&k.to_file_text()).unwrap_err();
-    assert!(e.contains("a secret key"), "{e}");
+    assert_eq!(e, KeyProblem::SecretNotPublic);
+    assert!(e.to_string().contains("a secret key"), "{e}");
 }
 
 #[test]

@@ -317,7 +317,7 @@ pub fn compare(old: &Side, new: &Side, with_access: bool) -> Impact {
     let reached = |reach: &[Vec<PolicyId>], e: &Evaluation| -> BTreeSet<PolicyId> {
         e.policies
             .iter()
-            .flat_map(|&p| reach[p as usize].iter().copied())
+            .flat_map(|&p| reach.get(p as usize).into_iter().flatten().copied())
             .collect()
     };
 
@@ -343,12 +343,12 @@ pub fn compare(old: &Side, new: &Side, with_access: bool) -> Impact {
         let en = new.plan.evaluate(&rec.id, &rec.values);
         for p in reached(&reach_old, &eo) {
             *count_old
-                .entry(old.plan.bundle.policies[p as usize].name.as_str())
+                .entry(old.plan.bundle.policy(p).name.as_str())
                 .or_default() += 1;
         }
         for p in reached(&reach_new, &en) {
             *count_new
-                .entry(new.plan.bundle.policies[p as usize].name.as_str())
+                .entry(new.plan.bundle.policy(p).name.as_str())
                 .or_default() += 1;
         }
         let u = compare_user(&rec.id, old.plan, &eo, new.plan, &en, heldm.as_ref());

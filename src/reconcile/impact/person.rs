@@ -1,6 +1,11 @@
 //! One person under both bundles: their grants, policies and violations as text, and the
 //! difference.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use super::*;
 /// One entitlement of a final grant set, in text.
 pub(super) struct G {
@@ -16,7 +21,7 @@ pub(super) fn grant_map(plan: &Plan, e: &Evaluation) -> BTreeMap<String, G> {
         .iter()
         .map(|g| {
             (
-                plan.ent_text[g.ent as usize].clone(),
+                plan.ent_text(g.ent).to_string(),
                 G {
                     ent: g.ent,
                     level: plan.level_name(g.ent, g.level).map(str::to_string),
@@ -36,7 +41,7 @@ pub(super) fn grant_map(plan: &Plan, e: &Evaluation) -> BTreeMap<String, G> {
 pub(super) fn policy_names(plan: &Plan, e: &Evaluation) -> Vec<String> {
     e.policies
         .iter()
-        .map(|&p| plan.bundle.policies[p as usize].name.clone())
+        .map(|&p| plan.bundle.policy(p).name.clone())
         .collect()
 }
 
@@ -48,7 +53,7 @@ pub(super) fn violations(plan: &Plan, e: &Evaluation) -> Vec<ViolationText> {
             grants: v
                 .ents
                 .iter()
-                .map(|&x| plan.ent_text[x as usize].clone())
+                .map(|&x| plan.ent_text(x).to_string())
                 .collect(),
         })
         .collect()
@@ -91,7 +96,7 @@ pub(super) fn direction(
     to: Option<&str>,
 ) -> Direction {
     for (plan, ent) in [new, old] {
-        let levels = &plan.bundle.rtype(&plan.ents[ent as usize]).levels;
+        let levels = &plan.bundle.rtype(plan.ent(ent)).levels;
         let pos = |l: Option<&str>| l.and_then(|l| levels.iter().position(|x| x == l));
         if let (Some(a), Some(b)) = (pos(from), pos(to)) {
             return if b > a {
@@ -113,7 +118,7 @@ pub(super) fn held_map(plan: &Plan, access: &Access) -> HeldMap {
         out.entry(access.user_id(a).to_string())
             .or_default()
             .insert(
-                plan.ent_text[a.ent as usize].clone(),
+                plan.ent_text(a.ent).to_string(),
                 plan.level_name(a.ent, a.level).map(str::to_string),
             );
     }

@@ -57,7 +57,7 @@ pub(super) fn diff_policy(
     let names = |b: &ir::Bundle, p: &ir::Policy| -> Vec<String> {
         p.inherits
             .iter()
-            .map(|&i| b.policies[i as usize].name.clone())
+            .map(|&i| b.policy(i).name.clone())
             .collect()
     };
     let (oi, ni) = (names(ob, op), names(nb, np));
@@ -201,10 +201,7 @@ pub(super) fn policy_details(b: &ir::Bundle, p: &ir::Policy, sign: char) -> Vec<
         out.push(format!("when: {}", triggers_text(p)));
     }
     for &i in &p.inherits {
-        out.push(format!(
-            "{sign}inherits \"{}\"",
-            b.policies[i as usize].name
-        ));
+        out.push(format!("{sign}inherits \"{}\"", b.policy(i).name));
     }
     for g in &p.grants {
         let (t, l) = grant_text(b, g);

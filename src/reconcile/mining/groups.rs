@@ -6,6 +6,11 @@
 //! Pure functions over plain data: the command (`cli/src/mine.rs`) loads the files, and
 //! [`super::emit`] turns the result into Pol.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -34,26 +39,40 @@ impl Default for Thresholds {
     }
 }
 
+/// Thresholds the user gave that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("{name} {value}: a threshold is a share of the members, above 0 and at most 1")]
+    OutOfRange { name: &'static str, value: f64 },
+    #[error(
+        "thresholds out of order: need --review ({review}) <= --candidate ({candidate}) <= --baseline ({baseline})"
+    )]
+    OutOfOrder {
+        review: f64,
+        candidate: f64,
+        baseline: f64,
+    },
+}
+
 impl Thresholds {
     /// `0 < review <= candidate <= baseline <= 1`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ThresholdError> {
         let ok = |x: f64| x.is_finite() && x > 0.0 && x <= 1.0;
-        for (name, x) in [
+        for (name, value) in [
             ("--baseline", self.baseline),
             ("--candidate", self.candidate),
             ("--review", self.review),
         ] {
-            if !ok(x) {
-                return Err(format!(
-                    "{name} {x}: a threshold is a share of the members, above 0 and at most 1"
-                ));
+            if !ok(value) {
+                return Err(ThresholdError::OutOfRange { name, value });
             }
         }
         if !(self.review <= self.candidate && self.candidate <= self.baseline) {
-            return Err(format!(
-                "thresholds out of order: need --review ({}) <= --candidate ({}) <= --baseline ({})",
-                self.review, self.candidate, self.baseline
-            ));
+            return Err(ThresholdError::OutOfOrder {
+                review: self.review,
+                candidate: self.candidate,
+                baseline: self.baseline,
+            });
         }
         Ok(())
     }
@@ -434,6 +453,7 @@ mod tests {
             }
             .validate()
             .unwrap_err()
+            .to_string()
         };
         assert!(bad(1.0, 0.4, 0.5).contains("out of order"));
         assert!(bad(1.5, 0.9, 0.5).contains("--baseline 1.5"));

@@ -3,6 +3,11 @@
 //! ([`emit`]) checked clean, and the coverage those drafts would reach on the same
 //! export. It reads no file and prints nothing: the command does both.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
+)]
+
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -117,7 +122,8 @@ pub fn mine(
     // Draft, check, and measure the drafts on today's access.
     let common = groups::common(&groups);
     let header = emit::header(bundle, &emit::std_bundle());
-    let drafts = emit::drafts(by, &header, &groups, &common, thresholds).map_err(MineError::Bug)?;
+    let drafts = emit::drafts(by, &header, &groups, &common, thresholds)
+        .map_err(|e| MineError::Bug(e.to_string()))?;
     let drafted = emit::check_sources(&drafts.files)
         .map_err(|d| MineError::Bug(format!("the drafts do not check clean:\n{d}")))?;
     let mut draft_plan = Plan::new(drafted, &users.fields, today);
