@@ -225,6 +225,14 @@ pub trait Connector: Send {
             .collect()
     }
 
+    /// Whether [`Connector::apply_batch`] makes the whole batch in one call (the `file`
+    /// connector: one lock, one read, one write) rather than one call per item (the
+    /// default). The retrying wrapper sends a batch that is one call as one, and the items
+    /// of any other batch one at a time, stopping once the system is quarantined.
+    fn takes_batches(&self) -> bool {
+        false
+    }
+
     /// The people the caller knows (the HRIS records), so that a listing can map accounts
     /// back to user ids when the account name is made from other attributes (SCIM
     /// `user_name = "{email}"`). The default ignores them.
@@ -247,6 +255,9 @@ impl<C: Connector + ?Sized> Connector for Box<C> {
     }
     fn apply_batch(&mut self, items: &[(Person, Change)]) -> Vec<Result<Applied, ConnectorError>> {
         (**self).apply_batch(items)
+    }
+    fn takes_batches(&self) -> bool {
+        (**self).takes_batches()
     }
     fn set_directory(&mut self, people: &[Person]) {
         (**self).set_directory(people)

@@ -42,7 +42,8 @@ pub struct SystemPull {
     pub accounts: usize,
     /// Actions an interrupted apply left `sent`, confirmed now.
     pub recovered: usize,
-    /// Held now but not at the last pull (nor granted by polc since).
+    /// Held now but not at the last pull (nor granted by polc since). Empty after a failed
+    /// listing (`suspect`): nothing of it is recorded.
     pub appeared: Vec<Seen>,
     /// Held at the last pull but not now (nor revoked by polc since).
     pub disappeared: Vec<Seen>,
@@ -61,14 +62,21 @@ impl PullReport {
     pub fn human(&self) -> String {
         let mut s = String::new();
         for p in &self.systems {
-            s += &format!(
-                "{}: {} entries, {} accounts; out of band since the last pull: {} appeared, {} disappeared\n",
-                p.system,
-                p.entries,
-                p.accounts,
-                p.appeared.len(),
-                p.disappeared.len()
-            );
+            if p.suspect.is_some() {
+                s += &format!(
+                    "{}: {} entries, {} accounts listed; not recorded\n",
+                    p.system, p.entries, p.accounts
+                );
+            } else {
+                s += &format!(
+                    "{}: {} entries, {} accounts; out of band since the last pull: {} appeared, {} disappeared\n",
+                    p.system,
+                    p.entries,
+                    p.accounts,
+                    p.appeared.len(),
+                    p.disappeared.len()
+                );
+            }
             if p.released {
                 s += "  released from quarantine: it answered\n";
             }
@@ -86,7 +94,7 @@ impl PullReport {
             }
             if let Some(w) = &p.suspect {
                 s += &format!(
-                    "  WARNING: failed listing: {w}: no revocation will be planned from it\n"
+                    "  WARNING: failed listing: {w}: the last good observation is kept, and no revocation will be planned until a good pull\n"
                 );
             }
         }
@@ -315,7 +323,14 @@ impl Provision {
         let mut appeared = Vec::new();
         let mut disappeared = Vec::new();
         let empty = Observed::default();
-        let users: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        // a failed listing is recorded and reported, never taken for what the system holds:
+        // the last good observation stays (a plan grants nothing again from it, and revokes
+        // nothing until a good pull)
+        let users: BTreeSet<&String> = if suspect.is_some() {
+            BTreeSet::new()
+        } else {
+            old.keys().chain(new.keys()).collect()
+        };
         for u in users {
             let o = old.get(u).unwrap_or(&empty);
             let (nh, na) = new.get(u).cloned().unwrap_or_default();
