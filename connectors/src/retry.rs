@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use rand::RngExt;
 
-use crate::{Applied, Change, Connector, ConnectorError, Listing, Person, ReadBack};
+use crate::{Applied, BatchRead, Change, Connector, ConnectorError, Listing, Person, ReadBack};
 
 /// How [`Retrying`] retries, paces and gives up.
 #[derive(Clone, Debug, PartialEq)]
@@ -438,6 +438,21 @@ impl<C: Connector> Connector for Retrying<C> {
 
     fn takes_batches(&self) -> bool {
         self.inner.takes_batches()
+    }
+
+    /// The inner connector's batch read (one token per grant read), unless the system is
+    /// quarantined. Like the reads of [`Retrying::confirm`], it does not count towards the
+    /// quarantine, and it is not retried: a change it does not show is read back one by one.
+    fn read_back_batch(&mut self, items: &[(Person, String)]) -> Option<BatchRead> {
+        if self.is_quarantined() {
+            return None;
+        }
+        if let Some(bucket) = &mut self.bucket {
+            let grants: std::collections::HashSet<&str> =
+                items.iter().map(|(_, g)| g.as_str()).collect();
+            bucket.take(grants.len() as f64);
+        }
+        self.inner.read_back_batch(items)
     }
 }
 

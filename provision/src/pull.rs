@@ -256,8 +256,11 @@ impl Provision {
                 .collect(),
         };
         let mut out = Vec::new();
-        for name in names {
+        let total = names.len() as u64;
+        for (i, name) in names.into_iter().enumerate() {
+            self.show_progress(&format!("reading {name}"), i as u64, total);
             out.push(self.pull_one(&name)?);
+            self.show_progress(&format!("read {name}"), i as u64 + 1, total);
             // a quarantined system named on its own, that answered: released
             if system.is_some() && self.quarantined(&name)?.is_some() {
                 self.release(&name)?;

@@ -544,3 +544,37 @@ on_both! {
             .any(|a| a.user_id == "sarah.chen" && a.action == ActionKind::Grant));
     }
 }
+
+/// A progress that records what it is told: (what, done, total).
+#[derive(Clone, Default)]
+struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<(String, u64, u64)>>>);
+
+impl polc_provision::Progress for Recorded {
+    fn report(&self, what: &str, done: u64, total: u64) {
+        self.0.lock().unwrap().push((what.to_string(), done, total));
+    }
+}
+
+on_both! {
+    fn pull_and_apply_report_how_far_they_are() {
+        let (_f, mut p) = listing_setup();
+        let rec = Recorded::default();
+        p.set_progress(Some(Box::new(rec.clone())));
+        p.pull(None).unwrap();
+        assert_eq!(
+            rec.0.lock().unwrap().clone(),
+            vec![("reading gitlab".to_string(), 0, 1), ("read gitlab".to_string(), 1, 1)]
+        );
+        rec.0.lock().unwrap().clear();
+        let plan = p.plan(d("2025-06-01")).unwrap();
+        let n = plan.actions.len() as u64;
+        assert!(n > 0, "{}", plan.human());
+        let rep = p.apply(&plan.id, &approve(&plan)).unwrap();
+        assert!(rep.all_done(), "{:?}", rep.summary);
+        let seen = rec.0.lock().unwrap().clone();
+        assert_eq!(seen.first().map(|x| (x.1, x.2)), Some((0, n)), "{seen:?}");
+        assert_eq!(seen.last().map(|x| (x.1, x.2)), Some((n, n)), "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1), "{seen:?}");
+        assert!(seen.iter().all(|x| x.2 == n), "{seen:?}");
+    }
+}
