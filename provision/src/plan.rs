@@ -360,7 +360,7 @@ struct Kind {
 #[derive(Default)]
 struct Kinds {
     list: Vec<Kind>,
-    index: HashMap<String, Vec<(Option<String>, u32)>>,
+    index: rustc_hash::FxHashMap<String, Vec<(Option<String>, u32)>>,
 }
 
 impl Kinds {
@@ -704,6 +704,14 @@ impl Provision {
         let mut obs_hash = sha2::Sha256::default();
         {
             use sha2::Digest;
+            // Rows come in (system, user id) order and the directory in user id order (both
+            // bytewise), so a row's record is found by walking the directory alongside,
+            // not by hashing its id (millions of lookups of scattered keys); should the
+            // orders ever disagree, the lookup falls back to the index.
+            let records = &users.records;
+            let mut in_order = records.windows(2).all(|w| w[0].id < w[1].id);
+            let mut walk: (Option<usize>, usize) = (None, 0);
+            let mut last: Option<(String, Option<usize>)> = None;
             let mut add = |s: &str, u: &str, h: &str, a: i64, v: i64| -> Result<()> {
                 for part in [s.as_bytes(), u.as_bytes(), h.as_bytes()] {
                     obs_hash.update(part);
@@ -711,19 +719,42 @@ impl Provision {
                 }
                 obs_hash.update(a.to_string().as_bytes());
                 obs_hash.update([0]);
-                let Some(&si) = sys_pos.get(s) else {
+                let si = match &last {
+                    Some((name, si)) if name == s => *si,
+                    _ => {
+                        let si = sys_pos.get(s).copied();
+                        last = Some((s.to_string(), si));
+                        si
+                    }
+                };
+                let Some(si) = si else {
                     return Ok(());
                 };
+                let record = if in_order {
+                    if walk.0 != Some(si) {
+                        walk = (Some(si), 0);
+                    }
+                    let pos = &mut walk.1;
+                    if *pos > 0 && records[*pos - 1].id.as_str() >= u {
+                        // not in the expected order: the index from here on
+                        in_order = false;
+                        dir_index.get(u).copied()
+                    } else {
+                        while *pos < records.len() && records[*pos].id.as_str() < u {
+                            *pos += 1;
+                        }
+                        if *pos < records.len() && records[*pos].id == u {
+                            *pos += 1;
+                            Some((*pos - 1) as u32)
+                        } else {
+                            None
+                        }
+                    }
+                } else {
+                    dir_index.get(u).copied()
+                };
                 observed[si]
-                    .add(
-                        &mut kinds,
-                        &mut eplan,
-                        dir_index.get(u).copied(),
-                        u,
-                        h,
-                        a,
-                        v,
-                    )
+                    .add(&mut kinds, &mut eplan, record, u, h, a, v)
                     .map_err(|e| Error::State {
                         path: path.clone(),
                         message: format!("observed access of `{u}` in `{s}` is damaged: {e}"),
