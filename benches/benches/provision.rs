@@ -8,7 +8,10 @@
 //! Then, printed: the first `plan` (computed and stored), and one `apply` of it (every
 //! action journalled `pending → sent → done` with read-back) in actions/s. Criterion then
 //! measures `plan` again on the same state (computed; the stored plan is found, not
-//! written twice).
+//! written twice). Plans are also timed three times with their CPU time (a shared
+//! machine's wall time depends on what else runs). With POLC_BENCH_KEEP set, the project is
+//! kept as planned (no apply) and its folder printed, to time `polc plan` on it as a
+//! process of its own.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
