@@ -8,7 +8,10 @@
 //! Then, printed: the first `plan` (computed and stored), and one `apply` of it (every
 //! action journalled `pending → sent → done` with read-back) in actions/s. Criterion then
 //! measures `plan` again on the same state (computed; the stored plan is found, not
-//! written twice).
+//! written twice). Plans are also timed three times with their CPU time (a shared
+//! machine's wall time depends on what else runs). With POLC_BENCH_KEEP set, the project is
+//! kept as planned (no apply) and its folder printed, to time `polc plan` on it as a
+//! process of its own.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -95,14 +98,28 @@ fn provision(c: &mut Criterion) {
     let t = Instant::now();
     p.pull(None).unwrap();
     eprintln!("pull (every system): {:?}", t.elapsed());
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), polc_benches::cpu_time());
     let plan = p.plan(at).unwrap();
     eprintln!(
-        "first plan (computed and stored): {:?}, {} actions ({} review)",
+        "first plan (computed and stored): {:?} ({:?} CPU), {} actions ({} review), digest {}",
         t.elapsed(),
+        polc_benches::cpu_time() - cpu,
         plan.summary.actions,
-        plan.summary.review
+        plan.summary.review,
+        plan.digest
     );
+    // the same, three times, with the CPU time it took (the wall time of a shared machine
+    // depends on what else runs)
+    for _ in 0..3 {
+        let (t, cpu) = (Instant::now(), polc_benches::cpu_time());
+        let again = p.plan(at).unwrap();
+        assert_eq!(again.digest, plan.digest);
+        eprintln!(
+            "plan from the state: {:?} ({:?} CPU)",
+            t.elapsed(),
+            polc_benches::cpu_time() - cpu
+        );
+    }
 
     let mut g = c.benchmark_group("provision");
     g.sampling_mode(SamplingMode::Flat);
@@ -113,20 +130,27 @@ fn provision(c: &mut Criterion) {
     });
     g.finish();
 
+    // POLC_BENCH_KEEP: the project stays as it is now, to time `polc plan` on it as a
+    // process of its own (`/usr/bin/time -v polc plan --at DATE`, in the folder); no apply
+    if std::env::var_os("POLC_BENCH_KEEP").is_some() {
+        eprintln!("kept: {} (plan --at {at})", dir.display());
+        return;
+    }
     // one apply of the whole plan (it cannot be repeated on the same state)
     let mut o = ApplyOptions::new(Approval::Digest(plan.digest.clone()), at);
     o.fail_at = None;
     o.as_name = Some("reviewer".into());
     o.force = Some("benchmark".into());
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), polc_benches::cpu_time());
     let rep = p.apply(&plan.id, &o).unwrap();
     let dt = t.elapsed();
     eprintln!(
-        "apply: {} done, {} failed, {} skipped in {:?}: {:.0} actions/s (batch {})",
+        "apply: {} done, {} failed, {} skipped in {:?} ({:?} CPU): {:.0} actions/s (batch {})",
         rep.summary.done,
         rep.summary.failed,
         rep.summary.skipped,
         dt,
+        polc_benches::cpu_time() - cpu,
         rep.summary.done as f64 / dt.as_secs_f64(),
         o.batch
     );

@@ -678,3 +678,24 @@ pub fn users_json(shape: OrgShape, n: usize) -> String {
     out.push(']');
     out
 }
+
+/// The CPU time this process has used (user and system), from `/proc/self/stat` (Linux;
+/// zero elsewhere). On a shared machine the wall time of a single-threaded step depends on
+/// the other work running; its CPU time much less, so benchmarks print both.
+pub fn cpu_time() -> std::time::Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return std::time::Duration::ZERO;
+    };
+    // the fields after the command name (which is in parentheses and may hold spaces)
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return std::time::Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // clock ticks: 100 a second on Linux (USER_HZ)
+    std::time::Duration::from_millis(ticks * 10)
+}

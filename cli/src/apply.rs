@@ -5,7 +5,7 @@
 use clap::{ArgGroup, Args};
 use polc_provision::{ApplyOptions, Approval};
 
-use super::project::{busy, fail, print, Format, ProjectArgs};
+use super::project::{fail, print, with_progress, Format, ProjectArgs};
 use super::{parse_date, Exit, InputError};
 
 #[derive(Args)]
@@ -68,7 +68,9 @@ pub fn run(a: ApplyArgs) -> Result<Exit, InputError> {
     opts.force = a.force.then(|| a.reason.clone().unwrap_or_default());
     opts.as_name = a.as_name;
     opts.wait = a.wait;
-    match busy(&format!("applying {plan}"), || p.apply(&plan, &opts)) {
+    match with_progress(&mut p, &format!("applying {plan}"), |p| {
+        p.apply(&plan, &opts)
+    }) {
         Ok(r) => {
             print(a.format, &r, |r| r.human())?;
             Ok(if r.all_done() { 0 } else { 1 })

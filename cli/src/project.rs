@@ -91,6 +91,57 @@ pub fn print<R: serde::Serialize>(
     }
 }
 
+/// Progress on stderr while `f` runs on `p` (`pull`, `apply`), only when stderr is a
+/// terminal: a spinner, that becomes a bar with counts once the run says how many there
+/// are.
+pub fn with_progress<T>(p: &mut Provision, what: &str, f: impl FnOnce(&mut Provision) -> T) -> T {
+    use indicatif::{ProgressBar, ProgressStyle};
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return f(p);
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    p.set_progress(Some(Box::new(Bar {
+        pb: pb.clone(),
+        counted: std::sync::atomic::AtomicBool::new(false),
+    })));
+    let out = f(p);
+    p.set_progress(None);
+    pb.finish_and_clear();
+    out
+}
+
+/// A terminal's progress bar for the library's reports.
+struct Bar {
+    pb: indicatif::ProgressBar,
+    /// Drawn as a bar with counts (once a total is known).
+    counted: std::sync::atomic::AtomicBool,
+}
+
+impl polc_provision::Progress for Bar {
+    fn report(&self, what: &str, done: u64, total: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if total > 0 && !self.counted.swap(true, Relaxed) {
+            self.pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:40} {pos}/{len} ({per_sec}, {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+        }
+        if total > 0 {
+            self.pb.set_length(total);
+            self.pb.set_position(done.min(total));
+        }
+        self.pb.set_message(what.to_string());
+    }
+}
+
 /// A spinner on stderr while `f` runs, only when stderr is a terminal.
 pub fn busy<T>(what: &str, f: impl FnOnce() -> T) -> T {
     use indicatif::{ProgressBar, ProgressStyle};

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::project::{busy, fail, print, Format, ProjectArgs};
+use super::project::{fail, print, with_progress, Format, ProjectArgs};
 use super::{Exit, InputError};
 
 #[derive(Args)]
@@ -22,7 +22,9 @@ pub fn run(a: PullArgs) -> Result<Exit, InputError> {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    match busy("reading the systems", || p.pull(a.system.as_deref())) {
+    match with_progress(&mut p, "reading the systems", |p| {
+        p.pull(a.system.as_deref())
+    }) {
         Ok(r) => {
             print(a.format, &r, |r| r.human())?;
             Ok(0)

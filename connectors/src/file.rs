@@ -276,6 +276,10 @@ impl Connector for FileConnector {
         })
     }
 
+    fn takes_batches(&self) -> bool {
+        true
+    }
+
     /// One lock, one read and (when something changed) one write for the whole batch. If
     /// the write fails, every item that changed something fails with its error.
     fn apply_batch(&mut self, items: &[(Person, Change)]) -> Vec<Result<Applied, ConnectorError>> {

@@ -148,6 +148,10 @@ pub enum ConnectorError {
     NotConfirmed(String),
 }
 
+/// What [`Connector::read_back_batch`] answers for each item: the levels at which the
+/// person holds the grant, or why it could not be read.
+pub type BatchRead = Vec<Result<Vec<Option<String>>, ConnectorError>>;
+
 impl ConnectorError {
     /// Worth another attempt?
     pub fn is_retryable(&self) -> bool {
@@ -225,6 +229,22 @@ pub trait Connector: Send {
             .collect()
     }
 
+    /// The levels at which each person holds each grant, read for several changes at once
+    /// (to confirm them), one result per item in order; `None` when the connector has no
+    /// better way than [`Connector::read_back`] one by one (the default). The SCIM connector
+    /// reads each group once for every person of the batch.
+    fn read_back_batch(&mut self, _items: &[(Person, String)]) -> Option<BatchRead> {
+        None
+    }
+
+    /// Whether [`Connector::apply_batch`] makes the whole batch in one call (the `file`
+    /// connector: one lock, one read, one write) rather than one call per item (the
+    /// default). The retrying wrapper sends a batch that is one call as one, and the items
+    /// of any other batch one at a time, stopping once the system is quarantined.
+    fn takes_batches(&self) -> bool {
+        false
+    }
+
     /// The people the caller knows (the HRIS records), so that a listing can map accounts
     /// back to user ids when the account name is made from other attributes (SCIM
     /// `user_name = "{email}"`). The default ignores them.
@@ -247,6 +267,12 @@ impl<C: Connector + ?Sized> Connector for Box<C> {
     }
     fn apply_batch(&mut self, items: &[(Person, Change)]) -> Vec<Result<Applied, ConnectorError>> {
         (**self).apply_batch(items)
+    }
+    fn takes_batches(&self) -> bool {
+        (**self).takes_batches()
+    }
+    fn read_back_batch(&mut self, items: &[(Person, String)]) -> Option<BatchRead> {
+        (**self).read_back_batch(items)
     }
     fn set_directory(&mut self, people: &[Person]) {
         (**self).set_directory(people)

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use rand::RngExt;
 
-use crate::{Applied, Change, Connector, ConnectorError, Listing, Person, ReadBack};
+use crate::{Applied, BatchRead, Change, Connector, ConnectorError, Listing, Person, ReadBack};
 
 /// How [`Retrying`] retries, paces and gives up.
 #[derive(Clone, Debug, PartialEq)]
@@ -345,41 +345,114 @@ impl<C: Connector> Connector for Retrying<C> {
         self.retried(Counted::Yes, |c| c.read_back(person, grant))
     }
 
-    /// The batch goes to the inner connector at once (one token per item); the items that
-    /// failed with a retryable error are then retried one by one.
+    /// A connector that [takes batches](Connector::takes_batches) gets the batch in one
+    /// call (one token per item; the call counts once towards quarantine, failed when an
+    /// item failed); the items that failed with a retryable error go again, as a smaller
+    /// batch after the backoff, up to `max_attempts` calls. Any other connector gets the
+    /// items one at a time, each retried as [`Connector::apply`] is. Either way nothing
+    /// more reaches the system once it is quarantined: the items not sent (and those whose
+    /// call tripped the quarantine) fail with [`ConnectorError::Quarantined`].
     fn apply_batch(&mut self, items: &[(Person, Change)]) -> Vec<Result<Applied, ConnectorError>> {
-        if let Some(error) = self.quarantine_error() {
-            let text = error.to_string();
+        if !self.inner.takes_batches() {
             return items
                 .iter()
-                .map(|_| {
-                    Err(ConnectorError::Quarantined {
-                        failures: self.failures_in_a_row,
-                        last: text.clone(),
-                    })
-                })
+                .map(|(person, change)| self.apply(person, change))
                 .collect();
         }
-        if let Some(bucket) = &mut self.bucket {
-            bucket.take(items.len() as f64);
-        }
-        let mut results = self.inner.apply_batch(items);
-        for (result, (person, change)) in results.iter_mut().zip(items) {
-            match result {
-                Ok(_) => self.count(None),
-                Err(error) => {
-                    self.count(Some(error));
-                    if error.is_retryable() && !self.is_quarantined() {
-                        *result = self.apply(person, change);
+        let mut results: Vec<Option<Result<Applied, ConnectorError>>> =
+            items.iter().map(|_| None).collect();
+        let mut todo: Vec<usize> = (0..items.len()).collect();
+        let mut attempt = 1;
+        while !todo.is_empty() {
+            if let Some(error) = self.quarantine_error() {
+                let text = error.to_string();
+                for &i in &todo {
+                    results[i] = Some(Err(ConnectorError::Quarantined {
+                        failures: self.failures_in_a_row,
+                        last: text.clone(),
+                    }));
+                }
+                break;
+            }
+            if let Some(bucket) = &mut self.bucket {
+                bucket.take(todo.len() as f64);
+            }
+            let answers = if todo.len() == items.len() {
+                self.inner.apply_batch(items)
+            } else {
+                let again: Vec<(Person, Change)> = todo.iter().map(|&i| items[i].clone()).collect();
+                self.inner.apply_batch(&again)
+            };
+            // an inner connector that answers fewer results than items: those failed
+            let mut answers = answers.into_iter();
+            let answered: Vec<(usize, Result<Applied, ConnectorError>)> = todo
+                .iter()
+                .map(|&i| {
+                    let answer = answers.next().unwrap_or_else(|| {
+                        Err(ConnectorError::Transient(
+                            "the connector gave no answer for this change".into(),
+                        ))
+                    });
+                    (i, answer)
+                })
+                .collect();
+            self.count(answered.iter().find_map(|(_, r)| r.as_ref().err()));
+            let quarantined = self.is_quarantined();
+            let mut again = Vec::new();
+            let mut pause = Duration::ZERO;
+            for (i, answer) in answered {
+                match answer {
+                    Err(error)
+                        if error.is_retryable()
+                            && !quarantined
+                            && attempt < self.config.max_attempts =>
+                    {
+                        pause = pause.max(self.delay(attempt, &error));
+                        again.push(i);
                     }
+                    Err(error) if quarantined => {
+                        results[i] = Some(Err(self.quarantine_error().unwrap_or(error)));
+                    }
+                    answer => results[i] = Some(answer),
                 }
             }
+            if !again.is_empty() {
+                std::thread::sleep(pause);
+                attempt += 1;
+            }
+            todo = again;
         }
         results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(ConnectorError::Transient("the change was not sent".into()))
+                })
+            })
+            .collect()
     }
 
     fn set_directory(&mut self, people: &[Person]) {
         self.inner.set_directory(people)
+    }
+
+    fn takes_batches(&self) -> bool {
+        self.inner.takes_batches()
+    }
+
+    /// The inner connector's batch read (one token per grant read), unless the system is
+    /// quarantined. Like the reads of [`Retrying::confirm`], it does not count towards the
+    /// quarantine, and it is not retried: a change it does not show is read back one by one.
+    fn read_back_batch(&mut self, items: &[(Person, String)]) -> Option<BatchRead> {
+        if self.is_quarantined() {
+            return None;
+        }
+        if let Some(bucket) = &mut self.bucket {
+            let grants: std::collections::HashSet<&str> =
+                items.iter().map(|(_, g)| g.as_str()).collect();
+            bucket.take(grants.len() as f64);
+        }
+        self.inner.read_back_batch(items)
     }
 }
 
@@ -558,6 +631,169 @@ mod tests {
         // 200 tokens at first, then 200 more at 200 a second: about one second.
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    }
+
+    /// A connector that takes a batch in one call and answers each call from a script
+    /// (one answer per item sent; no answer left: a transient error).
+    #[derive(Default)]
+    struct Batched {
+        answers: VecDeque<Result<Applied, ConnectorError>>,
+        /// The size of each batch call.
+        calls: Vec<usize>,
+    }
+
+    impl Connector for Batched {
+        fn list(&mut self) -> Result<Listing, ConnectorError> {
+            Ok(Listing::default())
+        }
+        fn apply(&mut self, p: &Person, c: &Change) -> Result<Applied, ConnectorError> {
+            self.apply_batch(&[(p.clone(), c.clone())]).remove(0)
+        }
+        fn read_back(&mut self, _: &Person, _: Option<&str>) -> Result<ReadBack, ConnectorError> {
+            Ok(ReadBack::default())
+        }
+        fn apply_batch(
+            &mut self,
+            items: &[(Person, Change)],
+        ) -> Vec<Result<Applied, ConnectorError>> {
+            self.calls.push(items.len());
+            items
+                .iter()
+                .map(|_| {
+                    self.answers
+                        .pop_front()
+                        .unwrap_or(Err(ConnectorError::Transient("down".into())))
+                })
+                .collect()
+        }
+        fn takes_batches(&self) -> bool {
+            true
+        }
+    }
+
+    fn items(n: usize) -> Vec<(Person, Change)> {
+        (0..n)
+            .map(|i| {
+                (
+                    Person {
+                        user_id: format!("u{i}"),
+                        ..Person::default()
+                    },
+                    grant(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_of_single_calls_stops_at_the_quarantine() {
+        // every call fails; quarantined after 3 failed calls in a row
+        let mut r = Retrying::new(
+            Scripted::default(),
+            RetryConfig {
+                max_attempts: 1,
+                quarantine_after: 3,
+                ..fast()
+            },
+        );
+        let results = r.apply_batch(&items(10));
+        assert_eq!(results.len(), 10);
+        // three calls reached the system, none after the quarantine
+        assert_eq!(r.inner().calls, 3);
+        assert!(r.is_quarantined());
+        assert!(matches!(results[0], Err(ConnectorError::Transient(_))));
+        for result in &results[2..] {
+            assert!(
+                matches!(result, Err(ConnectorError::Quarantined { .. })),
+                "{result:?}"
+            );
+        }
+        // a later batch sends nothing
+        let results = r.apply_batch(&items(4));
+        assert_eq!(r.inner().calls, 3);
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Err(ConnectorError::Quarantined { .. }))));
+    }
+
+    #[test]
+    fn a_batch_of_single_calls_retries_each_item() {
+        let inner = Scripted {
+            answers: VecDeque::from([
+                Ok(Applied::Done),
+                Err(ConnectorError::Transient("reset".into())),
+                Ok(Applied::AlreadyPresent),
+                Err(ConnectorError::Permanent("403".into())),
+            ]),
+            ..Scripted::default()
+        };
+        let mut r = Retrying::new(inner, fast());
+        let results = r.apply_batch(&items(3));
+        assert_eq!(r.inner().calls, 4);
+        assert!(matches!(results[0], Ok(Applied::Done)));
+        assert!(matches!(results[1], Ok(Applied::AlreadyPresent)));
+        assert!(matches!(results[2], Err(ConnectorError::Permanent(_))));
+    }
+
+    #[test]
+    fn a_connector_that_takes_batches_gets_one_call_and_its_failures_again() {
+        let inner = Batched {
+            answers: VecDeque::from([
+                // first call: four items
+                Ok(Applied::Done),
+                Err(ConnectorError::Transient("lock busy".into())),
+                Err(ConnectorError::Permanent("bad grant".into())),
+                Err(ConnectorError::Conflict("changed".into())),
+                // second call: the two retryable ones
+                Ok(Applied::Done),
+                Ok(Applied::AlreadyPresent),
+            ]),
+            ..Batched::default()
+        };
+        let mut r = Retrying::new(inner, fast());
+        let results = r.apply_batch(&items(4));
+        assert_eq!(r.inner().calls, vec![4, 2]);
+        assert!(matches!(results[0], Ok(Applied::Done)));
+        assert!(matches!(results[1], Ok(Applied::Done)));
+        assert!(matches!(results[2], Err(ConnectorError::Permanent(_))));
+        assert!(matches!(results[3], Ok(Applied::AlreadyPresent)));
+        assert_eq!(r.failures_in_a_row(), 0);
+    }
+
+    #[test]
+    fn a_connector_that_takes_batches_is_not_called_once_quarantined() {
+        // every call fails; quarantined after 2 failed calls, well before max_attempts
+        let mut r = Retrying::new(
+            Batched::default(),
+            RetryConfig {
+                quarantine_after: 2,
+                ..fast()
+            },
+        );
+        let results = r.apply_batch(&items(5));
+        assert_eq!(r.inner().calls, vec![5, 5]);
+        assert!(r.is_quarantined());
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Err(ConnectorError::Quarantined { failures: 2, .. }))));
+        let results = r.apply_batch(&items(5));
+        assert_eq!(r.inner().calls, vec![5, 5]);
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Err(ConnectorError::Quarantined { .. }))));
+        // and its attempts end at max_attempts
+        let mut r = Retrying::new(
+            Batched::default(),
+            RetryConfig {
+                max_attempts: 3,
+                ..fast()
+            },
+        );
+        let results = r.apply_batch(&items(2));
+        assert_eq!(r.inner().calls, vec![2, 2, 2]);
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Err(ConnectorError::Transient(_)))));
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! characters removed, go into an error. The bearer token is a [`Secret`]: it is never
 //! formatted, and is scrubbed from every error message besides.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -28,9 +28,12 @@ use serde_json::{json, Value};
 
 use crate::text::clip;
 use crate::{
-    entitlement_of, AccountState, Applied, Change, Connector, ConnectorError, Holding, LeaverMode,
-    Listing, Person, ReadBack,
+    entitlement_of, AccountState, Applied, BatchRead, Change, Connector, ConnectorError, Holding,
+    LeaverMode, Listing, Person, ReadBack,
 };
+
+/// The members (SCIM user ids) of each existing group of a grant, by level.
+type GroupMembers = Vec<(Option<String>, HashSet<String>)>;
 
 /// A secret (the bearer token): its `Debug` prints `***`, and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -1005,6 +1008,49 @@ impl ScimConnector {
         Ok(held)
     }
 
+    /// The members (SCIM user ids) of each existing group of `grant`, by level: one read
+    /// of each group.
+    fn group_members(&mut self, grant: &str) -> Result<GroupMembers, ConnectorError> {
+        let entitlement = self.entitlement(grant)?;
+        let kind = entitlement.split(':').next().unwrap_or_default();
+        let levels = self.types.get(kind).cloned().unwrap_or_default();
+        let candidates: Vec<Option<String>> = if levels.is_empty() {
+            vec![None]
+        } else {
+            levels.into_iter().map(Some).collect()
+        };
+        let mut out = Vec::new();
+        for level in candidates {
+            let name = self.group_name(grant, level.as_deref())?;
+            let Some(group) = self.find_group(&name, false)? else {
+                continue;
+            };
+            let path = format!("/Groups/{}", encode(&group.id));
+            let reply = self.send("GET", &path, &[("attributes", "members")], None, None)?;
+            if reply.status == 404 {
+                self.groups.remove(&name);
+                continue;
+            }
+            if reply.status != 200 {
+                return Err(ConnectorError::Transient(format!(
+                    "GET {path}: HTTP {}",
+                    reply.status
+                )));
+            }
+            let members = reply
+                .body
+                .get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|m| str_field(m, "value"))
+                .map(str::to_string)
+                .collect();
+            out.push((level, members));
+        }
+        Ok(out)
+    }
+
     /// The account's `active` (absent = active) and version, read from the server; `None`
     /// when the account is gone.
     fn read_user(
@@ -1234,6 +1280,39 @@ impl Connector for ScimConnector {
             levels,
             active: Some(active),
         })
+    }
+
+    /// Each grant's groups are read once for the whole batch (the people's ids from the
+    /// cache, or looked up once each).
+    fn read_back_batch(&mut self, items: &[(Person, String)]) -> Option<BatchRead> {
+        let mut groups: HashMap<&str, Result<GroupMembers, String>> = HashMap::new();
+        let mut out = Vec::with_capacity(items.len());
+        for (person, grant) in items {
+            if !groups.contains_key(grant.as_str()) {
+                let read = self.group_members(grant).map_err(|e| e.to_string());
+                groups.insert(grant, read);
+            }
+            let id = match self.find_user(person) {
+                Ok(Some(id)) => id,
+                Ok(None) => {
+                    out.push(Ok(Vec::new()));
+                    continue;
+                }
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+            };
+            out.push(match &groups[grant.as_str()] {
+                Ok(read) => Ok(read
+                    .iter()
+                    .filter(|(_, members)| members.contains(&id))
+                    .map(|(level, _)| level.clone())
+                    .collect()),
+                Err(e) => Err(ConnectorError::Transient(e.clone())),
+            });
+        }
+        Some(out)
     }
 
     fn set_directory(&mut self, people: &[Person]) {

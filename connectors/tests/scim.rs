@@ -527,6 +527,56 @@ fn requests_per_action_and_actions_per_second() {
     assert!(joiner_requests <= 50 * 4 + 4, "{joiner_requests}");
 }
 
+#[test]
+fn a_batch_is_read_back_with_one_read_of_each_group() {
+    let server = start_server();
+    let base = server.url("slack");
+    let mut c = ScimConnector::new(config(&base)).unwrap();
+    let people: Vec<Person> = (0..20).map(|i| person(&format!("b{i:02}"))).collect();
+    let level = |i: usize| if i % 2 == 0 { "member" } else { "admin" };
+    for (i, p) in people.iter().enumerate() {
+        c.apply(p, &grant("slack:workspace:main", Some(level(i))))
+            .unwrap();
+        if i < 15 {
+            c.apply(p, &grant("slack:channel:#batch", None)).unwrap();
+        }
+    }
+    let mut items: Vec<(Person, String)> = people
+        .iter()
+        .flat_map(|p| {
+            [
+                (p.clone(), "slack:workspace:main".to_string()),
+                (p.clone(), "slack:channel:#batch".to_string()),
+            ]
+        })
+        .collect();
+    items.push((person("nobody"), "slack:channel:#batch".into()));
+    let before = c.requests_sent();
+    let read = c
+        .read_back_batch(&items)
+        .expect("the SCIM connector reads a batch back");
+    // the groups of workspace:main (admin, member) and of channel:#batch once each, and
+    // the account that does not exist looked up once
+    assert_eq!(c.requests_sent() - before, 4);
+    assert_eq!(read.len(), items.len());
+    for (i, _) in people.iter().enumerate() {
+        assert_eq!(
+            read[2 * i].as_ref().unwrap(),
+            &vec![Some(level(i).to_string())]
+        );
+        let channel: Vec<Option<String>> = if i < 15 { vec![None] } else { vec![] };
+        assert_eq!(read[2 * i + 1].as_ref().unwrap(), &channel);
+    }
+    assert!(read.last().unwrap().as_ref().unwrap().is_empty());
+    // what it says is what reading back one by one says
+    for ((p, g), r) in items.iter().zip(&read) {
+        assert_eq!(
+            &c.read_back(p, Some(g)).unwrap().levels,
+            r.as_ref().unwrap()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Faults: a proxy of the test's own between the connector and the server.
 

@@ -458,12 +458,23 @@ fn plan_as_of(conn: &Db, path: &Path, plan: &str) -> Result<NaiveDate> {
         .map_err(|_| Error::Bug(format!("plan {plan} has a bad date {s}")))
 }
 
-/// People as connectors see them (user id and text attributes), read once each.
+/// People as connectors see them (user id and text attributes), read once each. A `file`
+/// system knows people by user id only: their records are not read (`ids_only`).
 #[derive(Default)]
-struct Persons(HashMap<String, Person>);
+struct Persons(HashMap<String, Person>, bool);
 
 impl Persons {
+    fn ids_only() -> Persons {
+        Persons(HashMap::new(), true)
+    }
+
     fn get(&mut self, p: &Provision, user: &str, at: NaiveDate) -> Result<Person> {
+        if self.1 {
+            return Ok(Person {
+                user_id: user.to_string(),
+                attributes: Default::default(),
+            });
+        }
         if let Some(x) = self.0.get(user) {
             return Ok(x.clone());
         }
@@ -477,6 +488,18 @@ impl Persons {
         self.0.insert(user.to_string(), person.clone());
         Ok(person)
     }
+}
+
+/// What a listing shows of the people of `rows`: (user, grant) → levels.
+fn listed(listing: polc_connectors::Listing, rows: &[&Row]) -> Listed {
+    let people: std::collections::HashSet<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
+    let mut m: Listed = HashMap::new();
+    for h in listing.holdings {
+        if people.contains(h.user_id.as_str()) {
+            m.entry((h.user_id, h.grant)).or_default().push(h.level);
+        }
+    }
+    m
 }
 
 struct FailPoint {
@@ -513,13 +536,17 @@ impl FailPoint {
     }
     fn sent(&mut self) {
         self.sent += 1;
-        let p = format!("sent:{}", self.sent);
-        self.hit(&p);
+        if self.at.is_some() {
+            let p = format!("sent:{}", self.sent);
+            self.hit(&p);
+        }
     }
     fn read(&mut self) {
         self.read += 1;
-        let p = format!("read:{}", self.read);
-        self.hit(&p);
+        if self.at.is_some() {
+            let p = format!("read:{}", self.read);
+            self.hit(&p);
+        }
     }
 }
 
@@ -842,6 +869,18 @@ impl Provision {
         let mut systems: Vec<&str> = plan.actions.iter().map(|a| a.system.as_str()).collect();
         systems.sort_unstable();
         systems.dedup();
+        // progress: the actions to carry out, and how many are
+        let total: u64 = self
+            .state
+            .conn
+            .query_row(
+                "SELECT count(*) FROM actions WHERE plan_id = ?1 AND status IN ('pending', 'sent')",
+                [&plan.id],
+                |r| r.get(0),
+            )
+            .state(&path)?;
+        let mut done = 0u64;
+        self.show_progress("applying", 0, total);
         for system in systems {
             let Some(cfg) = self.project.systems.get(system).cloned() else {
                 return Err(Error::Bug(format!(
@@ -870,13 +909,19 @@ impl Provision {
                     .map(|r| (r, Outcome::not_sent(why.clone())))
                     .collect();
                 record(self, system, &as_of, &out, false)?;
+                done += rs.len() as u64;
+                self.show_progress(&format!("{system} is quarantined"), done, total);
                 continue;
             }
             let mut conn = self.open_connector(system, plan.as_of)?;
             recover(self, system, &mut conn)?;
             let all = pending(self)?;
-            let mut persons = Persons::default();
             let by_listing = matches!(cfg.connector, crate::config::ConnectorConfig::File { .. });
+            let mut persons = if by_listing {
+                Persons::ids_only()
+            } else {
+                Persons::default()
+            };
             let size = match opts.batch {
                 0 if by_listing => FILE_BATCH,
                 0 => NET_BATCH,
@@ -904,6 +949,8 @@ impl Provision {
                     record(self, system, &as_of, &out, false)?;
                 }
                 if send_rows.is_empty() {
+                    done += chunk.len() as u64;
+                    self.show_progress(&format!("applied to {system}"), done, total);
                     continue;
                 }
                 // journal: sent, committed before any call
@@ -939,11 +986,27 @@ impl Provision {
                 let mut out: Vec<(&Row, Outcome)> = Vec::with_capacity(send_rows.len());
                 let mut items: Vec<(Person, Change)> = Vec::with_capacity(send_rows.len());
                 let mut to_send: Vec<&Row> = Vec::with_capacity(send_rows.len());
+                // a file is read once for the level changes of the batch (not once each)
+                let mut before: Option<Option<Listed>> = None;
                 for r in &send_rows {
                     let person = persons.get(self, &r.user_id, plan.as_of)?;
                     // a level change the plan did not foresee: stale, not sent
                     if let (Change::SetLevel { grant, from, to }, false) = (&r.change, r.leaver) {
-                        if let Ok(rb) = conn.read_back(&person, Some(grant)) {
+                        let seen = if by_listing {
+                            let listed = before.get_or_insert_with(|| {
+                                conn.list().ok().map(|l| listed(l, &send_rows))
+                            });
+                            listed.as_ref().map(|m| ReadBack {
+                                levels: m
+                                    .get(&(r.user_id.clone(), grant.clone()))
+                                    .cloned()
+                                    .unwrap_or_default(),
+                                active: None,
+                            })
+                        } else {
+                            conn.read_back(&person, Some(grant)).ok()
+                        };
+                        if let Some(rb) = seen {
                             if !rb.levels.contains(from) && !rb.levels.contains(to) {
                                 out.push((r, Outcome {
                                     status: "stale",
@@ -967,9 +1030,12 @@ impl Provision {
                     } else if by_listing {
                         conn.apply_batch(&items).into_iter().map(Some).collect()
                     } else {
+                        let what = format!("applying to {system}");
                         items
                             .iter()
-                            .map(|(person, change)| {
+                            .enumerate()
+                            .map(|(i, (person, change))| {
+                                self.show_progress(&what, done + i as u64, total);
                                 (!conn.is_quarantined()).then(|| conn.apply(person, change))
                             })
                             .collect()
@@ -981,21 +1047,60 @@ impl Provision {
                 // show yet (and every other system's change) is read back until it shows
                 let listed: Option<Listed> =
                     if by_listing && results.iter().any(|r| matches!(r, Some(Ok(_)))) {
-                        conn.list().ok().map(|l| {
-                            let mut m: Listed = HashMap::new();
-                            for h in l.holdings {
-                                m.entry((h.user_id, h.grant)).or_default().push(h.level);
-                            }
-                            m
-                        })
+                        conn.list().ok().map(|l| listed(l, &to_send))
                     } else {
                         None
                     };
-                for ((r, (person, change)), res) in to_send.iter().zip(&items).zip(results) {
+                // the other systems: the grants and level changes of the batch are read
+                // together where the connector can (SCIM: each group once); only what that
+                // shows is confirmed by it, the rest is read back one by one
+                let mut read_together: HashMap<usize, Vec<Option<String>>> = HashMap::new();
+                if !by_listing {
+                    let which: Vec<usize> = (0..items.len())
+                        .filter(|&i| {
+                            matches!(results[i], Some(Ok(_)))
+                                && matches!(
+                                    items[i].1,
+                                    Change::Grant { .. } | Change::SetLevel { .. }
+                                )
+                        })
+                        .collect();
+                    let reads: Vec<(Person, String)> = which
+                        .iter()
+                        .map(|&i| {
+                            let grant = items[i].1.grant().unwrap_or_default().to_string();
+                            (items[i].0.clone(), grant)
+                        })
+                        .collect();
+                    if !reads.is_empty() {
+                        if let Some(levels) = conn.read_back_batch(&reads) {
+                            for (i, read) in which.into_iter().zip(levels) {
+                                if let Ok(levels) = read {
+                                    read_together.insert(i, levels);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (i, ((r, (person, change)), res)) in
+                    to_send.iter().zip(&items).zip(results).enumerate()
+                {
+                    let shown_together = read_together.get(&i).is_some_and(|levels| {
+                        change.is_shown_by(&ReadBack {
+                            levels: levels.clone(),
+                            active: None,
+                        })
+                    });
                     let o = match res {
                         None => Outcome::not_sent(format!(
                             "not sent: `{system}` was quarantined during this apply: `polc pull --system {system}` releases it once it answers"
                         )),
+                        Some(Ok(_)) if shown_together => Outcome {
+                            status: "done",
+                            tries: 0,
+                            error: None,
+                            effect: true,
+                        },
                         Some(Ok(_))
                             if listed.as_ref().is_some_and(|m| {
                                 change.is_shown_by(&ReadBack {
@@ -1048,6 +1153,8 @@ impl Provision {
                     out.push((r, o));
                 }
                 record(self, system, &as_of, &out, false)?;
+                done += chunk.len() as u64;
+                self.show_progress(&format!("applied to {system}"), done, total);
                 fp.hit("confirmed");
                 if conn.is_quarantined() {
                     let last = out
@@ -1067,6 +1174,8 @@ impl Provision {
                 }
             }
         }
+        // (actions an interrupted apply left sent were confirmed by reading them back)
+        self.show_progress("applied", total, total);
         Ok(())
     }
 

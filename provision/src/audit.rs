@@ -30,6 +30,29 @@ fn entry_hash(e: &Hashed<'_>) -> Result<String> {
     Ok(canon::sha256_hex(&bytes))
 }
 
+/// The canonical JSON of an entry whose details are already canonical: the same text as
+/// `canon::canonical` of [`Hashed`] (its keys in RFC 8785 order), without canonicalising the
+/// details twice ([`verify`] recomputes every hash with the canonicaliser itself).
+fn entry_text(e: &Hashed<'_>, details: &str) -> Result<String> {
+    let mut out = String::with_capacity(details.len() + 256);
+    out.push_str("{\"actor\":");
+    out.push_str(&canon::canonical(&e.actor)?);
+    out.push_str(",\"as_of\":");
+    out.push_str(&canon::canonical(&e.as_of)?);
+    out.push_str(",\"details\":");
+    out.push_str(details);
+    out.push_str(",\"kind\":");
+    out.push_str(&canon::canonical(&e.kind)?);
+    out.push_str(",\"prev\":");
+    out.push_str(&canon::canonical(&e.prev)?);
+    out.push_str(",\"seq\":");
+    out.push_str(&canon::canonical(&e.seq)?);
+    out.push_str(",\"time\":");
+    out.push_str(&canon::canonical(&e.time)?);
+    out.push('}');
+    Ok(out)
+}
+
 /// The advisory lock serialising the audit log's writers on PostgreSQL.
 const AUDIT_LOCK: i64 = 0x706f_6c63_0002;
 
@@ -89,8 +112,10 @@ impl<'c> Writer<'c> {
             details: &details,
             prev: &self.head,
         };
-        let hash = entry_hash(&e)?;
         let details_text = canon::canonical(&details)?;
+        let mut bytes = e.prev.as_bytes().to_vec();
+        bytes.extend(entry_text(&e, &details_text)?.as_bytes());
+        let hash = canon::sha256_hex(&bytes);
         self.conn
             .prepare_cached(
                 "INSERT INTO audit(seq, time, as_of, actor, kind, details, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -257,4 +282,35 @@ pub fn verify(conn: &Db, path: &std::path::Path, head: Option<&str>) -> Result<V
         problem: None,
         head_entry,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_spliced_entry_text_is_the_canonical_one() {
+        let details = [
+            json!({"plan": "p-1", "action": "a1", "change": {"op": "grant", "grant": "slack:channel:#x", "level": null}}),
+            json!({"z": [3, 1.5, "é\u{1}\"\\"], "a": {"\u{fb33}": 1, "\r": 2, "\u{1f600}": 4}}),
+            json!([]),
+            json!(null),
+        ];
+        for (i, d) in details.iter().enumerate() {
+            for as_of in [None, Some("2025-06-01")] {
+                let e = Hashed {
+                    seq: 1 + i as i64 * 1_000_003,
+                    time: "2026-12-03T09:00:00.123Z",
+                    as_of,
+                    actor: "ana \"the\" approver\u{7}\u{e9}",
+                    kind: "sent",
+                    details: d,
+                    prev: GENESIS,
+                };
+                let text = entry_text(&e, &canon::canonical(d).unwrap()).unwrap();
+                assert_eq!(text, canon::canonical(&e).unwrap());
+            }
+        }
+    }
 }

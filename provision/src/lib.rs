@@ -159,6 +159,14 @@ pub struct Provision {
     /// applies HRIS events): checked in the write's transaction, lost, the write is not
     /// made ([`Error::LeaseLost`]).
     pub fence: Option<lease::Fence>,
+    /// Where long runs say how far they are ([`Provision::set_progress`]).
+    progress: Option<Box<dyn Progress + Send>>,
+}
+
+/// How far a long run (`pull`, `apply`) is: `done` of `total` units of `what` (`total` 0:
+/// not known). The CLI draws it on a terminal; the library only reports.
+pub trait Progress {
+    fn report(&self, what: &str, done: u64, total: u64);
 }
 
 impl Provision {
@@ -173,7 +181,19 @@ impl Provision {
             actor,
             bundle: None,
             fence: None,
+            progress: None,
         })
+    }
+
+    /// Where `pull` and `apply` report how far they are (`None`: nowhere).
+    pub fn set_progress(&mut self, progress: Option<Box<dyn Progress + Send>>) {
+        self.progress = progress;
+    }
+
+    pub(crate) fn show_progress(&self, what: &str, done: u64, total: u64) {
+        if let Some(p) = &self.progress {
+            p.report(what, done, total);
+        }
     }
 
     /// Sets who is acting (the audit log's actor).

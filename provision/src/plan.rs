@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use polc::eval::{EntId, Plan as EvalPlan, SourceKind};
+use polc::eval::{EntId, Granted, Plan as EvalPlan, Source, SourceKind};
 use polc::ir;
 use polc_connectors::{Change, LeaverMode};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use crate::config::{Manage, Mode, SystemConfig};
 use crate::db::OptionalExt;
 use crate::directory;
 use crate::error::{Error, Result, StateContext};
-use crate::pull::{load_observed, load_observed_of, Observed};
+use crate::pull::load_observed;
 use crate::state::now_text;
 use crate::{audit, canon, Provision};
 
@@ -348,17 +348,213 @@ type HoldRow = (String, String, Option<String>, String, String);
 /// An entitlement resolved against the bundle, with its level's rank.
 type Resolved = Option<(EntId, Option<u8>)>;
 
-struct Held<'a> {
-    grant: &'a str,
-    level: Option<&'a str>,
-    ent: Option<(EntId, Option<u8>)>,
+/// A holding `(grant, level)` of some account, interned: resolved against the bundle once
+/// however many accounts hold it (millions of entries are a few thousand kinds).
+struct Kind {
+    grant: String,
+    level: Option<String>,
+    ent: Resolved,
 }
 
-struct Desired {
+/// Interned holdings, found by grant then level.
+#[derive(Default)]
+struct Kinds {
+    list: Vec<Kind>,
+    index: rustc_hash::FxHashMap<String, Vec<(Option<String>, u32)>>,
+}
+
+impl Kinds {
+    /// The id of `(grant, level)`, interned and resolved when first seen.
+    fn id(&mut self, ep: &mut EvalPlan, grant: &str, level: Option<&str>) -> u32 {
+        if let Some(levels) = self.index.get(grant) {
+            if let Some((_, k)) = levels.iter().find(|(l, _)| l.as_deref() == level) {
+                return *k;
+            }
+        }
+        let text = match level {
+            Some(l) => format!("{grant} ({l})"),
+            None => grant.to_string(),
+        };
+        let ent = ep.resolve_ref(&text).ok().map(|(e, rank)| {
+            let rank = rank.or(ep.bundle.rtype(&ep.ents[e as usize]).default);
+            (e, rank)
+        });
+        let k = self.list.len() as u32;
+        self.list.push(Kind {
+            grant: grant.to_string(),
+            level: level.map(str::to_string),
+            ent,
+        });
+        self.index
+            .entry(grant.to_string())
+            .or_default()
+            .push((level.map(str::to_string), k));
+        k
+    }
+
+    fn get(&self, k: u32) -> &Kind {
+        &self.list[k as usize]
+    }
+
+    /// Whether `sys` manages kind `k` (see [`ManageCx`]), remembered per system in `cache`
+    /// (0: not yet known, 1: unmanaged, 2: managed).
+    fn managed(&self, m: &ManageCx<'_>, sys: &SystemConfig, cache: &mut Vec<u8>, k: u32) -> bool {
+        let i = k as usize;
+        if cache.len() <= i {
+            cache.resize(self.list.len().max(i + 1), 0);
+        }
+        if cache[i] == 0 {
+            // the manage rules know an entitlement by its canonical text, or by the grant
+            // as held when it names nothing of the bundle
+            let kind = self.get(k);
+            let text = match kind.ent {
+                Some((e, _)) => m.ent_text[e as usize].as_str(),
+                None => kind.grant.as_str(),
+            };
+            cache[i] = 1 + (m.is_managed)(sys, text) as u8;
+        }
+        cache[i] == 2
+    }
+}
+
+/// What the manage rules need: the entitlements' texts and the rule itself.
+struct ManageCx<'a> {
+    ent_text: &'a [String],
+    is_managed: &'a dyn Fn(&SystemConfig, &str) -> bool,
+}
+
+/// One account's observed row: its holdings (a range of [`SysObserved::kinds`], in the
+/// stored order), whether the account is active, and the row's version.
+#[derive(Clone, Copy)]
+struct ObsRow {
+    start: u32,
+    len: u32,
+    active: Option<bool>,
+    version: i64,
+}
+
+/// What one provisioned system holds, as observed: rows by directory record, and the
+/// accounts of no record by user id.
+struct SysObserved {
+    kinds: Vec<u32>,
+    rows: Vec<ObsRow>,
+    /// Per directory record (index into the users), its row (`u32::MAX`: none).
+    slot: Vec<u32>,
+    /// Accounts of no directory record, by user id, and their rows.
+    others: BTreeMap<String, u32>,
+}
+
+impl SysObserved {
+    fn new(records: usize) -> SysObserved {
+        SysObserved {
+            kinds: Vec::new(),
+            rows: Vec::new(),
+            slot: vec![u32::MAX; records],
+            others: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the row of `user` (directory record `record`, if any): `holdings` as stored
+    /// (JSON `[[grant, level], …]`), `active` as `coalesce(active, -1)`.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        kinds: &mut Kinds,
+        ep: &mut EvalPlan,
+        record: Option<u32>,
+        user: &str,
+        holdings: &str,
+        active: i64,
+        version: i64,
+    ) -> std::result::Result<(), serde_json::Error> {
+        let start = self.kinds.len();
+        // borrowed when the text has no escapes (nearly always), else owned
+        match serde_json::from_str::<Vec<(&str, Option<&str>)>>(holdings) {
+            Ok(list) => {
+                for (g, l) in list {
+                    self.kinds.push(kinds.id(ep, g, l));
+                }
+            }
+            Err(_) => {
+                let list: crate::pull::Holdings = serde_json::from_str(holdings)?;
+                for (g, l) in &list {
+                    self.kinds.push(kinds.id(ep, g, l.as_deref()));
+                }
+            }
+        }
+        let row = ObsRow {
+            start: start as u32,
+            len: (self.kinds.len() - start) as u32,
+            active: match active {
+                -1 => None,
+                0 => Some(false),
+                _ => Some(true),
+            },
+            version,
+        };
+        let r = self.rows.len() as u32;
+        self.rows.push(row);
+        match record {
+            Some(i) => self.slot[i as usize] = r,
+            None => {
+                self.others.insert(user.to_string(), r);
+            }
+        }
+        Ok(())
+    }
+
+    /// A row's holdings, active flag and version.
+    fn row(&self, r: u32) -> (&[u32], Option<bool>, i64) {
+        let o = self.rows[r as usize];
+        let start = o.start as usize;
+        (
+            &self.kinds[start..start + o.len as usize],
+            o.active,
+            o.version,
+        )
+    }
+
+    /// The row of directory record `i`: nothing held, no account, version 0 without one.
+    fn of(&self, i: usize) -> (&[u32], Option<bool>, i64) {
+        match self.slot[i] {
+            u32::MAX => (&[], None, 0),
+            r => self.row(r),
+        }
+    }
+}
+
+/// Where a desired entitlement comes from: a grant of the person's evaluation (its
+/// index), or a hold.
+#[derive(Clone, Copy)]
+enum Origin<'h> {
+    Grant(usize),
+    Hold(&'h OpenHold),
+}
+
+struct Desired<'h> {
     ent: EntId,
     level: Option<u8>,
-    sources: Vec<String>,
-    reason: String,
+    origin: Origin<'h>,
+    /// The hold that sets the level, if any (the reason says so).
+    held: Option<&'h OpenHold>,
+}
+
+impl Desired<'_> {
+    fn reason(&self) -> String {
+        match self.held {
+            Some((_, _, until, p)) => format!("held until {until} (grace of {p})"),
+            None => "expected by policy".into(),
+        }
+    }
+}
+
+/// Whether a source of a grant is inside the `[rollout]` (every source without one).
+fn in_rollout(ep: &EvalPlan, roots: Option<&HashSet<u32>>, s: &Source) -> bool {
+    match (roots, &s.kind) {
+        (None, _) => true,
+        (Some(r), SourceKind::Path(p)) => ep.paths[*p as usize].iter().any(|x| r.contains(x)),
+        (Some(_), SourceKind::Exception(_)) => false,
+    }
 }
 
 /// Why someone is a leaver.
@@ -484,34 +680,100 @@ impl Provision {
             }
         }
 
-        // observed access, and its digest
-        let mut observed: BTreeMap<String, HashMap<String, Observed>> = BTreeMap::new();
+        // the entitlements, and each directory record's index
+        let mut eplan = EvalPlan::new(bundle.clone(), &users.fields, at);
+        let dir_index: HashMap<&str, u32> = users
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i as u32))
+            .collect();
+        let sys_pos: HashMap<&str, usize> = provisioned
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+
+        // observed access, read once: its digest (every row, in (system, user) order) and
+        // the provisioned systems' rows, their holdings interned
+        let mut kinds = Kinds::default();
+        let mut observed: Vec<SysObserved> = provisioned
+            .iter()
+            .map(|_| SysObserved::new(users.records.len()))
+            .collect();
         let mut obs_hash = sha2::Sha256::default();
         {
             use sha2::Digest;
-            let mut hash = |s: &str, u: &str, h: &str, a: i64| {
-                for part in [
-                    s.as_bytes(),
-                    u.as_bytes(),
-                    h.as_bytes(),
-                    a.to_string().as_bytes(),
-                ] {
+            // Rows come in (system, user id) order and the directory in user id order (both
+            // bytewise), so a row's record is found by walking the directory alongside,
+            // not by hashing its id (millions of lookups of scattered keys); should the
+            // orders ever disagree, the lookup falls back to the index.
+            let records = &users.records;
+            let mut in_order = records.windows(2).all(|w| w[0].id < w[1].id);
+            let mut walk: (Option<usize>, usize) = (None, 0);
+            let mut last: Option<(String, Option<usize>)> = None;
+            let mut add = |s: &str, u: &str, h: &str, a: i64, v: i64| -> Result<()> {
+                for part in [s.as_bytes(), u.as_bytes(), h.as_bytes()] {
                     obs_hash.update(part);
                     obs_hash.update([0]);
                 }
+                obs_hash.update(a.to_string().as_bytes());
+                obs_hash.update([0]);
+                let si = match &last {
+                    Some((name, si)) if name == s => *si,
+                    _ => {
+                        let si = sys_pos.get(s).copied();
+                        last = Some((s.to_string(), si));
+                        si
+                    }
+                };
+                let Some(si) = si else {
+                    return Ok(());
+                };
+                let record = if in_order {
+                    if walk.0 != Some(si) {
+                        walk = (Some(si), 0);
+                    }
+                    let pos = &mut walk.1;
+                    if *pos > 0 && records[*pos - 1].id.as_str() >= u {
+                        // not in the expected order: the index from here on
+                        in_order = false;
+                        dir_index.get(u).copied()
+                    } else {
+                        while *pos < records.len() && records[*pos].id.as_str() < u {
+                            *pos += 1;
+                        }
+                        if *pos < records.len() && records[*pos].id == u {
+                            *pos += 1;
+                            Some((*pos - 1) as u32)
+                        } else {
+                            None
+                        }
+                    }
+                } else {
+                    dir_index.get(u).copied()
+                };
+                observed[si]
+                    .add(&mut kinds, &mut eplan, record, u, h, a, v)
+                    .map_err(|e| Error::State {
+                        path: path.clone(),
+                        message: format!("observed access of `{u}` in `{s}` is damaged: {e}"),
+                    })
             };
             match scope {
                 None => {
                     let mut stmt = conn
-                        .prepare("SELECT system, user_id, holdings, coalesce(active, -1) FROM observed ORDER BY system, user_id")
+                        .prepare("SELECT system, user_id, holdings, coalesce(active, -1), version FROM observed ORDER BY system, user_id")
                         .state(&path)?;
                     let mut rows = stmt.query([]).state(&path)?;
                     while let Some(r) = rows.next().state(&path)? {
-                        let s: String = r.get(0).state(&path)?;
-                        let u: String = r.get(1).state(&path)?;
-                        let h: String = r.get(2).state(&path)?;
-                        let a: i64 = r.get(3).state(&path)?;
-                        hash(&s, &u, &h, a);
+                        add(
+                            r.text(0).state(&path)?,
+                            r.text(1).state(&path)?,
+                            r.text(2).state(&path)?,
+                            r.get(3).state(&path)?,
+                            r.get(4).state(&path)?,
+                        )?;
                     }
                 }
                 // the people's rows of the systems provisioned, in the same order (system,
@@ -521,16 +783,18 @@ impl Provision {
                         provisioned.iter().map(|s| s.name.as_str()).collect();
                     names.sort_unstable();
                     let mut stmt = conn
-                        .prepare_cached("SELECT holdings, coalesce(active, -1) FROM observed WHERE system = ?1 AND user_id = ?2")
+                        .prepare_cached("SELECT holdings, coalesce(active, -1), version FROM observed WHERE system = ?1 AND user_id = ?2")
                         .state(&path)?;
                     for s in names {
                         for u in people {
-                            let row: Option<(String, i64)> = stmt
-                                .query_row([s, u.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                            let row: Option<(String, i64, i64)> = stmt
+                                .query_row([s, u.as_str()], |r| {
+                                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                                })
                                 .optional()
                                 .state(&path)?;
-                            if let Some((h, a)) = row {
-                                hash(s, u, &h, a);
+                            if let Some((h, a, v)) = row {
+                                add(s, u, &h, a, v)?;
                             }
                         }
                     }
@@ -541,13 +805,6 @@ impl Provision {
             use sha2::Digest;
             hex::encode(obs_hash.finalize())
         };
-        for s in &provisioned {
-            let o = match scope {
-                None => load_observed(conn, &path, &s.name)?,
-                Some(people) => load_observed_of(conn, &path, &s.name, people)?,
-            };
-            observed.insert(s.name.clone(), o);
-        }
         let mut granted_before: HashMap<String, HashSet<String>> = HashMap::new();
         {
             let mut stmt = conn
@@ -600,40 +857,26 @@ impl Provision {
             }
         }
 
-        let mut eplan = EvalPlan::new(bundle.clone(), &users.fields, at);
         // system id -> index into `provisioned`
         let sys_index: Vec<Option<usize>> = bundle
             .systems
             .iter()
             .map(|s| provisioned.iter().position(|p| p.name == s.name))
             .collect();
-        let mut resolved: HashMap<(String, Option<String>), Resolved> = HashMap::new();
-        let mut resolve =
-            |ep: &mut EvalPlan, g: &str, l: Option<&str>| -> Option<(EntId, Option<u8>)> {
-                let key = (g.to_string(), l.map(str::to_string));
-                if let Some(r) = resolved.get(&key) {
-                    return *r;
-                }
-                let text = match l {
-                    Some(l) => format!("{g} ({l})"),
-                    None => g.to_string(),
-                };
-                let r = ep.resolve_ref(&text).ok().map(|(e, rank)| {
-                    let rank = rank.or(ep.bundle.rtype(&ep.ents[e as usize]).default);
-                    (e, rank)
-                });
-                resolved.insert(key, r);
-                r
-            };
+        let suspect: Vec<bool> = provisioned
+            .iter()
+            .map(|s| last_pull.get(&s.name).cloned().flatten().is_some())
+            .collect();
 
         let mut actions: Vec<Action> = Vec::new();
-        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+        // (system, user) of every action, and the observed row's version
+        let mut touched: BTreeMap<(String, String), i64> = BTreeMap::new();
         let mut unmanaged: Vec<Vec<Unmanaged>> = vec![Vec::new(); provisioned.len()];
+        let mut unmanaged_count = vec![0usize; provisioned.len()];
         let mut orphans: Vec<Vec<String>> = vec![Vec::new(); provisioned.len()];
         let mut managed_entries = vec![0usize; provisioned.len()];
+        let mut managed_cache: Vec<Vec<u8>> = vec![Vec::new(); provisioned.len()];
         let mut leavers = 0usize;
-        let dir_ids: HashSet<&str> = users.records.iter().map(|r| r.id.as_str()).collect();
-        let empty = Observed::default();
 
         let is_managed = |sys: &SystemConfig, text: &str| -> bool {
             sys.manage == Manage::All
@@ -644,8 +887,13 @@ impl Provision {
                         .is_some_and(|g| g.contains(text)))
         };
 
-        // everyone in the directory
-        for rec in &users.records {
+        // everyone in the directory (the per-system lists are reused from one person to
+        // the next)
+        let mut desired: Vec<Vec<Desired<'_>>> =
+            (0..provisioned.len()).map(|_| Vec::new()).collect();
+        // what policies outside the rollout grant: neither granted nor revoked
+        let mut outside: Vec<Vec<EntId>> = (0..provisioned.len()).map(|_| Vec::new()).collect();
+        for (ui, rec) in users.records.iter().enumerate() {
             let ev = eplan.evaluate(&rec.id, &rec.values);
             let gone = if ev.failed_require.is_none() {
                 Gone::No
@@ -659,41 +907,32 @@ impl Provision {
             if gone != Gone::No {
                 leavers += 1;
             }
-            let mut desired: Vec<Vec<Desired>> =
-                (0..provisioned.len()).map(|_| Vec::new()).collect();
-            // what policies outside the rollout grant: neither granted nor revoked
-            let mut outside: Vec<Vec<EntId>> = (0..provisioned.len()).map(|_| Vec::new()).collect();
+            desired.iter_mut().for_each(Vec::clear);
+            outside.iter_mut().for_each(Vec::clear);
             if gone == Gone::No {
-                for g in &ev.grants {
+                for (gi, g) in ev.grants.iter().enumerate() {
                     let Some(si) = sys_index[eplan.ents[g.ent as usize].system as usize] else {
                         continue;
                     };
-                    let sources: Vec<String> = g
+                    if !g
                         .sources
                         .iter()
-                        .filter(|s| match (&rollout_roots, &s.kind) {
-                            (None, _) => true,
-                            (Some(r), SourceKind::Path(p)) => {
-                                eplan.paths[*p as usize].iter().any(|x| r.contains(x))
-                            }
-                            (Some(_), SourceKind::Exception(_)) => false,
-                        })
-                        .map(|s| eplan.source_text(s))
-                        .collect();
-                    if sources.is_empty() {
+                        .any(|s| in_rollout(&eplan, rollout_roots.as_ref(), s))
+                    {
                         outside[si].push(g.ent);
                         continue;
                     }
                     desired[si].push(Desired {
                         ent: g.ent,
                         level: g.level,
-                        sources,
-                        reason: "expected by policy".into(),
+                        origin: Origin::Grant(gi),
+                        held: None,
                     });
                 }
                 if let Some(hs) = holds.get(&rec.id) {
-                    for (g, l, until, p) in hs {
-                        let Some((ent, rank)) = resolve(&mut eplan, g, l.as_deref()) else {
+                    for h in hs {
+                        let k = kinds.id(&mut eplan, &h.0, h.1.as_deref());
+                        let Some((ent, rank)) = kinds.get(k).ent else {
                             continue;
                         };
                         let Some(si) = sys_index[eplan.ents[ent as usize].system as usize] else {
@@ -705,65 +944,66 @@ impl Provision {
                         if let Some(d) = desired[si].iter_mut().find(|d| d.ent == ent) {
                             if d.level < rank {
                                 d.level = rank;
-                                d.reason = format!("held until {until} (grace of {p})");
+                                d.held = Some(h);
                             }
                             continue;
                         }
                         desired[si].push(Desired {
                             ent,
                             level: rank,
-                            sources: vec![p.clone()],
-                            reason: format!("held until {until} (grace of {p})"),
+                            origin: Origin::Hold(h),
+                            held: Some(h),
                         });
                     }
                 }
             }
+            let manage = ManageCx {
+                ent_text: &eplan.ent_text,
+                is_managed: &is_managed,
+            };
             for (si, sys) in provisioned.iter().enumerate() {
-                let obs = observed
-                    .get(&sys.name)
-                    .and_then(|m| m.get(&rec.id))
-                    .unwrap_or(&empty);
-                let suspect = last_pull.get(&sys.name).cloned().flatten().is_some();
+                let (held, active, version) = observed[si].of(ui);
                 let n0 = actions.len();
                 diff_user(
                     &mut DiffCx {
                         project,
                         sys,
-                        eplan: &mut eplan,
-                        resolve: &mut resolve,
-                        is_managed: &is_managed,
+                        eplan: &eplan,
+                        kinds: &kinds,
+                        manage: &manage,
+                        managed: &mut managed_cache[si],
+                        grants: &ev.grants,
+                        rollout: rollout_roots.as_ref(),
                         actions: &mut actions,
                         unmanaged: &mut unmanaged[si],
+                        unmanaged_count: &mut unmanaged_count[si],
                         managed_entries: &mut managed_entries[si],
-                        suspect,
+                        suspect: suspect[si],
                     },
                     &rec.id,
                     &desired[si],
                     &outside[si],
-                    obs,
+                    held,
+                    active,
                     gone,
                     false,
                 );
                 if actions.len() > n0 {
-                    touched.insert((sys.name.clone(), rec.id.clone()));
+                    touched.insert((sys.name.clone(), rec.id.clone()), version);
                 }
             }
         }
         // orphan accounts: in a system, in no HRIS record (a plan of some people leaves
         // them to a plan of everyone)
+        let manage = ManageCx {
+            ent_text: &eplan.ent_text,
+            is_managed: &is_managed,
+        };
         for (si, sys) in provisioned.iter().enumerate().filter(|_| scope.is_none()) {
-            let suspect = last_pull.get(&sys.name).cloned().flatten().is_some();
-            let Some(obs) = observed.get(&sys.name) else {
-                continue;
-            };
-            let mut ids: Vec<&String> = obs
-                .keys()
-                .filter(|u| !dir_ids.contains(u.as_str()))
-                .collect();
-            ids.sort();
-            for u in ids {
-                let o = &obs[u];
-                if o.holdings.is_empty() && o.active != Some(true) {
+            let so = &observed[si];
+            for (u, &r) in &so.others {
+                let (held, active, version) = so.row(r);
+                if held.is_empty() && active != Some(true) {
                     continue;
                 }
                 orphans[si].push(u.clone());
@@ -772,26 +1012,32 @@ impl Provision {
                     &mut DiffCx {
                         project,
                         sys,
-                        eplan: &mut eplan,
-                        resolve: &mut resolve,
-                        is_managed: &is_managed,
+                        eplan: &eplan,
+                        kinds: &kinds,
+                        manage: &manage,
+                        managed: &mut managed_cache[si],
+                        grants: &[],
+                        rollout: rollout_roots.as_ref(),
                         actions: &mut actions,
                         unmanaged: &mut unmanaged[si],
+                        unmanaged_count: &mut unmanaged_count[si],
                         managed_entries: &mut managed_entries[si],
-                        suspect,
+                        suspect: suspect[si],
                     },
                     u,
                     &[],
                     &[],
-                    o,
+                    held,
+                    active,
                     Gone::No,
                     true,
                 );
                 if actions.len() > n0 {
-                    touched.insert((sys.name.clone(), u.clone()));
+                    touched.insert((sys.name.clone(), u.clone()), version);
                 }
             }
         }
+        drop(observed);
 
         actions.sort_by(|a, b| {
             (&a.system, a.action, &a.user_id, &a.grant, &a.from_level).cmp(&(
@@ -818,11 +1064,12 @@ impl Provision {
                 let mut n = 0;
                 for o in load_observed(conn, &path, &sys.name)?.values() {
                     for (g, l) in &o.holdings {
-                        let text = match resolve(&mut eplan, g, l.as_deref()) {
-                            Some((e, _)) => eplan.ent_text[e as usize].clone(),
-                            None => g.clone(),
+                        let k = kinds.id(&mut eplan, g, l.as_deref());
+                        let manage = ManageCx {
+                            ent_text: &eplan.ent_text,
+                            is_managed: &is_managed,
                         };
-                        n += is_managed(sys, &text) as usize;
+                        n += kinds.managed(&manage, sys, &mut managed_cache[si], k) as usize;
                     }
                 }
                 managed_entries[si] = n;
@@ -845,9 +1092,8 @@ impl Provision {
             summary.protected += a.protected as usize;
         }
         for (si, sys) in provisioned.iter().enumerate() {
-            let n_unmanaged = unmanaged[si].len();
-            let mut um = std::mem::take(&mut unmanaged[si]);
-            um.truncate(1000);
+            let n_unmanaged = unmanaged_count[si];
+            let um = std::mem::take(&mut unmanaged[si]);
             summary.unmanaged += n_unmanaged;
             summary.orphans += orphans[si].len();
             sys_plans.push(SystemPlan {
@@ -933,11 +1179,7 @@ impl Provision {
             let mut pu = tx
                 .prepare("INSERT INTO plan_users(plan_id, system, user_id, version, record) VALUES (?1, ?2, ?3, ?4, ?5)")
                 .state(&path)?;
-            for (s, u) in &touched {
-                let v = observed
-                    .get(s)
-                    .and_then(|m| m.get(u))
-                    .map_or(0, |o| o.version);
+            for ((s, u), v) in &touched {
                 let rd = record_digest.get(u.as_str()).copied().unwrap_or("");
                 pu.execute(crate::db::params![id, s, u, v, rd])
                     .state(&path)?;
@@ -994,19 +1236,38 @@ impl Provision {
     }
 }
 
-type Resolver<'r> =
-    dyn FnMut(&mut EvalPlan, &str, Option<&str>) -> Option<(EntId, Option<u8>)> + 'r;
-
-struct DiffCx<'a, 'r> {
+struct DiffCx<'a, 'h> {
     project: &'a crate::Project,
     sys: &'a SystemConfig,
-    eplan: &'a mut EvalPlan,
-    resolve: &'a mut Resolver<'r>,
-    is_managed: &'a dyn Fn(&SystemConfig, &str) -> bool,
+    eplan: &'a EvalPlan,
+    kinds: &'a Kinds,
+    manage: &'a ManageCx<'a>,
+    /// The system's cache of [`Kinds::managed`].
+    managed: &'a mut Vec<u8>,
+    /// The person's evaluated grants (where [`Origin::Grant`] points).
+    grants: &'a [Granted],
+    rollout: Option<&'h HashSet<u32>>,
     actions: &'a mut Vec<Action>,
+    /// The first 1,000 unmanaged entries, and how many there are.
     unmanaged: &'a mut Vec<Unmanaged>,
+    unmanaged_count: &'a mut usize,
     managed_entries: &'a mut usize,
     suspect: bool,
+}
+
+impl DiffCx<'_, '_> {
+    /// The sources of a desired entitlement, as the plan shows them.
+    fn sources(&self, d: &Desired<'_>) -> Vec<String> {
+        match d.origin {
+            Origin::Grant(gi) => self.grants[gi]
+                .sources
+                .iter()
+                .filter(|s| in_rollout(self.eplan, self.rollout, s))
+                .map(|s| self.eplan.source_text(s))
+                .collect(),
+            Origin::Hold((_, _, _, p)) => vec![p.clone()],
+        }
+    }
 }
 
 fn level_name(ep: &EvalPlan, ent: EntId, level: Option<u8>) -> Option<String> {
@@ -1014,29 +1275,24 @@ fn level_name(ep: &EvalPlan, ent: EntId, level: Option<u8>) -> Option<String> {
 }
 
 /// The actions for one person in one system. `outside`: what policies outside the
-/// `[rollout]` grant the person, left alone when held.
+/// `[rollout]` grant the person, left alone when held. `held`: the account's holdings
+/// (kinds), `active`: its state.
+#[allow(clippy::too_many_arguments)]
 fn diff_user(
     cx: &mut DiffCx<'_, '_>,
     user: &str,
-    desired: &[Desired],
+    desired: &[Desired<'_>],
     outside: &[EntId],
-    obs: &Observed,
+    held: &[u32],
+    active: Option<bool>,
     gone: Gone,
     orphan: bool,
 ) {
     let sys = cx.sys;
+    let kinds = cx.kinds;
+    let ep = cx.eplan;
     let protected = cx.project.is_protected(user);
     let review_mode = sys.mode == Mode::Review;
-    let held: Vec<Held<'_>> = obs
-        .holdings
-        .iter()
-        .map(|(g, l)| Held {
-            grant: g,
-            level: l.as_deref(),
-            ent: (cx.resolve)(cx.eplan, g, l.as_deref()),
-        })
-        .collect();
-    let mut push = |a: Action| cx.actions.push(a);
     let base = |kind: ActionKind, grant: Option<String>| Action {
         id: String::new(),
         action: kind,
@@ -1053,58 +1309,51 @@ fn diff_user(
         mode: None,
     };
     // a rehire (or anyone expected to have access) whose account is inactive
-    if gone == Gone::No && !orphan && obs.active == Some(false) && !desired.is_empty() {
+    if gone == Gone::No && !orphan && active == Some(false) && !desired.is_empty() {
         let mut a = base(ActionKind::Reactivate, None);
         a.reason = "rehired: the account is inactive".into();
-        push(a);
+        cx.actions.push(a);
     }
     for d in desired {
-        let same: Vec<&Held<'_>> = held
-            .iter()
-            .filter(|h| h.ent.is_some_and(|(e, _)| e == d.ent))
-            .collect();
-        let text = cx.eplan.ent_text[d.ent as usize].clone();
-        let lname = level_name(cx.eplan, d.ent, d.level);
-        if same.is_empty() {
-            let mut a = base(ActionKind::Grant, Some(text));
-            a.level = lname;
-            a.reason = d.reason.clone();
-            a.sources = d.sources.clone();
-            push(a);
-        } else if !same
-            .iter()
-            .any(|h| h.ent.is_some_and(|(_, r)| r == d.level))
-        {
-            if cx.suspect {
-                continue;
-            }
-            // the highest level held moves to the expected one
-            let from = same
-                .iter()
-                .max_by_key(|h| h.ent.map(|(_, r)| r))
-                .and_then(|h| h.level.map(str::to_string));
-            let mut a = base(ActionKind::SetLevel, Some(same[0].grant.to_string()));
-            a.level = lname;
-            a.from_level = from;
-            a.reason = format!(
-                "{}: policy expects level {}",
-                d.reason,
-                a.level.as_deref().unwrap_or("(none)")
-            );
-            a.sources = d.sources.clone();
-            push(a);
+        // what is held of the same entitlement, at any level
+        let same = || {
+            held.iter()
+                .map(|&k| kinds.get(k))
+                .filter(|h| h.ent.is_some_and(|(e, _)| e == d.ent))
+        };
+        let Some(first) = same().next() else {
+            let mut a = base(ActionKind::Grant, Some(ep.ent_text[d.ent as usize].clone()));
+            a.level = level_name(ep, d.ent, d.level);
+            a.reason = d.reason();
+            a.sources = cx.sources(d);
+            cx.actions.push(a);
+            continue;
+        };
+        if same().any(|h| h.ent.is_some_and(|(_, r)| r == d.level)) || cx.suspect {
+            continue;
         }
+        // the highest level held moves to the expected one
+        let from = same()
+            .max_by_key(|h| h.ent.map(|(_, r)| r))
+            .and_then(|h| h.level.clone());
+        let mut a = base(ActionKind::SetLevel, Some(first.grant.clone()));
+        a.level = level_name(ep, d.ent, d.level);
+        a.from_level = from;
+        a.reason = format!(
+            "{}: policy expects level {}",
+            d.reason(),
+            a.level.as_deref().unwrap_or("(none)")
+        );
+        a.sources = cx.sources(d);
+        cx.actions.push(a);
     }
     // what is held and not desired
     let leaver = gone != Gone::No;
     let always_review = orphan || gone == Gone::Absence;
     let mut revoked: BTreeSet<&str> = BTreeSet::new();
-    for h in &held {
-        let text = match h.ent {
-            Some((e, _)) => cx.eplan.ent_text[e as usize].clone(),
-            None => h.grant.to_string(),
-        };
-        let managed = (cx.is_managed)(sys, &text);
+    for &k in held {
+        let h = kinds.get(k);
+        let managed = kinds.managed(cx.manage, sys, cx.managed, k);
         if managed {
             *cx.managed_entries += 1;
         }
@@ -1114,18 +1363,21 @@ fn diff_user(
             continue;
         }
         if !managed {
-            cx.unmanaged.push(Unmanaged {
-                user_id: user.into(),
-                grant: h.grant.into(),
-                level: h.level.map(str::to_string),
-            });
+            *cx.unmanaged_count += 1;
+            if cx.unmanaged.len() < 1000 {
+                cx.unmanaged.push(Unmanaged {
+                    user_id: user.into(),
+                    grant: h.grant.clone(),
+                    level: h.level.clone(),
+                });
+            }
             continue;
         }
-        if cx.suspect || !revoked.insert(h.grant) {
+        if cx.suspect || !revoked.insert(h.grant.as_str()) {
             continue;
         }
-        let mut a = base(ActionKind::Revoke, Some(h.grant.to_string()));
-        a.level = h.level.map(str::to_string);
+        let mut a = base(ActionKind::Revoke, Some(h.grant.clone()));
+        a.level = h.level.clone();
         a.leaver = leaver;
         a.protected = protected;
         a.reason = match (orphan, gone) {
@@ -1142,16 +1394,16 @@ fn diff_user(
         } else {
             review_mode
         };
-        push(a);
+        cx.actions.push(a);
     }
     // the leaver's account
-    if leaver && !cx.suspect && obs.active.is_some() && sys.leaver != LeaverMode::Keep {
+    if leaver && !cx.suspect && active.is_some() && sys.leaver != LeaverMode::Keep {
         let delete_ok = matches!(gone, Gone::Event | Gone::Absence);
         let mode = match sys.leaver {
             LeaverMode::Delete if delete_ok => LeaverMode::Delete,
             _ => LeaverMode::Deactivate,
         };
-        if mode == LeaverMode::Delete || obs.active == Some(true) {
+        if mode == LeaverMode::Delete || active == Some(true) {
             let mut a = base(ActionKind::Deprovision, None);
             a.mode = Some(mode);
             a.leaver = true;
@@ -1166,7 +1418,7 @@ fn diff_user(
             );
             a.review =
                 mode == LeaverMode::Delete || always_review || (review_mode && sys.review_leavers);
-            push(a);
+            cx.actions.push(a);
         }
     }
 }

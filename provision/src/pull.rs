@@ -42,7 +42,8 @@ pub struct SystemPull {
     pub accounts: usize,
     /// Actions an interrupted apply left `sent`, confirmed now.
     pub recovered: usize,
-    /// Held now but not at the last pull (nor granted by polc since).
+    /// Held now but not at the last pull (nor granted by polc since). Empty after a failed
+    /// listing (`suspect`): nothing of it is recorded.
     pub appeared: Vec<Seen>,
     /// Held at the last pull but not now (nor revoked by polc since).
     pub disappeared: Vec<Seen>,
@@ -61,14 +62,21 @@ impl PullReport {
     pub fn human(&self) -> String {
         let mut s = String::new();
         for p in &self.systems {
-            s += &format!(
-                "{}: {} entries, {} accounts; out of band since the last pull: {} appeared, {} disappeared\n",
-                p.system,
-                p.entries,
-                p.accounts,
-                p.appeared.len(),
-                p.disappeared.len()
-            );
+            if p.suspect.is_some() {
+                s += &format!(
+                    "{}: {} entries, {} accounts listed; not recorded\n",
+                    p.system, p.entries, p.accounts
+                );
+            } else {
+                s += &format!(
+                    "{}: {} entries, {} accounts; out of band since the last pull: {} appeared, {} disappeared\n",
+                    p.system,
+                    p.entries,
+                    p.accounts,
+                    p.appeared.len(),
+                    p.disappeared.len()
+                );
+            }
             if p.released {
                 s += "  released from quarantine: it answered\n";
             }
@@ -86,7 +94,7 @@ impl PullReport {
             }
             if let Some(w) = &p.suspect {
                 s += &format!(
-                    "  WARNING: failed listing: {w}: no revocation will be planned from it\n"
+                    "  WARNING: failed listing: {w}: the last good observation is kept, and no revocation will be planned until a good pull\n"
                 );
             }
         }
@@ -248,8 +256,11 @@ impl Provision {
                 .collect(),
         };
         let mut out = Vec::new();
-        for name in names {
+        let total = names.len() as u64;
+        for (i, name) in names.into_iter().enumerate() {
+            self.show_progress(&format!("reading {name}"), i as u64, total);
             out.push(self.pull_one(&name)?);
+            self.show_progress(&format!("read {name}"), i as u64 + 1, total);
             // a quarantined system named on its own, that answered: released
             if system.is_some() && self.quarantined(&name)?.is_some() {
                 self.release(&name)?;
@@ -315,7 +326,14 @@ impl Provision {
         let mut appeared = Vec::new();
         let mut disappeared = Vec::new();
         let empty = Observed::default();
-        let users: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        // a failed listing is recorded and reported, never taken for what the system holds:
+        // the last good observation stays (a plan grants nothing again from it, and revokes
+        // nothing until a good pull)
+        let users: BTreeSet<&String> = if suspect.is_some() {
+            BTreeSet::new()
+        } else {
+            old.keys().chain(new.keys()).collect()
+        };
         for u in users {
             let o = old.get(u).unwrap_or(&empty);
             let (nh, na) = new.get(u).cloned().unwrap_or_default();

@@ -37,6 +37,8 @@ pub struct Inner {
     pub fail_users: BTreeSet<String>,
     /// The next `list` answers this instead (a failed listing).
     pub list_override: Option<Listing>,
+    /// The next `list` fails with this (permanent) error.
+    pub list_error: Option<String>,
     /// Track accounts (a SCIM-like system) or not (a file).
     pub with_accounts: bool,
 }
@@ -100,6 +102,9 @@ impl Connector for MemSystem {
     fn list(&mut self) -> Result<Listing, ConnectorError> {
         let mut g = self.lock();
         g.calls.push(Call::List);
+        if let Some(e) = g.list_error.take() {
+            return Err(ConnectorError::Permanent(e));
+        }
         if let Some(l) = g.list_override.take() {
             return Ok(l);
         }

@@ -400,15 +400,40 @@ fn listing_setup() -> (Fixture, Provision) {
     (f, p)
 }
 
-/// After a failed listing of gitlab: recorded and shown, the plan revokes nothing there
-/// but still grants; a good pull then plans the revocations again.
+/// Every observed row: system, user, holdings, active, version.
+fn observed_rows(p: &Provision) -> Vec<(String, String, String, Option<bool>, i64)> {
+    let mut stmt = p
+        .state
+        .conn
+        .prepare("SELECT system, user_id, holdings, active, version FROM observed ORDER BY system, user_id")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// After a failed listing of gitlab: recorded and shown, the last good observation kept,
+/// the plan revokes nothing there and grants only what the last good pull did not show;
+/// a good pull then plans the revocations again.
 fn check_failed_listing(f: &Fixture, p: &mut Provision, listing: Listing, why: &str) {
     let g = f.sys("gitlab");
+    let before = observed_rows(p);
+    assert!(!before.is_empty());
     g.lock().list_override = Some(listing);
     let rep = p.pull(None).unwrap();
     let sus = rep.systems[0].suspect.clone().expect("a failed listing");
     assert!(sus.contains(why), "{sus}");
     assert!(rep.human().contains("failed listing"), "{}", rep.human());
+    assert!(rep.human().contains("not recorded"), "{}", rep.human());
+    assert_eq!(
+        observed_rows(p),
+        before,
+        "a failed listing keeps the last good observation"
+    );
+    assert!(rep.systems[0].disappeared.is_empty() && rep.systems[0].appeared.is_empty());
     assert_eq!(
         count(
             p,
@@ -436,6 +461,14 @@ fn check_failed_listing(f: &Fixture, p: &mut Provision, listing: Listing, why: &
             .iter()
             .any(|a| a.action == ActionKind::Grant && a.user_id == "priya.nair"),
         "grants are still planned: {}",
+        plan.human()
+    );
+    assert!(
+        !plan
+            .actions
+            .iter()
+            .any(|a| a.user_id == "sarah.chen" && a.grant.as_deref() == Some(CS)),
+        "what the last good pull showed is not granted again: {}",
         plan.human()
     );
     assert_eq!(gitlab(&plan).failed_listing.as_deref(), Some(sus.as_str()));
@@ -479,5 +512,69 @@ on_both! {
             accounts: Vec::new(),
         };
         check_failed_listing(&f, &mut p, listing, "less than half");
+    }
+}
+
+on_both! {
+    fn a_listing_that_fails_keeps_the_last_good_observation_and_is_reported() {
+        let (f, mut p) = listing_setup();
+        let before = observed_rows(&p);
+        f.sys("gitlab").lock().list_error = Some("HTTP 503 from the listing".into());
+        let err = p.pull(None).unwrap_err();
+        assert!(matches!(err, Error::Connector { .. }), "{err}");
+        assert!(err.to_string().contains("HTTP 503"), "{err}");
+        assert_eq!(observed_rows(&p), before, "the last good observation is kept");
+        let failed = audited(&p, "pull_failed");
+        assert_eq!(failed.len(), 1);
+        assert!(failed[0].contains("HTTP 503"), "{}", failed[0]);
+        // the plan is the last good pull's: the orphan's revocations, nothing granted again
+        let plan = p.plan(d("2025-06-02")).unwrap();
+        assert_eq!(
+            actions_of(&plan, "old.intern")
+                .iter()
+                .filter(|a| a.action == ActionKind::Revoke)
+                .count(),
+            2,
+            "{}",
+            plan.human()
+        );
+        assert!(!plan
+            .actions
+            .iter()
+            .any(|a| a.user_id == "sarah.chen" && a.action == ActionKind::Grant));
+    }
+}
+
+/// A progress that records what it is told: (what, done, total).
+#[derive(Clone, Default)]
+struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<(String, u64, u64)>>>);
+
+impl polc_provision::Progress for Recorded {
+    fn report(&self, what: &str, done: u64, total: u64) {
+        self.0.lock().unwrap().push((what.to_string(), done, total));
+    }
+}
+
+on_both! {
+    fn pull_and_apply_report_how_far_they_are() {
+        let (_f, mut p) = listing_setup();
+        let rec = Recorded::default();
+        p.set_progress(Some(Box::new(rec.clone())));
+        p.pull(None).unwrap();
+        assert_eq!(
+            rec.0.lock().unwrap().clone(),
+            vec![("reading gitlab".to_string(), 0, 1), ("read gitlab".to_string(), 1, 1)]
+        );
+        rec.0.lock().unwrap().clear();
+        let plan = p.plan(d("2025-06-01")).unwrap();
+        let n = plan.actions.len() as u64;
+        assert!(n > 0, "{}", plan.human());
+        let rep = p.apply(&plan.id, &approve(&plan)).unwrap();
+        assert!(rep.all_done(), "{:?}", rep.summary);
+        let seen = rec.0.lock().unwrap().clone();
+        assert_eq!(seen.first().map(|x| (x.1, x.2)), Some((0, n)), "{seen:?}");
+        assert_eq!(seen.last().map(|x| (x.1, x.2)), Some((n, n)), "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1), "{seen:?}");
+        assert!(seen.iter().all(|x| x.2 == n), "{seen:?}");
     }
 }

@@ -333,6 +333,23 @@ impl Row<'_> {
     }
 }
 
+impl Row<'_> {
+    /// Column `i` (0-based) as text borrowed from the row: no copy (large scans).
+    pub fn text(&self, i: usize) -> DbResult<&str> {
+        let v = match self {
+            Row::Sqlite(r) => sqlite::value(r, i)?,
+            Row::Postgres(r) => pg::value(r, i)?,
+        };
+        match v {
+            ValueRef::Text(t) => Ok(t),
+            other => Err(DbError::Type {
+                column: i,
+                message: format!("{} where text was expected", other.kind()),
+            }),
+        }
+    }
+}
+
 /// The rows of a query, read one at a time (SQLite streams; PostgreSQL's are fetched whole).
 pub struct Rows<'s> {
     inner: RowsInner<'s>,
