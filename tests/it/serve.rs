@@ -1576,6 +1576,76 @@ fn a_hire_by_webhook_is_provisioned_on_a_real_scim_server() {
     assert!(!logs.contains(SCIM_TOKEN), "the SCIM token is in the logs");
 }
 
+/// A `scim` system in `auto` mode: SIGKILL mid-apply, then SIGTERM right after a batch of
+/// hires, each followed by a restart; what the real server holds, read back over HTTP, is
+/// exactly the plans': every hire once, every membership once, no apply left unfinished.
+#[test]
+fn kill_9_and_sigterm_mid_apply_on_a_real_scim_server_then_restarts_converge() {
+    use crate::serve_replicas::{provisioned_once, scim_users};
+    let scim = polc_connectors::testing::Scim2Server::start(
+        &match std::env::var_os("POLC_TEST_VENV") {
+            Some(d) => PathBuf::from(d),
+            None => Path::new(root!()).join("target/test-venv"),
+        },
+        SCIM_TOKEN,
+        &["slack"],
+    );
+    let dir = project();
+    append(
+        dir.path(),
+        &format!(
+            "\n[systems.slack]\nconnector = \"scim\"\nbase_url = \"{}\"\ntoken_env = \"{SCIM_TOKEN_ENV}\"\nmode = \"auto\"\nread_back_seconds = 3\n",
+            scim.url("slack")
+        ),
+    );
+    let batch = |names: &[String]| -> String {
+        Value::Array(
+            names
+                .iter()
+                .map(|n| hire(n, "Engineering", today()))
+                .collect(),
+        )
+        .to_string()
+    };
+    let first: Vec<String> = (0..10).map(|i| format!("sk{i:02}.person")).collect();
+    let second: Vec<String> = (0..10).map(|i| format!("st{i:02}.person")).collect();
+    // killed after the third change it sends
+    let mut s = Server::start(
+        dir.path(),
+        &[
+            (SCIM_TOKEN_ENV, SCIM_TOKEN),
+            ("POLC_FAILPOINT", "sent:3"),
+            ("POLC_FAILPOINT_KILL", "1"),
+        ],
+    );
+    let (st, v) = s.webhook("msg_scim_kill", &batch(&first), now(), SECRET);
+    assert_eq!(st, 202, "{v}");
+    s.wait_killed(120);
+    // a restart, stopped (SIGTERM) as soon as the next batch is stored
+    let s = Server::start(dir.path(), &[(SCIM_TOKEN_ENV, SCIM_TOKEN)]);
+    let (st, v) = s.webhook("msg_scim_term", &batch(&second), now(), SECRET);
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(s.term().code(), Some(0), "SIGTERM exits 0");
+    // the last restart finishes whatever is left
+    let s = Server::start(dir.path(), &[(SCIM_TOKEN_ENV, SCIM_TOKEN)]);
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    s.wait_for("every hire in SCIM", || {
+        let users = scim_users(scim.port);
+        all.iter()
+            .all(|n| users.iter().any(|u| u["userName"] == n.as_str()))
+    });
+    s.wait_for("no apply left unfinished", || {
+        let plans = s.get("/v1/plans", "viewer").1["plans"].clone();
+        plans.as_array().is_some_and(|p| {
+            p.iter().all(|p| p["status"] != "applying")
+                && p.iter()
+                    .any(|p| p["kind"] == "auto" && p["status"] == "applied")
+        })
+    });
+    provisioned_once(scim.port, &all);
+    assert_eq!(s.term().code(), Some(0));
+}
+
 #[test]
 fn the_evidence_pack_in_each_format() {
     let dir = project();

@@ -87,7 +87,7 @@ fn count(url: &str, sql: &str) -> i64 {
     db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap()
 }
 
-fn scim_users(port: u16) -> Vec<Value> {
+pub(crate) fn scim_users(port: u16) -> Vec<Value> {
     scim_get(port, "/slack/v2/Users?count=5000")["Resources"]
         .as_array()
         .cloned()
@@ -144,7 +144,7 @@ fn verify_audit(dir: &Path) {
 }
 
 /// Every person of `names` once in SCIM, in the workspace group once.
-fn provisioned_once(port: u16, names: &[String]) {
+pub(crate) fn provisioned_once(port: u16, names: &[String]) {
     let users = scim_users(port);
     for n in names {
         let found = users.iter().filter(|u| u["userName"] == n.as_str()).count();
