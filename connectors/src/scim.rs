@@ -950,9 +950,8 @@ impl ScimConnector {
         user: &str,
         grant: &str,
     ) -> Result<BTreeSet<Option<String>>, ConnectorError> {
-        let entitlement = self.entitlement(grant)?;
-        let kind = entitlement.split(':').next().unwrap_or_default();
-        let levels = self.types.get(kind).cloned().unwrap_or_default();
+        // a grant of no known system is refused before any request
+        self.entitlement(grant)?;
         let mut held = BTreeSet::new();
         if self.members_filter {
             let filter = format!("members.value eq {}", filter_string(user));
@@ -980,31 +979,13 @@ impl ScimConnector {
                 Err(e) => return Err(e),
             }
         }
-        let candidates: Vec<Option<String>> = if levels.is_empty() {
-            vec![None]
-        } else {
-            levels.into_iter().map(Some).collect()
-        };
-        for level in candidates {
-            let name = self.group_name(grant, level.as_deref())?;
-            let Some(group) = self.find_group(&name, false)? else {
-                continue;
-            };
-            let path = format!("/Groups/{}", encode(&group.id));
-            let reply = self.send("GET", &path, &[("attributes", "members")], None, None)?;
-            if reply.status == 404 {
-                self.groups.remove(&name);
-                continue;
-            }
-            let member = reply
-                .body
-                .get("members")
-                .and_then(Value::as_array)
-                .is_some_and(|m| m.iter().any(|m| str_field(m, "value") == Some(user)));
-            if member {
-                held.insert(level);
-            }
-        }
+        // one read of each group of the grant
+        held.extend(
+            self.group_members(grant)?
+                .into_iter()
+                .filter(|(_, members)| members.contains(user))
+                .map(|(level, _)| level),
+        );
         Ok(held)
     }
 

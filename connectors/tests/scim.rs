@@ -592,6 +592,8 @@ enum Fault {
     TooMany,
     /// Answer 204 without forwarding: a server that says yes without doing it.
     Lie204,
+    /// Answer 400 without forwarding: a server that does not support the request.
+    Refuse400,
 }
 
 struct Rule {
@@ -693,6 +695,7 @@ fn serve(mut client: TcpStream, upstream: u16, faults: &Faults) -> std::io::Resu
             return answer(&mut client, "429 Too Many Requests", "Retry-After: 1\r\n")
         }
         Some(Fault::Lie204) => return answer(&mut client, "204 No Content", ""),
+        Some(Fault::Refuse400) => return answer(&mut client, "400 Bad Request", ""),
         Some(Fault::CutAfter) => {
             forward(upstream, &head, &body)?;
             return client.shutdown(Shutdown::Both);
@@ -712,6 +715,47 @@ fn forward(upstream: u16, head: &[u8], body: &[u8]) -> std::io::Result<Vec<u8>> 
     let mut response = Vec::new();
     server.read_to_end(&mut response)?;
     Ok(response)
+}
+
+/// A server that cannot filter groups by member (400): what an account holds is read from
+/// each group of the grant, and says the same as the filter; a group that answers an
+/// error is an error, never "not a member".
+#[test]
+fn a_server_without_the_member_filter_is_read_group_by_group() {
+    let server = start_server();
+    let faults = Faults::default();
+    let port = proxy(server.port, faults.clone());
+    let mut direct = ScimConnector::new(config(&server.url("slack"))).unwrap();
+    let ann = person("ann");
+    direct
+        .apply(&ann, &grant("slack:workspace:main", Some("admin")))
+        .unwrap();
+    direct
+        .apply(&ann, &grant("slack:channel:#sales", None))
+        .unwrap();
+    let mut c = ScimConnector::new(config(&format!("http://127.0.0.1:{port}/slack/v2"))).unwrap();
+    faults.add("GET", "members.value", Fault::Refuse400, 1000);
+    for (g, want) in [
+        ("slack:workspace:main", vec![Some("admin".to_string())]),
+        ("slack:channel:#sales", vec![None]),
+        ("slack:channel:#other", vec![]),
+    ] {
+        let read = c.read_back(&ann, Some(g)).unwrap().levels;
+        assert_eq!(read, want, "{g}");
+        assert_eq!(direct.read_back(&ann, Some(g)).unwrap().levels, want, "{g}");
+    }
+    assert!(
+        faults
+            .applied
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(f, _)| *f == Fault::Refuse400),
+        "the member filter was never refused"
+    );
+    // a group read that fails is an error
+    faults.add("GET", "attributes=members", Fault::Refuse400, 1000);
+    assert!(c.read_back(&ann, Some("slack:channel:#sales")).is_err());
 }
 
 #[test]
