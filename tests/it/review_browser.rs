@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::review::hire_sarah;
 use crate::serve::{
-    append, hire, now, pending, project, scim_get, today, token, Server, SCIM_TOKEN,
+    add_slack, hire, now, pending, project, scim_get, scim_slack, today, token, Server, SCIM_TOKEN,
     SCIM_TOKEN_ENV, SECRET,
 };
 
@@ -452,21 +452,13 @@ async fn story(c: &Client, s: &Server, scim: u16) -> R<()> {
 #[test]
 fn a_reviewer_approves_the_seeds_hire_in_a_real_browser() {
     let driver = Driver::start();
-    let scim = polc_connectors::testing::Scim2Server::start(
-        &match std::env::var_os("POLC_TEST_VENV") {
-            Some(d) => PathBuf::from(d),
-            None => Path::new(root!()).join("target/test-venv"),
-        },
-        SCIM_TOKEN,
-        &["slack"],
-    );
+    let scim = scim_slack();
     let dir = project();
-    append(
+    add_slack(
         dir.path(),
-        &format!(
-            "\n[systems.slack]\nconnector = \"scim\"\nbase_url = \"{}\"\ntoken_env = \"{SCIM_TOKEN_ENV}\"\nmode = \"review\"\nread_back_seconds = 3\n\n[schedule]\npull = \"off\"\nplan = \"off\"\ndrift = \"off\"\n",
-            scim.url("slack")
-        ),
+        &scim,
+        "review",
+        "\n[schedule]\npull = \"off\"\nplan = \"off\"\ndrift = \"off\"\n",
     );
     let s = Server::start(dir.path(), &[(SCIM_TOKEN_ENV, SCIM_TOKEN)]);
     hire_sarah(&s);

@@ -1509,24 +1509,39 @@ pub(crate) fn scim_get(port: u16, path: &str) -> Value {
     json_in(&body)
 }
 
-#[test]
-fn a_hire_by_webhook_is_provisioned_on_a_real_scim_server() {
-    let scim = polc_connectors::testing::Scim2Server::start(
+/// A real `scim2-server` with a `slack` tenant (`target/test-venv`, or `POLC_TEST_VENV`).
+pub(crate) fn scim_slack() -> polc_connectors::testing::Scim2Server {
+    polc_connectors::testing::Scim2Server::start(
         &match std::env::var_os("POLC_TEST_VENV") {
             Some(d) => PathBuf::from(d),
             None => Path::new(root!()).join("target/test-venv"),
         },
         SCIM_TOKEN,
         &["slack"],
-    );
-    let dir = project();
+    )
+}
+
+/// Adds the `slack` system on `scim` in `mode` to the project, and `more` after it.
+pub(crate) fn add_slack(
+    dir: &Path,
+    scim: &polc_connectors::testing::Scim2Server,
+    mode: &str,
+    more: &str,
+) {
     append(
-        dir.path(),
+        dir,
         &format!(
-            "\n[systems.slack]\nconnector = \"scim\"\nbase_url = \"{}\"\ntoken_env = \"{SCIM_TOKEN_ENV}\"\nmode = \"auto\"\nread_back_seconds = 3\n",
+            "\n[systems.slack]\nconnector = \"scim\"\nbase_url = \"{}\"\ntoken_env = \"{SCIM_TOKEN_ENV}\"\nmode = \"{mode}\"\nread_back_seconds = 3\n{more}",
             scim.url("slack")
         ),
     );
+}
+
+#[test]
+fn a_hire_by_webhook_is_provisioned_on_a_real_scim_server() {
+    let scim = scim_slack();
+    let dir = project();
+    add_slack(dir.path(), &scim, "auto", "");
     let s = Server::start(dir.path(), &[(SCIM_TOKEN_ENV, SCIM_TOKEN)]);
     let body = hire("scim.person", "Engineering", today()).to_string();
     let (st, v) = s.webhook("msg_scim", &body, now(), SECRET);
@@ -1582,22 +1597,9 @@ fn a_hire_by_webhook_is_provisioned_on_a_real_scim_server() {
 #[test]
 fn kill_9_and_sigterm_mid_apply_on_a_real_scim_server_then_restarts_converge() {
     use crate::serve_replicas::{provisioned_once, scim_users};
-    let scim = polc_connectors::testing::Scim2Server::start(
-        &match std::env::var_os("POLC_TEST_VENV") {
-            Some(d) => PathBuf::from(d),
-            None => Path::new(root!()).join("target/test-venv"),
-        },
-        SCIM_TOKEN,
-        &["slack"],
-    );
+    let scim = scim_slack();
     let dir = project();
-    append(
-        dir.path(),
-        &format!(
-            "\n[systems.slack]\nconnector = \"scim\"\nbase_url = \"{}\"\ntoken_env = \"{SCIM_TOKEN_ENV}\"\nmode = \"auto\"\nread_back_seconds = 3\n",
-            scim.url("slack")
-        ),
-    );
+    add_slack(dir.path(), &scim, "auto", "");
     let batch = |names: &[String]| -> String {
         Value::Array(
             names
