@@ -95,17 +95,9 @@ pub fn print<R: serde::Serialize>(
 /// terminal: a spinner, that becomes a bar with counts once the run says how many there
 /// are.
 pub fn with_progress<T>(p: &mut Provision, what: &str, f: impl FnOnce(&mut Provision) -> T) -> T {
-    use indicatif::{ProgressBar, ProgressStyle};
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    let Some(pb) = spinner(what) else {
         return f(p);
-    }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.set_message(what.to_string());
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    };
     p.set_progress(Some(Box::new(Bar {
         pb: pb.clone(),
         counted: std::sync::atomic::AtomicBool::new(false),
@@ -114,6 +106,22 @@ pub fn with_progress<T>(p: &mut Provision, what: &str, f: impl FnOnce(&mut Provi
     p.set_progress(None);
     pb.finish_and_clear();
     out
+}
+
+/// A spinner saying `what` on stderr, when stderr is a terminal.
+fn spinner(what: &str) -> Option<indicatif::ProgressBar> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return None;
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
 }
 
 /// A terminal's progress bar for the library's reports.
@@ -144,17 +152,9 @@ impl polc_provision::Progress for Bar {
 
 /// A spinner on stderr while `f` runs, only when stderr is a terminal.
 pub fn busy<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    use indicatif::{ProgressBar, ProgressStyle};
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    let Some(pb) = spinner(what) else {
         return f();
-    }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.set_message(what.to_string());
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    };
     let out = f();
     pb.finish_and_clear();
     out
