@@ -163,12 +163,18 @@ async fn on(c: &Client, path: &str) -> R<()> {
     }
 }
 
-/// The page's text, once it has a body (a page being replaced has none for a moment).
+/// The page's text, once it has a body. A page being replaced has none for a moment, and
+/// a body found just before a form's answer arrives is stale by the time it is read: both
+/// are asked again.
 async fn text(c: &Client) -> R<String> {
     let start = Instant::now();
     loop {
-        match c.find(Locator::Css("body")).await {
-            Ok(b) => return Ok(b.text().await?),
+        let read = match c.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await,
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(t) => return Ok(t),
             Err(e) if start.elapsed() > Duration::from_secs(30) => return Err(e.into()),
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
