@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::project::{busy, fail, print, Format, ProjectArgs};
+use super::project::{fail, print, with_progress, Format, ProjectArgs};
 use super::{parse_date, Exit, InputError};
 
 #[derive(Args)]
@@ -73,7 +73,7 @@ fn import(a: ImportArgs) -> Result<Exit, InputError> {
     let reason = a
         .force
         .then(|| a.reason.clone().unwrap_or_else(|| "--force".into()));
-    match busy("importing the snapshot", || {
+    match with_progress(&mut p, "importing the snapshot", |p| {
         p.hris_import(&file, at, reason.as_deref())
     }) {
         Ok(r) => {

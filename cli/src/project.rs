@@ -91,7 +91,7 @@ pub fn print<R: serde::Serialize>(
     }
 }
 
-/// Progress on stderr while `f` runs on `p` (`pull`, `apply`), only when stderr is a
+/// Progress on stderr while `f` runs on `p` (`hris import`, `pull`, `apply`), only when stderr is a
 /// terminal: a spinner, that becomes a bar with counts once the run says how many there
 /// are.
 pub fn with_progress<T>(p: &mut Provision, what: &str, f: impl FnOnce(&mut Provision) -> T) -> T {
@@ -148,14 +148,4 @@ impl polc_provision::Progress for Bar {
         }
         self.pb.set_message(what.to_string());
     }
-}
-
-/// A spinner on stderr while `f` runs, only when stderr is a terminal.
-pub fn busy<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    let Some(pb) = spinner(what) else {
-        return f();
-    };
-    let out = f();
-    pb.finish_and_clear();
-    out
 }

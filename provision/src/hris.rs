@@ -313,9 +313,11 @@ impl Provision {
             Some(m) => Some(input::Mapping::load(m).map_err(|e| Error::Input(e.0))?),
             None => None,
         };
+        self.show_progress(&format!("reading {shown}"), 0, 0);
         let bytes =
             std::fs::read(file).map_err(|e| Error::Input(format!("{shown}: cannot read: {e}")))?;
         let file_digest = crate::canon::sha256_hex(&bytes);
+        drop(bytes);
         let users =
             input::load_users(file, schema, mapping.as_ref()).map_err(|e| Error::Input(e.0))?;
         let errors: Vec<String> = users.errors.iter().map(|e| e.to_string()).collect();
@@ -328,6 +330,7 @@ impl Provision {
                     .unwrap_or_default()
             )));
         }
+        self.show_progress("comparing with the directory", 0, 0);
         let path = self.state.path.clone();
         let current = directory::load_at(&self.state.conn, &path, at)?;
         let baseline = current.is_empty();
@@ -479,9 +482,24 @@ impl Provision {
                 source,
             };
             let mut w = audit::Writer::new(&tx, &path, &self.actor)?;
+            // progress: the records to write, and how many are written
+            let total = if baseline {
+                snap.len()
+            } else {
+                new.len() + changed.len() + if terminate_absent { absent.len() } else { 0 }
+            } as u64;
+            let mut done = 0u64;
+            let step = |done: &mut u64| {
+                *done += 1;
+                if *done % 256 == 0 || *done == total {
+                    self.show_progress("recording", *done, total);
+                }
+            };
+            self.show_progress("recording", 0, total);
             if baseline {
                 for (r, text, digest) in &snap {
                     rec.record(&r.id, at, text, digest, "import")?;
+                    step(&mut done);
                 }
             } else {
                 // evaluate both sides on one plan
@@ -514,6 +532,7 @@ impl Provision {
                         "import",
                         false,
                     )?);
+                    step(&mut done);
                 }
                 if terminate_absent {
                     let status = cur_users.slot("employment_status");
@@ -543,6 +562,7 @@ impl Provision {
                             "absence",
                             true,
                         )?);
+                        step(&mut done);
                     }
                 }
             }

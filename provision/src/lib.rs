@@ -185,7 +185,7 @@ impl Provision {
         })
     }
 
-    /// Where `pull` and `apply` report how far they are (`None`: nowhere).
+    /// Where `hris import`, `pull` and `apply` report how far they are (`None`: nowhere).
     pub fn set_progress(&mut self, progress: Option<Box<dyn Progress + Send>>) {
         self.progress = progress;
     }

@@ -223,8 +223,26 @@ impl Plan {
 
 impl Plan {
     /// The digest: SHA-256 of the canonical JSON of `{as_of, inputs, actions}`.
+    /// The SHA-256 of the canonical JSON (RFC 8785) of
+    /// `{"as_of": …, "inputs": …, "actions": […]}`, hashed piece by piece: a canonical
+    /// object is its members in key order (`actions`, `as_of`, `inputs`), each value
+    /// canonical on its own, so no tree of every action is built.
     pub fn compute_digest(as_of: NaiveDate, inputs: &Inputs, actions: &[Action]) -> Result<String> {
-        canon::digest(&json!({"as_of": as_of, "inputs": inputs, "actions": actions}))
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"{\"actions\":[");
+        for (i, a) in actions.iter().enumerate() {
+            if i > 0 {
+                h.update(b",");
+            }
+            h.update(canon::canonical(a)?.as_bytes());
+        }
+        h.update(b"],\"as_of\":");
+        h.update(canon::canonical(&as_of)?.as_bytes());
+        h.update(b",\"inputs\":");
+        h.update(canon::canonical(inputs)?.as_bytes());
+        h.update(b"}");
+        Ok(hex::encode(h.finalize()))
     }
 
     pub fn human(&self) -> String {
@@ -356,6 +374,40 @@ struct Kind {
     ent: Resolved,
 }
 
+/// Strings side by side in one buffer, by position.
+struct IdTable {
+    text: String,
+    /// Where each string ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl IdTable {
+    fn new<'a>(ids: impl Iterator<Item = &'a str>) -> IdTable {
+        let mut t = IdTable {
+            text: String::new(),
+            ends: Vec::new(),
+        };
+        for id in ids {
+            t.text.push_str(id);
+            t.ends.push(t.text.len());
+        }
+        t
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The string at `i` (`i < len()`).
+    fn id(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1],
+        };
+        &self.text[start..self.ends[i]]
+    }
+}
+
 /// Interned holdings, found by grant then level.
 #[derive(Default)]
 struct Kinds {
@@ -437,6 +489,10 @@ struct ObsRow {
 /// accounts of no record by user id.
 struct SysObserved {
     kinds: Vec<u32>,
+    /// Holdings texts already read, and their range in `kinds`: most people of a system
+    /// hold one of a few combinations, read and interned once and shared by their rows
+    /// (at most [`SysObserved::SHARED`] texts are remembered).
+    shared: rustc_hash::FxHashMap<Box<str>, (u32, u32)>,
     rows: Vec<ObsRow>,
     /// Per directory record (index into the users), its row (`u32::MAX`: none).
     slot: Vec<u32>,
@@ -445,9 +501,13 @@ struct SysObserved {
 }
 
 impl SysObserved {
+    /// How many distinct holdings texts a system's rows share at most.
+    const SHARED: usize = 4096;
+
     fn new(records: usize) -> SysObserved {
         SysObserved {
             kinds: Vec::new(),
+            shared: Default::default(),
             rows: Vec::new(),
             slot: vec![u32::MAX; records],
             others: BTreeMap::new(),
@@ -467,24 +527,34 @@ impl SysObserved {
         active: i64,
         version: i64,
     ) -> std::result::Result<(), serde_json::Error> {
-        let start = self.kinds.len();
-        // borrowed when the text has no escapes (nearly always), else owned
-        match serde_json::from_str::<Vec<(&str, Option<&str>)>>(holdings) {
-            Ok(list) => {
-                for (g, l) in list {
-                    self.kinds.push(kinds.id(ep, g, l));
+        let (start, len) = match self.shared.get(holdings) {
+            Some(&range) => range,
+            None => {
+                let start = self.kinds.len();
+                // borrowed when the text has no escapes (nearly always), else owned
+                match serde_json::from_str::<Vec<(&str, Option<&str>)>>(holdings) {
+                    Ok(list) => {
+                        for (g, l) in list {
+                            self.kinds.push(kinds.id(ep, g, l));
+                        }
+                    }
+                    Err(_) => {
+                        let list: crate::pull::Holdings = serde_json::from_str(holdings)?;
+                        for (g, l) in &list {
+                            self.kinds.push(kinds.id(ep, g, l.as_deref()));
+                        }
+                    }
                 }
-            }
-            Err(_) => {
-                let list: crate::pull::Holdings = serde_json::from_str(holdings)?;
-                for (g, l) in &list {
-                    self.kinds.push(kinds.id(ep, g, l.as_deref()));
+                let range = (start as u32, (self.kinds.len() - start) as u32);
+                if self.shared.len() < Self::SHARED {
+                    self.shared.insert(holdings.into(), range);
                 }
+                range
             }
-        }
+        };
         let row = ObsRow {
-            start: start as u32,
-            len: (self.kinds.len() - start) as u32,
+            start,
+            len,
             active: match active {
                 -1 => None,
                 0 => Some(false),
@@ -708,8 +778,10 @@ impl Provision {
             // bytewise), so a row's record is found by walking the directory alongside,
             // not by hashing its id (millions of lookups of scattered keys); should the
             // orders ever disagree, the lookup falls back to the index.
-            let records = &users.records;
-            let mut in_order = records.windows(2).all(|w| w[0].id < w[1].id);
+            // the ids side by side in one buffer: a walk reads them in order from memory
+            // that holds nothing else (each record's own id is far from the next one's)
+            let records = IdTable::new(users.records.iter().map(|r| r.id.as_str()));
+            let mut in_order = (1..records.len()).all(|i| records.id(i - 1) < records.id(i));
             let mut walk: (Option<usize>, usize) = (None, 0);
             let mut last: Option<(String, Option<usize>)> = None;
             let mut add = |s: &str, u: &str, h: &str, a: i64, v: i64| -> Result<()> {
@@ -717,7 +789,12 @@ impl Provision {
                     obs_hash.update(part);
                     obs_hash.update([0]);
                 }
-                obs_hash.update(a.to_string().as_bytes());
+                match a {
+                    -1 => obs_hash.update(b"-1"),
+                    0 => obs_hash.update(b"0"),
+                    1 => obs_hash.update(b"1"),
+                    a => obs_hash.update(a.to_string().as_bytes()),
+                }
                 obs_hash.update([0]);
                 let si = match &last {
                     Some((name, si)) if name == s => *si,
@@ -735,15 +812,20 @@ impl Provision {
                         walk = (Some(si), 0);
                     }
                     let pos = &mut walk.1;
-                    if *pos > 0 && records[*pos - 1].id.as_str() >= u {
+                    // nearly every row is the next record's: an equal id is the record,
+                    // whatever the order
+                    if *pos < records.len() && records.id(*pos) == u {
+                        *pos += 1;
+                        Some((*pos - 1) as u32)
+                    } else if *pos > 0 && records.id(*pos - 1) >= u {
                         // not in the expected order: the index from here on
                         in_order = false;
                         dir_index.get(u).copied()
                     } else {
-                        while *pos < records.len() && records[*pos].id.as_str() < u {
+                        while *pos < records.len() && records.id(*pos) < u {
                             *pos += 1;
                         }
-                        if *pos < records.len() && records[*pos].id == u {
+                        if *pos < records.len() && records.id(*pos) == u {
                             *pos += 1;
                             Some((*pos - 1) as u32)
                         } else {

@@ -578,3 +578,64 @@ on_both! {
         assert!(seen.iter().all(|x| x.2 == n), "{seen:?}");
     }
 }
+
+on_both! {
+    fn an_import_reports_how_far_it_is() {
+        let f = Fixture::new(GITLAB);
+        edit(&f, "max_missing_percent = 5", "max_missing_percent = 25");
+        let mut p = f.open();
+        let rec = Recorded::default();
+        p.set_progress(Some(Box::new(rec.clone())));
+        // the baseline: every record written
+        let rep = p
+            .hris_import(&users_json(f.dir.path()), d("2025-06-01"), None)
+            .unwrap();
+        let n = rep.records as u64;
+        assert!(n > 1, "{}", rep.human());
+        let seen = std::mem::take(&mut *rec.0.lock().unwrap());
+        let phases: Vec<&str> = seen.iter().map(|x| x.0.as_str()).collect();
+        assert!(phases[0].starts_with("reading "), "{seen:?}");
+        assert_eq!(phases[1], "comparing with the directory", "{seen:?}");
+        let counted: Vec<(u64, u64)> = seen
+            .iter()
+            .filter(|x| x.0 == "recording")
+            .map(|x| (x.1, x.2))
+            .collect();
+        assert_eq!(counted.first(), Some(&(0, n)), "{seen:?}");
+        assert_eq!(counted.last(), Some(&(n, n)), "{seen:?}");
+        // a later snapshot with one change: one record to write
+        let changed = snapshot(&f, "moved.json", |people| {
+            let r = people.iter_mut().find(|r| r["user_id"] == "john.doe").unwrap();
+            r["department"] = "Engineering".into();
+        });
+        let rep = p.hris_import(&changed, d("2025-06-02"), None).unwrap();
+        assert_eq!(rep.changed, 1, "{}", rep.human());
+        let seen = rec.0.lock().unwrap().clone();
+        let counted: Vec<(u64, u64)> = seen
+            .iter()
+            .filter(|x| x.0 == "recording")
+            .map(|x| (x.1, x.2))
+            .collect();
+        assert_eq!(counted, vec![(0, 1), (1, 1)], "{seen:?}");
+    }
+}
+
+on_both! {
+    fn a_plans_digest_is_the_canonical_json_of_its_date_inputs_and_actions() {
+        let (_f, mut p) = listing_setup();
+        let plan = p.plan(d("2025-06-01")).unwrap();
+        assert!(plan.actions.len() > 2, "{}", plan.human());
+        let whole = polc_provision::canon::digest(&serde_json::json!({
+            "as_of": plan.as_of, "inputs": plan.inputs, "actions": plan.actions,
+        }))
+        .unwrap();
+        assert_eq!(plan.digest, whole);
+        assert_eq!(
+            Plan::compute_digest(plan.as_of, &plan.inputs, &plan.actions[..1]).unwrap(),
+            polc_provision::canon::digest(&serde_json::json!({
+                "as_of": plan.as_of, "inputs": plan.inputs, "actions": &plan.actions[..1],
+            }))
+            .unwrap()
+        );
+    }
+}
