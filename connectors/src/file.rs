@@ -105,12 +105,23 @@ impl FileConnector {
     }
 
     fn read(&self) -> Result<Held, ConnectorError> {
+        let mut held = Held::new();
+        for entry in self.entries()? {
+            held.entry((entry.user_id, entry.grant))
+                .or_default()
+                .insert(entry.level);
+        }
+        Ok(held)
+    }
+
+    /// The file's entries as written (none when there is no file yet).
+    fn entries(&self) -> Result<Vec<Entry>, ConnectorError> {
         let bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Held::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.io_error("read", e)),
         };
-        let entries: Vec<Entry> = serde_json::from_slice(&bytes).map_err(|e| {
+        serde_json::from_slice(&bytes).map_err(|e| {
             let message = e.to_string();
             let suffix = format!(" at line {} column {}", e.line(), e.column());
             let message = message.strip_suffix(&suffix).unwrap_or(&message);
@@ -120,14 +131,7 @@ impl FileConnector {
                 e.line(),
                 e.column()
             ))
-        })?;
-        let mut held = Held::new();
-        for entry in entries {
-            held.entry((entry.user_id, entry.grant))
-                .or_default()
-                .insert(entry.level);
-        }
-        Ok(held)
+        })
     }
 
     fn write(&self, held: &Held) -> Result<(), ConnectorError> {
@@ -233,15 +237,19 @@ struct EntryRef<'a> {
 
 impl Connector for FileConnector {
     fn list(&mut self) -> Result<Listing, ConnectorError> {
-        let held = self.read()?;
-        let holdings = held
+        // in the order of (user id, grant, level), each entry once: as `read` would hold
+        // them, without building its map
+        let mut entries = self.entries()?;
+        entries.sort_unstable_by(|a, b| {
+            (&a.user_id, &a.grant, &a.level).cmp(&(&b.user_id, &b.grant, &b.level))
+        });
+        entries.dedup_by(|a, b| a.user_id == b.user_id && a.grant == b.grant && a.level == b.level);
+        let holdings = entries
             .into_iter()
-            .flat_map(|((user_id, grant), levels)| {
-                levels.into_iter().map(move |level| Holding {
-                    user_id: user_id.clone(),
-                    grant: grant.clone(),
-                    level,
-                })
+            .map(|e| Holding {
+                user_id: e.user_id,
+                grant: e.grant,
+                level: e.level,
             })
             .collect();
         Ok(Listing {
@@ -373,6 +381,40 @@ mod tests {
                 levels: vec![None],
                 active: None
             }
+        );
+    }
+
+    #[test]
+    fn a_hand_edited_file_lists_in_order_each_entry_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gitlab.json");
+        fs::write(
+            &path,
+            r#"[{"user_id":"bob","grant":"g:b","level":"x"},
+                {"user_id":"alice","grant":"g:b"},
+                {"user_id":"bob","grant":"g:a","level":null},
+                {"user_id":"bob","grant":"g:b","level":"x"},
+                {"user_id":"bob","grant":"g:b","level":"a"},
+                {"user_id":"alice","grant":"g:b","level":null}]"#,
+        )
+        .unwrap();
+        let mut c = FileConnector::new(FileConfig { path }).unwrap();
+        let got: Vec<(String, String, Option<String>)> = c
+            .list()
+            .unwrap()
+            .holdings
+            .into_iter()
+            .map(|h| (h.user_id, h.grant, h.level))
+            .collect();
+        let h = |u: &str, g: &str, l: Option<&str>| (u.into(), g.into(), l.map(String::from));
+        assert_eq!(
+            got,
+            vec![
+                h("alice", "g:b", None),
+                h("bob", "g:a", None),
+                h("bob", "g:b", Some("a")),
+                h("bob", "g:b", Some("x")),
+            ]
         );
     }
 

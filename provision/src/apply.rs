@@ -8,7 +8,7 @@
 //! batched (one transaction marks a batch sent, one records its results), which is what
 //! makes tens of thousands of actions a second possible with `synchronous = FULL`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use crate::db::Db;
@@ -61,7 +61,7 @@ pub struct ApplyOptions {
 
 /// Actions per batch on a `file` system: the file is read and rewritten once per batch, so
 /// small batches make a large apply quadratic.
-pub const FILE_BATCH: usize = 20_000;
+pub const FILE_BATCH: usize = 50_000;
 /// Actions per batch on the other systems (each action is its own call anyway; the batch
 /// only groups the journal's transactions).
 pub const NET_BATCH: usize = 512;
@@ -338,6 +338,9 @@ fn record(
         let mut w = audit::Writer::new(&tx, &path, &p.actor)?;
         let now = now_text();
         let mut by_user: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+        // the grants this batch has recorded as granted (a batch grants a few of them to
+        // many people: each is written once)
+        let mut granted: HashSet<&str> = HashSet::new();
         for (r, o) in batch {
             tx.prepare_cached(
                 "UPDATE actions SET status = ?3, attempts = attempts + ?4, last_error = ?5, updated_at = ?6 WHERE plan_id = ?1 AND idx = ?2",
@@ -359,6 +362,9 @@ fn record(
             if o.effect {
                 by_user.entry(r.user_id.as_str()).or_default().push(r);
                 if let Change::Grant { grant, .. } | Change::SetLevel { grant, .. } = &r.change {
+                    if !granted.insert(grant.as_str()) {
+                        continue;
+                    }
                     tx.prepare_cached("INSERT INTO granted(system, grant_ref, first_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
                         .state(&path)?
                         .execute(crate::db::params![system, grant, now])

@@ -26,29 +26,32 @@ struct Hashed<'a> {
 
 fn entry_hash(e: &Hashed<'_>) -> Result<String> {
     let mut bytes = e.prev.as_bytes().to_vec();
-    bytes.extend(canon::canonical(e)?.as_bytes());
+    bytes.extend(canon::canonical_reference(e)?.as_bytes());
     Ok(canon::sha256_hex(&bytes))
 }
 
 /// The canonical JSON of an entry whose details are already canonical: the same text as
 /// `canon::canonical` of [`Hashed`] (its keys in RFC 8785 order), without canonicalising the
-/// details twice ([`verify`] recomputes every hash with the canonicaliser itself).
+/// details twice ([`verify`] recomputes every hash with the canonicaliser crate).
 fn entry_text(e: &Hashed<'_>, details: &str) -> Result<String> {
     let mut out = String::with_capacity(details.len() + 256);
     out.push_str("{\"actor\":");
-    out.push_str(&canon::canonical(&e.actor)?);
+    out.push_str(&canon::canonical_str(e.actor));
     out.push_str(",\"as_of\":");
-    out.push_str(&canon::canonical(&e.as_of)?);
+    match e.as_of {
+        Some(d) => out.push_str(&canon::canonical_str(d)),
+        None => out.push_str("null"),
+    }
     out.push_str(",\"details\":");
     out.push_str(details);
     out.push_str(",\"kind\":");
-    out.push_str(&canon::canonical(&e.kind)?);
+    out.push_str(&canon::canonical_str(e.kind));
     out.push_str(",\"prev\":");
-    out.push_str(&canon::canonical(&e.prev)?);
+    out.push_str(&canon::canonical_str(e.prev));
     out.push_str(",\"seq\":");
     out.push_str(&canon::canonical(&e.seq)?);
     out.push_str(",\"time\":");
-    out.push_str(&canon::canonical(&e.time)?);
+    out.push_str(&canon::canonical_str(e.time));
     out.push('}');
     Ok(out)
 }
@@ -112,7 +115,7 @@ impl<'c> Writer<'c> {
             details: &details,
             prev: &self.head,
         };
-        let details_text = canon::canonical(&details)?;
+        let details_text = canon::canonical_value(&details)?;
         let mut bytes = e.prev.as_bytes().to_vec();
         bytes.extend(entry_text(&e, &details_text)?.as_bytes());
         let hash = canon::sha256_hex(&bytes);
@@ -308,8 +311,8 @@ mod tests {
                     details: d,
                     prev: GENESIS,
                 };
-                let text = entry_text(&e, &canon::canonical(d).unwrap()).unwrap();
-                assert_eq!(text, canon::canonical(&e).unwrap());
+                let text = entry_text(&e, &canon::canonical_value(d).unwrap()).unwrap();
+                assert_eq!(text, canon::canonical_reference(&e).unwrap());
             }
         }
     }
