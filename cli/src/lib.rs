@@ -69,13 +69,6 @@ pub fn InputError(message: String) -> CliError {
     CliError::Input(message)
 }
 
-/// A message from the library about the user's input (a file it could not read, a record it
-/// refused).
-impl From<String> for CliError {
-    fn from(message: String) -> CliError {
-        CliError::Input(message)
-    }
-}
 
 impl From<polc::db::LoadError> for CliError {
     fn from(e: polc::db::LoadError) -> CliError {
