@@ -214,7 +214,7 @@ impl Report {
                 let mut inherits: Vec<String> = p
                     .inherits
                     .iter()
-                    .map(|&i| b.policies[i as usize].name.clone())
+                    .map(|&i| b.policy(i).name.clone())
                     .collect();
                 inherits.sort();
                 PolicyOut {

@@ -1013,7 +1013,7 @@ impl Provision {
                 inherits: p
                     .inherits
                     .iter()
-                    .map(|&i| bundle.policies[i as usize].name.clone())
+                    .map(|&i| bundle.policy(i).name.clone())
                     .collect(),
                 grants: p
                     .grants

@@ -304,10 +304,10 @@ pub fn named_systems(b: &ir::Bundle) -> HashSet<&str> {
 
 /// Entitlement texts the rollout (every policy, or the named ones and what they inherit)
 /// names, whatever their dates.
-fn managed_by_policy(b: &ir::Bundle, rollout: Option<&HashSet<u32>>) -> HashSet<String> {
+fn managed_by_policy(b: &ir::Bundle, rollout: Option<&HashSet<ir::PolicyId>>) -> HashSet<String> {
     let mut out = HashSet::new();
-    for (i, p) in b.policies.iter().enumerate() {
-        if rollout.is_none_or(|r| r.contains(&(i as u32))) {
+    for (i, p) in b.policies.iter_enumerated() {
+        if rollout.is_none_or(|r| r.contains(&i)) {
             for g in &p.grants {
                 out.insert(b.entitlement_text(&g.entitlement));
             }
@@ -324,7 +324,10 @@ fn managed_by_policy(b: &ir::Bundle, rollout: Option<&HashSet<u32>>) -> HashSet<
 }
 
 /// The rollout's policies and everything they inherit, transitively.
-fn rollout_closure(b: &ir::Bundle, names: &[String]) -> std::result::Result<HashSet<u32>, String> {
+fn rollout_closure(
+    b: &ir::Bundle,
+    names: &[String],
+) -> std::result::Result<HashSet<ir::PolicyId>, String> {
     let mut out = HashSet::new();
     let mut stack = Vec::new();
     for n in names {
@@ -335,7 +338,7 @@ fn rollout_closure(b: &ir::Bundle, names: &[String]) -> std::result::Result<Hash
     }
     while let Some(p) = stack.pop() {
         if out.insert(p) {
-            stack.extend(b.policies[p as usize].inherits.iter().copied());
+            stack.extend(b.policy(p).inherits.iter().copied());
         }
     }
     Ok(out)
@@ -549,10 +552,10 @@ impl Desired<'_> {
 }
 
 /// Whether a source of a grant is inside the `[rollout]` (every source without one).
-fn in_rollout(ep: &EvalPlan, roots: Option<&HashSet<u32>>, s: &Source) -> bool {
+fn in_rollout(ep: &EvalPlan, roots: Option<&HashSet<ir::PolicyId>>, s: &Source) -> bool {
     match (roots, &s.kind) {
         (None, _) => true,
-        (Some(r), SourceKind::Path(p)) => ep.paths[*p as usize].iter().any(|x| r.contains(x)),
+        (Some(r), SourceKind::Path(p)) => ep.path(*p).iter().any(|x| r.contains(x)),
         (Some(_), SourceKind::Exception(_)) => false,
     }
 }
@@ -628,7 +631,7 @@ impl Provision {
             })?),
             None => None,
         };
-        let rollout_roots: Option<HashSet<u32>> = project
+        let rollout_roots: Option<HashSet<ir::PolicyId>> = project
             .rollout
             .policies
             .as_ref()
@@ -1246,7 +1249,7 @@ struct DiffCx<'a, 'h> {
     managed: &'a mut Vec<u8>,
     /// The person's evaluated grants (where [`Origin::Grant`] points).
     grants: &'a [Granted],
-    rollout: Option<&'h HashSet<u32>>,
+    rollout: Option<&'h HashSet<ir::PolicyId>>,
     actions: &'a mut Vec<Action>,
     /// The first 1,000 unmanaged entries, and how many there are.
     unmanaged: &'a mut Vec<Unmanaged>,

@@ -223,7 +223,7 @@ pub fn from_ir(b: &ir::Bundle) -> Content {
                 template: p.template,
                 doc: p.doc.clone(),
                 triggers: p.triggers.iter().map(Expr::from_ir).collect(),
-                inherits: p.inherits.clone(),
+                inherits: p.inherits.iter().map(|&w| u32::from(w)).collect(),
                 grants: p.grants.iter().map(grant).collect(),
                 denies: p.denies.iter().map(pattern).collect(),
                 effective: opt_date(p.effective),

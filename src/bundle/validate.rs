@@ -8,6 +8,7 @@
 use super::expr::{parse_date, parse_opt_date, parse_opt_duration, Expr};
 use super::format::{Content, Entitlement, Exception, Grant, Pattern, Policy, System, Test};
 use super::ContentError;
+use crate::index_vec::IndexVec;
 use crate::ir;
 
 /// Says where an error was found: `policy 3 "Sales": grant 1: …`.
@@ -36,7 +37,7 @@ impl Content {
             systems: &systems,
             policies: self.policies.len(),
         };
-        let mut policies = Vec::with_capacity(self.policies.len());
+        let mut policies = IndexVec::with_capacity(self.policies.len());
         for (i, p) in self.policies.iter().enumerate() {
             policies.push(at(v.policy(p), || format!("policy {i} \"{}\"", p.name))?);
         }
@@ -176,7 +177,7 @@ impl Validator<'_> {
 
     fn policy(&self, p: &Policy) -> Result<ir::Policy, ContentError> {
         for &id in &p.inherits {
-            if id as usize >= self.policies {
+            if !usize::try_from(id).is_ok_and(|i| i < self.policies) {
                 return Err(ContentError::PolicyId {
                     id,
                     count: self.policies,
@@ -188,7 +189,7 @@ impl Validator<'_> {
             template: p.template,
             doc: p.doc.clone(),
             triggers: at(exprs(&p.triggers), || "when".to_string())?,
-            inherits: p.inherits.clone(),
+            inherits: p.inherits.iter().map(|&w| ir::PolicyId::from(w)).collect(),
             grants: self.grants(&p.grants)?,
             denies: p.denies.iter().map(Pattern::to_ir).collect(),
             effective: at(parse_opt_date(&p.effective), || "effective".to_string())?,

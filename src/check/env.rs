@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use crate::db::SourceFile;
 use crate::diagnostics::Diagnostic;
-use crate::ir::{Duration, Type};
+use crate::index_vec::IndexVec;
+use crate::ir::{Duration, PolicyId, Type};
 use crate::syntax::ast::{self, Item, PolicyKind, ResourceClause, SystemClause, TypeExpr};
 use crate::syntax::lexer::{Comment, CommentKind};
 use crate::syntax::{Sp, Span};
@@ -22,8 +23,8 @@ pub struct Env {
     pub schema: Option<SchemaEnv>,
     pub systems: Vec<SystemEnv>,
     pub system_index: HashMap<String, u32>,
-    pub policies: Vec<PolicyDecl>,
-    pub policy_index: HashMap<String, u32>,
+    pub policies: IndexVec<PolicyId, PolicyDecl>,
+    pub policy_index: HashMap<String, PolicyId>,
     /// Declarations twice (E0103, E0205, E0305). Taken out by `check::bundle_env` and
     /// served by `check::declaration_diagnostics`, since their spans move with every edit.
     pub diagnostics: Vec<Diagnostic>,
@@ -98,10 +99,8 @@ impl Env {
             .get(name)
             .map(|&i| (i, &self.systems[i as usize]))
     }
-    pub fn policy(&self, name: &str) -> Option<(u32, &PolicyDecl)> {
-        self.policy_index
-            .get(name)
-            .map(|&i| (i, &self.policies[i as usize]))
+    pub fn policy(&self, name: &str) -> Option<(PolicyId, &PolicyDecl)> {
+        self.policy_index.get(name).map(|&i| (i, &self.policies[i]))
     }
     pub fn field(&self, name: &str) -> Option<&FieldEnv> {
         let s = self.schema.as_ref()?;
@@ -164,7 +163,7 @@ pub fn lower_type(t: &Sp<TypeExpr>) -> Type {
 /// Builds the environment from the bundle's parsed files, in order.
 pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env {
     let mut env = Env::default();
-    let mut name_spans: Vec<Span> = Vec::new();
+    let mut name_spans: IndexVec<PolicyId, Span> = IndexVec::new();
     let mut key_field: Option<(SourceFile, Span)> = None;
     for (file, parsed, text, from_std) in files {
         let file = *file;
@@ -191,7 +190,7 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                     if p.name.node.is_empty() {
                         continue;
                     }
-                    if let Some((_, prev)) = env.policy(&p.name.node) {
+                    if let Some((prev_id, prev)) = env.policy(&p.name.node) {
                         env.diagnostics.push(
                             Diagnostic::new(
                                 "E0103",
@@ -200,19 +199,15 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                                 p.name.span,
                                 format!("second {} named `{}`", p.kind.keyword(), p.name.node),
                             )
-                            .with_label(
-                                prev.file,
-                                name_spans[id_of(&env, &p.name.node)],
-                                "first declared here",
-                            )
+                            .with_label(prev.file, name_spans[prev_id], "first declared here")
                             .with_help(
                                 "policies and templates share one namespace: rename one of them",
                             ),
                         );
                         continue;
                     }
-                    let id = env.policies.len() as u32;
-                    env.policy_index.insert(p.name.node.clone(), id);
+                    env.policy_index
+                        .insert(p.name.node.clone(), env.policies.next_id());
                     env.policies.push(PolicyDecl {
                         name: p.name.node.clone(),
                         kind: p.kind,
@@ -233,10 +228,6 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
         };
     }
     env
-}
-
-fn id_of(env: &Env, name: &str) -> usize {
-    env.policy_index.get(name).map_or(0, |&i| i as usize)
 }
 
 fn declare_field(

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use crate::db::{Db, SourceFile, Workspace};
 use crate::diagnostics::Diagnostic;
+use crate::index_vec::IndexVec;
 use crate::ir;
 use crate::syntax::{self, Parsed};
 
@@ -237,8 +238,8 @@ pub fn check_bundle(db: &dyn Db, ws: Workspace) -> Checked {
 /// The bundle's IR with the spans the cross-file analyses point at.
 pub struct Lowered<'a> {
     pub bundle: ir::Bundle,
-    /// Indexed by policy id.
-    pub policies: Vec<Option<&'a items::LoweredPolicy>>,
+    /// Per policy id: the policy as lowered (`None` for a declaration not lowered).
+    pub policies: IndexVec<ir::PolicyId, Option<&'a items::LoweredPolicy>>,
     pub exceptions: Vec<&'a items::LoweredException>,
     /// Parallel to `bundle.requires`: where each is written.
     pub requires: Vec<(SourceFile, syntax::Span)>,
@@ -284,7 +285,8 @@ fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered
             .collect(),
         ..Default::default()
     };
-    let mut policies: Vec<Option<&items::LoweredPolicy>> = vec![None; env.policies.len()];
+    let mut policies: IndexVec<ir::PolicyId, Option<&items::LoweredPolicy>> =
+        IndexVec::from_elem_n(None, env.policies.len());
     let mut exceptions = Vec::new();
     let mut requires = Vec::new();
     let mut conflicts = Vec::new();
@@ -299,7 +301,7 @@ fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered
                 .map(|(n, ps)| (file, *n, ps.clone())),
         );
         for p in &c.policies {
-            policies[p.id as usize] = Some(p);
+            policies[p.id] = Some(p);
         }
         for e in &c.exceptions {
             bundle.exceptions.push(e.exception.clone());

@@ -133,7 +133,7 @@ impl Plan {
             triggers: p
                 .triggers
                 .iter()
-                .zip(&self.triggers[pid as usize])
+                .zip(&self.triggers[pid])
                 .map(|(e, c)| self.condition(e, c, values))
                 .collect(),
         }
@@ -271,18 +271,18 @@ impl Plan {
         }
         // Policies whose closure grants it (in force on this date or not).
         let mut givers: Vec<PolicyId> = Vec::new();
-        for (pid, p) in b.policies.iter().enumerate() {
+        for (pid, p) in b.policies.iter_enumerated() {
             if p.template {
                 continue;
             }
-            let reach = b.closure(pid as PolicyId);
+            let reach = b.closure(pid);
             if reach.iter().any(|&q| {
                 b.policy(q)
                     .grants
                     .iter()
                     .any(|g| self.ent_id(&g.entitlement) == Some(ent))
             }) {
-                givers.push(pid as PolicyId);
+                givers.push(pid);
             }
         }
         for pid in givers {

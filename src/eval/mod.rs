@@ -93,8 +93,7 @@ impl Plan {
             values,
             today: self.at,
         };
-        self.roots[pid as usize].is_some()
-            && self.triggers[pid as usize].iter().all(|t| env.test(t))
+        self.roots[pid].is_some() && self.triggers[pid].iter().all(|t| env.test(t))
     }
 
     /// The first `require` a record fails, if any (then nothing applies to it).
@@ -137,7 +136,7 @@ impl Plan {
             FxHashMap::with_capacity_and_hasher(64, Default::default());
         let mut denies: Vec<(u32, PathId)> = Vec::new();
         for &p in &policies {
-            let Some(root) = &self.roots[p as usize] else {
+            let Some(root) = &self.roots[p] else {
                 continue;
             };
             for c in &root.contributions {

@@ -14,6 +14,7 @@ use chrono::NaiveDate;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::expr::CExpr;
+use crate::index_vec::IndexVec;
 use crate::ir::{self, CmpOp, Duration, Expr, PolicyId, Value};
 
 pub type EntId = u32;
@@ -47,9 +48,9 @@ pub struct Plan {
     pub fields: Vec<String>,
     pub requires: Vec<CExpr>,
     /// Per policy id: compiled `when` clauses.
-    pub triggers: Vec<Vec<CExpr>>,
+    pub triggers: IndexVec<PolicyId, Vec<CExpr>>,
     /// Per policy id: `Some` when it is a policy (not a template) in force on `at`.
-    pub roots: Vec<Option<Root>>,
+    pub roots: IndexVec<PolicyId, Option<Root>>,
     pub ents: Vec<ir::Entitlement>,
     pub ent_text: Vec<String>,
     ent_index: FxHashMap<ir::Entitlement, EntId>,
@@ -72,7 +73,7 @@ pub struct Plan {
     /// `ent_text` (later ones compare by text, see [`Plan::cmp_ents`]).
     ent_rank: Vec<u32>,
     /// Per policy id: its place in the order of names.
-    policy_rank: Vec<u32>,
+    policy_rank: IndexVec<PolicyId, u32>,
     /// Per path, then per exception: its place in the order of the texts that name
     /// sources (`A > B`, `exception "X"`); equal texts share a place.
     path_rank: Vec<u32>,
@@ -99,6 +100,15 @@ impl Plan {
     )]
     pub fn ent_text(&self, id: EntId) -> &str {
         &self.ent_text[id as usize]
+    }
+
+    /// A derivation path: policy ids, the applying policy first.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "path ids are handed out by this plan's interning, never removed"
+    )]
+    pub fn path(&self, id: PathId) -> &[PolicyId] {
+        &self.paths[id as usize]
     }
 
     /// The text of a derivation path (`A > B > C`).
@@ -138,7 +148,7 @@ impl Plan {
                         .collect()
                 })
                 .collect(),
-            roots: Vec::new(),
+            roots: IndexVec::new(),
             ents: Vec::new(),
             ent_text: Vec::new(),
             ent_index: FxHashMap::default(),
@@ -153,28 +163,29 @@ impl Plan {
             index_slots: Vec::new(),
             unindexed: Vec::new(),
             ent_rank: Vec::new(),
-            policy_rank: Vec::new(),
+            policy_rank: IndexVec::new(),
             path_rank: Vec::new(),
             exception_rank: Vec::new(),
             matched: false,
         };
         // Deny ids, in policy order.
-        let mut deny_ids: Vec<Vec<u32>> = vec![Vec::new(); b.policies.len()];
-        for (pid, p) in b.policies.iter().enumerate() {
+        let mut deny_ids: IndexVec<PolicyId, Vec<u32>> =
+            IndexVec::from_elem_n(Vec::new(), b.policies.len());
+        for (pid, p) in b.policies.iter_enumerated() {
             for d in &p.denies {
                 deny_ids[pid].push(plan.denies.len() as u32);
-                plan.denies
-                    .push((pid as PolicyId, d.clone(), FxHashSet::default()));
+                plan.denies.push((pid, d.clone(), FxHashSet::default()));
             }
         }
-        let in_force: Vec<bool> = b.policies.iter().map(|p| p.in_force(at)).collect();
-        let mut roots = Vec::with_capacity(b.policies.len());
-        for (pid, p) in b.policies.iter().enumerate() {
+        let in_force: IndexVec<PolicyId, bool> =
+            b.policies.iter().map(|p| p.in_force(at)).collect();
+        let mut roots = IndexVec::with_capacity(b.policies.len());
+        for (pid, p) in b.policies.iter_enumerated() {
             if p.template || !in_force[pid] {
                 roots.push(None);
                 continue;
             }
-            roots.push(Some(plan.root(pid as PolicyId, &in_force, &deny_ids)));
+            roots.push(Some(plan.root(pid, &in_force, &deny_ids)));
         }
         plan.roots = roots;
         for (i, e) in b.exceptions.iter().enumerate() {
@@ -204,7 +215,7 @@ impl Plan {
     /// sources then compares numbers, not texts.
     fn rank(&mut self) {
         self.ent_rank = ranks(self.ent_text.iter().map(String::as_str));
-        self.policy_rank = ranks(self.bundle.policies.iter().map(|p| p.name.as_str()));
+        self.policy_rank = ranks(self.bundle.policies.iter().map(|p| p.name.as_str())).into();
         let texts = self.path_text.iter().chain(&self.exception_labels);
         let mut all = ranks(texts.map(String::as_str));
         self.exception_rank = all.split_off(self.path_text.len());
@@ -221,7 +232,7 @@ impl Plan {
 
     /// Policies in the order of their names.
     pub fn cmp_policies(&self, a: PolicyId, b: PolicyId) -> std::cmp::Ordering {
-        self.policy_rank[a as usize].cmp(&self.policy_rank[b as usize])
+        self.policy_rank[a].cmp(&self.policy_rank[b])
     }
 
     /// A source's place in the order of the texts that name sources.
@@ -252,7 +263,7 @@ impl Plan {
         self.ent_index.get(e).copied()
     }
 
-    fn path(&mut self, path: Vec<PolicyId>) -> PathId {
+    fn intern_path(&mut self, path: Vec<PolicyId>) -> PathId {
         let text = path
             .iter()
             .map(|&p| self.bundle.policy(p).name.as_str())
@@ -264,7 +275,12 @@ impl Plan {
     }
 
     /// Every derivation path from `root` through policies in force, and what each brings.
-    fn root(&mut self, root: PolicyId, in_force: &[bool], deny_ids: &[Vec<u32>]) -> Root {
+    fn root(
+        &mut self,
+        root: PolicyId,
+        in_force: &IndexVec<PolicyId, bool>,
+        deny_ids: &IndexVec<PolicyId, Vec<u32>>,
+    ) -> Root {
         let bundle = self.bundle.clone();
         let mut out = Root::default();
         let mut stack: Vec<Vec<PolicyId>> = vec![vec![root]];
@@ -284,9 +300,9 @@ impl Plan {
                 .iter()
                 .rev()
                 .copied()
-                .filter(|&w| in_force[w as usize] && !path.contains(&w))
+                .filter(|&w| in_force[w] && !path.contains(&w))
                 .collect();
-            let pid = self.path(path.clone());
+            let pid = self.intern_path(path.clone());
             for g in &p.grants {
                 let ent = self.intern(&g.entitlement);
                 out.contributions.push(Contribution {
@@ -296,7 +312,7 @@ impl Plan {
                     grace: bundle.grace_of(g),
                 });
             }
-            for &d in &deny_ids[node as usize] {
+            for &d in &deny_ids[node] {
                 out.denies.push((d, pid));
             }
             for w in children {
@@ -344,7 +360,7 @@ impl Plan {
     fn build_index(&mut self, slot: &dyn Fn(&str) -> Option<usize>) {
         let b = self.bundle.clone();
         let mut slots: FxHashSet<usize> = FxHashSet::default();
-        for (pid, p) in b.policies.iter().enumerate() {
+        for (pid, p) in b.policies.iter_enumerated() {
             if self.roots[pid].is_none() {
                 continue;
             }
@@ -361,12 +377,12 @@ impl Plan {
                     slots.insert(s);
                     for v in values {
                         let list = self.index.entry((s, v)).or_default();
-                        if list.last() != Some(&(pid as PolicyId)) {
-                            list.push(pid as PolicyId);
+                        if list.last() != Some(&pid) {
+                            list.push(pid);
                         }
                     }
                 }
-                None => self.unindexed.push(pid as PolicyId),
+                None => self.unindexed.push(pid),
             }
         }
         self.index_slots = slots.into_iter().collect();

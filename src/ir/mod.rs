@@ -9,12 +9,17 @@
 
 use chrono::NaiveDate;
 
+use crate::index_vec::{self, IndexVec};
+
 mod glob;
 pub use glob::glob_match;
 
 pub use crate::notation::{CmpOp, Duration, DurationUnit};
 
-pub type PolicyId = u32;
+index_vec::define_id! {
+    /// A policy's (or template's) place in [`Bundle::policies`].
+    pub struct PolicyId;
+}
 pub type SystemId = u32;
 pub type TypeId = u32;
 
@@ -24,7 +29,7 @@ pub struct Bundle {
     pub schema: Option<Schema>,
     pub systems: Vec<System>,
     pub requires: Vec<Expr>,
-    pub policies: Vec<Policy>,
+    pub policies: IndexVec<PolicyId, Policy>,
     pub exceptions: Vec<Exception>,
     pub conflicts: Vec<Conflict>,
     pub tests: Vec<Test>,
@@ -394,14 +399,13 @@ impl Bundle {
     /// Every policy reachable from `start` through `inherits`, `start` included, each once
     /// (breadth first).
     pub fn closure(&self, start: PolicyId) -> Vec<PolicyId> {
-        let mut seen = vec![false; self.policies.len()];
+        let mut seen: IndexVec<PolicyId, bool> = IndexVec::from_elem_n(false, self.policies.len());
+        seen[start] = true;
         let mut out = vec![start];
-        seen[start as usize] = true;
         let mut i = 0;
-        while i < out.len() {
-            for &w in &self.policies[out[i] as usize].inherits {
-                if !seen[w as usize] {
-                    seen[w as usize] = true;
+        while let Some(&v) = out.get(i) {
+            for &w in &self.policies[v].inherits {
+                if !std::mem::replace(&mut seen[w], true) {
                     out.push(w);
                 }
             }
@@ -419,12 +423,9 @@ impl Bundle {
     }
 
     /// The policy (or template) of an id.
-    #[allow(
-        clippy::indexing_slicing,
-        reason = "a policy id comes from this bundle: checked when it was lowered or read"
-    )]
+    #[inline]
     pub fn policy(&self, id: PolicyId) -> &Policy {
-        &self.policies[id as usize]
+        &self.policies[id]
     }
 
     pub fn rtype(&self, e: &Entitlement) -> &ResourceType {
@@ -453,9 +454,9 @@ impl Bundle {
 
     pub fn policy_id(&self, name: &str) -> Option<PolicyId> {
         self.policies
-            .iter()
-            .position(|p| p.name == name)
-            .map(|i| i as PolicyId)
+            .iter_enumerated()
+            .find(|(_, p)| p.name == name)
+            .map(|(id, _)| id)
     }
 
     /// Whether a pattern matches an entitlement of this bundle.

@@ -63,7 +63,7 @@ impl Run {
         self.eval
             .policies
             .iter()
-            .map(|&p| self.plan.bundle.policies[p as usize].name.clone())
+            .map(|&p| self.plan.bundle.policy(p).name.clone())
             .collect()
     }
 }
@@ -408,7 +408,7 @@ fn seed_day_one_sixteen_entitlements_seventeen_with_the_exception() {
     let names: Vec<&str> = e
         .policies
         .iter()
-        .map(|&p| bundle.policies[p as usize].name.as_str())
+        .map(|&p| bundle.policy(p).name.as_str())
         .collect();
     assert_eq!(
         names,

@@ -132,7 +132,7 @@ pub fn every_variant() -> ir::Bundle {
                 template: false,
                 doc: Some("d".into()),
                 triggers: vec![attr("x"), Expr::Today],
-                inherits: vec![1, 1],
+                inherits: vec![ir::PolicyId::from(1), ir::PolicyId::from(1)],
                 grants: vec![
                     ir::Grant {
                         entitlement: ent(0, 0, Some("eng")),
@@ -169,7 +169,8 @@ pub fn every_variant() -> ir::Bundle {
                 owner: None,
                 description: None,
             },
-        ],
+        ]
+        .into(),
         exceptions: vec![
             ir::Exception {
                 name: Some("E".into()),

@@ -65,23 +65,22 @@ pub(super) fn failed_require(plan: &Plan, e: &Evaluation) -> Option<String> {
 }
 
 /// Per applying policy: every policy its derivation paths reach (itself included).
-pub(super) fn reach_of_roots(plan: &Plan) -> Vec<Vec<PolicyId>> {
+pub(super) fn reach_of_roots(plan: &Plan) -> IndexVec<PolicyId, Vec<PolicyId>> {
     plan.roots
-        .iter()
-        .enumerate()
+        .iter_enumerated()
         .map(|(pid, root)| {
             let Some(root) = root else {
                 return Vec::new();
             };
             let mut set: BTreeSet<PolicyId> = BTreeSet::new();
-            set.insert(pid as PolicyId);
+            set.insert(pid);
             let paths = root
                 .contributions
                 .iter()
                 .map(|c| c.path)
                 .chain(root.denies.iter().map(|d| d.1));
             for path in paths {
-                set.extend(plan.paths[path as usize].iter().copied());
+                set.extend(plan.path(path).iter().copied());
             }
             set.into_iter().collect()
         })
