@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use polc::eval::{EntId, Granted, Plan as EvalPlan, Source, SourceKind};
+use polc::index_vec::IndexVec;
 use polc::ir;
 use polc_connectors::{Change, LeaverMode};
 use serde::{Deserialize, Serialize};
@@ -861,7 +862,7 @@ impl Provision {
         }
 
         // system id -> index into `provisioned`
-        let sys_index: Vec<Option<usize>> = bundle
+        let sys_index: IndexVec<ir::SystemId, Option<usize>> = bundle
             .systems
             .iter()
             .map(|s| provisioned.iter().position(|p| p.name == s.name))
@@ -914,7 +915,7 @@ impl Provision {
             outside.iter_mut().for_each(Vec::clear);
             if gone == Gone::No {
                 for (gi, g) in ev.grants.iter().enumerate() {
-                    let Some(si) = sys_index[eplan.ents[g.ent as usize].system as usize] else {
+                    let Some(si) = sys_index[eplan.ent(g.ent).system] else {
                         continue;
                     };
                     if !g
@@ -938,7 +939,7 @@ impl Provision {
                         let Some((ent, rank)) = kinds.get(k).ent else {
                             continue;
                         };
-                        let Some(si) = sys_index[eplan.ents[ent as usize].system as usize] else {
+                        let Some(si) = sys_index[eplan.ent(ent).system] else {
                             continue;
                         };
                         if ev.denied.iter().any(|d| d.ent == ent) {

@@ -86,7 +86,7 @@ fn excerpt(
     }
     let mut keep: IndexVec<PolicyId, bool> = IndexVec::from_elem_n(false, b.policies.len());
     while let Some(p) = start.pop() {
-        if !std::mem::replace(&mut keep[p], true) {
+        if keep.get_mut(p).is_some_and(|k| !std::mem::replace(k, true)) {
             start.extend_from_slice(&b.policy(p).inherits);
         }
     }
@@ -98,14 +98,20 @@ fn excerpt(
     let mut new_id: IndexVec<PolicyId, Option<PolicyId>> =
         IndexVec::from_elem_n(None, b.policies.len());
     for (i, &p) in old.iter_enumerated() {
-        new_id[p] = Some(i);
+        if let Some(n) = new_id.get_mut(p) {
+            *n = Some(i);
+        }
     }
     let policies = old
         .iter()
         .map(|&p| {
             let mut pol = b.policy(p).clone();
             // What a kept policy inherits is kept: every id maps.
-            pol.inherits = pol.inherits.iter().filter_map(|&w| new_id[w]).collect();
+            pol.inherits = pol
+                .inherits
+                .iter()
+                .filter_map(|&w| new_id.get(w).copied().flatten())
+                .collect();
             pol
         })
         .collect();
@@ -151,11 +157,15 @@ fn evaluate(
         .filter(|d| ents.iter().any(|e| *plan.ent(d.ent) == **e))
         .filter_map(|d| {
             let path = plan.path(d.by);
-            let window = path.iter().fold((None, None), |w, &p| {
-                let p = ba.bundle.policy(old[p]);
-                meet(w, (p.effective, p.expires))
-            });
-            Some((old[*path.first()?], window))
+            // The excerpt's ids are all in `old`.
+            let window = path
+                .iter()
+                .filter_map(|&p| old.get(p))
+                .fold((None, None), |w, &p| {
+                    let p = ba.bundle.policy(p);
+                    meet(w, (p.effective, p.expires))
+                });
+            Some((*old.get(*path.first()?)?, window))
         })
         .collect();
     blockers.sort_unstable();

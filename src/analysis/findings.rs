@@ -135,7 +135,7 @@ pub fn shadowed(ba: &mut BundleAnalysis<'_>) -> Vec<Shadowed> {
     let mut out = Vec::new();
     let ids: Vec<PolicyId> = ba.policies().collect();
     for b in ids {
-        if !ba.inheritors[b].is_empty() || ba.bundle.policy(b).triggers.is_empty() {
+        if !ba.inheritors(b).is_empty() || ba.bundle.policy(b).triggers.is_empty() {
             continue;
         }
         let Some(range) = ba.own_range(b) else {
@@ -171,7 +171,7 @@ pub fn shadowed(ba: &mut BundleAnalysis<'_>) -> Vec<Shadowed> {
             }
             // The same both ways: report only the one declared later.
             let identical = gives_all(&cb, &ca)
-                && ba.inheritors[a].is_empty()
+                && ba.inheritors(a).is_empty()
                 && ba.own_range(a) == Some(range)
                 && matches!(ba.query(&[a], &[b], range), Outcome::Unsat(_));
             if identical && a > b {

@@ -71,8 +71,8 @@ impl BundleAnalysis<'_> {
     pub fn disjoint(&self, a: PolicyId, b: PolicyId) -> bool {
         // Both are sorted by attribute: walk them together.
         let (mut ka, mut kb) = (
-            self.keys[a].iter().peekable(),
-            self.keys[b].iter().peekable(),
+            self.keys(a).iter().peekable(),
+            self.keys(b).iter().peekable(),
         );
         while let (Some((xa, va)), Some((xb, vb))) = (ka.peek(), kb.peek()) {
             match xa.cmp(xb) {
@@ -92,6 +92,11 @@ impl BundleAnalysis<'_> {
             }
         }
         false
+    }
+
+    /// A policy's keys.
+    fn keys(&self, p: PolicyId) -> &[(AttrId, Vec<Value>)] {
+        self.keys.get(p).map_or(&[], Vec::as_slice)
     }
 
     /// Indexes the policies on the key attribute that splits them best.
@@ -138,7 +143,7 @@ impl BundleAnalysis<'_> {
     /// keys do not exclude, in declaration order.
     pub fn candidates(&self, p: PolicyId) -> Vec<PolicyId> {
         let mut out: Vec<PolicyId> = match &self.index {
-            Some((attr, map, rest)) => match self.keys[p].iter().find(|(a, _)| a == attr) {
+            Some((attr, map, rest)) => match self.keys(p).iter().find(|(a, _)| a == attr) {
                 Some((_, vs)) => {
                     let mut v: Vec<PolicyId> = rest.clone();
                     for x in vs {

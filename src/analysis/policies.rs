@@ -111,7 +111,9 @@ impl<'b> BundleAnalysis<'b> {
         let mut inheritors = IndexVec::from_elem_n(Vec::new(), bundle.policies.len());
         for (i, p) in bundle.policies.iter_enumerated() {
             for &w in &p.inherits {
-                inheritors[w].push(i);
+                if let Some(list) = inheritors.get_mut(w) {
+                    list.push(i);
+                }
             }
         }
         let mut ba = BundleAnalysis {
@@ -225,9 +227,9 @@ impl<'b> BundleAnalysis<'b> {
         };
         parts.push(r);
         for &p in pos {
-            match &self.pos[p] {
-                Some(d) => parts.push(d),
-                None => return Outcome::Unknown,
+            match self.pos.get(p) {
+                Some(Some(d)) => parts.push(d),
+                _ => return Outcome::Unknown,
             }
         }
         for key in neg {
@@ -239,9 +241,15 @@ impl<'b> BundleAnalysis<'b> {
         let (req, trig) = (&self.requires_c, &self.triggers_c);
         let mut verify = |az: &Analyzer, m: &Model| {
             req.iter().all(|c| az.holds(c, m))
-                && pos.iter().all(|&p| trig[p].iter().all(|c| az.holds(c, m)))
+                && pos.iter().all(|&p| {
+                    trig.get(p)
+                        .is_some_and(|t| t.iter().all(|c| az.holds(c, m)))
+                })
                 && neg.iter().all(|&(q, w)| {
-                    !(in_window(w, m.today) && trig[q].iter().all(|c| az.holds(c, m)))
+                    !(in_window(w, m.today)
+                        && trig
+                            .get(q)
+                            .is_some_and(|t| t.iter().all(|c| az.holds(c, m))))
                 })
         };
         self.az.solve_parts(&parts, range, &mut verify)
@@ -310,13 +318,18 @@ impl<'b> BundleAnalysis<'b> {
         false
     }
 
+    /// The policies that inherit `p` directly.
+    pub fn inheritors(&self, p: PolicyId) -> &[PolicyId] {
+        self.inheritors.get(p).map_or(&[], Vec::as_slice)
+    }
+
     /// Every policy that inherits `p`, directly or not; `None` past `cap`.
     pub fn ancestors(&self, p: PolicyId, cap: usize) -> Option<Vec<PolicyId>> {
         let mut seen = FxHashSet::default();
         let mut out = Vec::new();
         let mut stack = vec![p];
         while let Some(v) = stack.pop() {
-            for &w in &self.inheritors[v] {
+            for &w in self.inheritors(v) {
                 if w != p && seen.insert(w) {
                     out.push(w);
                     if out.len() > cap {

@@ -165,8 +165,8 @@ pub struct ExpectGrant {
 /// The interchange form of a checked bundle.
 pub fn from_ir(b: &ir::Bundle) -> Content {
     let ent = |e: &ir::Entitlement| Entitlement {
-        system: e.system,
-        rtype: e.rtype,
+        system: e.system.into(),
+        rtype: e.rtype.into(),
         name: e.name.clone(),
     };
     let grant = |g: &ir::Grant| Grant {

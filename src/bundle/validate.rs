@@ -32,7 +32,7 @@ impl Content {
             .iter()
             .enumerate()
             .map(|(i, s)| at(s.to_ir(), || format!("system {i} `{}`", s.name)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<IndexVec<_, _>, _>>()?;
         let v = Validator {
             systems: &systems,
             policies: self.policies.len(),
@@ -83,7 +83,7 @@ impl Content {
 
 impl System {
     fn to_ir(&self) -> Result<ir::System, ContentError> {
-        let mut types = Vec::with_capacity(self.types.len());
+        let mut types = IndexVec::with_capacity(self.types.len());
         for (i, t) in self.types.iter().enumerate() {
             let place = || format!("type {i} `{}`", t.name);
             if let Some(d) = t.default {
@@ -125,30 +125,25 @@ impl Pattern {
 
 /// Checks indices against the systems and the number of policies.
 struct Validator<'a> {
-    systems: &'a [ir::System],
+    systems: &'a IndexVec<ir::SystemId, ir::System>,
     policies: usize,
 }
 
 impl Validator<'_> {
     fn entitlement(&self, e: &Entitlement) -> Result<(ir::Entitlement, usize), ContentError> {
-        let sys = self
-            .systems
-            .get(e.system as usize)
-            .ok_or(ContentError::SystemId {
-                id: e.system,
-                count: self.systems.len(),
-            })?;
-        let ty = sys
-            .types
-            .get(e.rtype as usize)
-            .ok_or_else(|| ContentError::TypeId {
-                id: e.rtype,
-                system: sys.name.clone(),
-                count: sys.types.len(),
-            })?;
+        let (system, rtype) = (ir::SystemId::from(e.system), ir::TypeId::from(e.rtype));
+        let sys = self.systems.get(system).ok_or(ContentError::SystemId {
+            id: e.system,
+            count: self.systems.len(),
+        })?;
+        let ty = sys.types.get(rtype).ok_or_else(|| ContentError::TypeId {
+            id: e.rtype,
+            system: sys.name.clone(),
+            count: sys.types.len(),
+        })?;
         let ent = ir::Entitlement {
-            system: e.system,
-            rtype: e.rtype,
+            system,
+            rtype,
             name: e.name.clone(),
         };
         Ok((ent, ty.levels.len()))

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use crate::db::SourceFile;
 use crate::diagnostics::Diagnostic;
 use crate::index_vec::IndexVec;
-use crate::ir::{Duration, PolicyId, Type};
+use crate::ir::{Duration, PolicyId, SystemId, Type, TypeId};
 use crate::syntax::ast::{self, Item, PolicyKind, ResourceClause, SystemClause, TypeExpr};
 use crate::syntax::lexer::{Comment, CommentKind};
 use crate::syntax::{Sp, Span};
@@ -21,8 +21,8 @@ use crate::syntax::{Sp, Span};
 pub struct Env {
     /// `None` when no file of the bundle declares a schema.
     pub schema: Option<SchemaEnv>,
-    pub systems: Vec<SystemEnv>,
-    pub system_index: HashMap<String, u32>,
+    pub systems: IndexVec<SystemId, SystemEnv>,
+    pub system_index: HashMap<String, SystemId>,
     pub policies: IndexVec<PolicyId, PolicyDecl>,
     pub policy_index: HashMap<String, PolicyId>,
     /// Declarations twice (E0103, E0205, E0305). Taken out by `check::bundle_env` and
@@ -56,7 +56,7 @@ pub struct SystemEnv {
     pub doc: Option<String>,
     pub file: SourceFile,
     pub span: Span,
-    pub types: Vec<TypeEnv>,
+    pub types: IndexVec<TypeId, TypeEnv>,
     /// Declared by a standard module.
     pub from_std: bool,
 }
@@ -94,10 +94,8 @@ impl PolicyDecl {
 }
 
 impl Env {
-    pub fn system(&self, name: &str) -> Option<(u32, &SystemEnv)> {
-        self.system_index
-            .get(name)
-            .map(|&i| (i, &self.systems[i as usize]))
+    pub fn system(&self, name: &str) -> Option<(SystemId, &SystemEnv)> {
+        self.system_index.get(name).map(|&i| (i, &self.systems[i]))
     }
     pub fn policy(&self, name: &str) -> Option<(PolicyId, &PolicyDecl)> {
         self.policy_index.get(name).map(|&i| (i, &self.policies[i]))
@@ -109,12 +107,8 @@ impl Env {
 }
 
 impl SystemEnv {
-    pub fn rtype(&self, name: &str) -> Option<(u32, &TypeEnv)> {
-        self.types
-            .iter()
-            .enumerate()
-            .find(|(_, t)| t.name == name)
-            .map(|(i, t)| (i as u32, t))
+    pub fn rtype(&self, name: &str) -> Option<(TypeId, &TypeEnv)> {
+        self.types.iter_enumerated().find(|(_, t)| t.name == name)
     }
 }
 
@@ -334,7 +328,7 @@ fn declare_system(
         doc: doc_before(text, comments, s.span.start),
         file,
         span: s.name.span,
-        types: Vec::new(),
+        types: IndexVec::new(),
         from_std,
     };
     for c in &s.clauses {
@@ -363,7 +357,7 @@ fn declare_system(
         }
     }
     env.system_index
-        .insert(sys.name.clone(), env.systems.len() as u32);
+        .insert(sys.name.clone(), env.systems.next_id());
     env.systems.push(sys);
 }
 

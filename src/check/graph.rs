@@ -10,6 +10,10 @@ use crate::index_vec::IndexVec;
 use crate::ir::{Bundle, PolicyId};
 
 /// Strongly connected components of the inheritance graph (Tarjan, iterative).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "policy ids come from the bundle (checked when it was lowered or read); `index`, `low` and `on_stack` have a place for each of its policies"
+)]
 pub fn sccs(bundle: &Bundle) -> Vec<Vec<PolicyId>> {
     let n = bundle.policies.len();
     let mut index: IndexVec<PolicyId, u32> = IndexVec::from_elem_n(u32::MAX, n);
@@ -84,11 +88,11 @@ pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
             .iter()
             .map(|&p| format!("`{}`", b.policy(p).name))
             .collect();
-        let Some(lp) = l.policies[first] else {
+        let Some(lp) = l.lowered(first) else {
             continue;
         };
         let edge = |p: PolicyId| -> Option<(crate::db::SourceFile, crate::syntax::Span, PolicyId)> {
-            let lp = l.policies[p]?;
+            let lp = l.lowered(p)?;
             let (&w, &span) = lp
                 .policy
                 .inherits
@@ -141,8 +145,10 @@ fn shortest_cycle(
             if w == start {
                 let mut path = vec![v];
                 let mut cur = v;
+                // Every policy queued after `start` has its predecessor.
                 while cur != start {
-                    cur = prev[&cur];
+                    let Some(&p) = prev.get(&cur) else { break };
+                    cur = p;
                     path.push(cur);
                 }
                 path.reverse();

@@ -48,7 +48,9 @@ fn redundant(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
         IndexVec::from_elem_n(Vec::new(), b.policies.len());
     for (i, p) in b.policies.iter_enumerated() {
         for &w in &p.inherits {
-            inheritors[w].push(i);
+            if let Some(list) = inheritors.get_mut(w) {
+                list.push(i);
+            }
         }
     }
     let mut memo: FxHashMap<ir::PolicyId, FxHashSet<ir::PolicyId>> = FxHashMap::default();
@@ -87,7 +89,7 @@ fn redundant(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
         }
     }
     for ((p, pgi, _), (q, qgi, _)) in found {
-        let (Some(lp), Some(parent)) = (l.policies[p], l.policies[q]) else {
+        let (Some(lp), Some(parent)) = (l.lowered(p), l.lowered(q)) else {
             continue;
         };
         let (Some(&span), Some(g), Some(&given)) = (
@@ -125,11 +127,13 @@ fn unused_templates(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
         IndexVec::from_elem_n(false, b.policies.len());
     for p in &b.policies {
         for &w in &p.inherits {
-            inherited[w] = true;
+            if let Some(x) = inherited.get_mut(w) {
+                *x = true;
+            }
         }
     }
     for lp in l.policies.iter().flatten() {
-        if lp.policy.template && !inherited[lp.id] {
+        if lp.policy.template && inherited.get(lp.id) == Some(&false) {
             out.push(
                 Diagnostic::new(
                     "W0103",

@@ -8,11 +8,6 @@
 //! - [`check_file`]: one file's AST and the environment (not other files' bodies).
 //! - [`check_bundle`]: every file check; cross-file analyses (cycles, lints) and the IR.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 pub mod env;
 pub mod exprs;
 pub mod graph;
@@ -80,8 +75,7 @@ pub fn bundle_files(db: &dyn Db, ws: Workspace) -> Vec<(SourceFile, bool)> {
     let own = ws.files(db);
     let mut out: Vec<(SourceFile, bool)> = own.iter().map(|f| (*f, false)).collect();
     let mut i = 0;
-    while i < out.len() {
-        let (f, _) = out[i];
+    while let Some(&(f, _)) = out.get(i) {
         i += 1;
         for item in &parse_file(db, f).file.items {
             if let syntax::ast::Item::Import(imp) = item {
@@ -248,6 +242,13 @@ pub struct Lowered<'a> {
     pub env: &'a Env,
 }
 
+impl<'a> Lowered<'a> {
+    /// The policy of an id as lowered; `None` for a declaration not lowered (after errors).
+    pub fn lowered(&self, p: ir::PolicyId) -> Option<&'a items::LoweredPolicy> {
+        self.policies.get(p).copied().flatten()
+    }
+}
+
 fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered<'a> {
     let mut bundle = ir::Bundle {
         schema: env.schema.as_ref().map(|s| ir::Schema {
@@ -301,7 +302,10 @@ fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered
                 .map(|(n, ps)| (file, *n, ps.clone())),
         );
         for p in &c.policies {
-            policies[p.id] = Some(p);
+            // The id is the declaration's: there is a place for it.
+            if let Some(slot) = policies.get_mut(p.id) {
+                *slot = Some(p);
+            }
         }
         for e in &c.exceptions {
             bundle.exceptions.push(e.exception.clone());

@@ -33,7 +33,7 @@ fn name<'l>(l: &'l Lowered<'_>, p: PolicyId) -> &'l str {
 
 fn never(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>) {
     for n in findings::never_applies(ba) {
-        let Some(lp) = l.policies[n.policy] else {
+        let Some(lp) = l.lowered(n.policy) else {
             continue;
         };
         let mut d = Diagnostic::new(
@@ -64,7 +64,7 @@ fn never(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>
 fn denied(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>) {
     let b = &l.bundle;
     for f in findings::always_denied(ba) {
-        let (Some(lp), Some(holder)) = (l.policies[f.policy], l.policies[f.holder]) else {
+        let (Some(lp), Some(holder)) = (l.lowered(f.policy), l.lowered(f.holder)) else {
             continue;
         };
         let (Some(g), Some(&grant_span), Some(deny), Some(&deny_span)) = (
@@ -126,7 +126,7 @@ fn denied(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic
 
 fn shadowed(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>) {
     for s in findings::shadowed(ba) {
-        let (Some(lp), Some(by)) = (l.policies[s.policy], l.policies[s.by]) else {
+        let (Some(lp), Some(by)) = (l.lowered(s.policy), l.lowered(s.by)) else {
             continue;
         };
         let d = if s.identical {
@@ -204,7 +204,7 @@ fn reach(l: &Lowered<'_>, r: &Reach) -> Option<Diagnostic> {
             d = d.with_label(*file, *ps, format!("matched by `{}`", ent(s)));
         }
         let holder = *s.path.last()?;
-        if let Some(lp) = l.policies[holder] {
+        if let Some(lp) = l.lowered(holder) {
             if let Some(&span) = lp.grant_spans.get(s.grant) {
                 d = d.with_label(lp.file, span, format!("`{}` given here", ent(s)));
             }

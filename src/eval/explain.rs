@@ -364,8 +364,7 @@ impl Plan {
         let b = self.bundle.clone();
         let (sid, system) = b
             .systems
-            .iter()
-            .enumerate()
+            .iter_enumerated()
             .find(|(_, s)| s.name == r.system)
             .ok_or_else(|| RefError::UnknownSystem {
                 system: r.system.clone(),
@@ -373,8 +372,7 @@ impl Plan {
             })?;
         let (tid, ty) = system
             .types
-            .iter()
-            .enumerate()
+            .iter_enumerated()
             .find(|(_, t)| t.name == r.rtype)
             .ok_or_else(|| RefError::UnknownType {
                 system: r.system.clone(),
@@ -393,8 +391,8 @@ impl Plan {
             })? as u8),
         };
         let ent = ir::Entitlement {
-            system: sid as u32,
-            rtype: tid as u32,
+            system: sid,
+            rtype: tid,
             name: r.name,
         };
         Ok((self.intern(&ent), rank))

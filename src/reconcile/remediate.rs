@@ -94,7 +94,7 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
     let b = &*plan.bundle;
     let mut actions = Vec::new();
     let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).map(str::to_string);
-    let sys = |ent: u32| b.systems[plan.ent(ent).system as usize].name.clone();
+    let sys = |ent: u32| b.system(plan.ent(ent).system).name.clone();
     for u in &drift.users {
         let first = actions.len();
         for f in &u.findings {
