@@ -380,7 +380,7 @@ impl Kinds {
             None => grant.to_string(),
         };
         let ent = ep.resolve_ref(&text).ok().map(|(e, rank)| {
-            let rank = rank.or(ep.bundle.rtype(&ep.ents[e as usize]).default);
+            let rank = rank.or(ep.bundle.rtype(ep.ent(e)).default);
             (e, rank)
         });
         let k = self.list.len() as u32;
@@ -412,7 +412,7 @@ impl Kinds {
             // as held when it names nothing of the bundle
             let kind = self.get(k);
             let text = match kind.ent {
-                Some((e, _)) => m.ent_text[e as usize].as_str(),
+                Some((e, _)) => m.ent_text[e].as_str(),
                 None => kind.grant.as_str(),
             };
             cache[i] = 1 + (m.is_managed)(sys, text) as u8;
@@ -423,7 +423,7 @@ impl Kinds {
 
 /// What the manage rules need: the entitlements' texts and the rule itself.
 struct ManageCx<'a> {
-    ent_text: &'a [String],
+    ent_text: &'a IndexVec<EntId, String>,
     is_managed: &'a dyn Fn(&SystemConfig, &str) -> bool,
 }
 
@@ -1326,7 +1326,7 @@ fn diff_user(
                 .filter(|h| h.ent.is_some_and(|(e, _)| e == d.ent))
         };
         let Some(first) = same().next() else {
-            let mut a = base(ActionKind::Grant, Some(ep.ent_text[d.ent as usize].clone()));
+            let mut a = base(ActionKind::Grant, Some(ep.ent_text(d.ent).to_string()));
             a.level = level_name(ep, d.ent, d.level);
             a.reason = d.reason();
             a.sources = cx.sources(d);

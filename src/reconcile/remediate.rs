@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::drift::{DriftReport, Finding};
-use crate::eval::Plan;
+use crate::eval::{EntId, Plan};
 
 pub const PLAN_FORMAT: &str = "polc-plan";
 pub const PLAN_VERSION: u32 = 1;
@@ -93,8 +93,8 @@ pub struct RemediationPlan {
 pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
     let b = &*plan.bundle;
     let mut actions = Vec::new();
-    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).map(str::to_string);
-    let sys = |ent: u32| b.system(plan.ent(ent).system).name.clone();
+    let lvl = |ent: EntId, l: Option<u8>| plan.level_name(ent, l).map(str::to_string);
+    let sys = |ent: EntId| b.system(plan.ent(ent).system).name.clone();
     for u in &drift.users {
         let first = actions.len();
         for f in &u.findings {

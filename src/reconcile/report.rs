@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::drift::{DriftReport, Finding, Summary};
-use crate::eval::Plan;
+use crate::eval::{EntId, Plan};
 
 // Fields are declared in alphabetical order: the JSON lists keys sorted, as it always has.
 
@@ -61,8 +61,8 @@ fn user_json<'a>(plan: &'a Plan, u: &'a super::drift::UserDrift) -> Option<UserJ
         return None;
     }
     let b = &*plan.bundle;
-    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l);
-    let txt = |ent: u32| plan.ent_text(ent);
+    let lvl = |ent: EntId, l: Option<u8>| plan.level_name(ent, l);
+    let txt = |ent: EntId| plan.ent_text(ent);
     let mut j = UserJson {
         user_id: &u.user_id,
         orphaned: u.orphaned,
@@ -224,7 +224,7 @@ fn human_user(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
         return;
     }
     let b = &*plan.bundle;
-    let lvl = |ent: u32, l: Option<u8>| {
+    let lvl = |ent: EntId, l: Option<u8>| {
         plan.level_name(ent, l)
             .map(|x| format!(" ({x})"))
             .unwrap_or_default()
@@ -321,7 +321,7 @@ pub fn write_csv<W: std::io::Write + ?Sized>(
 /// One user's rows.
 fn csv_rows(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
     let b = &*plan.bundle;
-    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).unwrap_or("").to_string();
+    let lvl = |ent: EntId, l: Option<u8>| plan.level_name(ent, l).unwrap_or("").to_string();
     {
         for f in &u.findings {
             let (status, ent, level, expected, detail) = match f {

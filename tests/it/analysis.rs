@@ -341,7 +341,7 @@ proptest! {
                 }
                 for w in &denied {
                     let ent = &b.policy(w.policy).grants[w.grant].entitlement;
-                    let kept = e.grants.iter().filter(|g| plan.ents[g.ent as usize] == *ent).any(|g| {
+                    let kept = e.grants.iter().filter(|g| plan.ents[g.ent] == *ent).any(|g| {
                         g.sources.iter().any(|src| match src.kind {
                             polc::eval::SourceKind::Path(p) => plan.path(p).last() == Some(&w.policy),
                             polc::eval::SourceKind::Exception(_) => false,
