@@ -2,11 +2,6 @@
 //! names of policies and templates. Built from every file of the bundle; a name declared
 //! twice is reported here (E0103, E0205, E0305), and the first declaration wins.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 use std::collections::HashMap;
 
 use crate::db::SourceFile;
@@ -95,14 +90,16 @@ impl PolicyDecl {
 
 impl Env {
     pub fn system(&self, name: &str) -> Option<(SystemId, &SystemEnv)> {
-        self.system_index.get(name).map(|&i| (i, &self.systems[i]))
+        let &i = self.system_index.get(name)?;
+        Some((i, self.systems.get(i)?))
     }
     pub fn policy(&self, name: &str) -> Option<(PolicyId, &PolicyDecl)> {
-        self.policy_index.get(name).map(|&i| (i, &self.policies[i]))
+        let &i = self.policy_index.get(name)?;
+        Some((i, self.policies.get(i)?))
     }
     pub fn field(&self, name: &str) -> Option<&FieldEnv> {
         let s = self.schema.as_ref()?;
-        s.index.get(name).map(|&i| &s.fields[i])
+        s.index.get(name).and_then(|&i| s.fields.get(i))
     }
 }
 
@@ -117,7 +114,7 @@ pub fn doc_before(text: &str, comments: &[Comment], start: u32) -> Option<String
     let idx = comments.partition_point(|c| c.span.end <= start);
     let mut lines = Vec::new();
     let mut next_start = start as usize;
-    for c in comments[..idx].iter().rev() {
+    for c in comments.iter().take(idx).rev() {
         let between = &text[c.span.end as usize..next_start];
         if !between.trim().is_empty() || c.kind != CommentKind::Doc {
             break;
@@ -193,7 +190,11 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                                 p.name.span,
                                 format!("second {} named `{}`", p.kind.keyword(), p.name.node),
                             )
-                            .with_label(prev.file, name_spans[prev_id], "first declared here")
+                            .with_label(
+                                prev.file,
+                                name_spans.get(prev_id).copied().unwrap_or_default(),
+                                "first declared here",
+                            )
                             .with_help(
                                 "policies and templates share one namespace: rename one of them",
                             ),
@@ -233,8 +234,11 @@ fn declare_field(
     text: &str,
     comments: &[Comment],
 ) {
-    if let Some(&i) = schema.index.get(&f.name.node) {
-        let prev = &schema.fields[i];
+    if let Some(prev) = schema
+        .index
+        .get(&f.name.node)
+        .and_then(|&i| schema.fields.get(i))
+    {
         diags.push(
             Diagnostic::new(
                 "E0205",

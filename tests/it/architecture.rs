@@ -93,8 +93,6 @@ const MODULE_WIDE_INDEXING: &[&str] = &[
     "src/analysis/numeric.rs",
     "src/analysis/solve.rs",
     "src/analysis/strings.rs",
-    "src/check/env.rs",
-    "src/check/items.rs",
     "src/input/limits.rs",
     "src/input/mapping.rs",
     "src/input/record.rs",
