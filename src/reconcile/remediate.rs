@@ -3,11 +3,6 @@
 //! person reviews and `polc apply` (the provisioning issue) carries out, with a summary and a
 //! per-system breakdown for the review.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
-)]
-
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -143,7 +138,9 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
                     level,
                     exception,
                 } => {
-                    let x = &b.exceptions[*exception];
+                    let Some(x) = b.exceptions.get(*exception) else {
+                        continue;
+                    };
                     (
                         ActionKind::Keep,
                         *ent,
@@ -177,8 +174,9 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
             ActionKind::Grant => 2,
             ActionKind::Keep => 3,
         };
-        actions[first..]
-            .sort_by(|a, b| (rank(a.action), &a.grant).cmp(&(rank(b.action), &b.grant)));
+        if let Some(mine) = actions.get_mut(first..) {
+            mine.sort_by(|a, b| (rank(a.action), &a.grant).cmp(&(rank(b.action), &b.grant)));
+        }
     }
     for (i, a) in actions.iter_mut().enumerate() {
         a.id = i + 1;

@@ -1,10 +1,5 @@
 //! Drift as the JSON of docs/commands.md, as the seed's "Drift Report" for people, and as CSV for auditors.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
-)]
-
 use serde::Serialize;
 
 use super::drift::{DriftReport, Finding, Summary};
@@ -99,10 +94,11 @@ fn user_json<'a>(plan: &'a Plan, u: &'a super::drift::UserDrift) -> Option<UserJ
             } => j.excepted.push(Excepted {
                 grant: txt(*ent),
                 level: lvl(*ent, *level),
-                exception: b.exceptions[*exception]
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| b.exceptions[*exception].source_label()),
+                exception: b
+                    .exceptions
+                    .get(*exception)
+                    .map(|x| x.name.clone().unwrap_or_else(|| x.source_label()))
+                    .unwrap_or_default(),
             }),
         }
     }
@@ -266,7 +262,9 @@ fn human_user(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
                 level,
                 exception,
             } => {
-                let x = &b.exceptions[*exception];
+                let Some(x) = b.exceptions.get(*exception) else {
+                    continue;
+                };
                 lines.push((
                     3,
                     format!(
@@ -371,7 +369,9 @@ fn csv_rows(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
                     level,
                     exception,
                 } => {
-                    let x = &b.exceptions[*exception];
+                    let Some(x) = b.exceptions.get(*exception) else {
+                        continue;
+                    };
                     (
                         "excepted",
                         *ent,

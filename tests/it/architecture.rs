@@ -102,12 +102,9 @@ const MODULE_WIDE_INDEXING: &[&str] = &[
     "src/ir/glob.rs",
     "src/lifecycle/apply.rs",
     "src/reconcile/access.rs",
-    "src/reconcile/impact/person.rs",
     "src/reconcile/mining/emit.rs",
     "src/reconcile/mining/groups.rs",
     "src/reconcile/mining/mod.rs",
-    "src/reconcile/remediate.rs",
-    "src/reconcile/report.rs",
     "src/syntax/lexer.rs",
 ];
 

@@ -1,11 +1,6 @@
 //! One person under both bundles: their grants, policies and violations as text, and the
 //! difference.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
-)]
-
 use super::*;
 /// One entitlement of a final grant set, in text.
 pub(super) struct G {
@@ -49,7 +44,12 @@ pub(super) fn violations(plan: &Plan, e: &Evaluation) -> Vec<ViolationText> {
     e.violations
         .iter()
         .map(|v| ViolationText {
-            conflict: plan.bundle.conflicts[v.conflict].name.clone(),
+            conflict: plan
+                .bundle
+                .conflicts
+                .get(v.conflict)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
             grants: v
                 .ents
                 .iter()
@@ -61,7 +61,8 @@ pub(super) fn violations(plan: &Plan, e: &Evaluation) -> Vec<ViolationText> {
 
 pub(super) fn failed_require(plan: &Plan, e: &Evaluation) -> Option<String> {
     e.failed_require
-        .map(|i| plan.bundle.requires[i].to_string())
+        .and_then(|i| plan.bundle.requires.get(i))
+        .map(ToString::to_string)
 }
 
 /// Per applying policy: every policy its derivation paths reach (itself included).
