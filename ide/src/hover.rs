@@ -238,7 +238,7 @@ fn rtype_md(snap: &Snapshot, system: &str, rtype: &str) -> Option<String> {
     } else {
         let _ = writeln!(md, "levels: {}  ", t.levels.join(" < "));
         if let Some(d) = t.default {
-            let _ = writeln!(md, "default: {}  ", t.levels[d as usize]);
+            let _ = writeln!(md, "default: {}  ", t.levels[usize::from(d)]);
         }
     }
     if let Some(g) = t.grace.or(s.grace) {

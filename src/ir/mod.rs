@@ -472,7 +472,7 @@ impl Bundle {
     /// The name of a level rank of an entitlement's type.
     pub fn level_name(&self, e: &Entitlement, level: Option<u8>) -> Option<&str> {
         level
-            .and_then(|l| self.rtype(e).levels.get(l as usize))
+            .and_then(|l| self.rtype(e).levels.get(usize::from(l)))
             .map(String::as_str)
     }
 
