@@ -2,7 +2,9 @@
 //! ([`IndexVec`]), so that an attribute id cannot index the policies and no `as usize` is
 //! written where an id is used. Indexing an [`IndexVec`] is the one place such an id is
 //! used without a check: ids are made by [`IndexVec::push`] (or [`IndexVec::next_id`]) on
-//! the vector they index, and nothing is ever removed from it.
+//! the vector they index, and nothing is ever removed from it. (Clippy's
+//! `indexing_slicing` still counts `v[id]`, since an `IndexVec` has a `get`: the library
+//! reads with `get` or through an accessor that carries the allow and its reason.)
 
 use std::marker::PhantomData;
 

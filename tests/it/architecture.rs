@@ -266,6 +266,28 @@ fn library_modules_allow_unchecked_indexing_only_where_listed() {
         fixed.is_empty(),
         "these modules no longer allow unchecked indexing: remove them from MODULE_WIDE_INDEXING in tests/it/architecture.rs: {fixed:?}"
     );
+    // A lint attribute of a `mod.rs` covers every module under it: such a module is not
+    // checked either, whatever its own head says, so it must be listed too.
+    let mut covered = Vec::new();
+    for m in found.iter().filter(|f| f.ends_with("/mod.rs")) {
+        let dir = root().join(m);
+        let dir = dir.parent().unwrap();
+        for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
+            let rel = entry
+                .path()
+                .strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel.ends_with(".rs") && !rel.contains("/tests") && !found.contains(&rel) {
+                covered.push(rel);
+            }
+        }
+    }
+    assert!(
+        covered.is_empty(),
+        "these modules are under a mod.rs that allows unchecked indexing, so clippy does not check them either: narrow the mod.rs's allow: {covered:?}"
+    );
 }
 
 #[test]
