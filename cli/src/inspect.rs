@@ -193,7 +193,10 @@ impl Report {
                     .map(|t| TypeOut {
                         name: t.name.clone(),
                         levels: t.levels.clone(),
-                        default: t.default.and_then(|d| t.levels.get(usize::from(d))).cloned(),
+                        default: t
+                            .default
+                            .and_then(|d| t.levels.get(usize::from(d)))
+                            .cloned(),
                         grace: opt_duration(t.grace),
                     })
                     .collect();

@@ -272,7 +272,10 @@ fn library_modules_allow_unchecked_indexing_only_where_listed() {
     for m in found.iter().filter(|f| f.ends_with("/mod.rs")) {
         let dir = root().join(m);
         let dir = dir.parent().unwrap();
-        for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
+        for entry in walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
             let rel = entry
                 .path()
                 .strip_prefix(root())
