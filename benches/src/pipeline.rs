@@ -96,7 +96,7 @@ pub fn polc_grants(
                 .iter()
                 .map(|g| {
                     (
-                        plan.ent_text[g.ent as usize].clone(),
+                        plan.ent_text(g.ent).to_string(),
                         plan.level_name(g.ent, g.level).map(str::to_string),
                     )
                 })
@@ -368,7 +368,7 @@ pub fn access_json(bundle: &Arc<polc::ir::Bundle>, users_text: &str) -> (String,
                     st.dropped += 1;
                     continue;
                 }
-                let text = &plan.ent_text[g.ent as usize];
+                let text = plan.ent_text(g.ent);
                 let level = if Some(k) == mismatch {
                     st.mismatched += 1;
                     g.level.map(|l| (l + 1) % 3)
@@ -377,7 +377,7 @@ pub fn access_json(bundle: &Arc<polc::ir::Bundle>, users_text: &str) -> (String,
                 };
                 match plan.level_name(g.ent, level) {
                     Some(l) => held.push(format!("{text} ({l})")),
-                    None => held.push(text.clone()),
+                    None => held.push(text.to_string()),
                 }
             }
             if rng.below(10) == 0 {

@@ -8,7 +8,7 @@ use super::common::{at_or_today, load_bundle, BundleArgs};
 use super::{parse_date, print_stdout, Exit, InputError};
 use polc::analysis::overlaps::{overlaps, Overlaps};
 use polc::analysis::policies::BundleAnalysis;
-use polc::ir::Bundle;
+use polc::ir::{Bundle, PolicyId};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum AnalyzeFormat {
@@ -56,7 +56,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, InputError> {
 }
 
 fn human(b: &Bundle, o: &Overlaps) -> String {
-    let name = |p: u32| b.policies[p as usize].name.as_str();
+    let name = |p: PolicyId| b.policy(p).name.as_str();
     let mut out = String::new();
     for x in &o.pairs {
         out.push_str(&format!(
@@ -102,7 +102,7 @@ struct Pair<'a> {
 }
 
 fn json<'a>(b: &'a Bundle, ba: &BundleAnalysis<'_>, o: &Overlaps) -> Report<'a> {
-    let name = |p: u32| b.policies[p as usize].name.as_str();
+    let name = |p: PolicyId| b.policy(p).name.as_str();
     Report {
         from: ba.horizon.from.to_string(),
         to: ba.horizon.to.to_string(),

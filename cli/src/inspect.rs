@@ -193,7 +193,10 @@ impl Report {
                     .map(|t| TypeOut {
                         name: t.name.clone(),
                         levels: t.levels.clone(),
-                        default: t.default.and_then(|d| t.levels.get(d as usize)).cloned(),
+                        default: t
+                            .default
+                            .and_then(|d| t.levels.get(usize::from(d)))
+                            .cloned(),
                         grace: opt_duration(t.grace),
                     })
                     .collect();
@@ -214,7 +217,7 @@ impl Report {
                 let mut inherits: Vec<String> = p
                     .inherits
                     .iter()
-                    .map(|&i| b.policies[i as usize].name.clone())
+                    .map(|&i| b.policy(i).name.clone())
                     .collect();
                 inherits.sort();
                 PolicyOut {

@@ -84,13 +84,13 @@ pub fn resolved_grants(
             break;
         }
         let node = *path.last().expect("non-empty");
-        let p = &b.policies[node as usize];
+        let p = b.policy(node);
         for g in &p.grants {
             let text = b.entitlement_text(&g.entitlement);
             let lvl = b.level_name(&g.entitlement, g.level).map(str::to_string);
             let via = path[1..]
                 .iter()
-                .map(|&q| b.policies[q as usize].name.clone())
+                .map(|&q| b.policy(q).name.clone())
                 .collect::<Vec<_>>()
                 .join(" > ");
             match out.iter_mut().find(|(t, _, _)| *t == text) {
@@ -123,7 +123,7 @@ fn lvl_rank(b: &ir::Bundle, e: &ir::Entitlement, l: &Option<String>) -> Option<u
 fn policy(host: &Host, snap: &Snapshot, name: &str) -> Option<String> {
     let b = &snap.checked().bundle;
     let pid = b.policy_id(name)?;
-    let p = &b.policies[pid as usize];
+    let p = b.policy(pid);
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -160,7 +160,7 @@ fn policy(host: &Host, snap: &Snapshot, name: &str) -> Option<String> {
         let names: Vec<&str> = p
             .inherits
             .iter()
-            .map(|&i| b.policies[i as usize].name.as_str())
+            .map(|&i| b.policy(i).name.as_str())
             .collect();
         let _ = writeln!(md, "**inherits** {}  ", names.join(", "));
     }
@@ -199,7 +199,7 @@ fn policy(host: &Host, snap: &Snapshot, name: &str) -> Option<String> {
 /// `(people the policy applies to directly, people in the users file)`.
 pub fn applies_to(host: &Host, snap: &Snapshot, pid: PolicyId) -> Option<(usize, usize)> {
     let counts = super::outline::applies_counts(host, snap)?;
-    Some((counts.0.get(pid as usize).copied().unwrap_or(0), counts.1))
+    Some((counts.0.get(pid).copied().unwrap_or(0), counts.1))
 }
 
 fn system_md(snap: &Snapshot, name: &str) -> Option<String> {
@@ -238,7 +238,7 @@ fn rtype_md(snap: &Snapshot, system: &str, rtype: &str) -> Option<String> {
     } else {
         let _ = writeln!(md, "levels: {}  ", t.levels.join(" < "));
         if let Some(d) = t.default {
-            let _ = writeln!(md, "default: {}  ", t.levels[d as usize]);
+            let _ = writeln!(md, "default: {}  ", t.levels[usize::from(d)]);
         }
     }
     if let Some(g) = t.grace.or(s.grace) {

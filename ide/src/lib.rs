@@ -21,7 +21,12 @@ use salsa::Setter;
 use polc::check::{check_bundle, parse_file, Checked};
 use polc::db::{Database, SourceFile, Workspace};
 use polc::diagnostics::{Diagnostic, Severity};
+use polc::index_vec::IndexVec;
 use polc::input::Users;
+use polc::ir::PolicyId;
+
+/// Per policy id, how many people a policy applies to; and how many people there are.
+pub type PolicyCounts = (IndexVec<PolicyId, usize>, usize);
 
 struct Inner {
     db: Database,
@@ -109,7 +114,7 @@ struct CountsCache {
     bundle: Arc<polc::ir::Bundle>,
     users: Arc<Users>,
     day: chrono::NaiveDate,
-    counts: Arc<(Vec<usize>, usize)>,
+    counts: Arc<PolicyCounts>,
 }
 
 impl Default for Host {
@@ -240,7 +245,7 @@ impl Host {
         bundle: &Arc<polc::ir::Bundle>,
         users: &Arc<Users>,
         day: chrono::NaiveDate,
-    ) -> Arc<(Vec<usize>, usize)> {
+    ) -> Arc<PolicyCounts> {
         let mut cache = self.counts_cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cache.as_ref() {
             let same_bundle = Arc::ptr_eq(&c.bundle, bundle) || *c.bundle == **bundle;
@@ -249,10 +254,10 @@ impl Host {
             }
         }
         let plan = polc::eval::Plan::new(bundle.clone(), &users.fields, day);
-        let mut counts = vec![0usize; bundle.policies.len()];
+        let mut counts = IndexVec::from_elem_n(0usize, bundle.policies.len());
         for r in &users.records {
             for p in plan.applying(&r.values).unwrap_or_default() {
-                counts[p as usize] += 1;
+                counts[p] += 1;
             }
         }
         let counts = Arc::new((counts, users.records.len()));

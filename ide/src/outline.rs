@@ -279,7 +279,7 @@ pub fn semantic_tokens(snap: &Snapshot, f: SourceFile) -> Vec<SemanticToken> {
 
 /// Per policy id, how many users of the users file it applies to directly; and the number
 /// of users. `None` without a users file or when the bundle has errors.
-pub fn applies_counts(host: &Host, snap: &Snapshot) -> Option<std::sync::Arc<(Vec<usize>, usize)>> {
+pub fn applies_counts(host: &Host, snap: &Snapshot) -> Option<std::sync::Arc<super::PolicyCounts>> {
     let checked = snap.checked();
     if checked.blocking_errors().next().is_some() {
         return None;
@@ -303,10 +303,10 @@ pub fn lenses(host: &Host, snap: &Snapshot, uri: &str) -> Vec<Lens> {
             let Some(id) = b.policy_id(&p.name.node) else {
                 continue;
             };
-            if b.policies[id as usize].template {
+            if b.policy(id).template {
                 continue;
             }
-            let n = counts[id as usize];
+            let n = counts[id];
             out.push(Lens {
                 range: p.name.span.range(),
                 title: format!(

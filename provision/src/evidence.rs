@@ -1013,7 +1013,7 @@ impl Provision {
                 inherits: p
                     .inherits
                     .iter()
-                    .map(|&i| bundle.policies[i as usize].name.clone())
+                    .map(|&i| bundle.policy(i).name.clone())
                     .collect(),
                 grants: p
                     .grants
@@ -1249,11 +1249,11 @@ impl Provision {
                     if let Some(p) = &prev_rec {
                         let ev = eplan.evaluate(&p.0, &p.1);
                         for g in &ev.grants {
-                            let sys = &bundle.system(eplan.ents[g.ent as usize].system).name;
+                            let sys = &bundle.system(eplan.ent(g.ent).system).name;
                             if !provisioned.contains(sys.as_str()) {
                                 report_only.push(ReportOnly {
                                     system: sys.clone(),
-                                    grant: eplan.ent_text[g.ent as usize].clone(),
+                                    grant: eplan.ent_text(g.ent).to_string(),
                                 });
                             }
                         }
@@ -1471,7 +1471,7 @@ fn sod_section(
                         conflict: bundle.conflicts[v.conflict].name.clone(),
                         user_id: r.id.clone(),
                         found_in: "policy".into(),
-                        grants: v.ents.iter().map(|&e| eplan.ent_text[e as usize].clone()).collect(),
+                        grants: v.ents.iter().map(|&e| eplan.ent_text(e).to_string()).collect(),
                         fate: "granted by the policies: open (change the policies or declare an exception)".into(),
                     });
                 }

@@ -238,7 +238,7 @@ impl Recorder<'_> {
         for c in &changes {
             out.changes.push(DerivedChange {
                 action: c.action,
-                grant: plan.ent_text[c.ent as usize].clone(),
+                grant: plan.ent_text(c.ent).to_string(),
                 level: name(c.ent, c.level),
                 from_level: c.from.and_then(|f| name(c.ent, Some(f))),
                 not_before: c.not_before,
@@ -258,7 +258,7 @@ impl Recorder<'_> {
                                 .join(", ")
                         })
                         .unwrap_or_default();
-                    let grant = &plan.ent_text[c.ent as usize];
+                    let grant = plan.ent_text(c.ent);
                     let level = name(c.ent, c.level);
                     self.conn
                         .prepare_cached(

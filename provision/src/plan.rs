@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use polc::eval::{EntId, Granted, Plan as EvalPlan, Source, SourceKind};
+use polc::index_vec::IndexVec;
 use polc::ir;
 use polc_connectors::{Change, LeaverMode};
 use serde::{Deserialize, Serialize};
@@ -322,10 +323,10 @@ pub fn named_systems(b: &ir::Bundle) -> HashSet<&str> {
 
 /// Entitlement texts the rollout (every policy, or the named ones and what they inherit)
 /// names, whatever their dates.
-fn managed_by_policy(b: &ir::Bundle, rollout: Option<&HashSet<u32>>) -> HashSet<String> {
+fn managed_by_policy(b: &ir::Bundle, rollout: Option<&HashSet<ir::PolicyId>>) -> HashSet<String> {
     let mut out = HashSet::new();
-    for (i, p) in b.policies.iter().enumerate() {
-        if rollout.is_none_or(|r| r.contains(&(i as u32))) {
+    for (i, p) in b.policies.iter_enumerated() {
+        if rollout.is_none_or(|r| r.contains(&i)) {
             for g in &p.grants {
                 out.insert(b.entitlement_text(&g.entitlement));
             }
@@ -342,7 +343,10 @@ fn managed_by_policy(b: &ir::Bundle, rollout: Option<&HashSet<u32>>) -> HashSet<
 }
 
 /// The rollout's policies and everything they inherit, transitively.
-fn rollout_closure(b: &ir::Bundle, names: &[String]) -> std::result::Result<HashSet<u32>, String> {
+fn rollout_closure(
+    b: &ir::Bundle,
+    names: &[String],
+) -> std::result::Result<HashSet<ir::PolicyId>, String> {
     let mut out = HashSet::new();
     let mut stack = Vec::new();
     for n in names {
@@ -353,7 +357,7 @@ fn rollout_closure(b: &ir::Bundle, names: &[String]) -> std::result::Result<Hash
     }
     while let Some(p) = stack.pop() {
         if out.insert(p) {
-            stack.extend(b.policies[p as usize].inherits.iter().copied());
+            stack.extend(b.policy(p).inherits.iter().copied());
         }
     }
     Ok(out)
@@ -428,7 +432,7 @@ impl Kinds {
             None => grant.to_string(),
         };
         let ent = ep.resolve_ref(&text).ok().map(|(e, rank)| {
-            let rank = rank.or(ep.bundle.rtype(&ep.ents[e as usize]).default);
+            let rank = rank.or(ep.bundle.rtype(ep.ent(e)).default);
             (e, rank)
         });
         let k = self.list.len() as u32;
@@ -460,7 +464,7 @@ impl Kinds {
             // as held when it names nothing of the bundle
             let kind = self.get(k);
             let text = match kind.ent {
-                Some((e, _)) => m.ent_text[e as usize].as_str(),
+                Some((e, _)) => m.ent_text[e].as_str(),
                 None => kind.grant.as_str(),
             };
             cache[i] = 1 + (m.is_managed)(sys, text) as u8;
@@ -471,7 +475,7 @@ impl Kinds {
 
 /// What the manage rules need: the entitlements' texts and the rule itself.
 struct ManageCx<'a> {
-    ent_text: &'a [String],
+    ent_text: &'a IndexVec<EntId, String>,
     is_managed: &'a dyn Fn(&SystemConfig, &str) -> bool,
 }
 
@@ -619,10 +623,10 @@ impl Desired<'_> {
 }
 
 /// Whether a source of a grant is inside the `[rollout]` (every source without one).
-fn in_rollout(ep: &EvalPlan, roots: Option<&HashSet<u32>>, s: &Source) -> bool {
+fn in_rollout(ep: &EvalPlan, roots: Option<&HashSet<ir::PolicyId>>, s: &Source) -> bool {
     match (roots, &s.kind) {
         (None, _) => true,
-        (Some(r), SourceKind::Path(p)) => ep.paths[*p as usize].iter().any(|x| r.contains(x)),
+        (Some(r), SourceKind::Path(p)) => ep.path(*p).iter().any(|x| r.contains(x)),
         (Some(_), SourceKind::Exception(_)) => false,
     }
 }
@@ -698,7 +702,7 @@ impl Provision {
             })?),
             None => None,
         };
-        let rollout_roots: Option<HashSet<u32>> = project
+        let rollout_roots: Option<HashSet<ir::PolicyId>> = project
             .rollout
             .policies
             .as_ref()
@@ -940,7 +944,7 @@ impl Provision {
         }
 
         // system id -> index into `provisioned`
-        let sys_index: Vec<Option<usize>> = bundle
+        let sys_index: IndexVec<ir::SystemId, Option<usize>> = bundle
             .systems
             .iter()
             .map(|s| provisioned.iter().position(|p| p.name == s.name))
@@ -993,7 +997,7 @@ impl Provision {
             outside.iter_mut().for_each(Vec::clear);
             if gone == Gone::No {
                 for (gi, g) in ev.grants.iter().enumerate() {
-                    let Some(si) = sys_index[eplan.ents[g.ent as usize].system as usize] else {
+                    let Some(si) = sys_index[eplan.ent(g.ent).system] else {
                         continue;
                     };
                     if !g
@@ -1017,7 +1021,7 @@ impl Provision {
                         let Some((ent, rank)) = kinds.get(k).ent else {
                             continue;
                         };
-                        let Some(si) = sys_index[eplan.ents[ent as usize].system as usize] else {
+                        let Some(si) = sys_index[eplan.ent(ent).system] else {
                             continue;
                         };
                         if ev.denied.iter().any(|d| d.ent == ent) {
@@ -1328,7 +1332,7 @@ struct DiffCx<'a, 'h> {
     managed: &'a mut Vec<u8>,
     /// The person's evaluated grants (where [`Origin::Grant`] points).
     grants: &'a [Granted],
-    rollout: Option<&'h HashSet<u32>>,
+    rollout: Option<&'h HashSet<ir::PolicyId>>,
     actions: &'a mut Vec<Action>,
     /// The first 1,000 unmanaged entries, and how many there are.
     unmanaged: &'a mut Vec<Unmanaged>,
@@ -1404,7 +1408,7 @@ fn diff_user(
                 .filter(|h| h.ent.is_some_and(|(e, _)| e == d.ent))
         };
         let Some(first) = same().next() else {
-            let mut a = base(ActionKind::Grant, Some(ep.ent_text[d.ent as usize].clone()));
+            let mut a = base(ActionKind::Grant, Some(ep.ent_text(d.ent).to_string()));
             a.level = level_name(ep, d.ent, d.level);
             a.reason = d.reason();
             a.sources = cx.sources(d);

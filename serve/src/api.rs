@@ -694,8 +694,8 @@ pub(crate) fn user_view(
                 let grants: Vec<String> = plan.exception_grants[i]
                     .iter()
                     .map(|&(ent, level)| match plan.level_name(ent, level) {
-                        Some(l) => format!("{} ({l})", plan.ent_text[ent as usize]),
-                        None => plan.ent_text[ent as usize].clone(),
+                        Some(l) => format!("{} ({l})", plan.ent_text(ent)),
+                        None => plan.ent_text(ent).to_string(),
                     })
                     .collect();
                 json!({"name": x.name, "grants": grants, "justification": x.justification,

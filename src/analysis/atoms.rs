@@ -10,11 +10,6 @@
 //! and the interpreter coerces. Only the forms whose meaning does not depend on that are
 //! classified; see [`Analyzer::atom`].
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 use chrono::NaiveDate;
 
 use super::linear::Kind;
@@ -187,7 +182,7 @@ impl Analyzer {
             },
             Expr::Attr(a) => {
                 let a = self.attr(a);
-                match self.attrs[a].ty {
+                match self.attr_info(a).ty {
                     Type::Bool => Atom::Str {
                         attr: a,
                         lower: false,
@@ -205,7 +200,7 @@ impl Analyzer {
 
     /// Whether an attribute holds text the string solver may reason about.
     fn is_text(&self, a: AttrId) -> bool {
-        matches!(self.attrs[a].ty, Type::String | Type::Enum(_))
+        matches!(self.attr_info(a).ty, Type::String | Type::Enum(_))
     }
 
     fn term(&mut self, e: &Expr) -> Term {
@@ -267,7 +262,7 @@ impl Analyzer {
     /// `a OP "text"` on a text attribute; `None` when it is not one the string solver may
     /// decide.
     fn text_cmp(&mut self, op: CmpOp, x: AttrId, lower: bool, v: &Value) -> Option<Atom> {
-        let ty = self.attrs[x].ty.clone();
+        let ty = self.attr_info(x).ty.clone();
         let ok = match (&ty, v) {
             (Type::String | Type::Enum(_), Value::Str(_)) => true,
             (Type::Bool, Value::Bool(_)) => !lower,
@@ -312,7 +307,7 @@ impl Analyzer {
                     Atom::Const(false)
                 });
             }
-            let ty = self.attrs[x].ty.clone();
+            let ty = self.attr_info(x).ty.clone();
             let text = vals.iter().all(|v| match (&ty, v) {
                 (Type::String | Type::Enum(_), Value::Str(_)) => true,
                 (Type::Bool, Value::Bool(_)) => !lower,
@@ -340,7 +335,7 @@ impl Analyzer {
     }
 
     fn contains(&mut self, l: AttrId, v: &Value, negated: bool) -> Option<Atom> {
-        let ok = match (&self.attrs[l].ty, v) {
+        let ok = match (&self.attr_info(l).ty, v) {
             (Type::List(_), Value::Str(_)) => true,
             (Type::Any, Value::Str(s)) => !coercible(s),
             _ => false,

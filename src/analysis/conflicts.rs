@@ -11,11 +11,6 @@
 //! removed a grant, that policy's triggers are negated and the question asked again, a
 //! few times; a witness that never reproduces is not reported at all.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -25,6 +20,7 @@ use super::policies::{meet, BundleAnalysis, Window};
 use super::solve::{Model, Outcome};
 use super::{DateRange, Witness};
 use crate::eval::Plan;
+use crate::index_vec::IndexVec;
 use crate::ir::{Bundle, Entitlement, PolicyId, Value};
 
 /// How many questions one conflict may ask before giving up.
@@ -75,37 +71,47 @@ fn excerpt(
     ci: usize,
     roots: &[PolicyId],
     ents: &[&Entitlement],
-) -> Option<(Bundle, Vec<PolicyId>)> {
+) -> Option<(Bundle, IndexVec<PolicyId, PolicyId>)> {
     let b = ba.bundle;
     let mut start: Vec<PolicyId> = roots.to_vec();
-    for (h, pol) in b.policies.iter().enumerate() {
+    for (h, pol) in b.policies.iter_enumerated() {
         if pol
             .denies
             .iter()
             .any(|d| ents.iter().any(|e| b.pattern_matches(d, e)))
         {
-            start.push(h as PolicyId);
-            start.extend(ba.ancestors(h as PolicyId, 4096)?);
+            start.push(h);
+            start.extend(ba.ancestors(h, 4096)?);
         }
     }
-    let mut keep = vec![false; b.policies.len()];
+    let mut keep: IndexVec<PolicyId, bool> = IndexVec::from_elem_n(false, b.policies.len());
     while let Some(p) = start.pop() {
-        if !std::mem::replace(&mut keep[p as usize], true) {
+        if keep.get_mut(p).is_some_and(|k| !std::mem::replace(k, true)) {
             start.extend_from_slice(&b.policy(p).inherits);
         }
     }
-    let old: Vec<PolicyId> = (0..b.policies.len() as PolicyId)
-        .filter(|&p| keep[p as usize])
+    let old: IndexVec<PolicyId, PolicyId> = keep
+        .iter_enumerated()
+        .filter(|&(_, &k)| k)
+        .map(|(p, _)| p)
         .collect();
-    let mut new_id = vec![PolicyId::MAX; b.policies.len()];
-    for (i, &p) in old.iter().enumerate() {
-        new_id[p as usize] = i as PolicyId;
+    let mut new_id: IndexVec<PolicyId, Option<PolicyId>> =
+        IndexVec::from_elem_n(None, b.policies.len());
+    for (i, &p) in old.iter_enumerated() {
+        if let Some(n) = new_id.get_mut(p) {
+            *n = Some(i);
+        }
     }
     let policies = old
         .iter()
         .map(|&p| {
             let mut pol = b.policy(p).clone();
-            pol.inherits = pol.inherits.iter().map(|&w| new_id[w as usize]).collect();
+            // What a kept policy inherits is kept: every id maps.
+            pol.inherits = pol
+                .inherits
+                .iter()
+                .filter_map(|&w| new_id.get(w).copied().flatten())
+                .collect();
             pol
         })
         .collect();
@@ -115,7 +121,7 @@ fn excerpt(
         requires: b.requires.clone(),
         policies,
         exceptions: Vec::new(),
-        conflicts: vec![b.conflicts[ci].clone()],
+        conflicts: vec![b.conflicts.get(ci)?.clone()],
         tests: Vec::new(),
     };
     Some((part, old))
@@ -135,8 +141,8 @@ fn evaluate(
     let fields = ba.record_fields();
     let plan = Plan::new(Arc::new(part), &fields, m.today);
     let id = match fields.iter().position(|f| *f == ba.az.key) {
-        Some(k) => match &m.values[k] {
-            Some(Value::Str(s)) => s.clone(),
+        Some(k) => match m.values.get(k) {
+            Some(Some(Value::Str(s))) => s.clone(),
             _ => "w".to_string(),
         },
         None => "w".to_string(),
@@ -149,13 +155,17 @@ fn evaluate(
         .denied
         .iter()
         .filter(|d| ents.iter().any(|e| *plan.ent(d.ent) == **e))
-        .map(|d| {
-            let path = &plan.paths[d.by as usize];
-            let window = path.iter().fold((None, None), |w, &p| {
-                let p = &ba.bundle.policies[old[p as usize] as usize];
-                meet(w, (p.effective, p.expires))
-            });
-            (old[path[0] as usize], window)
+        .filter_map(|d| {
+            let path = plan.path(d.by);
+            // The excerpt's ids are all in `old`.
+            let window = path
+                .iter()
+                .filter_map(|&p| old.get(p))
+                .fold((None, None), |w, &p| {
+                    let p = ba.bundle.policy(p);
+                    meet(w, (p.effective, p.expires))
+                });
+            Some((*old.get(*path.first()?)?, window))
         })
         .collect();
     blockers.sort_unstable();
@@ -179,13 +189,20 @@ pub fn reachable(ba: &mut BundleAnalysis<'_>) -> Vec<Reach> {
 /// What each policy brings that matches a pattern of conflict `ci`.
 fn contributions(ba: &mut BundleAnalysis<'_>, ci: usize) -> BTreeMap<PolicyId, Vec<Contrib>> {
     let b = ba.bundle;
-    let conflict = &b.conflicts[ci];
-    let mut providers: FxHashMap<PolicyId, Vec<(usize, usize)>> = FxHashMap::default();
-    for (h, pol) in b.policies.iter().enumerate() {
+    let Some(conflict) = b.conflicts.get(ci) else {
+        return BTreeMap::new();
+    };
+    // Per policy: (its grant's index, the grant's entitlement, the pattern it matches).
+    type Provided<'b> = (usize, &'b Entitlement, usize);
+    let mut providers: FxHashMap<PolicyId, Vec<Provided<'_>>> = FxHashMap::default();
+    for (h, pol) in b.policies.iter_enumerated() {
         for (gi, g) in pol.grants.iter().enumerate() {
             for (pi, pat) in conflict.patterns.iter().enumerate() {
                 if b.pattern_matches(pat, &g.entitlement) {
-                    providers.entry(h as PolicyId).or_default().push((gi, pi));
+                    providers
+                        .entry(h)
+                        .or_default()
+                        .push((gi, &g.entitlement, pi));
                 }
             }
         }
@@ -208,10 +225,13 @@ fn contributions(ba: &mut BundleAnalysis<'_>, ci: usize) -> BTreeMap<PolicyId, V
         let mut order = vec![r];
         parent.insert(r, r);
         let mut i = 0;
-        while i < order.len() && order.len() <= 4096 {
-            for &w in &b.policies[order[i] as usize].inherits {
+        while let Some(&v) = order.get(i) {
+            if order.len() > 4096 {
+                break;
+            }
+            for &w in &b.policy(v).inherits {
                 if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(w) {
-                    e.insert(order[i]);
+                    e.insert(v);
                     order.push(w);
                 }
             }
@@ -222,19 +242,22 @@ fn contributions(ba: &mut BundleAnalysis<'_>, ci: usize) -> BTreeMap<PolicyId, V
                 continue;
             };
             let mut path = vec![h];
-            while *path.last().expect("non-empty") != r {
-                path.push(parent[path.last().expect("non-empty")]);
+            let mut at = h;
+            while at != r {
+                // Every policy of `order` has a parent on the way to `r`.
+                let Some(&up) = parent.get(&at) else { break };
+                path.push(up);
+                at = up;
             }
             path.reverse();
             let Some(range) = ba.window(&path) else {
                 continue;
             };
-            for &(gi, pi) in grants {
-                let ent = &b.policy(h).grants[gi].entitlement;
+            for &(gi, ent, pi) in grants {
                 // Removed whenever the root applies by a deny it brings itself.
-                let denied = b.policies.iter().enumerate().any(|(q, pol)| {
+                let denied = b.policies.iter_enumerated().any(|(q, pol)| {
                     pol.denies.iter().any(|d| b.pattern_matches(d, ent))
-                        && ba.reaches_in_force(r, q as PolicyId, range)
+                        && ba.reaches_in_force(r, q, range)
                 });
                 if denied {
                     continue;
@@ -268,7 +291,9 @@ fn search(
                 .filter(|r2| *r2 > r1 && contribs.contains_key(r2)),
         );
         for r2 in partners {
-            let c2s = &contribs[&r2];
+            let Some(c2s) = contribs.get(&r2) else {
+                continue;
+            };
             // Pairs of sides on two patterns, two entitlements, one day.
             let pairs = c1s.iter().flat_map(|a| {
                 c2s.iter().filter_map(move |b| {
@@ -320,14 +345,13 @@ fn confirm(
                 let bundle = ba.bundle;
                 let denies = bundle
                     .policies
-                    .iter()
-                    .enumerate()
+                    .iter_enumerated()
                     .flat_map(|(q, pol)| {
                         pol.denies
                             .iter()
                             .enumerate()
                             .filter(|(_, d)| ents.iter().any(|e| bundle.pattern_matches(d, e)))
-                            .map(move |(i, _)| (q as PolicyId, i))
+                            .map(move |(i, _)| (q, i))
                     })
                     .collect();
                 let mut avoided: Vec<PolicyId> = avoided.iter().map(|a| a.0).collect();

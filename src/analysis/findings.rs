@@ -11,11 +11,6 @@
 //!
 //! Each is reported only when proved; "unknown" reports nothing.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 use super::cases::lits_of;
 use super::normal::Nnf;
 use super::policies::BundleAnalysis;
@@ -101,9 +96,9 @@ pub fn never_applies(ba: &mut BundleAnalysis<'_>) -> Vec<Never> {
             // Some condition is false by itself.
             match exprs
                 .iter()
-                .position(|(_, e)| ba.az.dnf_of(&[e], true).is_some_and(|d| d.is_empty()))
+                .find(|(_, e)| ba.az.dnf_of(&[e], true).is_some_and(|d| d.is_empty()))
             {
-                Some(i) => (format!("`{}` never holds", exprs[i].1), vec![exprs[i].0]),
+                Some(&(o, e)) => (format!("`{e}` never holds"), vec![o]),
                 None => (
                     "its conditions never hold".to_string(),
                     exprs.iter().map(|(o, _)| *o).collect(),
@@ -140,7 +135,7 @@ pub fn shadowed(ba: &mut BundleAnalysis<'_>) -> Vec<Shadowed> {
     let mut out = Vec::new();
     let ids: Vec<PolicyId> = ba.policies().collect();
     for b in ids {
-        if !ba.inheritors[b as usize].is_empty() || ba.bundle.policy(b).triggers.is_empty() {
+        if !ba.inheritors(b).is_empty() || ba.bundle.policy(b).triggers.is_empty() {
             continue;
         }
         let Some(range) = ba.own_range(b) else {
@@ -176,7 +171,7 @@ pub fn shadowed(ba: &mut BundleAnalysis<'_>) -> Vec<Shadowed> {
             }
             // The same both ways: report only the one declared later.
             let identical = gives_all(&cb, &ca)
-                && ba.inheritors[a as usize].is_empty()
+                && ba.inheritors(a).is_empty()
                 && ba.own_range(a) == Some(range)
                 && matches!(ba.query(&[a], &[b], range), Outcome::Unsat(_));
             if identical && a > b {
@@ -196,23 +191,27 @@ pub fn shadowed(ba: &mut BundleAnalysis<'_>) -> Vec<Shadowed> {
 /// W0104: grants (of policies and templates) that a deny always removes.
 pub fn always_denied(ba: &mut BundleAnalysis<'_>) -> Vec<AlwaysDenied> {
     let b = ba.bundle;
-    let denies: Vec<(PolicyId, usize)> = b
+    // Every deny: its policy, its index there, its pattern.
+    let denies: Vec<(PolicyId, usize, &crate::ir::Pattern)> = b
         .policies
-        .iter()
-        .enumerate()
-        .flat_map(|(p, pol)| (0..pol.denies.len()).map(move |d| (p as PolicyId, d)))
+        .iter_enumerated()
+        .flat_map(|(p, pol)| {
+            pol.denies
+                .iter()
+                .enumerate()
+                .map(move |(d, pat)| (p, d, pat))
+        })
         .collect();
     let mut out = Vec::new();
     if denies.is_empty() {
         return out;
     }
-    for (p, pol) in b.policies.iter().enumerate() {
-        let p = p as PolicyId;
+    for (p, pol) in b.policies.iter_enumerated() {
         for (gi, g) in pol.grants.iter().enumerate() {
             let matching: Vec<(PolicyId, usize)> = denies
                 .iter()
-                .copied()
-                .filter(|&(h, d)| b.pattern_matches(&b.policy(h).denies[d], &g.entitlement))
+                .filter(|(_, _, pat)| b.pattern_matches(pat, &g.entitlement))
+                .map(|&(h, d, _)| (h, d))
                 .collect();
             if matching.is_empty() {
                 continue;

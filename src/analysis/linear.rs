@@ -3,11 +3,6 @@
 //! `x - y REL c` when they are of that shape (at most one variable on each side, with
 //! coefficient one). Anything else is left to the interpreter.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 use chrono::NaiveDate;
 
 use super::atoms::{Atom, NVar, Rel, Term};
@@ -51,7 +46,7 @@ impl Analyzer {
             Term::Const(Value::Int(n)) => Some((Vec::new(), i128::from(n), Kind::Int)),
             Term::Const(Value::Date(d)) => Some((Vec::new(), days(d), Kind::Date)),
             Term::Attr(a) => {
-                let kind = match self.attrs[a].ty {
+                let kind = match self.attr_info(a).ty {
                     Type::Int | Type::Duration => Kind::Int,
                     Type::Date => Kind::Date,
                     _ => return None,
@@ -113,10 +108,9 @@ impl Analyzer {
         }
         set.sort_unstable();
         set.dedup();
-        let rel = if set.len() == 1 {
-            Rel::Eq(set[0])
-        } else {
-            Rel::In(set)
+        let rel = match set.as_slice() {
+            &[one] => Rel::Eq(one),
+            _ => Rel::In(set),
         };
         Some(num(x, y, rel, negated))
     }

@@ -18,11 +18,6 @@
 //! W0102, W0104, W0301), [`conflicts`] (E0501, witnesses double-checked by evaluating the
 //! whole bundle) and [`overlaps`] (`polc analyze --overlaps`).
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 pub mod atoms;
 pub mod cases;
 pub mod conflicts;
@@ -107,11 +102,11 @@ pub fn satisfiable(triggers: &[&Expr], schema: Option<&Schema>, dates: DateRange
     let mut az = Analyzer::new(schema);
     let nnfs: Vec<Nnf> = triggers.iter().map(|e| az.nnf(e, true)).collect();
     let mut dnfs: Vec<Dnf> = Vec::new();
-    for (i, n) in nnfs.iter().enumerate() {
+    for (i, (n, t)) in nnfs.iter().zip(triggers).enumerate() {
         match normal::dnf(n, normal::DNF_CAP) {
             Some(d) if d.is_empty() => {
                 return Sat::Unsat {
-                    clash: format!("`{}` never holds", triggers[i]),
+                    clash: format!("`{t}` never holds"),
                     involved: vec![i],
                 }
             }
@@ -128,12 +123,15 @@ pub fn satisfiable(triggers: &[&Expr], schema: Option<&Schema>, dates: DateRange
         },
         Outcome::Unsat(cores) => {
             let lits: Vec<Vec<Lit>> = nnfs.iter().map(lits_of).collect();
-            let mut involved: Vec<usize> = (0..triggers.len())
-                .filter(|&i| {
+            let mut involved: Vec<usize> = lits
+                .iter()
+                .enumerate()
+                .filter(|(_, lits)| {
                     cores
                         .iter()
-                        .any(|c| c.lits.iter().any(|l| lits[i].contains(l)))
+                        .any(|c| c.lits.iter().any(|l| lits.contains(l)))
                 })
+                .map(|(i, _)| i)
                 .collect();
             if involved.is_empty() {
                 involved = (0..triggers.len()).collect();

@@ -4,19 +4,24 @@
 //! attribute it reads is absent: no case split on presence is needed here; the solver
 //! decides presence per attribute.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 use rustc_hash::FxHashMap;
 
 use super::atoms::{Atom, AttrId};
-use crate::index_vec::IndexVec;
+use crate::index_vec::{self, IndexVec};
 use crate::ir::{Expr, Schema, Type, Value};
 
 /// An atom id shifted left once, the low bit set for the negative literal.
 pub type Lit = u32;
+
+index_vec::define_id! {
+    /// An atom the analyzer interned: its place in [`Analyzer::atoms`].
+    pub struct AtomId;
+}
+
+/// The atom of a literal.
+fn atom_id(l: Lit) -> AtomId {
+    AtomId::from(l >> 1)
+}
 
 /// A conjunction of literals, sorted and without duplicates.
 pub type Conj = Vec<Lit>;
@@ -66,8 +71,8 @@ pub enum Nnf {
 pub struct Analyzer {
     pub attrs: IndexVec<AttrId, AttrInfo>,
     attr_index: FxHashMap<String, AttrId>,
-    pub atoms: Vec<AtomData>,
-    atom_index: FxHashMap<Atom, u32>,
+    pub atoms: IndexVec<AtomId, AtomData>,
+    atom_index: FxHashMap<Atom, AtomId>,
     /// The key field (`user_id` unless the schema marks another).
     pub key: String,
     pub typed: bool,
@@ -78,7 +83,7 @@ impl Analyzer {
         let mut az = Analyzer {
             attrs: IndexVec::new(),
             attr_index: FxHashMap::default(),
-            atoms: Vec::new(),
+            atoms: IndexVec::new(),
             atom_index: FxHashMap::default(),
             key: schema.map_or_else(|| "user_id".to_string(), |s| s.key.clone()),
             typed: schema.is_some(),
@@ -120,21 +125,38 @@ impl Analyzer {
         self.attr_index.get(name).copied()
     }
 
-    fn intern(&mut self, atom: Atom, src: &Expr) -> u32 {
+    /// What is known of an attribute.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "attribute ids are made by `attr` (or `new`) on this analyzer's table, which never shrinks"
+    )]
+    pub fn attr_info(&self, a: AttrId) -> &AttrInfo {
+        &self.attrs[a]
+    }
+
+    fn intern(&mut self, atom: Atom, src: &Expr) -> AtomId {
         if let Some(&id) = self.atom_index.get(&atom) {
             return id;
         }
-        let id = self.atoms.len() as u32;
-        self.atom_index.insert(atom.clone(), id);
-        self.atoms.push(AtomData {
-            atom,
+        let id = self.atoms.push(AtomData {
+            atom: atom.clone(),
             src: src.clone(),
         });
+        self.atom_index.insert(atom, id);
         id
     }
 
+    /// The atom of a literal, and the condition it was read from.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "literals are made by `nnf` from atoms this analyzer interned, which are never removed"
+    )]
+    fn atom_data(&self, l: Lit) -> &AtomData {
+        &self.atoms[atom_id(l)]
+    }
+
     pub fn atom_of(&self, l: Lit) -> &Atom {
-        &self.atoms[(l >> 1) as usize].atom
+        &self.atom_data(l).atom
     }
 
     /// The negation normal form of `e` (of `not e` when `!pos`).
@@ -159,7 +181,7 @@ impl Analyzer {
                 }
                 atom => {
                     let id = self.intern(atom, e);
-                    Nnf::Lit(id << 1 | u32::from(!pos))
+                    Nnf::Lit(u32::from(id) << 1 | u32::from(!pos))
                 }
             },
         }
@@ -167,7 +189,7 @@ impl Analyzer {
 
     /// The text of a literal as written (`not …` for a negative one).
     pub fn lit_text(&self, l: Lit) -> String {
-        let src = &self.atoms[(l >> 1) as usize].src;
+        let src = &self.atom_data(l).src;
         if positive(l) {
             src.to_string()
         } else {

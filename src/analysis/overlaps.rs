@@ -6,11 +6,6 @@
 //! On top of it, [`overlaps`] (`polc analyze --overlaps`): every pair of policies that can
 //! apply to one person, solved, each with a witness, for review.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::atoms::AttrId;
@@ -74,22 +69,34 @@ pub fn overlaps(ba: &mut BundleAnalysis<'_>) -> Overlaps {
 impl BundleAnalysis<'_> {
     /// Whether the keys of two policies already exclude each other.
     pub fn disjoint(&self, a: PolicyId, b: PolicyId) -> bool {
-        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
-        let (mut i, mut j) = (0, 0);
-        while i < ka.len() && j < kb.len() {
-            match ka[i].0.cmp(&kb[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
+        // Both are sorted by attribute: walk them together.
+        let (mut ka, mut kb) = (
+            self.keys(a).iter().peekable(),
+            self.keys(b).iter().peekable(),
+        );
+        while let (Some((xa, va)), Some((xb, vb))) = (ka.peek(), kb.peek()) {
+            match xa.cmp(xb) {
+                std::cmp::Ordering::Less => {
+                    ka.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    kb.next();
+                }
                 std::cmp::Ordering::Equal => {
-                    if !ka[i].1.iter().any(|v| kb[j].1.binary_search(v).is_ok()) {
+                    if !va.iter().any(|v| vb.binary_search(v).is_ok()) {
                         return true;
                     }
-                    i += 1;
-                    j += 1;
+                    ka.next();
+                    kb.next();
                 }
             }
         }
         false
+    }
+
+    /// A policy's keys.
+    fn keys(&self, p: PolicyId) -> &[(AttrId, Vec<Value>)] {
+        self.keys.get(p).map_or(&[], Vec::as_slice)
     }
 
     /// Indexes the policies on the key attribute that splits them best.
@@ -106,25 +113,27 @@ impl BundleAnalysis<'_> {
             }
         }
         let cost = |a: &AttrId| {
-            let buckets: usize = by_attr[a].values().map(|c| c * c).sum();
-            buckets + (n - keyed[a]) * n
+            let buckets: usize = by_attr
+                .get(a)
+                .map_or(0, |m| m.values().map(|c| c * c).sum());
+            buckets + (n - keyed.get(a).copied().unwrap_or(0)) * n
         };
         let Some(attr) = by_attr.keys().copied().min_by_key(|a| (cost(a), *a)) else {
             return;
         };
         let mut map: FxHashMap<Value, Vec<PolicyId>> = FxHashMap::default();
         let mut rest = Vec::new();
-        for (p, k) in self.keys.iter().enumerate() {
-            if self.bundle.policies[p].template {
+        for (p, k) in self.keys.iter_enumerated() {
+            if self.bundle.policy(p).template {
                 continue;
             }
             match k.iter().find(|(a, _)| *a == attr) {
                 Some((_, vs)) => {
                     for v in vs {
-                        map.entry(v.clone()).or_default().push(p as PolicyId);
+                        map.entry(v.clone()).or_default().push(p);
                     }
                 }
-                None => rest.push(p as PolicyId),
+                None => rest.push(p),
             }
         }
         self.index = Some((attr, map, rest));
@@ -134,20 +143,18 @@ impl BundleAnalysis<'_> {
     /// keys do not exclude, in declaration order.
     pub fn candidates(&self, p: PolicyId) -> Vec<PolicyId> {
         let mut out: Vec<PolicyId> = match &self.index {
-            Some((attr, map, rest)) => {
-                match self.keys[p as usize].iter().find(|(a, _)| a == attr) {
-                    Some((_, vs)) => {
-                        let mut v: Vec<PolicyId> = rest.clone();
-                        for x in vs {
-                            if let Some(list) = map.get(x) {
-                                v.extend_from_slice(list);
-                            }
+            Some((attr, map, rest)) => match self.keys(p).iter().find(|(a, _)| a == attr) {
+                Some((_, vs)) => {
+                    let mut v: Vec<PolicyId> = rest.clone();
+                    for x in vs {
+                        if let Some(list) = map.get(x) {
+                            v.extend_from_slice(list);
                         }
-                        v
                     }
-                    None => self.policies().collect(),
+                    v
                 }
-            }
+                None => self.policies().collect(),
+            },
             None => self.policies().collect(),
         };
         out.sort_unstable();
@@ -227,7 +234,7 @@ mod long_list_tests {
         let today = crate::dates::parse("2025-06-01").unwrap();
         let mut ba = BundleAnalysis::new(&checked.bundle, today);
         let found = overlaps(&mut ba);
-        let names = |p: PolicyId| checked.bundle.policies[p as usize].name.as_str();
+        let names = |p: PolicyId| checked.bundle.policy(p).name.as_str();
         let mut pairs: Vec<(&str, &str)> = found
             .pairs
             .iter()

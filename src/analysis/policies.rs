@@ -5,11 +5,6 @@
 //! one attribute (`department == "Sales"` and `department == "Finance"`) are disjoint
 //! without solving anything.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 use std::rc::Rc;
 
 use chrono::NaiveDate;
@@ -20,6 +15,7 @@ use super::overlaps::{keys_of, Index, Keys};
 use super::solve::{Model, Outcome};
 use super::DateRange;
 use crate::eval::expr::CExpr;
+use crate::index_vec::IndexVec;
 use crate::ir::{Bundle, CmpOp, Entitlement, Expr, PolicyId, Value};
 
 /// What a policy brings through inheritance (itself included), when every policy of its
@@ -77,14 +73,14 @@ pub struct BundleAnalysis<'b> {
     pub horizon: DateRange,
     requires: Option<Dnf>,
     requires_c: Vec<CExpr>,
-    pos: Vec<Option<Dnf>>,
+    pos: IndexVec<PolicyId, Option<Dnf>>,
     neg: FxHashMap<(PolicyId, Window), Option<Dnf>>,
-    triggers_c: Vec<Vec<CExpr>>,
-    pub(super) keys: Vec<Keys>,
+    triggers_c: IndexVec<PolicyId, Vec<CExpr>>,
+    pub(super) keys: IndexVec<PolicyId, Keys>,
     pub(super) index: Option<Index>,
     closures: FxHashMap<PolicyId, Option<Rc<Closure>>>,
     /// Per policy: the policies that inherit it directly.
-    pub inheritors: Vec<Vec<PolicyId>>,
+    pub inheritors: IndexVec<PolicyId, Vec<PolicyId>>,
 }
 
 impl<'b> BundleAnalysis<'b> {
@@ -94,7 +90,7 @@ impl<'b> BundleAnalysis<'b> {
         let mut az = Analyzer::new(bundle.schema.as_ref());
         let requires: Vec<&Expr> = bundle.requires.iter().collect();
         let req = az.dnf_of(&requires, true);
-        let pos: Vec<Option<Dnf>> = bundle
+        let pos: IndexVec<PolicyId, Option<Dnf>> = bundle
             .policies
             .iter()
             .map(|p| {
@@ -112,10 +108,12 @@ impl<'b> BundleAnalysis<'b> {
             .iter()
             .map(|d| d.as_ref().map(|d| keys_of(&az, d)).unwrap_or_default())
             .collect();
-        let mut inheritors = vec![Vec::new(); bundle.policies.len()];
-        for (i, p) in bundle.policies.iter().enumerate() {
+        let mut inheritors = IndexVec::from_elem_n(Vec::new(), bundle.policies.len());
+        for (i, p) in bundle.policies.iter_enumerated() {
             for &w in &p.inherits {
-                inheritors[w as usize].push(i as PolicyId);
+                if let Some(list) = inheritors.get_mut(w) {
+                    list.push(i);
+                }
             }
         }
         let mut ba = BundleAnalysis {
@@ -139,7 +137,11 @@ impl<'b> BundleAnalysis<'b> {
 
     /// The policies proper (not templates), in declaration order.
     pub fn policies(&self) -> impl Iterator<Item = PolicyId> + '_ {
-        (0..self.bundle.policies.len() as PolicyId).filter(|&p| !self.bundle.policy(p).template)
+        self.bundle
+            .policies
+            .iter_enumerated()
+            .filter(|(_, p)| !p.template)
+            .map(|(id, _)| id)
     }
 
     /// The days from today on when every one of `ps` is in force, at most a horizon long
@@ -225,9 +227,9 @@ impl<'b> BundleAnalysis<'b> {
         };
         parts.push(r);
         for &p in pos {
-            match &self.pos[p as usize] {
-                Some(d) => parts.push(d),
-                None => return Outcome::Unknown,
+            match self.pos.get(p) {
+                Some(Some(d)) => parts.push(d),
+                _ => return Outcome::Unknown,
             }
         }
         for key in neg {
@@ -239,11 +241,15 @@ impl<'b> BundleAnalysis<'b> {
         let (req, trig) = (&self.requires_c, &self.triggers_c);
         let mut verify = |az: &Analyzer, m: &Model| {
             req.iter().all(|c| az.holds(c, m))
-                && pos
-                    .iter()
-                    .all(|&p| trig[p as usize].iter().all(|c| az.holds(c, m)))
+                && pos.iter().all(|&p| {
+                    trig.get(p)
+                        .is_some_and(|t| t.iter().all(|c| az.holds(c, m)))
+                })
                 && neg.iter().all(|&(q, w)| {
-                    !(in_window(w, m.today) && trig[q as usize].iter().all(|c| az.holds(c, m)))
+                    !(in_window(w, m.today)
+                        && trig
+                            .get(q)
+                            .is_some_and(|t| t.iter().all(|c| az.holds(c, m))))
                 })
         };
         self.az.solve_parts(&parts, range, &mut verify)
@@ -260,8 +266,11 @@ impl<'b> BundleAnalysis<'b> {
         let mut members = vec![p];
         seen.insert(p);
         let mut i = 0;
-        while i < members.len() && members.len() <= MAX_CLOSURE {
-            for &w in &b.policies[members[i] as usize].inherits {
+        while let Some(&v) = members.get(i) {
+            if members.len() > MAX_CLOSURE {
+                break;
+            }
+            for &w in &b.policy(v).inherits {
                 if seen.insert(w) {
                     members.push(w);
                 }
@@ -309,13 +318,18 @@ impl<'b> BundleAnalysis<'b> {
         false
     }
 
+    /// The policies that inherit `p` directly.
+    pub fn inheritors(&self, p: PolicyId) -> &[PolicyId] {
+        self.inheritors.get(p).map_or(&[], Vec::as_slice)
+    }
+
     /// Every policy that inherits `p`, directly or not; `None` past `cap`.
     pub fn ancestors(&self, p: PolicyId, cap: usize) -> Option<Vec<PolicyId>> {
         let mut seen = FxHashSet::default();
         let mut out = Vec::new();
         let mut stack = vec![p];
         while let Some(v) = stack.pop() {
-            for &w in &self.inheritors[v as usize] {
+            for &w in self.inheritors(v) {
                 if w != p && seen.insert(w) {
                     out.push(w);
                     if out.len() > cap {

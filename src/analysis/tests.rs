@@ -32,7 +32,7 @@ fn decide(whens: &str, dates: DateRange) -> Sat {
     let b = bundle(&format!(
         "policy \"P\" {{\n{whens}\n  grant slack:workspace-member\n}}"
     ));
-    let p = &b.policies[b.policy_id("P").unwrap() as usize];
+    let p = b.policy(b.policy_id("P").unwrap());
     let t: Vec<&Expr> = p.triggers.iter().collect();
     satisfiable(&t, b.schema.as_ref(), dates)
 }
@@ -192,7 +192,7 @@ fn untyped_bundles_reason_on_plain_text_only() {
     )]);
     let b = check_bundle(&loaded.db, loaded.workspace).bundle.clone();
     let t = |name: &str| -> Vec<&Expr> {
-        b.policies[b.policy_id(name).unwrap() as usize]
+        b.policy(b.policy_id(name).unwrap())
             .triggers
             .iter()
             .collect()

@@ -3,18 +3,13 @@
 //! becomes a witness only after the interpreter has agreed with it, so a witness shown to
 //! a user is never a guess.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "attribute, atom, clause and policy ids index the tables built with them in this analysis; to become typed vectors"
-)]
-
 use chrono::NaiveDate;
 
 use super::atoms::AttrId;
 use super::normal::Analyzer;
 use super::solve::Model;
 use crate::eval::expr::{CExpr, Env};
-use crate::index_vec::Idx;
+use crate::index_vec::{Idx, IndexVec};
 use crate::ir::{Expr, Value};
 
 /// A user record and a date.
@@ -92,20 +87,21 @@ impl Analyzer {
 
     /// The witness of a model.
     pub fn witness(&self, m: &Model) -> Witness {
-        let mut order: Vec<usize> = Vec::new();
+        let mut order: Vec<AttrId> = Vec::new();
         if let Some(k) = self.attr_id(&self.key) {
-            order.push(k.index());
+            order.push(k);
         }
-        order.extend(m.read.iter().map(|&a| a.index()));
-        order.extend(0..self.attrs.len());
-        let mut seen = vec![false; self.attrs.len()];
+        order.extend(m.read.iter().copied());
+        order.extend(self.attrs.indices());
+        let mut seen: IndexVec<AttrId, bool> = IndexVec::from_elem_n(false, self.attrs.len());
         let mut values = Vec::new();
         for a in order {
-            if std::mem::replace(&mut seen[a], true) {
+            if seen.get_mut(a).is_none_or(|s| std::mem::replace(s, true)) {
                 continue;
             }
-            if let Some(v) = &m.values[a] {
-                values.push((self.attrs[AttrId::from_usize(a)].name.clone(), v.clone()));
+            // A model has a value (or `None`) for each attribute, at its id.
+            if let (Some(Some(v)), Some(info)) = (m.values.get(a.index()), self.attrs.get(a)) {
+                values.push((info.name.clone(), v.clone()));
             }
         }
         Witness {

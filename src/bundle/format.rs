@@ -165,8 +165,8 @@ pub struct ExpectGrant {
 /// The interchange form of a checked bundle.
 pub fn from_ir(b: &ir::Bundle) -> Content {
     let ent = |e: &ir::Entitlement| Entitlement {
-        system: e.system,
-        rtype: e.rtype,
+        system: e.system.into(),
+        rtype: e.rtype.into(),
         name: e.name.clone(),
     };
     let grant = |g: &ir::Grant| Grant {
@@ -223,7 +223,7 @@ pub fn from_ir(b: &ir::Bundle) -> Content {
                 template: p.template,
                 doc: p.doc.clone(),
                 triggers: p.triggers.iter().map(Expr::from_ir).collect(),
-                inherits: p.inherits.clone(),
+                inherits: p.inherits.iter().map(|&w| u32::from(w)).collect(),
                 grants: p.grants.iter().map(grant).collect(),
                 denies: p.denies.iter().map(pattern).collect(),
                 effective: opt_date(p.effective),

@@ -8,6 +8,7 @@
 use super::expr::{parse_date, parse_opt_date, parse_opt_duration, Expr};
 use super::format::{Content, Entitlement, Exception, Grant, Pattern, Policy, System, Test};
 use super::ContentError;
+use crate::index_vec::IndexVec;
 use crate::ir;
 
 /// Says where an error was found: `policy 3 "Sales": grant 1: …`.
@@ -31,12 +32,12 @@ impl Content {
             .iter()
             .enumerate()
             .map(|(i, s)| at(s.to_ir(), || format!("system {i} `{}`", s.name)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<IndexVec<_, _>, _>>()?;
         let v = Validator {
             systems: &systems,
             policies: self.policies.len(),
         };
-        let mut policies = Vec::with_capacity(self.policies.len());
+        let mut policies = IndexVec::with_capacity(self.policies.len());
         for (i, p) in self.policies.iter().enumerate() {
             policies.push(at(v.policy(p), || format!("policy {i} \"{}\"", p.name))?);
         }
@@ -82,7 +83,7 @@ impl Content {
 
 impl System {
     fn to_ir(&self) -> Result<ir::System, ContentError> {
-        let mut types = Vec::with_capacity(self.types.len());
+        let mut types = IndexVec::with_capacity(self.types.len());
         for (i, t) in self.types.iter().enumerate() {
             let place = || format!("type {i} `{}`", t.name);
             if let Some(d) = t.default {
@@ -124,30 +125,25 @@ impl Pattern {
 
 /// Checks indices against the systems and the number of policies.
 struct Validator<'a> {
-    systems: &'a [ir::System],
+    systems: &'a IndexVec<ir::SystemId, ir::System>,
     policies: usize,
 }
 
 impl Validator<'_> {
     fn entitlement(&self, e: &Entitlement) -> Result<(ir::Entitlement, usize), ContentError> {
-        let sys = self
-            .systems
-            .get(e.system as usize)
-            .ok_or(ContentError::SystemId {
-                id: e.system,
-                count: self.systems.len(),
-            })?;
-        let ty = sys
-            .types
-            .get(e.rtype as usize)
-            .ok_or_else(|| ContentError::TypeId {
-                id: e.rtype,
-                system: sys.name.clone(),
-                count: sys.types.len(),
-            })?;
+        let (system, rtype) = (ir::SystemId::from(e.system), ir::TypeId::from(e.rtype));
+        let sys = self.systems.get(system).ok_or(ContentError::SystemId {
+            id: e.system,
+            count: self.systems.len(),
+        })?;
+        let ty = sys.types.get(rtype).ok_or_else(|| ContentError::TypeId {
+            id: e.rtype,
+            system: sys.name.clone(),
+            count: sys.types.len(),
+        })?;
         let ent = ir::Entitlement {
-            system: e.system,
-            rtype: e.rtype,
+            system,
+            rtype,
             name: e.name.clone(),
         };
         Ok((ent, ty.levels.len()))
@@ -176,7 +172,7 @@ impl Validator<'_> {
 
     fn policy(&self, p: &Policy) -> Result<ir::Policy, ContentError> {
         for &id in &p.inherits {
-            if id as usize >= self.policies {
+            if !usize::try_from(id).is_ok_and(|i| i < self.policies) {
                 return Err(ContentError::PolicyId {
                     id,
                     count: self.policies,
@@ -188,7 +184,7 @@ impl Validator<'_> {
             template: p.template,
             doc: p.doc.clone(),
             triggers: at(exprs(&p.triggers), || "when".to_string())?,
-            inherits: p.inherits.clone(),
+            inherits: p.inherits.iter().map(|&w| ir::PolicyId::from(w)).collect(),
             grants: self.grants(&p.grants)?,
             denies: p.denies.iter().map(Pattern::to_ir).collect(),
             effective: at(parse_opt_date(&p.effective), || "effective".to_string())?,

@@ -2,16 +2,12 @@
 //! names of policies and templates. Built from every file of the bundle; a name declared
 //! twice is reported here (E0103, E0205, E0305), and the first declaration wins.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 use std::collections::HashMap;
 
 use crate::db::SourceFile;
 use crate::diagnostics::Diagnostic;
-use crate::ir::{Duration, Type};
+use crate::index_vec::IndexVec;
+use crate::ir::{Duration, PolicyId, SystemId, Type, TypeId};
 use crate::syntax::ast::{self, Item, PolicyKind, ResourceClause, SystemClause, TypeExpr};
 use crate::syntax::lexer::{Comment, CommentKind};
 use crate::syntax::{Sp, Span};
@@ -20,10 +16,10 @@ use crate::syntax::{Sp, Span};
 pub struct Env {
     /// `None` when no file of the bundle declares a schema.
     pub schema: Option<SchemaEnv>,
-    pub systems: Vec<SystemEnv>,
-    pub system_index: HashMap<String, u32>,
-    pub policies: Vec<PolicyDecl>,
-    pub policy_index: HashMap<String, u32>,
+    pub systems: IndexVec<SystemId, SystemEnv>,
+    pub system_index: HashMap<String, SystemId>,
+    pub policies: IndexVec<PolicyId, PolicyDecl>,
+    pub policy_index: HashMap<String, PolicyId>,
     /// Declarations twice (E0103, E0205, E0305). Taken out by `check::bundle_env` and
     /// served by `check::declaration_diagnostics`, since their spans move with every edit.
     pub diagnostics: Vec<Diagnostic>,
@@ -55,7 +51,7 @@ pub struct SystemEnv {
     pub doc: Option<String>,
     pub file: SourceFile,
     pub span: Span,
-    pub types: Vec<TypeEnv>,
+    pub types: IndexVec<TypeId, TypeEnv>,
     /// Declared by a standard module.
     pub from_std: bool,
 }
@@ -93,29 +89,23 @@ impl PolicyDecl {
 }
 
 impl Env {
-    pub fn system(&self, name: &str) -> Option<(u32, &SystemEnv)> {
-        self.system_index
-            .get(name)
-            .map(|&i| (i, &self.systems[i as usize]))
+    pub fn system(&self, name: &str) -> Option<(SystemId, &SystemEnv)> {
+        let &i = self.system_index.get(name)?;
+        Some((i, self.systems.get(i)?))
     }
-    pub fn policy(&self, name: &str) -> Option<(u32, &PolicyDecl)> {
-        self.policy_index
-            .get(name)
-            .map(|&i| (i, &self.policies[i as usize]))
+    pub fn policy(&self, name: &str) -> Option<(PolicyId, &PolicyDecl)> {
+        let &i = self.policy_index.get(name)?;
+        Some((i, self.policies.get(i)?))
     }
     pub fn field(&self, name: &str) -> Option<&FieldEnv> {
         let s = self.schema.as_ref()?;
-        s.index.get(name).map(|&i| &s.fields[i])
+        s.index.get(name).and_then(|&i| s.fields.get(i))
     }
 }
 
 impl SystemEnv {
-    pub fn rtype(&self, name: &str) -> Option<(u32, &TypeEnv)> {
-        self.types
-            .iter()
-            .enumerate()
-            .find(|(_, t)| t.name == name)
-            .map(|(i, t)| (i as u32, t))
+    pub fn rtype(&self, name: &str) -> Option<(TypeId, &TypeEnv)> {
+        self.types.iter_enumerated().find(|(_, t)| t.name == name)
     }
 }
 
@@ -124,7 +114,7 @@ pub fn doc_before(text: &str, comments: &[Comment], start: u32) -> Option<String
     let idx = comments.partition_point(|c| c.span.end <= start);
     let mut lines = Vec::new();
     let mut next_start = start as usize;
-    for c in comments[..idx].iter().rev() {
+    for c in comments.iter().take(idx).rev() {
         let between = &text[c.span.end as usize..next_start];
         if !between.trim().is_empty() || c.kind != CommentKind::Doc {
             break;
@@ -164,7 +154,7 @@ pub fn lower_type(t: &Sp<TypeExpr>) -> Type {
 /// Builds the environment from the bundle's parsed files, in order.
 pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env {
     let mut env = Env::default();
-    let mut name_spans: Vec<Span> = Vec::new();
+    let mut name_spans: IndexVec<PolicyId, Span> = IndexVec::new();
     let mut key_field: Option<(SourceFile, Span)> = None;
     for (file, parsed, text, from_std) in files {
         let file = *file;
@@ -191,7 +181,7 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                     if p.name.node.is_empty() {
                         continue;
                     }
-                    if let Some((_, prev)) = env.policy(&p.name.node) {
+                    if let Some((prev_id, prev)) = env.policy(&p.name.node) {
                         env.diagnostics.push(
                             Diagnostic::new(
                                 "E0103",
@@ -202,7 +192,7 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                             )
                             .with_label(
                                 prev.file,
-                                name_spans[id_of(&env, &p.name.node)],
+                                name_spans.get(prev_id).copied().unwrap_or_default(),
                                 "first declared here",
                             )
                             .with_help(
@@ -211,8 +201,8 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
                         );
                         continue;
                     }
-                    let id = env.policies.len() as u32;
-                    env.policy_index.insert(p.name.node.clone(), id);
+                    env.policy_index
+                        .insert(p.name.node.clone(), env.policies.next_id());
                     env.policies.push(PolicyDecl {
                         name: p.name.node.clone(),
                         kind: p.kind,
@@ -235,10 +225,6 @@ pub fn build(files: &[(SourceFile, &crate::syntax::Parsed, &str, bool)]) -> Env 
     env
 }
 
-fn id_of(env: &Env, name: &str) -> usize {
-    env.policy_index.get(name).map_or(0, |&i| i as usize)
-}
-
 fn declare_field(
     schema: &mut SchemaEnv,
     diags: &mut Vec<Diagnostic>,
@@ -248,8 +234,11 @@ fn declare_field(
     text: &str,
     comments: &[Comment],
 ) {
-    if let Some(&i) = schema.index.get(&f.name.node) {
-        let prev = &schema.fields[i];
+    if let Some(prev) = schema
+        .index
+        .get(&f.name.node)
+        .and_then(|&i| schema.fields.get(i))
+    {
         diags.push(
             Diagnostic::new(
                 "E0205",
@@ -343,7 +332,7 @@ fn declare_system(
         doc: doc_before(text, comments, s.span.start),
         file,
         span: s.name.span,
-        types: Vec::new(),
+        types: IndexVec::new(),
         from_std,
     };
     for c in &s.clauses {
@@ -372,7 +361,7 @@ fn declare_system(
         }
     }
     env.system_index
-        .insert(sys.name.clone(), env.systems.len() as u32);
+        .insert(sys.name.clone(), env.systems.next_id());
     env.systems.push(sys);
 }
 

@@ -2,61 +2,60 @@
 //! labelled) and the transitive closure the lints and the interpreter use. Iterative
 //! throughout, so a 5,000-deep chain cannot overflow the stack.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 use std::collections::VecDeque;
 
 use super::Lowered;
 use crate::diagnostics::Diagnostic;
+use crate::index_vec::IndexVec;
 use crate::ir::{Bundle, PolicyId};
 
 /// Strongly connected components of the inheritance graph (Tarjan, iterative).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "policy ids come from the bundle (checked when it was lowered or read); `index`, `low` and `on_stack` have a place for each of its policies"
+)]
 pub fn sccs(bundle: &Bundle) -> Vec<Vec<PolicyId>> {
     let n = bundle.policies.len();
-    let mut index = vec![u32::MAX; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut stack: Vec<u32> = Vec::new();
+    let mut index: IndexVec<PolicyId, u32> = IndexVec::from_elem_n(u32::MAX, n);
+    let mut low: IndexVec<PolicyId, u32> = IndexVec::from_elem_n(0, n);
+    let mut on_stack: IndexVec<PolicyId, bool> = IndexVec::from_elem_n(false, n);
+    let mut stack: Vec<PolicyId> = Vec::new();
     let mut out = Vec::new();
     let mut next = 0u32;
-    for root in 0..n as u32 {
-        if index[root as usize] != u32::MAX {
+    for root in bundle.policies.indices() {
+        if index[root] != u32::MAX {
             continue;
         }
         // (node, next edge to visit)
-        let mut work: Vec<(u32, usize)> = vec![(root, 0)];
-        index[root as usize] = next;
-        low[root as usize] = next;
+        let mut work: Vec<(PolicyId, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
         next += 1;
         stack.push(root);
-        on_stack[root as usize] = true;
+        on_stack[root] = true;
         while let Some(&mut (v, ref mut ei)) = work.last_mut() {
             let edges = &bundle.policy(v).inherits;
-            if *ei < edges.len() {
-                let w = edges[*ei];
+            if let Some(&w) = edges.get(*ei) {
                 *ei += 1;
-                if index[w as usize] == u32::MAX {
-                    index[w as usize] = next;
-                    low[w as usize] = next;
+                if index[w] == u32::MAX {
+                    index[w] = next;
+                    low[w] = next;
                     next += 1;
                     stack.push(w);
-                    on_stack[w as usize] = true;
+                    on_stack[w] = true;
                     work.push((w, 0));
-                } else if on_stack[w as usize] {
-                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
                 }
             } else {
                 work.pop();
                 if let Some(&(parent, _)) = work.last() {
-                    low[parent as usize] = low[parent as usize].min(low[v as usize]);
+                    low[parent] = low[parent].min(low[v]);
                 }
-                if low[v as usize] == index[v as usize] {
+                if low[v] == index[v] {
                     let mut comp = Vec::new();
                     while let Some(w) = stack.pop() {
-                        on_stack[w as usize] = false;
+                        on_stack[w] = false;
                         comp.push(w);
                         if w == v {
                             break;
@@ -76,7 +75,9 @@ pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
     let b = &l.bundle;
     let mut out = Vec::new();
     for comp in sccs(b) {
-        let first = comp[0];
+        let Some(&first) = comp.first() else {
+            continue;
+        };
         let self_loop = b.policy(first).inherits.contains(&first);
         if comp.len() == 1 && !self_loop {
             continue;
@@ -87,25 +88,34 @@ pub fn cycles(l: &Lowered<'_>) -> Vec<Diagnostic> {
             .iter()
             .map(|&p| format!("`{}`", b.policy(p).name))
             .collect();
-        let Some(lp) = l.policies[first as usize] else {
+        let Some(lp) = l.lowered(first) else {
             continue;
         };
         let edge = |p: PolicyId| -> Option<(crate::db::SourceFile, crate::syntax::Span, PolicyId)> {
-            let lp = l.policies[p as usize]?;
-            let i = lp.policy.inherits.iter().position(|&w| in_comp(w))?;
-            Some((lp.file, lp.inherit_spans[i], lp.policy.inherits[i]))
+            let lp = l.lowered(p)?;
+            let (&w, &span) = lp
+                .policy
+                .inherits
+                .iter()
+                .zip(&lp.inherit_spans)
+                .find(|(&w, _)| in_comp(w))?;
+            Some((lp.file, span, w))
         };
         let Some((file, span, target)) = edge(first) else {
             continue;
         };
         let mut d = Diagnostic::new(
             "E0102",
-            format!("inheritance cycle: {} → {}", names.join(" → "), names[0]),
+            format!(
+                "inheritance cycle: {} → {}",
+                names.join(" → "),
+                names.first().map_or("", String::as_str)
+            ),
             file,
             span,
             format!("`{}` inherits `{}`", lp.policy.name, b.policy(target).name),
         );
-        for &p in &comp[1..] {
+        for &p in comp.iter().skip(1) {
             if let Some((f, s, t)) = edge(p) {
                 d = d.with_label(
                     f,
@@ -135,8 +145,10 @@ fn shortest_cycle(
             if w == start {
                 let mut path = vec![v];
                 let mut cur = v;
+                // Every policy queued after `start` has its predecessor.
                 while cur != start {
-                    cur = prev[&cur];
+                    let Some(&p) = prev.get(&cur) else { break };
+                    cur = p;
                     path.push(cur);
                 }
                 path.reverse();

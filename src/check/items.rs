@@ -2,11 +2,6 @@
 //! E0004), requires, policies and templates (E0101, E0104, E0105), exceptions (E0401, W0202),
 //! conflicts and tests. Cross-file properties (cycles, lints) are in `graph` and `lints`.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 use chrono::NaiveDate;
 
 use super::env::Env;
@@ -302,14 +297,13 @@ fn lower_policy(
                 lp.deny_spans.push(*span);
             }
             Clause::Meta(key, v, span) => {
-                let i = match key {
-                    MetaKey::Version => 0,
-                    MetaKey::Owner => 1,
-                    MetaKey::Description => 2,
+                let [version, owner, description] = &mut metas;
+                let slot = match key {
+                    MetaKey::Version => version,
+                    MetaKey::Owner => owner,
+                    MetaKey::Description => description,
                 };
-                let mut slot = metas[i].take();
-                once(cx, &mut slot, v.node.clone(), *span, key.keyword());
-                metas[i] = slot;
+                once(cx, slot, v.node.clone(), *span, key.keyword());
             }
             Clause::Effective(d, span) => once(cx, &mut effective, d.node, *span, "effective"),
             Clause::Expires(d, span) => once(cx, &mut expires, d.node, *span, "expires"),
@@ -336,7 +330,7 @@ fn lower_policy(
                 "E0104",
                 format!("template `{}` has a `when` clause", p.name.node),
                 cx.file,
-                lp.when_spans[0],
+                lp.when_spans.first().copied().unwrap_or_default(),
                 "templates apply only through `inherits`",
             )
             .with_label(cx.file, p.name.span, "declared as a template here");
@@ -503,7 +497,11 @@ fn lower_test(cx: &mut Ctx<'_>, t: &ast::Test, targets: &ImportTargets<'_>) -> i
                         continue;
                     };
                     if let Some(schema) = &cx.env.schema {
-                        match schema.index.get(&name.node) {
+                        match schema
+                            .index
+                            .get(&name.node)
+                            .and_then(|&i| schema.fields.get(i))
+                        {
                             None => {
                                 let help = did_you_mean(
                                     &name.node,
@@ -522,8 +520,7 @@ fn lower_test(cx: &mut Ctx<'_>, t: &ast::Test, targets: &ImportTargets<'_>) -> i
                                     .with_help(help),
                                 );
                             }
-                            Some(&i) => {
-                                let f = &schema.fields[i];
+                            Some(f) => {
                                 if let Err(why) = exprs::value_fits(&v, &f.ty) {
                                     let code = if matches!(f.ty, ir::Type::Enum(_))
                                         && matches!(v, ir::Value::Str(_))

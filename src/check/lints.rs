@@ -4,17 +4,13 @@
 //! the decision procedure (W0102 for triggers, W0104, W0301, E0501) are in
 //! [`semantic`](super::semantic).
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 use chrono::NaiveDate;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::Lowered;
 use crate::diagnostics::Diagnostic;
+use crate::index_vec::IndexVec;
 use crate::ir;
 
 pub fn run(l: &Lowered<'_>, today: NaiveDate) -> Vec<Diagnostic> {
@@ -27,11 +23,14 @@ pub fn run(l: &Lowered<'_>, today: NaiveDate) -> Vec<Diagnostic> {
 }
 
 /// Everything that inherits `q`, directly or not (reverse breadth-first search).
-fn ancestors(inheritors: &[Vec<ir::PolicyId>], q: ir::PolicyId) -> FxHashSet<ir::PolicyId> {
+fn ancestors(
+    inheritors: &IndexVec<ir::PolicyId, Vec<ir::PolicyId>>,
+    q: ir::PolicyId,
+) -> FxHashSet<ir::PolicyId> {
     let mut seen = FxHashSet::default();
     let mut queue = vec![q];
     while let Some(v) = queue.pop() {
-        for &w in &inheritors[v as usize] {
+        for &w in &inheritors[v] {
             if seen.insert(w) {
                 queue.push(w);
             }
@@ -45,10 +44,13 @@ fn ancestors(inheritors: &[Vec<ir::PolicyId>], q: ir::PolicyId) -> FxHashSet<ir:
 /// instead of quadratic.
 fn redundant(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
     let b = &l.bundle;
-    let mut inheritors: Vec<Vec<ir::PolicyId>> = vec![Vec::new(); b.policies.len()];
-    for (i, p) in b.policies.iter().enumerate() {
+    let mut inheritors: IndexVec<ir::PolicyId, Vec<ir::PolicyId>> =
+        IndexVec::from_elem_n(Vec::new(), b.policies.len());
+    for (i, p) in b.policies.iter_enumerated() {
         for &w in &p.inherits {
-            inheritors[w as usize].push(i as ir::PolicyId);
+            if let Some(list) = inheritors.get_mut(w) {
+                list.push(i);
+            }
         }
     }
     let mut memo: FxHashMap<ir::PolicyId, FxHashSet<ir::PolicyId>> = FxHashMap::default();
@@ -59,36 +61,44 @@ fn redundant(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
     };
 
     // W0101: p grants e, and p inherits q which grants e at the same or a higher level.
-    let mut holders: FxHashMap<&ir::Entitlement, Vec<(ir::PolicyId, usize)>> = FxHashMap::default();
+    // Each grant as (policy, its index in the policy's grants, its level).
+    type At = (ir::PolicyId, usize, Option<u8>);
+    let mut holders: FxHashMap<&ir::Entitlement, Vec<At>> = FxHashMap::default();
     for lp in l.policies.iter().flatten() {
         for (gi, g) in lp.policy.grants.iter().enumerate() {
-            holders.entry(&g.entitlement).or_default().push((lp.id, gi));
+            holders
+                .entry(&g.entitlement)
+                .or_default()
+                .push((lp.id, gi, g.level));
         }
     }
-    let mut found: Vec<(ir::PolicyId, usize, ir::PolicyId, usize)> = Vec::new();
+    // (the redundant grant, the grant that already gives it)
+    let mut found: Vec<(At, At)> = Vec::new();
     for list in holders.values().filter(|v| v.len() > 1) {
-        for &(q, qgi) in list {
-            let inheritors_of_q = anc(q);
-            let qlevel = b.policy(q).grants[qgi].level;
-            for &(p, pgi) in list {
-                if p != q && inheritors_of_q.contains(&p) && qlevel >= b.policy(p).grants[pgi].level
-                {
-                    match found.iter_mut().find(|f| f.0 == p && f.1 == pgi) {
-                        Some(f) if b.policy(f.2).grants[f.3].level < qlevel => {
-                            *f = (p, pgi, q, qgi)
-                        }
+        for &q in list {
+            let inheritors_of_q = anc(q.0);
+            for &p in list {
+                if p.0 != q.0 && inheritors_of_q.contains(&p.0) && q.2 >= p.2 {
+                    match found.iter_mut().find(|f| f.0 .0 == p.0 && f.0 .1 == p.1) {
+                        Some(f) if f.1 .2 < q.2 => *f = (p, q),
                         Some(_) => {}
-                        None => found.push((p, pgi, q, qgi)),
+                        None => found.push((p, q)),
                     }
                 }
             }
         }
     }
-    for (p, pgi, q, qgi) in found {
-        let (Some(lp), Some(parent)) = (l.policies[p as usize], l.policies[q as usize]) else {
+    for ((p, pgi, _), (q, qgi, _)) in found {
+        let (Some(lp), Some(parent)) = (l.lowered(p), l.lowered(q)) else {
             continue;
         };
-        let g = &parent.policy.grants[qgi];
+        let (Some(&span), Some(g), Some(&given)) = (
+            lp.grant_spans.get(pgi),
+            parent.policy.grants.get(qgi),
+            parent.grant_spans.get(qgi),
+        ) else {
+            continue;
+        };
         let text = b.entitlement_text(&g.entitlement);
         let lvl = b
             .level_name(&g.entitlement, g.level)
@@ -102,10 +112,10 @@ fn redundant(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
                     parent.policy.name
                 ),
                 lp.file,
-                lp.grant_spans[pgi],
+                span,
                 "already given through `inherits`",
             )
-            .with_label(parent.file, parent.grant_spans[qgi], "given here")
+            .with_label(parent.file, given, "given here")
             .with_help("remove this grant, or raise its level if it should give more"),
         );
     }
@@ -113,14 +123,17 @@ fn redundant(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
 
 fn unused_templates(l: &Lowered<'_>, out: &mut Vec<Diagnostic>) {
     let b = &l.bundle;
-    let mut inherited = vec![false; b.policies.len()];
+    let mut inherited: IndexVec<ir::PolicyId, bool> =
+        IndexVec::from_elem_n(false, b.policies.len());
     for p in &b.policies {
         for &w in &p.inherits {
-            inherited[w as usize] = true;
+            if let Some(x) = inherited.get_mut(w) {
+                *x = true;
+            }
         }
     }
     for lp in l.policies.iter().flatten() {
-        if lp.policy.template && !inherited[lp.id as usize] {
+        if lp.policy.template && inherited.get(lp.id) == Some(&false) {
             out.push(
                 Diagnostic::new(
                     "W0103",

@@ -8,11 +8,6 @@
 //! - [`check_file`]: one file's AST and the environment (not other files' bodies).
 //! - [`check_bundle`]: every file check; cross-file analyses (cycles, lints) and the IR.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 pub mod env;
 pub mod exprs;
 pub mod graph;
@@ -27,6 +22,7 @@ use std::sync::Arc;
 
 use crate::db::{Db, SourceFile, Workspace};
 use crate::diagnostics::Diagnostic;
+use crate::index_vec::IndexVec;
 use crate::ir;
 use crate::syntax::{self, Parsed};
 
@@ -79,8 +75,7 @@ pub fn bundle_files(db: &dyn Db, ws: Workspace) -> Vec<(SourceFile, bool)> {
     let own = ws.files(db);
     let mut out: Vec<(SourceFile, bool)> = own.iter().map(|f| (*f, false)).collect();
     let mut i = 0;
-    while i < out.len() {
-        let (f, _) = out[i];
+    while let Some(&(f, _)) = out.get(i) {
         i += 1;
         for item in &parse_file(db, f).file.items {
             if let syntax::ast::Item::Import(imp) = item {
@@ -237,14 +232,21 @@ pub fn check_bundle(db: &dyn Db, ws: Workspace) -> Checked {
 /// The bundle's IR with the spans the cross-file analyses point at.
 pub struct Lowered<'a> {
     pub bundle: ir::Bundle,
-    /// Indexed by policy id.
-    pub policies: Vec<Option<&'a items::LoweredPolicy>>,
+    /// Per policy id: the policy as lowered (`None` for a declaration not lowered).
+    pub policies: IndexVec<ir::PolicyId, Option<&'a items::LoweredPolicy>>,
     pub exceptions: Vec<&'a items::LoweredException>,
     /// Parallel to `bundle.requires`: where each is written.
     pub requires: Vec<(SourceFile, syntax::Span)>,
     /// Parallel to `bundle.conflicts`: the file, the name's span, each pattern's span.
     pub conflicts: Vec<(SourceFile, syntax::Span, Vec<syntax::Span>)>,
     pub env: &'a Env,
+}
+
+impl<'a> Lowered<'a> {
+    /// The policy of an id as lowered; `None` for a declaration not lowered (after errors).
+    pub fn lowered(&self, p: ir::PolicyId) -> Option<&'a items::LoweredPolicy> {
+        self.policies.get(p).copied().flatten()
+    }
 }
 
 fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered<'a> {
@@ -284,7 +286,8 @@ fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered
             .collect(),
         ..Default::default()
     };
-    let mut policies: Vec<Option<&items::LoweredPolicy>> = vec![None; env.policies.len()];
+    let mut policies: IndexVec<ir::PolicyId, Option<&items::LoweredPolicy>> =
+        IndexVec::from_elem_n(None, env.policies.len());
     let mut exceptions = Vec::new();
     let mut requires = Vec::new();
     let mut conflicts = Vec::new();
@@ -299,7 +302,10 @@ fn assemble<'a>(env: &'a Env, checks: &[(SourceFile, &'a FileCheck)]) -> Lowered
                 .map(|(n, ps)| (file, *n, ps.clone())),
         );
         for p in &c.policies {
-            policies[p.id as usize] = Some(p);
+            // The id is the declaration's: there is a place for it.
+            if let Some(slot) = policies.get_mut(p.id) {
+                *slot = Some(p);
+            }
         }
         for e in &c.exceptions {
             bundle.exceptions.push(e.exception.clone());

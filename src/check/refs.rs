@@ -146,7 +146,10 @@ pub fn resolve(
     Some((ent, rank))
 }
 
-fn lookup_system<'e>(cx: &mut Ctx<'e>, r: &RefAst) -> Option<(u32, &'e super::env::SystemEnv)> {
+fn lookup_system<'e>(
+    cx: &mut Ctx<'e>,
+    r: &RefAst,
+) -> Option<(ir::SystemId, &'e super::env::SystemEnv)> {
     if let Some(found) = cx.env.system(&r.system) {
         return Some(found);
     }

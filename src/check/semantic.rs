@@ -4,11 +4,6 @@
 //! reach, with a witness the interpreter confirmed). The analysis says what is true; this
 //! file says where and in which words.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, field and node ids index the tables lowered with them; to become typed vectors"
-)]
-
 use chrono::NaiveDate;
 
 use super::Lowered;
@@ -38,7 +33,7 @@ fn name<'l>(l: &'l Lowered<'_>, p: PolicyId) -> &'l str {
 
 fn never(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>) {
     for n in findings::never_applies(ba) {
-        let Some(lp) = l.policies[n.policy as usize] else {
+        let Some(lp) = l.lowered(n.policy) else {
             continue;
         };
         let mut d = Diagnostic::new(
@@ -69,26 +64,28 @@ fn never(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>
 fn denied(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>) {
     let b = &l.bundle;
     for f in findings::always_denied(ba) {
-        let (Some(lp), Some(holder)) =
-            (l.policies[f.policy as usize], l.policies[f.holder as usize])
-        else {
+        let (Some(lp), Some(holder)) = (l.lowered(f.policy), l.lowered(f.holder)) else {
             continue;
         };
-        let g = &lp.policy.grants[f.grant];
+        let (Some(g), Some(&grant_span), Some(deny), Some(&deny_span)) = (
+            lp.policy.grants.get(f.grant),
+            lp.grant_spans.get(f.grant),
+            holder.policy.denies.get(f.deny),
+            holder.deny_spans.get(f.deny),
+        ) else {
+            continue;
+        };
         let text = b.entitlement_text(&g.entitlement);
         let mut d = Diagnostic::new(
             "W0104",
-            format!(
-                "`{text}` is always removed by `deny {}`",
-                holder.policy.denies[f.deny].text
-            ),
+            format!("`{text}` is always removed by `deny {}`", deny.text),
             lp.file,
-            lp.grant_spans[f.grant],
+            grant_span,
             "granted here",
         )
         .with_label(
             holder.file,
-            holder.deny_spans[f.deny],
+            deny_span,
             "and denied here, whenever the grant applies",
         )
         .with_help("a deny overrides every grant: remove the grant, or narrow the deny");
@@ -129,8 +126,7 @@ fn denied(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic
 
 fn shadowed(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnostic>) {
     for s in findings::shadowed(ba) {
-        let (Some(lp), Some(by)) = (l.policies[s.policy as usize], l.policies[s.by as usize])
-        else {
+        let (Some(lp), Some(by)) = (l.lowered(s.policy), l.lowered(s.by)) else {
             continue;
         };
         let d = if s.identical {
@@ -173,11 +169,11 @@ fn shadowed(l: &Lowered<'_>, ba: &mut BundleAnalysis<'_>, out: &mut Vec<Diagnost
 
 fn reach(l: &Lowered<'_>, r: &Reach) -> Option<Diagnostic> {
     let b = &l.bundle;
-    let c = &b.conflicts[r.conflict];
+    let c = b.conflicts.get(r.conflict)?;
     let (file, name_span, pattern_spans) = l.conflicts.get(r.conflict)?;
     let [s0, s1] = &r.sides;
     let ent = |s: &conflicts::Side| b.entitlement_text(&s.entitlement);
-    let (root0, root1) = (s0.path[0], s1.path[0]);
+    let (&root0, &root1) = (s0.path.first()?, s1.path.first()?);
     let message = if root0 == root1 {
         format!(
             "conflict `{}` can be reached: `{}` gives both `{}` and `{}`",
@@ -208,12 +204,10 @@ fn reach(l: &Lowered<'_>, r: &Reach) -> Option<Diagnostic> {
             d = d.with_label(*file, *ps, format!("matched by `{}`", ent(s)));
         }
         let holder = *s.path.last()?;
-        if let Some(lp) = l.policies[holder as usize] {
-            d = d.with_label(
-                lp.file,
-                lp.grant_spans[s.grant],
-                format!("`{}` given here", ent(s)),
-            );
+        if let Some(lp) = l.lowered(holder) {
+            if let Some(&span) = lp.grant_spans.get(s.grant) {
+                d = d.with_label(lp.file, span, format!("`{}` given here", ent(s)));
+            }
         }
     }
     for s in [s0, s1] {
@@ -228,7 +222,10 @@ fn reach(l: &Lowered<'_>, r: &Reach) -> Option<Diagnostic> {
             .denies
             .iter()
             .take(3)
-            .map(|&(q, i)| format!("`deny {}` of `{}`", b.policy(q).denies[i].text, name(l, q)))
+            .filter_map(|&(q, i)| {
+                let deny = b.policy(q).denies.get(i)?;
+                Some(format!("`deny {}` of `{}`", deny.text, name(l, q)))
+            })
             .collect();
         let more = if r.denies.len() > 3 { ", …" } else { "" };
         d = d.with_note(format!(

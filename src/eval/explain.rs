@@ -3,11 +3,6 @@
 //! give it and which of their triggers failed on which values, which deny removed it, or
 //! that the exception expired).
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
-)]
-
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -133,7 +128,7 @@ impl Plan {
             triggers: p
                 .triggers
                 .iter()
-                .zip(&self.triggers[pid as usize])
+                .zip(self.triggers.get(pid).into_iter().flatten())
                 .map(|(e, c)| self.condition(e, c, values))
                 .collect(),
         }
@@ -145,27 +140,30 @@ impl Plan {
             SourceKind::Path(p) => SourceWhy {
                 source: self.path_text(p).to_string(),
                 level,
-                applies: Some(self.policy_why(self.paths[p as usize][0], values)),
+                applies: self
+                    .path(p)
+                    .first()
+                    .map(|&root| self.policy_why(root, values)),
                 exception: None,
             },
             SourceKind::Exception(x) => SourceWhy {
-                source: self.bundle.exceptions[x].source_label(),
+                source: self.source_text(s),
                 level,
                 applies: None,
-                exception: Some(self.exception_why(x)),
+                exception: self.exception_why(x),
             },
         }
     }
 
-    fn exception_why(&self, x: usize) -> ExceptionWhy {
-        let e = &self.bundle.exceptions[x];
-        ExceptionWhy {
+    fn exception_why(&self, x: usize) -> Option<ExceptionWhy> {
+        let e = self.bundle.exceptions.get(x)?;
+        Some(ExceptionWhy {
             name: e.name.clone(),
             justification: e.justification.clone(),
             approved_by: e.approved_by.clone(),
             expires: e.expires.to_string(),
             in_force: e.in_force(self.at),
-        }
+        })
     }
 
     /// Explains a user's evaluation; with `only`, just that entitlement (held or not).
@@ -251,14 +249,13 @@ impl Plan {
             why_not: Vec::new(),
             candidates: Vec::new(),
         };
-        if let Some(i) = e.failed_require {
+        if let Some(r) = e.failed_require.and_then(|i| b.requires.get(i)) {
             why.why_not.push(format!(
-                "the user fails `require {}`, so no policy applies and no exception is in force",
-                b.requires[i]
+                "the user fails `require {r}`, so no policy applies and no exception is in force"
             ));
         }
         if let Some(d) = e.denied.iter().find(|d| d.ent == ent) {
-            let pattern = &self.denies[d.deny as usize].1.text;
+            let pattern = &self.deny(d.deny).1.text;
             why.why_not.push(format!(
                 "removed by `deny {pattern}` of {}",
                 self.path_text(d.by)
@@ -271,18 +268,18 @@ impl Plan {
         }
         // Policies whose closure grants it (in force on this date or not).
         let mut givers: Vec<PolicyId> = Vec::new();
-        for (pid, p) in b.policies.iter().enumerate() {
+        for (pid, p) in b.policies.iter_enumerated() {
             if p.template {
                 continue;
             }
-            let reach = b.closure(pid as PolicyId);
+            let reach = b.closure(pid);
             if reach.iter().any(|&q| {
                 b.policy(q)
                     .grants
                     .iter()
                     .any(|g| self.ent_id(&g.entitlement) == Some(ent))
             }) {
-                givers.push(pid as PolicyId);
+                givers.push(pid);
             }
         }
         for pid in givers {
@@ -327,20 +324,22 @@ impl Plan {
             }
             why.candidates.push(pw);
         }
-        for x in self.exceptions_by_user.get(id).into_iter().flatten() {
-            if self.exception_grants[*x].iter().any(|(g, _)| *g == ent) {
-                let ex = &b.exceptions[*x];
-                if !ex.in_force(self.at) {
-                    let when = if self.at >= ex.expires {
-                        format!("expired on {}", ex.expires)
-                    } else {
-                        format!(
-                            "is not in force before {}",
-                            ex.effective.map(|d| d.to_string()).unwrap_or_default()
-                        )
-                    };
-                    why.why_not.push(format!("{} {when}", ex.source_label()));
-                }
+        for &x in self.exceptions_by_user.get(id).into_iter().flatten() {
+            // `exception_grants` is parallel to the bundle's exceptions.
+            let (Some(grants), Some(ex)) = (self.exception_grants.get(x), b.exceptions.get(x))
+            else {
+                continue;
+            };
+            if grants.iter().any(|(g, _)| *g == ent) && !ex.in_force(self.at) {
+                let when = if self.at >= ex.expires {
+                    format!("expired on {}", ex.expires)
+                } else {
+                    format!(
+                        "is not in force before {}",
+                        ex.effective.map(|d| d.to_string()).unwrap_or_default()
+                    )
+                };
+                why.why_not.push(format!("{} {when}", ex.source_label()));
             }
         }
         if why.why_not.is_empty() {
@@ -364,8 +363,7 @@ impl Plan {
         let b = self.bundle.clone();
         let (sid, system) = b
             .systems
-            .iter()
-            .enumerate()
+            .iter_enumerated()
             .find(|(_, s)| s.name == r.system)
             .ok_or_else(|| RefError::UnknownSystem {
                 system: r.system.clone(),
@@ -373,8 +371,7 @@ impl Plan {
             })?;
         let (tid, ty) = system
             .types
-            .iter()
-            .enumerate()
+            .iter_enumerated()
             .find(|(_, t)| t.name == r.rtype)
             .ok_or_else(|| RefError::UnknownType {
                 system: r.system.clone(),
@@ -393,8 +390,8 @@ impl Plan {
             })? as u8),
         };
         let ent = ir::Entitlement {
-            system: sid as u32,
-            rtype: tid as u32,
+            system: sid,
+            rtype: tid,
             name: r.name,
         };
         Ok((self.intern(&ent), rank))

@@ -2,11 +2,6 @@
 //! set, every grant with its derivation paths. Works on the checked IR alone, through a
 //! [`Plan`] compiled once per date; nothing here knows the parser or salsa.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
-)]
-
 pub mod explain;
 pub mod expr;
 pub mod plan;
@@ -17,7 +12,7 @@ pub mod testing;
 use rustc_hash::FxHashMap;
 
 pub use explain::RefError;
-pub use plan::{EntId, PathId, Plan};
+pub use plan::{DenyId, EntId, PathId, Plan};
 
 use crate::ir::{Duration, PolicyId, Value};
 use expr::Env;
@@ -54,7 +49,7 @@ pub struct Denied {
     pub level: Option<u8>,
     /// Path to the policy that holds the deny.
     pub by: PathId,
-    pub deny: u32,
+    pub deny: DenyId,
     pub sources: Vec<Source>,
 }
 
@@ -93,8 +88,12 @@ impl Plan {
             values,
             today: self.at,
         };
-        self.roots[pid as usize].is_some()
-            && self.triggers[pid as usize].iter().all(|t| env.test(t))
+        // Both tables have a place for each policy of the bundle.
+        matches!(self.roots.get(pid), Some(Some(_)))
+            && self
+                .triggers
+                .get(pid)
+                .is_some_and(|ts| ts.iter().all(|t| env.test(t)))
     }
 
     /// The first `require` a record fails, if any (then nothing applies to it).
@@ -135,9 +134,9 @@ impl Plan {
 
         let mut acc: FxHashMap<EntId, (Option<u8>, Vec<Source>)> =
             FxHashMap::with_capacity_and_hasher(64, Default::default());
-        let mut denies: Vec<(u32, PathId)> = Vec::new();
+        let mut denies: Vec<(DenyId, PathId)> = Vec::new();
         for &p in &policies {
-            let Some(root) = &self.roots[p as usize] else {
+            let Some(Some(root)) = self.roots.get(p) else {
                 continue;
             };
             for c in &root.contributions {
@@ -153,11 +152,17 @@ impl Plan {
         }
         if let Some(excs) = self.exceptions_by_user.get(id) {
             for &x in excs {
-                if !bundle.exceptions[x].in_force(self.at) {
+                // `exception_grants` is parallel to the bundle's exceptions.
+                let (Some(exc), Some(grants)) =
+                    (bundle.exceptions.get(x), self.exception_grants.get(x))
+                else {
+                    continue;
+                };
+                if !exc.in_force(self.at) {
                     continue;
                 }
                 out.exceptions.push(x);
-                for &(ent, level) in &self.exception_grants[x] {
+                for &(ent, level) in grants {
                     let e = acc.entry(ent).or_insert((level, Vec::new()));
                     e.0 = e.0.max(level);
                     e.1.push(Source {
@@ -171,10 +176,7 @@ impl Plan {
         denies.sort_by_key(|d| self.source_rank(&SourceKind::Path(d.1)));
         for (ent, (level, mut sources)) in acc {
             sort_sources(self, &mut sources);
-            match denies
-                .iter()
-                .find(|(d, _)| self.denies[*d as usize].2.contains(&ent))
-            {
+            match denies.iter().find(|&&(d, _)| self.deny(d).2.contains(&ent)) {
                 Some(&(deny, by)) => out.denied.push(Denied {
                     ent,
                     level,
@@ -213,7 +215,7 @@ impl Plan {
                 .collect();
             let mut violated = false;
             'outer: for (i, a) in hits.iter().enumerate() {
-                for b in &hits[i + 1..] {
+                for b in hits.iter().skip(i + 1) {
                     if a.iter().any(|x| b.iter().any(|y| x != y)) {
                         violated = true;
                         break 'outer;
@@ -239,7 +241,7 @@ impl Plan {
     pub fn source_str(&self, s: &Source) -> &str {
         match s.kind {
             SourceKind::Path(p) => self.path_text(p),
-            SourceKind::Exception(x) => &self.exception_labels[x],
+            SourceKind::Exception(x) => self.exception_labels.get(x).map_or("", String::as_str),
         }
     }
 

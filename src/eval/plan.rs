@@ -3,21 +3,27 @@
 //! is computed once, deny and conflict patterns are matched against every entitlement up
 //! front, and triggers are indexed so that a user meets only the policies that can apply.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
-)]
-
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::expr::CExpr;
+use crate::index_vec::{self, IndexVec};
 use crate::ir::{self, CmpOp, Duration, Expr, PolicyId, Value};
 
-pub type EntId = u32;
-pub type PathId = u32;
+index_vec::define_id! {
+    /// An entitlement the plan interned: its place in [`Plan::ents`] and [`Plan::ent_text`].
+    pub struct EntId;
+}
+index_vec::define_id! {
+    /// A derivation path of the plan: its place in [`Plan::paths`] and [`Plan::path_text`].
+    pub struct PathId;
+}
+index_vec::define_id! {
+    /// A deny of the plan (every policy's, in policy order): its place in [`Plan::denies`].
+    pub struct DenyId;
+}
 
 /// How many derivation paths one applying policy may list before the plan keeps only the
 /// first path to each policy it reaches (pathological diamonds would explode otherwise).
@@ -38,7 +44,7 @@ pub struct Contribution {
 pub struct Root {
     pub contributions: Vec<Contribution>,
     /// `(deny id, path to the policy holding the deny)`.
-    pub denies: Vec<(u32, PathId)>,
+    pub denies: Vec<(DenyId, PathId)>,
 }
 
 pub struct Plan {
@@ -47,17 +53,17 @@ pub struct Plan {
     pub fields: Vec<String>,
     pub requires: Vec<CExpr>,
     /// Per policy id: compiled `when` clauses.
-    pub triggers: Vec<Vec<CExpr>>,
+    pub triggers: IndexVec<PolicyId, Vec<CExpr>>,
     /// Per policy id: `Some` when it is a policy (not a template) in force on `at`.
-    pub roots: Vec<Option<Root>>,
-    pub ents: Vec<ir::Entitlement>,
-    pub ent_text: Vec<String>,
+    pub roots: IndexVec<PolicyId, Option<Root>>,
+    pub ents: IndexVec<EntId, ir::Entitlement>,
+    pub ent_text: IndexVec<EntId, String>,
     ent_index: FxHashMap<ir::Entitlement, EntId>,
     /// Derivation paths as policy ids, root first, and their text `A > B > C`.
-    pub paths: Vec<Vec<PolicyId>>,
-    pub path_text: Vec<String>,
+    pub paths: IndexVec<PathId, Vec<PolicyId>>,
+    pub path_text: IndexVec<PathId, String>,
     /// Per deny id: the holder policy, the pattern, and the entitlements it matches.
-    pub denies: Vec<(PolicyId, ir::Pattern, FxHashSet<EntId>)>,
+    pub denies: IndexVec<DenyId, (PolicyId, ir::Pattern, FxHashSet<EntId>)>,
     /// Per conflict, per pattern: the entitlements it matches.
     pub conflicts: Vec<Vec<FxHashSet<EntId>>>,
     /// Per exception: its grants as `(entitlement, level)`.
@@ -70,12 +76,12 @@ pub struct Plan {
     unindexed: Vec<PolicyId>,
     /// Per entitlement interned while the plan was built: its place in the order of
     /// `ent_text` (later ones compare by text, see [`Plan::cmp_ents`]).
-    ent_rank: Vec<u32>,
+    ent_rank: IndexVec<EntId, u32>,
     /// Per policy id: its place in the order of names.
-    policy_rank: Vec<u32>,
+    policy_rank: IndexVec<PolicyId, u32>,
     /// Per path, then per exception: its place in the order of the texts that name
     /// sources (`A > B`, `exception "X"`); equal texts share a place.
-    path_rank: Vec<u32>,
+    path_rank: IndexVec<PathId, u32>,
     exception_rank: Vec<u32>,
     /// Set once the patterns have been matched: later interned entitlements are matched as
     /// they come.
@@ -84,30 +90,53 @@ pub struct Plan {
 
 impl Plan {
     /// The entitlement of an id.
+    #[inline]
     #[allow(
         clippy::indexing_slicing,
         reason = "entitlement ids are handed out by this plan's interning, never removed"
     )]
     pub fn ent(&self, id: EntId) -> &ir::Entitlement {
-        &self.ents[id as usize]
+        &self.ents[id]
     }
 
     /// The canonical text of an entitlement (`system:type:name`).
+    #[inline]
     #[allow(
         clippy::indexing_slicing,
         reason = "entitlement ids are handed out by this plan's interning, never removed"
     )]
     pub fn ent_text(&self, id: EntId) -> &str {
-        &self.ent_text[id as usize]
+        &self.ent_text[id]
+    }
+
+    /// A derivation path: policy ids, the applying policy first.
+    #[inline]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "path ids are handed out by this plan's interning, never removed"
+    )]
+    pub fn path(&self, id: PathId) -> &[PolicyId] {
+        &self.paths[id]
     }
 
     /// The text of a derivation path (`A > B > C`).
+    #[inline]
     #[allow(
         clippy::indexing_slicing,
         reason = "path ids are handed out by this plan's interning, never removed"
     )]
     pub fn path_text(&self, id: PathId) -> &str {
-        &self.path_text[id as usize]
+        &self.path_text[id]
+    }
+
+    /// A deny: the policy holding it, its pattern, and the entitlements it matches.
+    #[inline]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "deny ids are handed out when the plan is built, one per deny of the bundle"
+    )]
+    pub fn deny(&self, id: DenyId) -> &(PolicyId, ir::Pattern, FxHashSet<EntId>) {
+        &self.denies[id]
     }
 
     /// Compiles `bundle` for records whose columns are `fields`, evaluated on `at`.
@@ -138,13 +167,13 @@ impl Plan {
                         .collect()
                 })
                 .collect(),
-            roots: Vec::new(),
-            ents: Vec::new(),
-            ent_text: Vec::new(),
+            roots: IndexVec::new(),
+            ents: IndexVec::new(),
+            ent_text: IndexVec::new(),
             ent_index: FxHashMap::default(),
-            paths: Vec::new(),
-            path_text: Vec::new(),
-            denies: Vec::new(),
+            paths: IndexVec::new(),
+            path_text: IndexVec::new(),
+            denies: IndexVec::new(),
             conflicts: Vec::new(),
             exception_grants: Vec::new(),
             exceptions_by_user: FxHashMap::default(),
@@ -152,29 +181,32 @@ impl Plan {
             index: FxHashMap::default(),
             index_slots: Vec::new(),
             unindexed: Vec::new(),
-            ent_rank: Vec::new(),
-            policy_rank: Vec::new(),
-            path_rank: Vec::new(),
+            ent_rank: IndexVec::new(),
+            policy_rank: IndexVec::new(),
+            path_rank: IndexVec::new(),
             exception_rank: Vec::new(),
             matched: false,
         };
         // Deny ids, in policy order.
-        let mut deny_ids: Vec<Vec<u32>> = vec![Vec::new(); b.policies.len()];
-        for (pid, p) in b.policies.iter().enumerate() {
-            for d in &p.denies {
-                deny_ids[pid].push(plan.denies.len() as u32);
-                plan.denies
-                    .push((pid as PolicyId, d.clone(), FxHashSet::default()));
-            }
-        }
-        let in_force: Vec<bool> = b.policies.iter().map(|p| p.in_force(at)).collect();
-        let mut roots = Vec::with_capacity(b.policies.len());
-        for (pid, p) in b.policies.iter().enumerate() {
-            if p.template || !in_force[pid] {
+        let deny_ids: IndexVec<PolicyId, Vec<DenyId>> = b
+            .policies
+            .iter_enumerated()
+            .map(|(pid, p)| {
+                p.denies
+                    .iter()
+                    .map(|d| plan.denies.push((pid, d.clone(), FxHashSet::default())))
+                    .collect()
+            })
+            .collect();
+        let in_force: IndexVec<PolicyId, bool> =
+            b.policies.iter().map(|p| p.in_force(at)).collect();
+        let mut roots = IndexVec::with_capacity(b.policies.len());
+        for ((pid, p), &live) in b.policies.iter_enumerated().zip(&in_force) {
+            if p.template || !live {
                 roots.push(None);
                 continue;
             }
-            roots.push(Some(plan.root(pid as PolicyId, &in_force, &deny_ids)));
+            roots.push(Some(plan.root(pid, &in_force, &deny_ids)));
         }
         plan.roots = roots;
         for (i, e) in b.exceptions.iter().enumerate() {
@@ -203,33 +235,39 @@ impl Plan {
     /// The sort orders evaluation needs, as integers: sorting a user's grants, policies and
     /// sources then compares numbers, not texts.
     fn rank(&mut self) {
-        self.ent_rank = ranks(self.ent_text.iter().map(String::as_str));
-        self.policy_rank = ranks(self.bundle.policies.iter().map(|p| p.name.as_str()));
+        self.ent_rank = ranks(self.ent_text.iter().map(String::as_str)).into();
+        self.policy_rank = ranks(self.bundle.policies.iter().map(|p| p.name.as_str())).into();
         let texts = self.path_text.iter().chain(&self.exception_labels);
         let mut all = ranks(texts.map(String::as_str));
         self.exception_rank = all.split_off(self.path_text.len());
-        self.path_rank = all;
+        self.path_rank = all.into();
     }
 
     /// Entitlements in the order of their texts.
+    #[inline]
     pub fn cmp_ents(&self, a: EntId, b: EntId) -> std::cmp::Ordering {
-        match (self.ent_rank.get(a as usize), self.ent_rank.get(b as usize)) {
+        match (self.ent_rank.get(a), self.ent_rank.get(b)) {
             (Some(x), Some(y)) => x.cmp(y),
             _ => self.ent_text(a).cmp(self.ent_text(b)),
         }
     }
 
     /// Policies in the order of their names.
+    #[inline]
     pub fn cmp_policies(&self, a: PolicyId, b: PolicyId) -> std::cmp::Ordering {
-        self.policy_rank[a as usize].cmp(&self.policy_rank[b as usize])
+        // Every policy has its place (`rank` runs when the plan is built).
+        self.policy_rank.get(a).cmp(&self.policy_rank.get(b))
     }
 
     /// A source's place in the order of the texts that name sources.
+    #[inline]
     pub fn source_rank(&self, kind: &super::SourceKind) -> u32 {
-        match *kind {
-            super::SourceKind::Path(p) => self.path_rank[p as usize],
-            super::SourceKind::Exception(x) => self.exception_rank[x],
-        }
+        // Every path and exception has its place (`rank` runs when the plan is built).
+        let place = match *kind {
+            super::SourceKind::Path(p) => self.path_rank.get(p),
+            super::SourceKind::Exception(x) => self.exception_rank.get(x),
+        };
+        place.copied().unwrap_or(u32::MAX)
     }
 
     /// The id of an entitlement, interning it (and matching it against the patterns when
@@ -238,9 +276,9 @@ impl Plan {
         if let Some(&id) = self.ent_index.get(e) {
             return id;
         }
-        let id = self.ents.len() as EntId;
-        self.ents.push(e.clone());
+        // `ents` and `ent_text` grow together: the id is the same in both.
         self.ent_text.push(self.bundle.entitlement_text(e));
+        let id = self.ents.push(e.clone());
         self.ent_index.insert(e.clone(), id);
         if self.matched {
             self.match_one(id);
@@ -252,19 +290,24 @@ impl Plan {
         self.ent_index.get(e).copied()
     }
 
-    fn path(&mut self, path: Vec<PolicyId>) -> PathId {
+    fn intern_path(&mut self, path: Vec<PolicyId>) -> PathId {
         let text = path
             .iter()
             .map(|&p| self.bundle.policy(p).name.as_str())
             .collect::<Vec<_>>()
             .join(" > ");
-        self.paths.push(path);
+        // `paths` and `path_text` grow together: the id is the same in both.
         self.path_text.push(text);
-        (self.paths.len() - 1) as PathId
+        self.paths.push(path)
     }
 
     /// Every derivation path from `root` through policies in force, and what each brings.
-    fn root(&mut self, root: PolicyId, in_force: &[bool], deny_ids: &[Vec<u32>]) -> Root {
+    fn root(
+        &mut self,
+        root: PolicyId,
+        in_force: &IndexVec<PolicyId, bool>,
+        deny_ids: &IndexVec<PolicyId, Vec<DenyId>>,
+    ) -> Root {
         let bundle = self.bundle.clone();
         let mut out = Root::default();
         let mut stack: Vec<Vec<PolicyId>> = vec![vec![root]];
@@ -284,9 +327,9 @@ impl Plan {
                 .iter()
                 .rev()
                 .copied()
-                .filter(|&w| in_force[w as usize] && !path.contains(&w))
+                .filter(|&w| in_force.get(w) == Some(&true) && !path.contains(&w))
                 .collect();
-            let pid = self.path(path.clone());
+            let pid = self.intern_path(path.clone());
             for g in &p.grants {
                 let ent = self.intern(&g.entitlement);
                 out.contributions.push(Contribution {
@@ -296,7 +339,7 @@ impl Plan {
                     grace: bundle.grace_of(g),
                 });
             }
-            for &d in &deny_ids[node as usize] {
+            for &d in deny_ids.get(node).into_iter().flatten() {
                 out.denies.push((d, pid));
             }
             for w in children {
@@ -309,7 +352,7 @@ impl Plan {
     }
 
     fn match_one(&mut self, id: EntId) {
-        let Some(e) = self.ents.get(id as usize) else {
+        let Some(e) = self.ents.get(id) else {
             return; // ids come from `intern`: always there
         };
         for d in &mut self.denies {
@@ -317,10 +360,11 @@ impl Plan {
                 d.2.insert(id);
             }
         }
-        for (ci, c) in self.bundle.conflicts.iter().enumerate() {
-            for (pi, p) in c.patterns.iter().enumerate() {
+        // `conflicts` is parallel to the bundle's, each with a set per pattern.
+        for (c, sets) in self.bundle.conflicts.iter().zip(&mut self.conflicts) {
+            for (p, set) in c.patterns.iter().zip(sets) {
                 if self.bundle.pattern_matches(p, e) {
-                    self.conflicts[ci][pi].insert(id);
+                    set.insert(id);
                 }
             }
         }
@@ -333,7 +377,7 @@ impl Plan {
             .iter()
             .map(|c| vec![FxHashSet::default(); c.patterns.len()])
             .collect();
-        for id in 0..self.ents.len() as EntId {
+        for id in self.ents.indices() {
             self.match_one(id);
         }
         self.matched = true;
@@ -344,8 +388,8 @@ impl Plan {
     fn build_index(&mut self, slot: &dyn Fn(&str) -> Option<usize>) {
         let b = self.bundle.clone();
         let mut slots: FxHashSet<usize> = FxHashSet::default();
-        for (pid, p) in b.policies.iter().enumerate() {
-            if self.roots[pid].is_none() {
+        for ((pid, p), root) in b.policies.iter_enumerated().zip(&self.roots) {
+            if root.is_none() {
                 continue;
             }
             // Untyped records may hold `5` where a trigger says "5": no exact-match index then.
@@ -361,12 +405,12 @@ impl Plan {
                     slots.insert(s);
                     for v in values {
                         let list = self.index.entry((s, v)).or_default();
-                        if list.last() != Some(&(pid as PolicyId)) {
-                            list.push(pid as PolicyId);
+                        if list.last() != Some(&pid) {
+                            list.push(pid);
                         }
                     }
                 }
-                None => self.unindexed.push(pid as PolicyId),
+                None => self.unindexed.push(pid),
             }
         }
         self.index_slots = slots.into_iter().collect();
@@ -392,16 +436,20 @@ impl Plan {
 
 /// Each text's place in the sorted order of all of them; equal texts share a place.
 fn ranks<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<u32> {
-    let texts: Vec<&str> = texts.collect();
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by(|&a, &b| texts[a].cmp(texts[b]));
-    let mut out = vec![0; texts.len()];
+    // Each text with its position, sorted by text (stable: equal texts keep their order).
+    let mut order: Vec<(&str, usize)> = texts.enumerate().map(|(i, t)| (t, i)).collect();
+    order.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = vec![0; order.len()];
     let mut place = 0u32;
-    for (i, &t) in order.iter().enumerate() {
-        if i > 0 && texts[order[i - 1]] != texts[t] {
+    let mut previous: Option<&str> = None;
+    for (i, &(text, at)) in order.iter().enumerate() {
+        if previous.is_some_and(|p| p != text) {
             place = i as u32;
         }
-        out[t] = place;
+        previous = Some(text);
+        if let Some(o) = out.get_mut(at) {
+            *o = place;
+        }
     }
     out
 }

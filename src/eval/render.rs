@@ -1,10 +1,5 @@
 //! Evaluations as the `eval` JSON of docs/commands.md (streamed, borrowed, sorted) and as a readable table.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "policy, entitlement and path ids index the plan's and the bundle's tables they were made from; to become typed vectors"
-)]
-
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
@@ -72,8 +67,13 @@ impl UserJson<'_> {
         let plan = self.plan;
         let mut out = Vec::new();
         for &x in &self.e.exceptions {
-            let exc = &plan.bundle.exceptions[x];
-            for &(ent, level) in &plan.exception_grants[x] {
+            // `exception_grants` is parallel to the bundle's exceptions.
+            let (Some(exc), Some(grants)) =
+                (plan.bundle.exceptions.get(x), plan.exception_grants.get(x))
+            else {
+                continue;
+            };
+            for &(ent, level) in grants {
                 out.push(ExceptionJson {
                     name: exc.name.as_deref(),
                     grant: plan.ent_text(ent),
@@ -122,7 +122,7 @@ impl Serialize for UserJson<'_> {
             "violations",
             &Seq(|| {
                 e.violations.iter().map(|v| ViolationJson {
-                    conflict: &b.conflicts[v.conflict].name,
+                    conflict: b.conflicts.get(v.conflict).map_or("", |c| c.name.as_str()),
                     grants: Seq(|| v.ents.iter().map(|&x| plan.ent_text(x))),
                 })
             }),
@@ -138,10 +138,14 @@ pub fn user_table(plan: &Plan, user_id: &str, e: &Evaluation) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", crate::text::terminal(user_id));
     if let Some(i) = e.failed_require {
+        let r = b
+            .requires
+            .get(i)
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  fails `require {}`: no policy applies, no exception is in force",
-            b.requires[i]
+            "  fails `require {r}`: no policy applies, no exception is in force"
         );
         return out;
     }
@@ -206,7 +210,7 @@ pub fn user_table(plan: &Plan, user_id: &str, e: &Evaluation) -> String {
         let _ = writeln!(
             out,
             "  VIOLATION {}: {}",
-            b.conflicts[v.conflict].name,
+            b.conflicts.get(v.conflict).map_or("", |c| c.name.as_str()),
             grants.join(", ")
         );
     }

@@ -2,29 +2,35 @@
 //! typed. It knows nothing of the parser or salsa: evaluation, bundles on disk and analyses
 //! depend on this alone.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "system, type and policy ids index the bundle they come from (checked when it was lowered or read); to become typed vectors"
-)]
-
 use chrono::NaiveDate;
+
+use crate::index_vec::{self, IndexVec};
 
 mod glob;
 pub use glob::glob_match;
 
 pub use crate::notation::{CmpOp, Duration, DurationUnit};
 
-pub type PolicyId = u32;
-pub type SystemId = u32;
-pub type TypeId = u32;
+index_vec::define_id! {
+    /// A policy's (or template's) place in [`Bundle::policies`].
+    pub struct PolicyId;
+}
+index_vec::define_id! {
+    /// A system's place in [`Bundle::systems`].
+    pub struct SystemId;
+}
+index_vec::define_id! {
+    /// A resource type's place in its system's [`System::types`].
+    pub struct TypeId;
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Bundle {
     /// `None` when the bundle declares no schema: attributes are untyped.
     pub schema: Option<Schema>,
-    pub systems: Vec<System>,
+    pub systems: IndexVec<SystemId, System>,
     pub requires: Vec<Expr>,
-    pub policies: Vec<Policy>,
+    pub policies: IndexVec<PolicyId, Policy>,
     pub exceptions: Vec<Exception>,
     pub conflicts: Vec<Conflict>,
     pub tests: Vec<Test>,
@@ -84,8 +90,20 @@ pub struct System {
     pub name: String,
     pub display: Option<String>,
     pub grace: Option<Duration>,
-    pub types: Vec<ResourceType>,
+    pub types: IndexVec<TypeId, ResourceType>,
     pub doc: Option<String>,
+}
+
+impl System {
+    /// The resource type of an id of this system.
+    #[inline]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a type id comes with its system's id (in an entitlement of this bundle): checked when it was lowered or read"
+    )]
+    pub fn rtype(&self, id: TypeId) -> &ResourceType {
+        &self.types[id]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -393,15 +411,18 @@ impl std::fmt::Display for Expr {
 impl Bundle {
     /// Every policy reachable from `start` through `inherits`, `start` included, each once
     /// (breadth first).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "policy ids come from this bundle (checked when it was lowered or read); `seen` has a place for each of its policies"
+    )]
     pub fn closure(&self, start: PolicyId) -> Vec<PolicyId> {
-        let mut seen = vec![false; self.policies.len()];
+        let mut seen: IndexVec<PolicyId, bool> = IndexVec::from_elem_n(false, self.policies.len());
+        seen[start] = true;
         let mut out = vec![start];
-        seen[start as usize] = true;
         let mut i = 0;
-        while i < out.len() {
-            for &w in &self.policies[out[i] as usize].inherits {
-                if !seen[w as usize] {
-                    seen[w as usize] = true;
+        while let Some(&v) = out.get(i) {
+            for &w in &self.policies[v].inherits {
+                if !std::mem::replace(&mut seen[w], true) {
                     out.push(w);
                 }
             }
@@ -410,31 +431,35 @@ impl Bundle {
         out
     }
 
+    #[inline]
     #[allow(
         clippy::indexing_slicing,
         reason = "a system id comes from this bundle: checked when it was lowered or read"
     )]
     pub fn system(&self, id: SystemId) -> &System {
-        &self.systems[id as usize]
+        &self.systems[id]
     }
 
     /// The policy (or template) of an id.
+    #[inline]
     #[allow(
         clippy::indexing_slicing,
         reason = "a policy id comes from this bundle: checked when it was lowered or read"
     )]
     pub fn policy(&self, id: PolicyId) -> &Policy {
-        &self.policies[id as usize]
+        &self.policies[id]
     }
 
+    /// The type of an entitlement (its type id indexes its system's types).
+    #[inline]
     pub fn rtype(&self, e: &Entitlement) -> &ResourceType {
-        &self.systems[e.system as usize].types[e.rtype as usize]
+        self.system(e.system).rtype(e.rtype)
     }
 
     /// The canonical text `system:type[:name]` of an entitlement.
     pub fn entitlement_text(&self, e: &Entitlement) -> String {
-        let s = &self.systems[e.system as usize];
-        let t = &s.types[e.rtype as usize];
+        let s = self.system(e.system);
+        let t = s.rtype(e.rtype);
         match &e.name {
             None => format!("{}:{}", s.name, t.name),
             Some(n) if n.chars().all(crate::notation::is_bare_name_char) && !n.is_empty() => {
@@ -447,21 +472,21 @@ impl Bundle {
     /// The name of a level rank of an entitlement's type.
     pub fn level_name(&self, e: &Entitlement, level: Option<u8>) -> Option<&str> {
         level
-            .and_then(|l| self.rtype(e).levels.get(l as usize))
+            .and_then(|l| self.rtype(e).levels.get(usize::from(l)))
             .map(String::as_str)
     }
 
     pub fn policy_id(&self, name: &str) -> Option<PolicyId> {
         self.policies
-            .iter()
-            .position(|p| p.name == name)
-            .map(|i| i as PolicyId)
+            .iter_enumerated()
+            .find(|(_, p)| p.name == name)
+            .map(|(id, _)| id)
     }
 
     /// Whether a pattern matches an entitlement of this bundle.
     pub fn pattern_matches(&self, p: &Pattern, e: &Entitlement) -> bool {
-        let s = &self.systems[e.system as usize];
-        p.matches(&s.name, &s.types[e.rtype as usize].name, e.name.as_deref())
+        let s = self.system(e.system);
+        p.matches(&s.name, &s.rtype(e.rtype).name, e.name.as_deref())
     }
 
     /// The grace of a grant: its own, else its type's, else its system's.

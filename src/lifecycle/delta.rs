@@ -118,16 +118,16 @@ mod tests {
         )
     }
 
-    fn granted(ent: EntId, level: Option<u8>, grace_days: Option<u32>) -> Granted {
+    fn granted(ent: u32, level: Option<u8>, grace_days: Option<u32>) -> Granted {
         let grace = grace_days.map(|amount| Duration {
             amount,
             unit: crate::ir::DurationUnit::Days,
         });
         Granted {
-            ent,
+            ent: EntId::from(ent),
             level,
             sources: vec![Source {
-                kind: SourceKind::Path(0),
+                kind: SourceKind::Path(0.into()),
                 level,
                 grace,
             }],

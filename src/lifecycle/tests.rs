@@ -53,7 +53,7 @@ fn run(directory: &str, lines: &[&str]) -> Result<Done, String> {
             let plan = plans.at(o.event.effective);
             o.changes
                 .iter()
-                .map(|c| plan.ent_text[c.ent as usize].clone())
+                .map(|c| plan.ent_text(c.ent).to_string())
                 .collect()
         })
         .collect();

@@ -3,17 +3,12 @@
 //! person reviews and `polc apply` (the provisioning issue) carries out, with a summary and a
 //! per-system breakdown for the review.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
-)]
-
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::drift::{DriftReport, Finding};
-use crate::eval::Plan;
+use crate::eval::{EntId, Plan};
 
 pub const PLAN_FORMAT: &str = "polc-plan";
 pub const PLAN_VERSION: u32 = 1;
@@ -93,8 +88,8 @@ pub struct RemediationPlan {
 pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
     let b = &*plan.bundle;
     let mut actions = Vec::new();
-    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).map(str::to_string);
-    let sys = |ent: u32| b.systems[plan.ent(ent).system as usize].name.clone();
+    let lvl = |ent: EntId, l: Option<u8>| plan.level_name(ent, l).map(str::to_string);
+    let sys = |ent: EntId| b.system(plan.ent(ent).system).name.clone();
     for u in &drift.users {
         let first = actions.len();
         for f in &u.findings {
@@ -143,7 +138,9 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
                     level,
                     exception,
                 } => {
-                    let x = &b.exceptions[*exception];
+                    let Some(x) = b.exceptions.get(*exception) else {
+                        continue;
+                    };
                     (
                         ActionKind::Keep,
                         *ent,
@@ -177,8 +174,9 @@ pub fn remediate(plan: &Plan, drift: &DriftReport) -> RemediationPlan {
             ActionKind::Grant => 2,
             ActionKind::Keep => 3,
         };
-        actions[first..]
-            .sort_by(|a, b| (rank(a.action), &a.grant).cmp(&(rank(b.action), &b.grant)));
+        if let Some(mine) = actions.get_mut(first..) {
+            mine.sort_by(|a, b| (rank(a.action), &a.grant).cmp(&(rank(b.action), &b.grant)));
+        }
     }
     for (i, a) in actions.iter_mut().enumerate() {
         a.id = i + 1;

@@ -1,14 +1,9 @@
 //! Drift as the JSON of docs/commands.md, as the seed's "Drift Report" for people, and as CSV for auditors.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
-)]
-
 use serde::Serialize;
 
 use super::drift::{DriftReport, Finding, Summary};
-use crate::eval::Plan;
+use crate::eval::{EntId, Plan};
 
 // Fields are declared in alphabetical order: the JSON lists keys sorted, as it always has.
 
@@ -61,8 +56,8 @@ fn user_json<'a>(plan: &'a Plan, u: &'a super::drift::UserDrift) -> Option<UserJ
         return None;
     }
     let b = &*plan.bundle;
-    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l);
-    let txt = |ent: u32| plan.ent_text(ent);
+    let lvl = |ent: EntId, l: Option<u8>| plan.level_name(ent, l);
+    let txt = |ent: EntId| plan.ent_text(ent);
     let mut j = UserJson {
         user_id: &u.user_id,
         orphaned: u.orphaned,
@@ -99,10 +94,11 @@ fn user_json<'a>(plan: &'a Plan, u: &'a super::drift::UserDrift) -> Option<UserJ
             } => j.excepted.push(Excepted {
                 grant: txt(*ent),
                 level: lvl(*ent, *level),
-                exception: b.exceptions[*exception]
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| b.exceptions[*exception].source_label()),
+                exception: b
+                    .exceptions
+                    .get(*exception)
+                    .map(|x| x.name.clone().unwrap_or_else(|| x.source_label()))
+                    .unwrap_or_default(),
             }),
         }
     }
@@ -224,7 +220,7 @@ fn human_user(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
         return;
     }
     let b = &*plan.bundle;
-    let lvl = |ent: u32, l: Option<u8>| {
+    let lvl = |ent: EntId, l: Option<u8>| {
         plan.level_name(ent, l)
             .map(|x| format!(" ({x})"))
             .unwrap_or_default()
@@ -266,7 +262,9 @@ fn human_user(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
                 level,
                 exception,
             } => {
-                let x = &b.exceptions[*exception];
+                let Some(x) = b.exceptions.get(*exception) else {
+                    continue;
+                };
                 lines.push((
                     3,
                     format!(
@@ -321,7 +319,7 @@ pub fn write_csv<W: std::io::Write + ?Sized>(
 /// One user's rows.
 fn csv_rows(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
     let b = &*plan.bundle;
-    let lvl = |ent: u32, l: Option<u8>| plan.level_name(ent, l).unwrap_or("").to_string();
+    let lvl = |ent: EntId, l: Option<u8>| plan.level_name(ent, l).unwrap_or("").to_string();
     {
         for f in &u.findings {
             let (status, ent, level, expected, detail) = match f {
@@ -371,7 +369,9 @@ fn csv_rows(plan: &Plan, u: &super::drift::UserDrift, out: &mut String) {
                     level,
                     exception,
                 } => {
-                    let x = &b.exceptions[*exception];
+                    let Some(x) = b.exceptions.get(*exception) else {
+                        continue;
+                    };
                     (
                         "excepted",
                         *ent,

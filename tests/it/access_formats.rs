@@ -28,7 +28,7 @@ fn read(text: &str, format: &str) -> Result<(Vec<String>, Vec<String>), String> 
         .entries
         .iter()
         .map(|e| {
-            let g = &plan.ent_text[e.ent as usize];
+            let g = &plan.ent_text[e.ent];
             match plan.level_name(e.ent, e.level) {
                 Some(l) => format!("{}: {g} ({l})", a.user_id(e)),
                 None => format!("{}: {g}", a.user_id(e)),

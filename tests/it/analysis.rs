@@ -13,7 +13,7 @@ use polc::check::check_bundle;
 use polc::db::Loaded;
 use polc::eval::expr::{CExpr, Env};
 use polc::eval::Plan;
-use polc::ir::{Bundle, Expr, Value};
+use polc::ir::{Bundle, Expr, PolicyId, Value};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -192,7 +192,7 @@ proptest! {
             whens.iter().map(|w| format!("  when {w}\n")).collect::<String>()
         );
         let b = checked(&src);
-        let exprs: Vec<&Expr> = b.policies[0].triggers.iter().collect();
+        let exprs: Vec<&Expr> = b.policies.iter().next().unwrap().triggers.iter().collect();
         let from = day("2026-01-01");
         let range = DateRange::new(from, from + chrono::Duration::days(span));
         match satisfiable(&exprs, b.schema.as_ref(), range) {
@@ -332,22 +332,22 @@ proptest! {
             let plan = Plan::new(b.clone(), &fields, at);
             for rec in &records {
                 let e = plan.evaluate("r", rec);
-                let applies = |p: u32| e.policies.contains(&p);
+                let applies = |p: PolicyId| e.policies.contains(&p);
                 for n in &never {
-                    prop_assert!(!applies(n.policy), "{src}\nW0102 {} ({}) but {rec:?} on {at}", n.policy, n.clash);
+                    prop_assert!(!applies(n.policy), "{src}\nW0102 {} ({}) but {rec:?} on {at}", u32::from(n.policy), n.clash);
                 }
                 for s in &shadowed {
-                    prop_assert!(!applies(s.policy) || applies(s.by), "{src}\nW0301 {} by {} but {rec:?} on {at}", s.policy, s.by);
+                    prop_assert!(!applies(s.policy) || applies(s.by), "{src}\nW0301 {} by {} but {rec:?} on {at}", u32::from(s.policy), u32::from(s.by));
                 }
                 for w in &denied {
-                    let ent = &b.policies[w.policy as usize].grants[w.grant].entitlement;
-                    let kept = e.grants.iter().filter(|g| plan.ents[g.ent as usize] == *ent).any(|g| {
+                    let ent = &b.policy(w.policy).grants[w.grant].entitlement;
+                    let kept = e.grants.iter().filter(|g| plan.ents[g.ent] == *ent).any(|g| {
                         g.sources.iter().any(|src| match src.kind {
-                            polc::eval::SourceKind::Path(p) => plan.paths[p as usize].last() == Some(&w.policy),
+                            polc::eval::SourceKind::Path(p) => plan.path(p).last() == Some(&w.policy),
                             polc::eval::SourceKind::Exception(_) => false,
                         })
                     });
-                    prop_assert!(!kept, "{src}\nW0104 on P{} grant {} but {rec:?} on {at} keeps it", w.policy, w.grant);
+                    prop_assert!(!kept, "{src}\nW0104 on P{} grant {} but {rec:?} on {at} keeps it", u32::from(w.policy), w.grant);
                 }
             }
         }

@@ -40,8 +40,8 @@ impl Run {
             .grants
             .iter()
             .map(|g| match self.plan.level_name(g.ent, g.level) {
-                Some(l) => format!("{} ({l})", self.plan.ent_text[g.ent as usize]),
-                None => self.plan.ent_text[g.ent as usize].clone(),
+                Some(l) => format!("{} ({l})", self.plan.ent_text[g.ent]),
+                None => self.plan.ent_text[g.ent].clone(),
             })
             .collect()
     }
@@ -55,7 +55,7 @@ impl Run {
             .eval
             .grants
             .iter()
-            .find(|g| self.plan.ent_text[g.ent as usize] == ent)
+            .find(|g| self.plan.ent_text[g.ent] == ent)
             .expect("granted");
         g.sources.iter().map(|s| self.plan.source_text(s)).collect()
     }
@@ -63,7 +63,7 @@ impl Run {
         self.eval
             .policies
             .iter()
-            .map(|&p| self.plan.bundle.policies[p as usize].name.clone())
+            .map(|&p| self.plan.bundle.policy(p).name.clone())
             .collect()
     }
 }
@@ -237,7 +237,7 @@ exception "X" { user "lee" grant salesforce:permission-set:extra justification "
         .eval
         .denied
         .iter()
-        .map(|d| r.plan.ent_text[d.ent as usize].as_str())
+        .map(|d| r.plan.ent_text[d.ent].as_str())
         .collect();
     assert_eq!(
         denied,
@@ -251,7 +251,7 @@ exception "X" { user "lee" grant salesforce:permission-set:extra justification "
         .eval
         .denied
         .iter()
-        .all(|d| r.plan.path_text[d.by as usize] == "Contractors"));
+        .all(|d| r.plan.path_text[d.by] == "Contractors"));
     // patterns match per segment
     let src2 = r#"policy "P" { when department == "x" grant github:org:acme-web grant github:org:other deny github:org:acme-* }"#;
     let r = run(src2, &[("department", "x"), ACTIVE], "2025-06-01");
@@ -358,7 +358,7 @@ conflict "Payables SoD" { netsuite:role:ap-clerk, netsuite:role:ap-approver reas
     let grants: Vec<&str> = r.eval.violations[0]
         .ents
         .iter()
-        .map(|&e| r.plan.ent_text[e as usize].as_str())
+        .map(|&e| r.plan.ent_text[e].as_str())
         .collect();
     assert_eq!(
         grants,
@@ -408,7 +408,7 @@ fn seed_day_one_sixteen_entitlements_seventeen_with_the_exception() {
     let names: Vec<&str> = e
         .policies
         .iter()
-        .map(|&p| bundle.policies[p as usize].name.as_str())
+        .map(|&p| bundle.policy(p).name.as_str())
         .collect();
     assert_eq!(
         names,
@@ -477,13 +477,10 @@ exception "Early" { user "u1" grant slack:channel:#all justification "j" approve
     let b = late(&mut r, "gitlab:group:b-late");
     let a = late(&mut r, "aws:account:late");
     let z = late(&mut r, "slack:channel:#zz-late");
-    let mut all: Vec<u32> = r.eval.grants.iter().map(|g| g.ent).collect();
+    let mut all: Vec<polc::eval::EntId> = r.eval.grants.iter().map(|g| g.ent).collect();
     all.extend([b, a, z]);
     all.sort_by(|&x, &y| r.plan.cmp_ents(x, y));
-    let texts: Vec<&str> = all
-        .iter()
-        .map(|&e| r.plan.ent_text[e as usize].as_str())
-        .collect();
+    let texts: Vec<&str> = all.iter().map(|&e| r.plan.ent_text[e].as_str()).collect();
     assert_eq!(
         texts,
         vec![

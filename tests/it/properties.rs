@@ -92,7 +92,7 @@ fn population(
     (bundle, fields, plan, records)
 }
 
-fn grant_set(e: &Evaluation) -> FxHashMap<u32, Option<u8>> {
+fn grant_set(e: &Evaluation) -> FxHashMap<polc::eval::EntId, Option<u8>> {
     e.grants.iter().map(|g| (g.ent, g.level)).collect()
 }
 
@@ -153,7 +153,7 @@ proptest! {
             let entries: Vec<serde_json::Value> = exp
                 .iter()
                 .map(|(ent, l)| {
-                    let text = &plan.ent_text[*ent as usize];
+                    let text = &plan.ent_text[*ent];
                     serde_json::Value::String(match plan.level_name(*ent, *l) { Some(l) => format!("{text} ({l})"), None => text.clone() })
                 })
                 .collect();
@@ -182,8 +182,8 @@ proptest! {
         for r in &records {
             let e = plan.evaluate(&r.id, &r.values);
             for g in &e.grants {
-                let text = &plan.ent_text[g.ent as usize];
-                let levels = &bundle.rtype(&plan.ents[g.ent as usize]).levels;
+                let text = &plan.ent_text[g.ent];
+                let levels = &bundle.rtype(&plan.ents[g.ent]).levels;
                 if levels.is_empty() {
                     pool.push(text.clone());
                 }

@@ -19,9 +19,9 @@ pub fn every_variant() -> ir::Bundle {
     let lit = |v: Value| Expr::Lit(v);
     let attr = |s: &str| Expr::Attr(s.into());
     let cmp = |op, a, b| Expr::Cmp(op, Box::new(a), Box::new(b));
-    let ent = |system, rtype, name: Option<&str>| ir::Entitlement {
-        system,
-        rtype,
+    let ent = |system: u32, rtype: u32, name: Option<&str>| ir::Entitlement {
+        system: system.into(),
+        rtype: rtype.into(),
         name: name.map(String::from),
     };
     let pattern = |s: &str, t: &str, n: Option<&str>, text: &str| ir::Pattern {
@@ -114,17 +114,18 @@ pub fn every_variant() -> ir::Bundle {
                 name: "gitlab".into(),
                 display: Some("GitLab".into()),
                 grace: Some(dur(u32::MAX, DurationUnit::Days)),
-                types: vec![full_type, bare_type],
+                types: vec![full_type, bare_type].into(),
                 doc: Some("doc".into()),
             },
             ir::System {
                 name: "empty".into(),
                 display: None,
                 grace: Some(dur(0, DurationUnit::Weeks)),
-                types: vec![],
+                types: vec![].into(),
                 doc: None,
             },
-        ],
+        ]
+        .into(),
         requires,
         policies: vec![
             ir::Policy {
@@ -132,7 +133,7 @@ pub fn every_variant() -> ir::Bundle {
                 template: false,
                 doc: Some("d".into()),
                 triggers: vec![attr("x"), Expr::Today],
-                inherits: vec![1, 1],
+                inherits: vec![ir::PolicyId::from(1), ir::PolicyId::from(1)],
                 grants: vec![
                     ir::Grant {
                         entitlement: ent(0, 0, Some("eng")),
@@ -169,7 +170,8 @@ pub fn every_variant() -> ir::Bundle {
                 owner: None,
                 description: None,
             },
-        ],
+        ]
+        .into(),
         exceptions: vec![
             ir::Exception {
                 name: Some("E".into()),

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::access::Access;
 use super::drift;
 use crate::eval::{EntId, Evaluation, Plan};
+use crate::index_vec::IndexVec;
 use crate::input::{UserRecord, Users};
 use crate::ir::{self, PolicyId};
 
@@ -314,12 +315,13 @@ pub fn compare(old: &Side, new: &Side, with_access: bool) -> Impact {
     let reach_new = reach_of_roots(new.plan);
     let mut count_old: FxHashMap<&str, usize> = FxHashMap::default();
     let mut count_new: FxHashMap<&str, usize> = FxHashMap::default();
-    let reached = |reach: &[Vec<PolicyId>], e: &Evaluation| -> BTreeSet<PolicyId> {
-        e.policies
-            .iter()
-            .flat_map(|&p| reach.get(p as usize).into_iter().flatten().copied())
-            .collect()
-    };
+    let reached =
+        |reach: &IndexVec<PolicyId, Vec<PolicyId>>, e: &Evaluation| -> BTreeSet<PolicyId> {
+            e.policies
+                .iter()
+                .flat_map(|&p| reach.get(p).into_iter().flatten().copied())
+                .collect()
+        };
 
     let mut users: Vec<(usize, UserImpact)> = Vec::new();
     let mut errors: Vec<UserError> = Vec::new();

@@ -1,11 +1,6 @@
 //! One person under both bundles: their grants, policies and violations as text, and the
 //! difference.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "user, entry, group and plan ids index the tables built with them; to become typed vectors"
-)]
-
 use super::*;
 /// One entitlement of a final grant set, in text.
 pub(super) struct G {
@@ -49,7 +44,12 @@ pub(super) fn violations(plan: &Plan, e: &Evaluation) -> Vec<ViolationText> {
     e.violations
         .iter()
         .map(|v| ViolationText {
-            conflict: plan.bundle.conflicts[v.conflict].name.clone(),
+            conflict: plan
+                .bundle
+                .conflicts
+                .get(v.conflict)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
             grants: v
                 .ents
                 .iter()
@@ -61,27 +61,27 @@ pub(super) fn violations(plan: &Plan, e: &Evaluation) -> Vec<ViolationText> {
 
 pub(super) fn failed_require(plan: &Plan, e: &Evaluation) -> Option<String> {
     e.failed_require
-        .map(|i| plan.bundle.requires[i].to_string())
+        .and_then(|i| plan.bundle.requires.get(i))
+        .map(ToString::to_string)
 }
 
 /// Per applying policy: every policy its derivation paths reach (itself included).
-pub(super) fn reach_of_roots(plan: &Plan) -> Vec<Vec<PolicyId>> {
+pub(super) fn reach_of_roots(plan: &Plan) -> IndexVec<PolicyId, Vec<PolicyId>> {
     plan.roots
-        .iter()
-        .enumerate()
+        .iter_enumerated()
         .map(|(pid, root)| {
             let Some(root) = root else {
                 return Vec::new();
             };
             let mut set: BTreeSet<PolicyId> = BTreeSet::new();
-            set.insert(pid as PolicyId);
+            set.insert(pid);
             let paths = root
                 .contributions
                 .iter()
                 .map(|c| c.path)
                 .chain(root.denies.iter().map(|d| d.1));
             for path in paths {
-                set.extend(plan.paths[path as usize].iter().copied());
+                set.extend(plan.path(path).iter().copied());
             }
             set.into_iter().collect()
         })

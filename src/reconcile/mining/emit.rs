@@ -233,7 +233,7 @@ fn system_text(s: &ir::System) -> String {
             clauses.push(format!("levels {}", t.levels.join(" < ")));
         }
         if let Some(d) = t.default.filter(|&d| d != 0) {
-            clauses.push(format!("default {}", t.levels[d as usize]));
+            clauses.push(format!("default {}", t.levels[usize::from(d)]));
         }
         if let Some(g) = t.grace {
             clauses.push(format!("grace {}", duration_text(g)));

@@ -18,6 +18,7 @@ pub mod groups;
 
 use super::{access, drift};
 use crate::eval::{EntId, Plan};
+use crate::index_vec::IndexVec;
 use crate::input::Users;
 use crate::ir::{self, Value};
 use emit::Drafts;
@@ -146,7 +147,7 @@ pub fn mine(
 /// holder of an entitlement shares one copy of its text and level name.
 fn holdings(plan: &Plan, access: &access::Access) -> Vec<Vec<Holding>> {
     // Entitlement ids are dense: one shared text each.
-    let texts: Vec<Arc<str>> = plan
+    let texts: IndexVec<EntId, Arc<str>> = plan
         .ent_text
         .iter()
         .map(|t| Arc::from(t.as_str()))
@@ -157,7 +158,7 @@ fn holdings(plan: &Plan, access: &access::Access) -> Vec<Vec<Holding>> {
             access
                 .held(u)
                 .map(|e| Holding {
-                    grant: texts[e.ent as usize].clone(),
+                    grant: texts[e.ent].clone(),
                     level: e.level.and_then(|r| {
                         levels
                             .entry((e.ent, r))
