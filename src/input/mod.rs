@@ -10,6 +10,7 @@
 
 pub mod limits;
 mod mapping;
+pub(crate) mod pieces;
 mod record;
 mod typing;
 mod unique;

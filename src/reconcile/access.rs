@@ -204,34 +204,43 @@ pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, String> {
     Ok(access)
 }
 
-/// [`read_entries`] on a file, its format named by its extension. JSONL and CSV are read
-/// as a stream, one line or record at a time, never whole; a JSON document is read whole
-/// (within the limit). Errors are the same as for the whole text: an export that is too
-/// large or not UTF-8 is refused for that, even after a bad entry.
+/// [`read_entries`] on a file, its format named by its extension. Every format is read as a
+/// stream, never whole: JSONL one line at a time, CSV one record at a time, a JSON document
+/// in pieces of whole entries ([`crate::input::pieces`]). Errors are the same as for the
+/// whole text: an export that is too large or not UTF-8 is refused for that, even after a
+/// bad entry.
 pub fn load_entries(path: &Path, visit: &mut EntryVisitor<'_>) -> Result<(), String> {
-    use crate::input::limits::{self, Kind, TextStream};
+    use crate::input::limits::{Kind, TextStream};
     let name = path.display().to_string();
     let format = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if format == "json" {
-        let text = limits::read_text(path, Kind::Access).map_err(|e| e.describe(&name))?;
-        return read_entries(&text, &name, &format, visit);
-    }
     let mut stream = TextStream::open(path, Kind::Access).map_err(|e| e.describe(&name))?;
     stream_entries(&mut stream, &name, &format, visit)
 }
 
-/// [`read_entries`] of JSONL or CSV read from a stream.
+/// [`read_entries`] read from a stream.
 fn stream_entries<R: std::io::Read>(
     stream: &mut crate::input::limits::TextStream<R>,
     name: &str,
     format: &str,
     visit: &mut EntryVisitor<'_>,
 ) -> Result<(), String> {
+    stream_pieces(stream, name, format, visit, crate::input::pieces::PIECE)
+}
+
+/// [`stream_entries`] with JSON read in pieces of `size` bytes or so (tests use small ones).
+fn stream_pieces<R: std::io::Read>(
+    stream: &mut crate::input::limits::TextStream<R>,
+    name: &str,
+    format: &str,
+    visit: &mut EntryVisitor<'_>,
+    size: usize,
+) -> Result<(), String> {
     let r = match format {
+        "json" => read_json(&mut *stream, name, visit, size),
         "jsonl" | "ndjson" => read_jsonl(&mut *stream, name, visit),
         "csv" => read_csv(&mut *stream, name, visit),
         _ => Err(unknown_format(name, format)),
@@ -311,21 +320,39 @@ pub fn read_entries(
 ) -> Result<(), String> {
     match format {
         "json" => {
-            let mut ctx = Ctx {
-                name,
-                visit,
-                failed: None,
-                context: None,
-            };
+            let mut ctx = Ctx::new(name, visit);
             let mut de = serde_json::Deserializer::from_str(text);
             let r = Export(&mut ctx)
                 .deserialize(&mut de)
                 .and_then(|()| de.end());
-            ctx.finish(r, None)?;
+            ctx.finish(r, Place::Text)?;
         }
         "jsonl" | "ndjson" => read_jsonl(text.as_bytes(), name, visit)?,
         "csv" => read_csv(text.as_bytes(), name, visit)?,
         other => return Err(unknown_format(name, other)),
+    }
+    Ok(())
+}
+
+/// The entries of a JSON document read in pieces of `size` bytes or so, each parsed as
+/// [`read_entries`] parses the whole text, with the same messages. A reader's own failure
+/// ends the read with its message, which the caller replaces with the stream's.
+fn read_json(
+    r: impl std::io::BufRead,
+    name: &str,
+    visit: &mut EntryVisitor<'_>,
+    size: usize,
+) -> Result<(), String> {
+    use crate::input::pieces::{Pieces, Records};
+    let mut pieces = Pieces::new(r, Records::TopLevel, size);
+    let mut ctx = Ctx::new(name, visit);
+    while let Some(piece) = pieces.next_piece().map_err(|e| e.to_string())? {
+        ctx.stand_in = piece.stand_in;
+        let mut de = serde_json::Deserializer::from_str(piece.text);
+        let r = Export(&mut ctx)
+            .deserialize(&mut de)
+            .and_then(|()| de.end());
+        ctx.finish(r, Place::Piece(piece.shift))?;
     }
     Ok(())
 }
@@ -339,12 +366,7 @@ fn read_jsonl(
     name: &str,
     visit: &mut EntryVisitor<'_>,
 ) -> Result<(), String> {
-    let mut ctx = Ctx {
-        name,
-        visit,
-        failed: None,
-        context: None,
-    };
+    let mut ctx = Ctx::new(name, visit);
     let mut buf = Vec::new();
     for i in 0.. {
         buf.clear();
@@ -366,7 +388,7 @@ fn read_jsonl(
         }
         .deserialize(&mut de)
         .and_then(|()| de.end());
-        ctx.finish(r, Some(i + 1))?;
+        ctx.finish(r, Place::Line(i + 1))?;
     }
     Ok(())
 }
@@ -424,9 +446,34 @@ struct Ctx<'c, 'v> {
     failed: Option<String>,
     /// What was being read when the JSON did not have the expected shape.
     context: Option<String>,
+    /// A piece of a document: it begins with a stand-in entry to skip.
+    stand_in: bool,
+    /// The entries of the array form read in the pieces before.
+    entries: usize,
 }
 
-impl Ctx<'_, '_> {
+/// Where a text read by [`Ctx`] is in the export, to place its errors.
+enum Place {
+    /// The whole export.
+    Text,
+    /// A JSONL line: its number.
+    Line(usize),
+    /// A piece of the document.
+    Piece(crate::input::pieces::Shift),
+}
+
+impl<'c, 'v> Ctx<'c, 'v> {
+    fn new(name: &'c str, visit: &'c mut EntryVisitor<'v>) -> Self {
+        Ctx {
+            name,
+            visit,
+            failed: None,
+            context: None,
+            stand_in: false,
+            entries: 0,
+        }
+    }
+
     fn call(
         &mut self,
         user: &str,
@@ -438,12 +485,8 @@ impl Ctx<'_, '_> {
     }
 
     /// Turns a read's outcome into polc's message: the visitor's own, or the JSON error at
-    /// its line and column (`line`: the JSONL line the text starts on).
-    fn finish(
-        &mut self,
-        r: Result<(), serde_json::Error>,
-        line: Option<usize>,
-    ) -> Result<(), String> {
+    /// its line and column in the export.
+    fn finish(&mut self, r: Result<(), serde_json::Error>, place: Place) -> Result<(), String> {
         let Err(e) = r else {
             return Ok(());
         };
@@ -460,11 +503,16 @@ impl Ctx<'_, '_> {
             (serde_json::error::Category::Data, None) => String::new(),
             _ => "invalid JSON: ".to_string(),
         };
-        let (name, column) = (self.name, e.column().max(1));
-        Err(match line {
-            Some(l) => format!("{name}:{l}:{column}: {what}{msg}"),
-            None => format!("{name}:{}:{column}: {what}{msg}", e.line()),
-        })
+        let (line, column) = match place {
+            Place::Text => (e.line(), e.column()),
+            Place::Line(l) => (l, e.column()),
+            Place::Piece(shift) => shift.place(e.line(), e.column()),
+        };
+        Err(format!(
+            "{}:{line}:{}: {what}{msg}",
+            self.name,
+            column.max(1)
+        ))
     }
 
     /// The error that stops the reader after the visitor refused an entry.
@@ -520,6 +568,9 @@ impl<'de> Visitor<'de> for Export<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let ctx = self.0;
+        if ctx.stand_in {
+            m.next_entry::<IgnoredAny, IgnoredAny>()?;
+        }
         while let Some(user) = m.next_key_seed(StrSeed("a user id"))? {
             let user = &*user;
             m.next_value_seed(Grants {
@@ -538,7 +589,10 @@ impl<'de> Visitor<'de> for Export<'_, '_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let ctx = self.0;
         let name = ctx.name;
-        let mut n = 0usize;
+        if ctx.stand_in {
+            seq.next_element::<IgnoredAny>()?;
+        }
+        let mut n = ctx.entries;
         loop {
             let at = At::Nth {
                 name,
@@ -551,7 +605,10 @@ impl<'de> Visitor<'de> for Export<'_, '_, '_> {
             };
             match seq.next_element_seed(seed) {
                 Ok(Some(())) => n += 1,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    ctx.entries = n;
+                    return Ok(());
+                }
                 Err(e) => {
                     if ctx.context.is_none() {
                         ctx.context = Some(format!("entry {}", n + 1));
@@ -757,16 +814,51 @@ mod tests {
 
     /// The entries of an export read as a stream with this limit, or the message.
     fn streamed(bytes: &[u8], format: &str, limit: u64) -> Result<Vec<String>, String> {
+        streamed_in(
+            bytes,
+            format,
+            limit,
+            crate::input::pieces::PIECE,
+            usize::MAX,
+        )
+    }
+
+    /// A reader that hands over `step` bytes at a time.
+    struct Steps<'a>(&'a [u8], usize);
+    impl std::io::Read for Steps<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// [`streamed`] with JSON cut in pieces of `size` bytes or so, read `step` bytes at a
+    /// time.
+    fn streamed_in(
+        bytes: &[u8],
+        format: &str,
+        limit: u64,
+        size: usize,
+        step: usize,
+    ) -> Result<Vec<String>, String> {
         use crate::input::limits::{Kind, TextStream};
-        let mut st = TextStream::new(bytes, Kind::Access, limit);
+        let mut st = TextStream::new(Steps(bytes, step), Kind::Access, limit);
         let mut out = Vec::new();
-        stream_entries(&mut st, "a", format, &mut |u, g, l, _| {
-            out.push(format!("{u} {g} {l:?}"));
-            if g == "refused" {
-                return Err(format!("refused for `{u}`"));
-            }
-            Ok(())
-        })?;
+        stream_pieces(
+            &mut st,
+            "a",
+            format,
+            &mut |u, g, l, _| {
+                out.push(format!("{u} {g} {l:?}"));
+                if g == "refused" {
+                    return Err(format!("refused for `{u}`"));
+                }
+                Ok(())
+            },
+            size,
+        )?;
         Ok(out)
     }
 
@@ -841,7 +933,74 @@ mod tests {
             format!("{many_csv},x\n").into_bytes(),
             [format!("{many_csv}a,x,y,z\n").as_bytes(), b"\xff"].concat(),
         ];
-        for (format, cases) in [("jsonl", &jsonl), ("csv", &csv), ("txt", &jsonl)] {
+        let many_array: String = format!(
+            "[\n{}\n]\n",
+            (0..20_000)
+                .map(|i| format!(
+                    "  {{\"user_id\": \"u{i}\", \"grant\": \"g{}\", \"level\": null}}",
+                    i % 7
+                ))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let many_object: String = format!(
+            "{{{}}}",
+            (0..20_000)
+                .map(|i| format!("\"u{i}\": [\"g{}\", \"g{} (r)\"]", i % 7, i % 3))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // a change that must be made, or the case tests nothing
+        let swap = |t: &str, a: &str, b: &str| {
+            assert!(t.contains(a), "{a}");
+            t.replace(a, b)
+        };
+        let json: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"  \n".to_vec(),
+            b"[]".to_vec(),
+            b"{}".to_vec(),
+            b"5".to_vec(),
+            b"\"a\"".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": 1, \"grant\": \"y\"}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": [1], \"grant\": \"y\"}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"level\": 5}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"},\n {\"user_id\": \"b\"}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, 1, {}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"} {}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"},]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"},".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}] x".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}]]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"refused\"}, {}]".to_vec(),
+            b"{\"a\": [\"x\"], \"b\": [\"y\", 2]}".to_vec(),
+            b"{\"a\": [\"x\"], \"b\": \"y\"}".to_vec(),
+            b"{\"a\": [\"x\"], \"b\" [\"y\"]}".to_vec(),
+            b"{\"a\": [\"x\"], 5: []}".to_vec(),
+            b"{\"a\": [\"x\"], \"b\": [\"refused\"]}".to_vec(),
+            b"{\"a\": [\"x\"], \"a\": [\"y\"]}".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"a\", \"grant\": \"y\", \"grant\": \"z\"}]".to_vec(),
+            // a bad entry, then bad text: the text is refused first, as when read whole
+            b"[{\"user_id\": 1}, {\"user_id\": \"\xff\"}]".to_vec(),
+            b"{\"a\": [\"refused\"]}\xe2".to_vec(),
+            many_array.clone().into_bytes(),
+            many_object.clone().into_bytes(),
+            // late errors, past many pieces
+            swap(&many_array, "\"u14321\"", "4321").into_bytes(),
+            swap(&many_array, "\"g0\", \"level\": null}\n]", "\"g0\", \"level\": 3}\n]").into_bytes(),
+            swap(&many_array, "\"u14000\"", "\"u14000\" \"x\"").into_bytes(),
+            swap(&many_object, "\"u14321\": [", "\"u14321\": [3, ").into_bytes(),
+            swap(&many_object, "\"u19999\": [\"g0\"", "\"u19999\": [\"refused\"").into_bytes(),
+            format!("{many_array}\n,").into_bytes(),
+            [many_object.as_bytes(), b" \xff"].concat(),
+            [&many_array.as_bytes()[..100_000], b"\xff", &many_array.as_bytes()[100_000..]].concat(),
+        ];
+        for (format, cases) in [
+            ("jsonl", &jsonl),
+            ("csv", &csv),
+            ("txt", &jsonl),
+            ("json", &json),
+        ] {
             for bytes in cases {
                 for limit in [20, 65_536, 1 << 30] {
                     assert_eq!(
@@ -856,7 +1015,128 @@ mod tests {
     }
 
     #[test]
-    fn jsonl_and_csv_exports_are_read_as_they_arrive() {
+    fn json_in_small_pieces_reads_and_fails_as_the_whole_text() {
+        let cases: &[&str] = &[
+            "[{\"user_id\": \"a\", \"grant\": \"x\"},\n  {\"user_id\": \"b\", \"grant\": \"y\", \"level\": \"r\"} ,\r\n{\"user_id\": \"c\", \"grant\": \"z\", \"note\": {\"a\": [1, \"]\"]}}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"grant\": 7}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"},\n {\"user_id\": \"b\", \"grant\": \"y\", \"level\": [1]}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"grant\": \"refused\"}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"grant\": \"y\"}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\"}, {}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"},\n\n  ,{}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"grant\": \"y\"}\n  x",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"grant\": \"y\"}] ]",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\", \"z (r)\"],\n \"c\": [\"w\", {}]}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"c\": [\"w\"],}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"]\n \"c\": [\"w\"]}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"c\": [\"refused\"]}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"c\": [\"w\"]",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"c\": null}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"\\u0063\\\"\": [\"w\"]}",
+        ];
+        for text in cases {
+            let whole = whole(text.as_bytes(), "json", 1 << 30);
+            for size in [1, 2, 5, 17, 64, 1 << 20] {
+                for step in [1, 2, 3, 7, 4096] {
+                    assert_eq!(
+                        streamed_in(text.as_bytes(), "json", 1 << 30, size, step),
+                        whole,
+                        "size {size}, step {step}: {text}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// Exports of random entries and whitespace, mangled at one place or not: read in
+        /// pieces of any size, they give the entries or the message of the whole text.
+        #[test]
+        fn json_pieces_agree_with_the_whole_text(
+            object in proptest::bool::ANY,
+            users in proptest::collection::vec(
+                (0usize..6, proptest::collection::vec((0usize..6, proptest::option::of(0usize..3)), 0..4)),
+                0..8,
+            ),
+            spaces in proptest::collection::vec(0usize..6, 1..16),
+            change in 0usize..6,
+            at in 0.0f64..1.0,
+            byte in proptest::sample::select(b",]}{[\":1 \nx\\0-tn\xff".to_vec()),
+            size in proptest::sample::select(vec![1usize, 3, 16, 100, 1 << 20]),
+            step in proptest::sample::select(vec![1usize, 2, 5, 64, 1 << 16]),
+        ) {
+            const WS: [&str; 6] = ["", " ", "\n", "\r\n", "\t", "  \n "];
+            const GRANTS: [&str; 6] = ["gitlab:group:web", "zoom:account", "refused", "a\"b", "x,]}", "\u{e9}\u{2028}"];
+            let mut k = 0;
+            let mut ws = || {
+                k += 1;
+                WS[spaces[k % spaces.len()]]
+            };
+            let q = |s: &str| serde_json::to_string(s).unwrap();
+            let mut text = String::new();
+            text.push_str(ws());
+            text.push(if object { '{' } else { '[' });
+            for (i, (u, grants)) in users.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(ws());
+                    text.push(',');
+                }
+                text.push_str(ws());
+                let user = q(&format!("u{u}"));
+                if object {
+                    text.push_str(&format!("{user}{}:{}[", ws(), ws()));
+                    for (j, (g, l)) in grants.iter().enumerate() {
+                        let sep = if j > 0 { "," } else { "" };
+                        let grant = match l {
+                            Some(l) => format!("{} (l{l})", GRANTS[*g]),
+                            None => GRANTS[*g].to_string(),
+                        };
+                        text.push_str(&format!("{sep}{}{}", ws(), q(&grant)));
+                    }
+                    text.push_str(&format!("{}]", ws()));
+                } else {
+                    let (g, l) = grants.first().copied().unwrap_or((0, None));
+                    let level = match l {
+                        Some(l) => q(&format!("l{l}")),
+                        None => "null".into(),
+                    };
+                    text.push_str(&format!(
+                        "{{{}\"user_id\":{user},{}\"grant\":{}{},\"level\":{level}}}",
+                        ws(),
+                        ws(),
+                        ws(),
+                        q(GRANTS[g])
+                    ));
+                }
+            }
+            text.push_str(ws());
+            text.push(if object { '}' } else { ']' });
+            text.push_str(ws());
+            let mut bytes = text.into_bytes();
+            let pos = ((bytes.len() as f64) * at) as usize;
+            match change {
+                0 if pos < bytes.len() => bytes[pos] = byte,
+                1 => bytes.insert(pos, byte),
+                2 if pos < bytes.len() => {
+                    bytes.remove(pos);
+                }
+                3 => bytes.truncate(pos),
+                _ => {}
+            }
+            let whole = whole(&bytes, "json", 1 << 30);
+            proptest::prop_assert_eq!(
+                streamed_in(&bytes, "json", 1 << 30, size, step),
+                whole,
+                "{:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn every_format_is_read_as_it_arrives() {
         use crate::input::limits::{Kind, TextStream};
         use std::cell::Cell;
         /// A reader that counts what it has handed over.
@@ -874,14 +1154,28 @@ mod tests {
         let csv: String = std::iter::once("user_id,grant\n".to_string())
             .chain((0..100_000).map(|i| format!("u{i},g\n")))
             .collect();
-        for (format, text) in [("jsonl", jsonl), ("csv", csv)] {
+        let json = format!("[{}]", jsonl.trim_end().replace('\n', ",\n"));
+        let object = format!(
+            "{{{}}}",
+            (0..100_000)
+                .map(|i| format!("\"u{i}\": [\"g\"]"))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let piece = crate::input::pieces::PIECE;
+        for (format, text, ahead) in [
+            ("jsonl", jsonl, 0),
+            ("csv", csv, 0),
+            ("json", json, piece),
+            ("json", object, piece),
+        ] {
             let read = Cell::new(0);
             let mut st = TextStream::new(Counted(text.as_bytes(), &read), Kind::Access, 1 << 30);
             let mut seen = 0;
             stream_entries(&mut st, "a", format, &mut |_, _, _, _| {
-                // at most one read of 64 KiB ahead of the entry
+                // at most one read of 64 KiB ahead of the entry (JSON: of its piece)
                 assert!(
-                    read.get() <= seen * 40 + (64 << 10) + 64,
+                    read.get() <= seen * 40 + ahead + (64 << 10) + 64,
                     "{format}: {} read",
                     read.get()
                 );
