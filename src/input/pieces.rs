@@ -43,7 +43,6 @@ pub(crate) enum Records {
     TopLevel,
     /// Between the elements of a top-level array, or of the array under the top-level key
     /// `"users"` written without escapes (a users file, as [`super::record_lines`] finds them).
-    #[allow(dead_code, reason = "the users reader reads in pieces next")]
     Users,
 }
 
@@ -453,6 +452,32 @@ mod tests {
         assert_eq!((p[3].2.line, p[3].2.column), (3, 0));
         assert!(!p[0].1 && p[1].1);
         assert_eq!(p[0].2.place(3, 4), (3, 4));
+    }
+
+    #[test]
+    fn a_piece_is_its_size_and_one_record_at_most() {
+        let record = "{\"user_id\": \"u\", \"grants\": [\"a\", \"b\"]}";
+        let text = format!("[{}]", vec![record; 100_000].join(",\n"));
+        let size = 10_000;
+        let r = std::io::BufReader::with_capacity(64 << 10, text.as_bytes());
+        let mut p = Pieces::new(r, Records::TopLevel, size);
+        let (mut n, mut total) = (0, 0);
+        while let Some(piece) = p.next_piece().unwrap() {
+            assert!(
+                piece.text.len() <= size + record.len() + 8,
+                "{}",
+                piece.text.len()
+            );
+            n += 1;
+            total += piece.text.len();
+        }
+        assert!(n > text.len() / (size + record.len()), "{n} pieces");
+        assert!(total > text.len());
+        // the buffer keeps a piece and what one read brought after it (its capacity doubles
+        // as it grows): far from the document's size
+        let most = size + record.len() + (64 << 10) + 8;
+        assert!(p.buf.capacity() <= 2 * most, "{}", p.buf.capacity());
+        assert!(text.len() > 10 * most);
     }
 
     #[test]
