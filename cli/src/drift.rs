@@ -67,7 +67,7 @@ fn load(
         );
     }
     let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, at_or_today(a.at));
-    let access = access::load_access(&a.access, &mut plan).map_err(InputError)?;
+    let access = access::load_access(&a.access, &mut plan)?;
     Ok((plan, users, access, inputs))
 }
 

@@ -109,6 +109,13 @@ impl From<polc::reconcile::mining::groups::ThresholdError> for CliError {
     }
 }
 
+/// An access export that cannot be read, or an entry of it that names nothing.
+impl From<polc::reconcile::access::AccessError> for CliError {
+    fn from(e: polc::reconcile::access::AccessError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
 /// An input file named on the command line that cannot be read.
 impl From<polc::input::limits::NamedReadError> for CliError {
     fn from(e: polc::input::limits::NamedReadError) -> CliError {

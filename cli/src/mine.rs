@@ -102,8 +102,7 @@ fn mining_bundle(
     let mut inferred = Inferred::default();
     access::read_entries(text, name, format, &mut |user, grant, level, at| {
         inferred.see(&base, user, grant, level, at)
-    })
-    .map_err(InputError)?;
+    })?;
     if inferred.is_empty() {
         return Ok((base, inferred, Vec::new()));
     }
@@ -217,7 +216,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         coverage,
     } = match mining {
         Ok(m) => m,
-        Err(MineError::Access(e)) => return Err(InputError(e)),
+        Err(MineError::Access(e)) => return Err(e.into()),
         Err(MineError::Users(e)) => return Err(InputError(format!("{users_name}: {e}"))),
         Err(MineError::Bug(e)) => return bug(&e),
     };

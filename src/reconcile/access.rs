@@ -15,8 +15,106 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::eval::{EntId, Plan};
+use crate::eval::{EntId, Plan, RefError};
+use crate::input::limits::{NamedReadError, ReadError};
 use crate::input::StrSeed;
+
+/// Why an access export cannot be read, or why a reader of its entries refused one. Its
+/// `Display` is the message users see: the file, and the entry (its number, its user) or
+/// the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The file cannot be read, is larger than the limit, or is not UTF-8 text.
+    #[error(transparent)]
+    Read(#[from] NamedReadError),
+    #[error("{name}: unknown access format `.{format}`: use .json, .jsonl or .csv")]
+    UnknownFormat { name: String, format: String },
+    /// Not JSON: serde_json's message at its line and column.
+    #[error("{name}:{line}:{column}: invalid JSON: {message}")]
+    Syntax {
+        name: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// JSON, but not an export's shape: what was being read (`entry 3, field `level``) and
+    /// what serde_json says of it.
+    #[error("{name}:{line}:{column}: {}{message}", context.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+    Shape {
+        name: String,
+        line: usize,
+        column: usize,
+        context: Option<String>,
+        message: String,
+    },
+    /// A CSV header the csv reader cannot read (its message).
+    #[error("{name}: {message}")]
+    Header { name: String, message: String },
+    #[error("{name}:1: column `{column}` appears twice in the header (which one holds would be a guess)")]
+    ColumnTwice { name: String, column: &'static str },
+    #[error(
+        "{name}:1: the header must name the columns `user_id`, `grant` and optionally `level`"
+    )]
+    Columns { name: String },
+    /// A CSV record the csv reader cannot read (its message); `at` is `file:line`.
+    #[error("{at}: {message}")]
+    Record { at: String, message: String },
+    #[error("{at}: empty user_id")]
+    EmptyUser { at: String },
+    #[error("{at}: an entry without a string `user_id`")]
+    NoUser { at: String },
+    #[error("{at}: user `{user}`: an entry without a string `grant`")]
+    NoGrant { at: String, user: String },
+    /// An entry that does not name what it should: `text` is the grant as read, with its
+    /// separate level.
+    #[error("{at}: user `{user}`, entry `{text}`: {problem}")]
+    Entry {
+        at: String,
+        user: String,
+        text: String,
+        problem: Box<EntryProblem>,
+    },
+}
+
+/// What is wrong with one entry of an export.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryProblem {
+    /// It names a system, type or level the bundle does not declare.
+    #[error(transparent)]
+    Unresolved(#[from] RefError),
+    /// A level for a type that has none.
+    #[error("this type has no levels")]
+    NoLevels,
+    /// Not `system:type[:name] (level)` (mining against the standard library).
+    #[error("not a grant reference (`system:type[:name] (level)`)")]
+    NotAReference,
+    /// A system, type or level that cannot be declared in Pol (mining against the standard
+    /// library): `what` is `system name`, `resource type` or `level`.
+    #[error(
+        "`{value}` is not a valid {what} (a name such as `deploy`: letters, digits, `_` and `-`)"
+    )]
+    NotAName { what: &'static str, value: String },
+}
+
+impl AccessError {
+    /// An entry's problem, where it is.
+    pub fn entry(at: &dyn fmt::Display, user: &str, text: &str, problem: EntryProblem) -> Self {
+        AccessError::Entry {
+            at: at.to_string(),
+            user: user.to_string(),
+            text: text.to_string(),
+            problem: Box::new(problem),
+        }
+    }
+
+    /// A failed read of `name`.
+    fn io(name: &str, error: std::io::Error) -> Self {
+        AccessError::Read(NamedReadError {
+            name: name.to_string(),
+            error: ReadError::Io(error),
+        })
+    }
+}
 
 /// One user holding one entitlement (listed twice, it counts once at the highest level).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +147,7 @@ fn resolve(
     grant: &str,
     level: Option<&str>,
     at: &dyn std::fmt::Display,
-) -> Result<(EntId, Option<u8>), String> {
+) -> Result<(EntId, Option<u8>), AccessError> {
     let text = match level {
         Some(l) if !l.trim().is_empty() && !grant.trim_end().ends_with(')') => {
             format!("{grant} ({l})")
@@ -58,13 +156,11 @@ fn resolve(
     };
     let (ent, rank) = plan
         .resolve_ref(&text)
-        .map_err(|e| format!("{at}: user `{user}`, entry `{text}`: {e}"))?;
+        .map_err(|e| AccessError::entry(at, user, &text, e.into()))?;
     // no level: the type's default
     let rank = rank.or(plan.bundle.rtype(plan.ent(ent)).default);
     if rank.is_some() && plan.bundle.rtype(plan.ent(ent)).levels.is_empty() {
-        return Err(format!(
-            "{at}: user `{user}`, entry `{text}`: this type has no levels"
-        ));
+        return Err(AccessError::entry(at, user, &text, EntryProblem::NoLevels));
     }
     Ok((ent, rank))
 }
@@ -174,7 +270,7 @@ impl Access {
         grant: &str,
         level: Option<&str>,
         at: &dyn std::fmt::Display,
-    ) -> Result<(EntId, Option<u8>), String> {
+    ) -> Result<(EntId, Option<u8>), AccessError> {
         if let Some(r) = self
             .cache
             .get(grant)
@@ -193,7 +289,7 @@ impl Access {
 
 /// Reads an access export. Errors name the file and the entry. JSONL and CSV are read
 /// record by record ([`load_entries`]).
-pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, String> {
+pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, AccessError> {
     let mut access = Access::default();
     load_entries(path, &mut |user, grant, level, at| {
         let (ent, rank) = access.resolve(plan, user, grant, level, at)?;
@@ -209,7 +305,7 @@ pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, String> {
 /// in pieces of whole entries ([`crate::input::pieces`]). Errors are the same as for the
 /// whole text: an export that is too large or not UTF-8 is refused for that, even after a
 /// bad entry.
-pub fn load_entries(path: &Path, visit: &mut EntryVisitor<'_>) -> Result<(), String> {
+pub fn load_entries(path: &Path, visit: &mut EntryVisitor<'_>) -> Result<(), AccessError> {
     use crate::input::limits::{Kind, TextStream};
     let name = path.display().to_string();
     let format = path
@@ -217,7 +313,10 @@ pub fn load_entries(path: &Path, visit: &mut EntryVisitor<'_>) -> Result<(), Str
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let mut stream = TextStream::open(path, Kind::Access).map_err(|e| e.describe(&name))?;
+    let mut stream = TextStream::open(path, Kind::Access).map_err(|error| NamedReadError {
+        name: name.clone(),
+        error,
+    })?;
     stream_entries(&mut stream, &name, &format, visit)
 }
 
@@ -227,7 +326,7 @@ fn stream_entries<R: std::io::Read>(
     name: &str,
     format: &str,
     visit: &mut EntryVisitor<'_>,
-) -> Result<(), String> {
+) -> Result<(), AccessError> {
     stream_pieces(stream, name, format, visit, crate::input::pieces::PIECE)
 }
 
@@ -238,21 +337,27 @@ fn stream_pieces<R: std::io::Read>(
     format: &str,
     visit: &mut EntryVisitor<'_>,
     size: usize,
-) -> Result<(), String> {
+) -> Result<(), AccessError> {
     let r = match format {
         "json" => read_json(&mut *stream, name, visit, size),
         "jsonl" | "ndjson" => read_jsonl(&mut *stream, name, visit),
         "csv" => read_csv(&mut *stream, name, visit),
         _ => Err(unknown_format(name, format)),
     };
-    r.map_err(|msg| match stream.finish() {
-        Some(e) => e.describe(name),
-        None => msg,
+    r.map_err(|e| match stream.take_refusal() {
+        Some(error) => AccessError::Read(NamedReadError {
+            name: name.to_string(),
+            error,
+        }),
+        None => e,
     })
 }
 
-fn unknown_format(name: &str, format: &str) -> String {
-    format!("{name}: unknown access format `.{format}`: use .json, .jsonl or .csv")
+fn unknown_format(name: &str, format: &str) -> AccessError {
+    AccessError::UnknownFormat {
+        name: name.to_string(),
+        format: format.to_string(),
+    }
 }
 
 /// Parses an access export given its format (`json`, `jsonl`, `csv`).
@@ -261,7 +366,7 @@ pub fn parse_access(
     name: &str,
     format: &str,
     plan: &mut Plan,
-) -> Result<Access, String> {
+) -> Result<Access, AccessError> {
     let mut access = Access::default();
     read_entries(text, name, format, &mut |user, grant, level, at| {
         let (ent, rank) = access.resolve(plan, user, grant, level, at)?;
@@ -275,7 +380,7 @@ pub fn parse_access(
 /// What [`read_entries`] hands over for each entry: the user, the grant as written, its
 /// separate level (`level` field or column) if any, and where it is, for messages.
 pub type EntryVisitor<'v> =
-    dyn FnMut(&str, &str, Option<&str>, &dyn std::fmt::Display) -> Result<(), String> + 'v;
+    dyn FnMut(&str, &str, Option<&str>, &dyn std::fmt::Display) -> Result<(), AccessError> + 'v;
 
 /// Where an entry is, for messages: formatted only when a message needs it (a large export
 /// has millions of entries).
@@ -317,7 +422,7 @@ pub fn read_entries(
     name: &str,
     format: &str,
     visit: &mut EntryVisitor<'_>,
-) -> Result<(), String> {
+) -> Result<(), AccessError> {
     match format {
         "json" => {
             let mut ctx = Ctx::new(name, visit);
@@ -342,11 +447,11 @@ fn read_json(
     name: &str,
     visit: &mut EntryVisitor<'_>,
     size: usize,
-) -> Result<(), String> {
+) -> Result<(), AccessError> {
     use crate::input::pieces::{Pieces, Records};
     let mut pieces = Pieces::new(r, Records::TopLevel, size);
     let mut ctx = Ctx::new(name, visit);
-    while let Some(piece) = pieces.next_piece().map_err(|e| e.to_string())? {
+    while let Some(piece) = pieces.next_piece().map_err(|e| AccessError::io(name, e))? {
         ctx.stand_in = piece.stand_in;
         let mut de = serde_json::Deserializer::from_str(piece.text);
         let r = Export(&mut ctx)
@@ -365,16 +470,24 @@ fn read_jsonl(
     mut r: impl std::io::BufRead,
     name: &str,
     visit: &mut EntryVisitor<'_>,
-) -> Result<(), String> {
+) -> Result<(), AccessError> {
     let mut ctx = Ctx::new(name, visit);
     let mut buf = Vec::new();
     for i in 0.. {
         buf.clear();
-        if r.read_until(b'\n', &mut buf).map_err(|e| e.to_string())? == 0 {
+        if r.read_until(b'\n', &mut buf)
+            .map_err(|e| AccessError::io(name, e))?
+            == 0
+        {
             break;
         }
         // Checked UTF-8 (a stream checks as it reads, a text is a `str`).
-        let piece = std::str::from_utf8(&buf).map_err(|e| e.to_string())?;
+        let piece = std::str::from_utf8(&buf).map_err(|e| {
+            AccessError::io(
+                name,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
         // As `str::lines` cuts a whole text: without its `\n` or `\r\n`.
         let line = piece.lines().next().unwrap_or("");
         if line.trim().is_empty() {
@@ -394,11 +507,21 @@ fn read_jsonl(
 }
 
 /// CSV entries with columns `user_id`, `grant` and optionally `level`, one record at a time.
-fn read_csv(r: impl std::io::Read, name: &str, visit: &mut EntryVisitor<'_>) -> Result<(), String> {
+fn read_csv(
+    r: impl std::io::Read,
+    name: &str,
+    visit: &mut EntryVisitor<'_>,
+) -> Result<(), AccessError> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(r);
-    let headers = rdr.headers().map_err(|e| format!("{name}: {e}"))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| AccessError::Header {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?
+        .clone();
     let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
     for read in ["user_id", "grant", "level"] {
         if headers
@@ -407,29 +530,30 @@ fn read_csv(r: impl std::io::Read, name: &str, visit: &mut EntryVisitor<'_>) -> 
             .count()
             > 1
         {
-            return Err(format!(
-                "{name}:1: column `{read}` appears twice in the header (which one holds would be a guess)"
-            ));
+            return Err(AccessError::ColumnTwice {
+                name: name.to_string(),
+                column: read,
+            });
         }
     }
     let (Some(u), Some(g)) = (col("user_id"), col("grant")) else {
-        return Err(format!(
-            "{name}:1: the header must name the columns `user_id`, `grant` and optionally `level`"
-        ));
+        return Err(AccessError::Columns {
+            name: name.to_string(),
+        });
     };
     let l = col("level");
     let mut rec = csv::StringRecord::new();
     for i in 0.. {
         let at = At::Line { name, line: i + 2 };
-        if !rdr
-            .read_record(&mut rec)
-            .map_err(|e| format!("{at}: {e}"))?
-        {
+        if !rdr.read_record(&mut rec).map_err(|e| AccessError::Record {
+            at: at.to_string(),
+            message: e.to_string(),
+        })? {
             break;
         }
         let user = rec.get(u).unwrap_or("");
         if user.is_empty() {
-            return Err(format!("{at}: empty user_id"));
+            return Err(AccessError::EmptyUser { at: at.to_string() });
         }
         let level = l.and_then(|l| rec.get(l)).filter(|s| !s.is_empty());
         visit(user, rec.get(g).unwrap_or(""), level, &at)?;
@@ -443,7 +567,7 @@ struct Ctx<'c, 'v> {
     name: &'c str,
     visit: &'c mut EntryVisitor<'v>,
     /// The visitor's refusal, returned as is.
-    failed: Option<String>,
+    failed: Option<AccessError>,
     /// What was being read when the JSON did not have the expected shape.
     context: Option<String>,
     /// A piece of a document: it begins with a stand-in entry to skip.
@@ -480,44 +604,54 @@ impl<'c, 'v> Ctx<'c, 'v> {
         grant: &str,
         level: Option<&str>,
         at: &dyn fmt::Display,
-    ) -> Result<(), String> {
+    ) -> Result<(), AccessError> {
         (self.visit)(user, grant, level, at)
     }
 
     /// Turns a read's outcome into polc's message: the visitor's own, or the JSON error at
     /// its line and column in the export.
-    fn finish(&mut self, r: Result<(), serde_json::Error>, place: Place) -> Result<(), String> {
+    fn finish(
+        &mut self,
+        r: Result<(), serde_json::Error>,
+        place: Place,
+    ) -> Result<(), AccessError> {
         let Err(e) = r else {
             return Ok(());
         };
-        if let Some(msg) = self.failed.take() {
-            return Err(msg);
+        if let Some(refused) = self.failed.take() {
+            return Err(refused);
         }
         let full = e.to_string();
-        let msg = match full.rsplit_once(" at line ") {
+        let message = match full.rsplit_once(" at line ") {
             Some((m, _)) if e.line() > 0 => m.to_string(),
             _ => full,
-        };
-        let what = match (e.classify(), self.context.take()) {
-            (serde_json::error::Category::Data, Some(c)) => format!("{c}: "),
-            (serde_json::error::Category::Data, None) => String::new(),
-            _ => "invalid JSON: ".to_string(),
         };
         let (line, column) = match place {
             Place::Text => (e.line(), e.column()),
             Place::Line(l) => (l, e.column()),
             Place::Piece(shift) => shift.place(e.line(), e.column()),
         };
-        Err(format!(
-            "{}:{line}:{}: {what}{msg}",
-            self.name,
-            column.max(1)
-        ))
+        let (name, column) = (self.name.to_string(), column.max(1));
+        Err(match e.classify() {
+            serde_json::error::Category::Data => AccessError::Shape {
+                name,
+                line,
+                column,
+                context: self.context.take(),
+                message,
+            },
+            _ => AccessError::Syntax {
+                name,
+                line,
+                column,
+                message,
+            },
+        })
     }
 
     /// The error that stops the reader after the visitor refused an entry.
-    fn refuse<E: de::Error>(&mut self, msg: String) -> E {
-        self.failed = Some(msg);
+    fn refuse<E: de::Error>(&mut self, refused: AccessError) -> E {
+        self.failed = Some(refused);
         E::custom("entry refused")
     }
 }
@@ -660,8 +794,8 @@ impl<'de> Visitor<'de> for Grants<'_, '_, '_> {
                 n,
                 user: Some(user),
             };
-            if let Err(msg) = ctx.call(user, &grant, None, &at) {
-                return Err(ctx.refuse(msg));
+            if let Err(refused) = ctx.call(user, &grant, None, &at) {
+                return Err(ctx.refuse(refused));
             }
         }
     }
@@ -734,17 +868,17 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
             }
         }
         let Some(user) = user else {
-            return Err(ctx.refuse(format!("{at}: an entry without a string `user_id`")));
+            return Err(ctx.refuse(AccessError::NoUser { at: at.to_string() }));
         };
         let Some(grant) = grant else {
-            return Err(ctx.refuse(format!(
-                "{at}: user `{}`: an entry without a string `grant`",
-                user
-            )));
+            return Err(ctx.refuse(AccessError::NoGrant {
+                at: at.to_string(),
+                user: user.to_string(),
+            }));
         };
         let level = level.as_deref();
-        if let Err(msg) = ctx.call(&user, &grant, level, at) {
-            return Err(ctx.refuse(msg));
+        if let Err(refused) = ctx.call(&user, &grant, level, at) {
+            return Err(ctx.refuse(refused));
         }
         Ok(())
     }
@@ -760,8 +894,14 @@ mod tests {
         read_entries(text, "a", format, &mut |u, g, l, _| {
             out.push(format!("{u} {g} {l:?}"));
             Ok(())
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
         Ok(out)
+    }
+
+    /// A reader's refusal of an entry, for tests: any problem.
+    fn refused(at: &dyn fmt::Display, u: &str, g: &str) -> AccessError {
+        AccessError::entry(at, u, g, EntryProblem::NotAReference)
     }
 
     #[test]
@@ -795,6 +935,77 @@ mod tests {
         assert_eq!(
             read("{\"a\": [\"x\"], \"b\": [], \"a\": [\"y\"]}", "json").unwrap(),
             ["a x None", "a y None"]
+        );
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong_as_a_variant_and_as_before_in_words() {
+        let src = "import \"std/hris\"\nimport \"std/saas\"\npolicy \"P\" { when department == \"Eng\" grant gitlab:group:web (reporter) }\n";
+        let loaded = crate::db::Loaded::from_sources(&[("t.pol", src)]);
+        let bundle = crate::check::check_bundle(&loaded.db, loaded.workspace)
+            .bundle
+            .clone();
+        let fields = vec!["user_id".to_string()];
+        let at = chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+        let parse = |text: &str, format: &str| {
+            let mut plan = Plan::new(std::sync::Arc::clone(&bundle), &fields, at);
+            parse_access(text, &format!("a.{format}"), format, &mut plan).unwrap_err()
+        };
+        let e = parse("{\"amy\": [\"nosuch:x\"]}", "json");
+        assert!(
+            matches!(&e, AccessError::Entry { user, problem, .. }
+                if user == "amy" && matches!(**problem, EntryProblem::Unresolved(RefError::UnknownSystem { .. }))),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "a.json: entry 1 of `amy`: user `amy`, entry `nosuch:x`: unknown system `nosuch` in `nosuch:x`"
+        );
+        let e = parse("user_id,grant\namy,zoom:account (admin)\n", "csv");
+        assert!(
+            matches!(&e, AccessError::Entry { problem, .. } if matches!(**problem, EntryProblem::Unresolved(RefError::UnknownLevel { .. }) | EntryProblem::NoLevels)),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("a.csv:2: user `amy`, entry `zoom:account (admin)`: "),
+            "{e}"
+        );
+        let e = parse("[{\"grant\": \"x\"}]", "json");
+        assert!(matches!(e, AccessError::NoUser { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "a.json: entry 1: an entry without a string `user_id`"
+        );
+        let e = parse("[{\"user_id\": \"amy\", \"level\": 3}]", "json");
+        assert!(
+            matches!(
+                e,
+                AccessError::Shape {
+                    line: 1,
+                    column: 30,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "a.json:1:30: entry 1, field `level`: invalid type: integer `3`, expected a level name (a string) or null"
+        );
+        let e = parse("[{]", "json");
+        assert!(matches!(e, AccessError::Syntax { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "a.json:1:3: invalid JSON: key must be a string"
+        );
+        let e = parse("user,grant\n", "csv");
+        assert!(matches!(e, AccessError::Columns { .. }), "{e:?}");
+        let e = parse("", "xml");
+        assert!(matches!(e, AccessError::UnknownFormat { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "a.xml: unknown access format `.xml`: use .json, .jsonl or .csv"
         );
     }
 
@@ -850,15 +1061,16 @@ mod tests {
             &mut st,
             "a",
             format,
-            &mut |u, g, l, _| {
+            &mut |u, g, l, at| {
                 out.push(format!("{u} {g} {l:?}"));
                 if g == "refused" {
-                    return Err(format!("refused for `{u}`"));
+                    return Err(refused(at, u, g));
                 }
                 Ok(())
             },
             size,
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         Ok(out)
     }
 
@@ -867,13 +1079,14 @@ mod tests {
         use crate::input::limits::{read_text_from, Kind};
         let text = read_text_from(bytes, Kind::Access, limit).map_err(|e| e.describe("a"))?;
         let mut out = Vec::new();
-        read_entries(&text, "a", format, &mut |u, g, l, _| {
+        read_entries(&text, "a", format, &mut |u, g, l, at| {
             out.push(format!("{u} {g} {l:?}"));
             if g == "refused" {
-                return Err(format!("refused for `{u}`"));
+                return Err(refused(at, u, g));
             }
             Ok(())
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
         Ok(out)
     }
 

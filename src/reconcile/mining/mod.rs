@@ -52,10 +52,10 @@ pub struct Mining {
     pub coverage: drift::Summary,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum MineError {
     /// The export is wrong (the message names it and the entry).
-    Access(String),
+    Access(access::AccessError),
     /// A user record cannot be grouped (the message names the line and the user, not
     /// the file).
     Users(String),
