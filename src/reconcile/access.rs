@@ -377,6 +377,60 @@ pub fn parse_access(
     Ok(access)
 }
 
+/// An access export to read, as many times as a caller needs: a file (read as a stream
+/// each time, [`load_entries`], never held whole) or a text already in memory
+/// ([`read_entries`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    File(&'a Path),
+    /// The text, its name for messages, its format (`json`, `jsonl`, `csv`).
+    Text {
+        text: &'a str,
+        name: &'a str,
+        format: &'a str,
+    },
+}
+
+impl Source<'_> {
+    /// Reads its entries as written, in file order.
+    pub fn entries(&self, visit: &mut EntryVisitor<'_>) -> Result<(), AccessError> {
+        match *self {
+            Source::File(path) => load_entries(path, visit),
+            Source::Text { text, name, format } => read_entries(text, name, format, visit),
+        }
+    }
+
+    /// Reads it against a plan's bundle ([`load_access`], [`parse_access`]).
+    pub fn load(&self, plan: &mut Plan) -> Result<Access, AccessError> {
+        match *self {
+            Source::File(path) => load_access(path, plan),
+            Source::Text { text, name, format } => parse_access(text, name, format, plan),
+        }
+    }
+
+    /// Checks that it can be read (a file not too large, UTF-8 text) without parsing it,
+    /// holding a read's worth of it at a time.
+    pub fn check_readable(&self) -> Result<(), AccessError> {
+        use crate::input::limits::{Kind, TextStream};
+        let Source::File(path) = *self else {
+            return Ok(());
+        };
+        let name = || path.display().to_string();
+        let mut stream = TextStream::open(path, Kind::Access).map_err(|error| NamedReadError {
+            name: name(),
+            error,
+        })?;
+        match stream.take_refusal() {
+            Some(error) => Err(NamedReadError {
+                name: name(),
+                error,
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// What [`read_entries`] hands over for each entry: the user, the grant as written, its
 /// separate level (`level` field or column) if any, and where it is, for messages.
 pub type EntryVisitor<'v> =
