@@ -167,9 +167,15 @@ impl<R: BufRead> Pieces<R> {
         loop {
             if self.cut.is_none() && self.scanned < self.buf.len() {
                 if let Some(stop) = self.scan_new() {
-                    // the top-level value ended and something follows it: the parser stops
-                    // at that byte, nothing after it is needed
-                    self.buf.truncate(stop + 1);
+                    // a byte no JSON value starts with, or one after the top-level value:
+                    // the parser stops at that character, nothing after it is needed
+                    let len = match self.buf[stop] {
+                        0..0x80 => 1,
+                        0xc0..0xe0 => 2,
+                        0xe0..0xf0 => 3,
+                        _ => 4,
+                    };
+                    self.buf.truncate(stop + len);
                     self.scanned = self.buf.len();
                     self.ended = true;
                 }
@@ -287,12 +293,15 @@ impl<R: BufRead> Pieces<R> {
                         (s.at, self.opening, self.closing) = (1, "{\"\":0".into(), "}")
                     }
                     (b'{', Records::Users) => s.key_next = true,
-                    _ => {
-                        // not an export's shape (the parser says so): read whole
+                    (b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n', _) => {
+                        // a value that is not a file's shape (the parser says so once it has
+                        // read it): read whole
                         s.plain = true;
                         self.scanned = b.len();
                         return None;
                     }
+                    // not JSON: the parser refuses this first character
+                    _ => return Some(i),
                 }
                 s.depth = 1;
                 i += 1;
@@ -404,7 +413,7 @@ mod tests {
         assert_eq!(texts(t, Records::TopLevel, 5), ["[{}, {}]", "[0\n, {}]"]);
         assert_eq!(texts("[{},", Records::TopLevel, 1), ["[{}]", "[0\n,"]);
         // nothing to cut
-        for t in ["", "  ", "5", "\"a,b\"", "[", "[{}", "{\"a\" , 1}", "x, y"] {
+        for t in ["", "  ", "5", "\"a,b\"", "[", "[{}", "{\"a\" , 1}"] {
             assert_eq!(texts(t, Records::TopLevel, 1), [t], "{t:?}");
         }
     }
@@ -434,6 +443,21 @@ mod tests {
         assert_eq!(texts("[{}] \n ", Records::TopLevel, 1), ["[{}] \n "]);
         // a bracket too many closes the top level: the parser stops there
         assert_eq!(texts("[{}}, {}]", Records::TopLevel, 1), ["[{}},"]);
+        // a first character no value starts with: the parser stops there too (a character,
+        // not a byte)
+        for (t, piece) in [
+            (" x[1, 2]", " x"),
+            ("\u{feff}[{}, {}]", "\u{feff}"),
+            ("\u{e9}\u{e9}", "\u{e9}"),
+            ("\u{1F600}]", "\u{1F600}"),
+            ("[{}, {}] \u{e9}\u{e9}", "[0\n, {}] \u{e9}"),
+        ] {
+            assert_eq!(
+                texts(t, Records::TopLevel, 1).last().unwrap(),
+                piece,
+                "{t:?}"
+            );
+        }
     }
 
     #[test]

@@ -104,6 +104,9 @@ fn json_users_in_pieces_are_the_whole_texts() {
         b"{\"users\": []}".to_vec(),
         b"{\"people\": [{}, {}]}".to_vec(),
         b"5".to_vec(),
+        b"x[]".to_vec(),
+        "\u{feff}\u{feff}[]".as_bytes().to_vec(),
+        "[] \u{e9}".as_bytes().to_vec(),
         format!("\u{feff}[{{{R}}},\n {{{R}}}]").into_bytes(),
         format!("[{{{R}}}, {{\"user_id\": 5}}, {{\"user_id\": \"b\", \"level\": \"x\"}}, {{{R}}}]")
             .into_bytes(),
@@ -275,7 +278,7 @@ proptest! {
         object in any::<bool>(),
         records in proptest::collection::vec((0usize..4, 0usize..4, proptest::option::of(0usize..20)), 0..8),
         spaces in proptest::collection::vec(0usize..6, 1..16),
-        change in 0usize..6,
+        change in 0usize..7,
         at in 0.0f64..1.0,
         byte in proptest::sample::select(b",]}{[\":1 \nx\\0-tn\xff".to_vec()),
         size in proptest::sample::select(vec![1usize, 3, 16, 100, 1 << 20]),
@@ -326,6 +329,9 @@ proptest! {
                 bytes.remove(pos);
             }
             3 => bytes.truncate(pos),
+            4 => {
+                bytes.splice(pos..pos, "\u{e9}".bytes());
+            }
             _ => {}
         }
         for typed in [true, false] {

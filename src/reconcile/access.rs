@@ -1226,6 +1226,10 @@ mod tests {
             b"".to_vec(),
             b"  \n".to_vec(),
             b"[]".to_vec(),
+            b"\xef\xbb\xbf[]".to_vec(),
+            "[] \u{e9}".as_bytes().to_vec(),
+            "\u{e9}[]".as_bytes().to_vec(),
+            b" x".to_vec(),
             b"{}".to_vec(),
             b"5".to_vec(),
             b"\"a\"".to_vec(),
@@ -1328,7 +1332,7 @@ mod tests {
                 0..8,
             ),
             spaces in proptest::collection::vec(0usize..6, 1..16),
-            change in 0usize..6,
+            change in 0usize..7,
             at in 0.0f64..1.0,
             byte in proptest::sample::select(b",]}{[\":1 \nx\\0-tn\xff".to_vec()),
             size in proptest::sample::select(vec![1usize, 3, 16, 100, 1 << 20]),
@@ -1390,6 +1394,9 @@ mod tests {
                     bytes.remove(pos);
                 }
                 3 => bytes.truncate(pos),
+                4 => {
+                    bytes.splice(pos..pos, "\u{e9}".bytes());
+                }
                 _ => {}
             }
             let whole = whole(&bytes, "json", 1 << 30);
