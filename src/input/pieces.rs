@@ -28,11 +28,6 @@
 //! error. Positions are mapped back by [`Shift::place`]; the pieces after an error are never
 //! parsed (the reader stops at its first error).
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "offsets into the buffer are computed from its length and the scan's positions in it"
-)]
-
 use std::io::BufRead;
 
 /// Which commas a document may be cut at.
@@ -169,10 +164,10 @@ impl<R: BufRead> Pieces<R> {
                 if let Some(stop) = self.scan_new() {
                     // a byte no JSON value starts with, or one after the top-level value:
                     // the parser stops at that character, nothing after it is needed
-                    let len = match self.buf[stop] {
-                        0..0x80 => 1,
-                        0xc0..0xe0 => 2,
-                        0xe0..0xf0 => 3,
+                    let len = match self.buf.get(stop) {
+                        Some(0..0x80) => 1,
+                        Some(0xc0..0xe0) => 2,
+                        Some(0xe0..0xf0) => 3,
                         _ => 4,
                     };
                     self.buf.truncate(stop + len);
@@ -202,8 +197,11 @@ impl<R: BufRead> Pieces<R> {
             self.text.push_str(&self.opening);
             self.text.push('\n');
         }
-        let body = std::str::from_utf8(&self.buf[..end])
-            .map_err(|_| std::io::Error::other("a piece of text is not UTF-8 (a polc bug)"))?;
+        let body = self
+            .buf
+            .get(..end)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .ok_or_else(|| std::io::Error::other("a piece of text is not UTF-8 (a polc bug)"))?;
         self.text.push_str(body);
         if !last {
             self.text.push_str(self.closing);
@@ -224,7 +222,7 @@ impl<R: BufRead> Pieces<R> {
 
     /// Drops `buf[..end]`, handed over, keeping the position of what follows.
     fn advance(&mut self, end: usize) {
-        let gone = &self.buf[..end];
+        let gone = self.buf.get(..end).unwrap_or_default();
         match memchr::memrchr(b'\n', gone) {
             Some(last) => {
                 self.line += memchr::memchr_iter(b'\n', gone).count();
@@ -256,9 +254,9 @@ impl<R: BufRead> Pieces<R> {
                     i += 1;
                     continue;
                 }
-                match memchr::memchr2(b'"', b'\\', &b[i..]) {
+                match memchr::memchr2(b'"', b'\\', b.get(i..).unwrap_or_default()) {
                     None => i = b.len(),
-                    Some(k) if b[i + k] == b'\\' => {
+                    Some(k) if b.get(i + k) == Some(&b'\\') => {
                         s.escaped = true;
                         i += k + 1;
                     }
@@ -267,7 +265,8 @@ impl<R: BufRead> Pieces<R> {
                         s.in_string = false;
                         if s.key_next && s.depth == 1 {
                             // a key of a users object
-                            let key = String::from_utf8_lossy(&b[s.string_start..i]).into_owned();
+                            let key = b.get(s.string_start..i).unwrap_or_default();
+                            let key = String::from_utf8_lossy(key).into_owned();
                             s.users_key = key == "users";
                             s.keys.push(key);
                             s.key_next = false;
@@ -277,7 +276,9 @@ impl<R: BufRead> Pieces<R> {
                 }
                 continue;
             }
-            let c = b[i];
+            let Some(&c) = b.get(i) else {
+                break;
+            };
             if WS.contains(&c) {
                 i += 1;
                 continue;
@@ -323,7 +324,8 @@ impl<R: BufRead> Pieces<R> {
                         // object did up to here
                         s.at = 2;
                         self.opening.push('{');
-                        for k in &s.keys[..s.keys.len().saturating_sub(1)] {
+                        // the keys before `users`
+                        for k in s.keys.iter().take(s.keys.len().saturating_sub(1)) {
                             self.opening.push('"');
                             self.opening.push_str(k);
                             self.opening.push_str("\":0,");
