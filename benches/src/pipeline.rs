@@ -464,7 +464,7 @@ pub fn polc_mine(
     by: &[String],
 ) -> polc::reconcile::mining::Mining {
     let users = users(bundle, users_text);
-    let export = polc::reconcile::mining::Export {
+    let export = polc::reconcile::mining::Export::Text {
         text: access_text,
         name: "access.json",
         format: "json",

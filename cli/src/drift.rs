@@ -67,15 +67,8 @@ fn load(
         );
     }
     let mut plan = Plan::new(Arc::clone(&bundle), &users.fields, at_or_today(a.at));
-    let access = access::load_access(&a.access, &mut plan).map_err(InputError)?;
+    let access = access::load_access(&a.access, &mut plan)?;
     Ok((plan, users, access, inputs))
-}
-
-/// The plan, the whole drift report, and the files they were read from.
-fn compute(a: &CurrentAccessArgs) -> Result<(Plan, drift::DriftReport, Inputs), InputError> {
-    let (plan, users, access, inputs) = load(a)?;
-    let report = drift::drift(&plan, &users, &access);
-    Ok((plan, report, inputs))
 }
 
 /// Writes to stdout through `f`; a closed pipe (`| head`) ends the output quietly.
@@ -141,21 +134,36 @@ pub enum PlanFormat {
     Json,
 }
 
+/// The remediation plan, never held whole (nor the drift report): a pass over every user
+/// counts its head, then each output (the file, then stdout) is written in a pass of its
+/// own, action by action.
 pub fn plan(a: PlanArgs) -> Result<Exit, InputError> {
-    let (plan, r, inputs) = compute(&a.current)?;
+    use std::io::Write;
+    let (plan, users, access, inputs) = load(&a.current)?;
     if let Some(out) = &a.output {
         inputs.check_output("-o", out)?;
     }
-    let p = remediate::remediate(&plan, &r);
-    let json = serde_json::to_string_pretty(&p)?;
+    let head = remediate::head(&plan, &users, &access);
     if let Some(out) = &a.output {
-        std::fs::write(out, format!("{json}\n"))
-            .map_err(|e| InputError(format!("{}: cannot write: {e}", out.display())))?;
-        eprintln!("wrote {} ({} actions)", out.display(), p.summary.actions);
+        let written = std::fs::File::create(out).and_then(|f| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+            remediate::write_json(&plan, &users, &access, &head, &mut w)?;
+            w.write_all(b"\n")?;
+            w.flush()
+        });
+        written.map_err(|e| InputError(format!("{}: cannot write: {e}", out.display())))?;
+        eprintln!("wrote {} ({} actions)", out.display(), head.summary.actions);
     }
     match a.format {
-        PlanFormat::Human => super::print_human(&remediate::human(&p))?,
-        PlanFormat::Json if a.output.is_none() => println!("{json}"),
+        PlanFormat::Human => {
+            stream(|w| remediate::write_human(&plan, &users, &access, &head, w))?;
+        }
+        PlanFormat::Json if a.output.is_none() => {
+            stream(|w| {
+                remediate::write_json(&plan, &users, &access, &head, &mut *w)?;
+                w.write_all(b"\n")
+            })?;
+        }
         PlanFormat::Json => {}
     }
     Ok(0)

@@ -337,7 +337,7 @@ pub fn run(a: ImpactArgs) -> Result<Exit, InputError> {
             let o = access::load_access(p, &mut old_plan);
             let n = access::load_access(p, &mut new_plan);
             match (o, n) {
-                (Err(_), Err(e)) => return Err(InputError(e)),
+                (Err(_), Err(e)) => return Err(e.into()),
                 (Ok(o), Err(e)) => {
                     notes.push(format!(
                         "the access file does not resolve against NEW ({e}): only OLD's drift coverage is shown"

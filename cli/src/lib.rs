@@ -69,7 +69,6 @@ pub fn InputError(message: String) -> CliError {
     CliError::Input(message)
 }
 
-
 impl From<polc::db::LoadError> for CliError {
     fn from(e: polc::db::LoadError) -> CliError {
         CliError::Input(e.to_string())
@@ -98,6 +97,13 @@ impl From<polc::eval::RefError> for CliError {
 /// `polc mine`'s thresholds, as the user gave them.
 impl From<polc::reconcile::mining::groups::ThresholdError> for CliError {
     fn from(e: polc::reconcile::mining::groups::ThresholdError) -> CliError {
+        CliError::Input(e.to_string())
+    }
+}
+
+/// An access export that cannot be read, or an entry of it that names nothing.
+impl From<polc::reconcile::access::AccessError> for CliError {
+    fn from(e: polc::reconcile::access::AccessError) -> CliError {
         CliError::Input(e.to_string())
     }
 }

@@ -19,12 +19,11 @@ use serde_json::{json, Value as Json};
 use super::common::{load_bundle_and_sources, BundleArgs, Inputs};
 use super::eval::{load_users, UsersArgs};
 use super::{print_json, Exit, InputError};
-use polc::input::limits::Kind;
 use polc::ir::{self, Value};
+use polc::reconcile::drift;
 use polc::reconcile::mining::emit::{self, Drafts, Inferred};
 use polc::reconcile::mining::groups::{self as mine, GroupReport, Share, Thresholds};
 use polc::reconcile::mining::{self, Excluded, Export, MineError};
-use polc::reconcile::{access, drift};
 use polc::text::terminal;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -78,36 +77,27 @@ struct Mined {
     emitted: Option<PathBuf>,
 }
 
-fn access_format(path: &Path) -> String {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase()
-}
-
 /// The bundle to mine against, the systems inferred from the export (default only), and
-/// the source files read.
+/// the source files read. The export is read through once here, as a stream: a file that
+/// cannot be read is refused first.
 fn mining_bundle(
     a: &MineArgs,
-    text: &str,
-    name: &str,
-    format: &str,
+    export: &Export,
 ) -> Result<(Arc<ir::Bundle>, Inferred, Vec<PathBuf>), InputError> {
+    let name = a.access.display().to_string();
     if !a.bundle.paths.is_empty() || a.bundle.bundle.is_some() {
+        export.check_readable()?;
         let (bundle, sources) = load_bundle_and_sources(&a.bundle)?;
         return Ok((bundle, Inferred::default(), sources));
     }
     let mut sources = vec![("<mine>".to_string(), emit::DEFAULT_BUNDLE.to_string())];
     let base = emit::check_sources(&sources).expect("the default bundle checks clean");
     let mut inferred = Inferred::default();
-    access::read_entries(text, name, format, &mut |user, grant, level, at| {
-        inferred.see(&base, user, grant, level, at)
-    })
-    .map_err(InputError)?;
+    export.entries(&mut |user, grant, level, at| inferred.see(&base, user, grant, level, at))?;
     if inferred.is_empty() {
         return Ok((base, inferred, Vec::new()));
     }
-    sources.push(("<inferred>".to_string(), inferred.declare(name)));
+    sources.push(("<inferred>".to_string(), inferred.declare(&name)));
     let bundle = emit::check_sources(&sources).map_err(|d| {
         InputError(format!(
             "{name}: the systems it names beyond the standard library cannot be declared in Pol:\n{d}"
@@ -172,10 +162,9 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         review: a.review,
     };
     thresholds.validate()?;
-    let access_name = a.access.display().to_string();
-    let access_text = polc::input::limits::read_text_or_message(&a.access, Kind::Access)?;
-    let format = access_format(&a.access);
-    let (bundle, inferred, sources) = mining_bundle(&a, &access_text, &access_name, &format)?;
+    // read as a stream at each pass (inference, mining, the drafts' coverage), never whole
+    let export = Export::File(&a.access);
+    let (bundle, inferred, sources) = mining_bundle(&a, &export)?;
     check_by(&a.by, &bundle)?;
     if let Some(dir) = &a.emit {
         if dir.exists() && !dir.is_dir() {
@@ -200,11 +189,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
     let mining = mining::mine(
         &bundle,
         &users,
-        &Export {
-            text: &access_text,
-            name: &access_name,
-            format: &format,
-        },
+        &export,
         &a.by,
         &thresholds,
         super::common::at_or_today(a.at),
@@ -217,7 +202,7 @@ pub fn run(a: MineArgs) -> Result<Exit, InputError> {
         coverage,
     } = match mining {
         Ok(m) => m,
-        Err(MineError::Access(e)) => return Err(InputError(e)),
+        Err(MineError::Access(e)) => return Err(e.into()),
         Err(MineError::Users(e)) => return Err(InputError(format!("{users_name}: {e}"))),
         Err(MineError::Bug(e)) => return bug(&e),
     };

@@ -265,6 +265,12 @@ impl<R: Read> TextStream<R> {
         self.error()
     }
 
+    /// [`TextStream::finish`], handing over why the input is refused.
+    pub fn take_refusal(&mut self) -> Option<ReadError> {
+        self.finish();
+        self.error.take()
+    }
+
     fn fail(&mut self, e: ReadError) -> std::io::Error {
         let io = std::io::Error::other(e.to_string());
         self.error = Some(e);

@@ -10,6 +10,7 @@
 
 pub mod limits;
 mod mapping;
+pub(crate) mod pieces;
 mod record;
 mod typing;
 mod unique;
@@ -22,6 +23,8 @@ mod tests;
 mod tests_fuzz;
 #[cfg(test)]
 mod tests_mapping;
+#[cfg(test)]
+mod tests_stream;
 #[cfg(test)]
 mod tests_typing;
 
@@ -150,21 +153,63 @@ impl Format {
 }
 
 /// Reads a users file. `-` reads stdin as JSON; otherwise the format is the extension's.
+/// The file is read as a stream, never whole, with [`parse_users`]'s records and messages;
+/// a file that is too large or not UTF-8 is refused for that, even after a bad record.
 pub fn load_users(
     path: &Path,
     schema: Option<&ir::Schema>,
     mapping: Option<&Mapping>,
 ) -> Result<Users, LoadError> {
+    use limits::{Kind, TextStream};
     if path.as_os_str() == "-" {
-        let text = limits::read_stdin_text(limits::Kind::Users)
-            .map_err(|e| LoadError(e.describe("<stdin>")))?;
-        return parse_users(&text, "<stdin>", Format::Json, schema, mapping);
+        let stdin = TextStream::new(std::io::stdin().lock(), Kind::Users, Kind::Users.limit());
+        return stream_users(
+            stdin,
+            "<stdin>",
+            Format::Json,
+            schema,
+            mapping,
+            pieces::PIECE,
+        );
     }
     let format = Format::from_path(path)?;
     let name = path.display().to_string();
-    let text =
-        limits::read_text(path, limits::Kind::Users).map_err(|e| LoadError(e.describe(&name)))?;
-    parse_users(&text, &name, format, schema, mapping)
+    let stream = TextStream::open(path, Kind::Users).map_err(|e| LoadError(e.describe(&name)))?;
+    stream_users(stream, &name, format, schema, mapping, pieces::PIECE)
+}
+
+/// [`parse_users`] of a text read from a stream (JSON in pieces of `size` bytes or so).
+fn stream_users<R: std::io::Read>(
+    mut stream: limits::TextStream<R>,
+    name: &str,
+    format: Format,
+    schema: Option<&ir::Schema>,
+    mapping: Option<&Mapping>,
+    size: usize,
+) -> Result<Users, LoadError> {
+    use std::io::BufRead;
+    let read = |stream: &mut limits::TextStream<R>| {
+        let mut b = Builder::new(Plan::new(schema, mapping)?);
+        // as `parse_users`, without a byte order mark (a character: handed over whole)
+        let bom = "\u{feff}".as_bytes();
+        if stream
+            .fill_buf()
+            .map_err(|e| LoadError(e.to_string()))?
+            .starts_with(bom)
+        {
+            stream.consume(bom.len());
+        }
+        match format {
+            Format::Json => users::read_json_pieces(&mut *stream, name, &mut b, size)?,
+            Format::Jsonl => users::read_jsonl(&mut *stream, name, &mut b)?,
+            Format::Csv => users::read_csv(&mut *stream, name, &mut b, mapping)?,
+        }
+        Ok(b.finish())
+    };
+    read(&mut stream).map_err(|e| match stream.finish() {
+        Some(r) => LoadError(r.describe(name)),
+        None => e,
+    })
 }
 
 /// Parses the text of a users file; `name` is the file as messages name it.
@@ -179,8 +224,8 @@ pub fn parse_users(
     let mut b = Builder::new(Plan::new(schema, mapping)?);
     match format {
         Format::Json => users::read_json(text, name, &mut b)?,
-        Format::Jsonl => users::read_jsonl(text, name, &mut b)?,
-        Format::Csv => users::read_csv(text, name, &mut b, mapping)?,
+        Format::Jsonl => users::read_jsonl(text.as_bytes(), name, &mut b)?,
+        Format::Csv => users::read_csv(text.as_bytes(), name, &mut b, mapping)?,
     }
     Ok(b.finish())
 }

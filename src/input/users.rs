@@ -4,8 +4,10 @@
 //! JSON is parsed in one streaming pass: each record is typed as soon as serde_json has read
 //! it, its strings borrowed from the text, so a large export never exists twice in memory.
 //! The line of each record comes from a cheap byte scan done beforehand ([`record_lines`]).
-//! A file that is not a users file at all is a [`LoadError`] naming the file and line; a bad
-//! record is only a record error (see [`super::record`]).
+//! A file is read as a stream, never whole: JSON in pieces of whole records
+//! ([`super::pieces`], the same messages as the whole text), JSONL one line at a time, CSV
+//! one record at a time. A file that is not a users file at all is a [`LoadError`] naming the
+//! file and line; a bad record is only a record error (see [`super::record`]).
 
 #![allow(
     clippy::indexing_slicing,
@@ -14,9 +16,12 @@
 
 use std::fmt;
 
+use std::io::BufRead;
+
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::mapping::Mapping;
+use super::pieces::{Pieces, Records as Cut, Shift};
 use super::record::Builder;
 use super::typing::{found, Cell, Key, View};
 use super::unique::{repeated_key, UniqueKeys, REPEATED};
@@ -24,13 +29,8 @@ use super::LoadError;
 
 /// Reads a JSON users file.
 pub(crate) fn read_json(text: &str, name: &str, b: &mut Builder) -> Result<(), LoadError> {
-    let lines = record_lines(text);
-    let mut st = State {
-        b,
-        lines: &lines,
-        name,
-        failure: None,
-    };
+    let mut st = State::new(b, name);
+    st.lines = record_lines(text);
     let mut de = serde_json::Deserializer::from_str(text);
     let r = Top(&mut st).deserialize(&mut de).and_then(|()| de.end());
     if let Some(f) = st.failure {
@@ -39,9 +39,61 @@ pub(crate) fn read_json(text: &str, name: &str, b: &mut Builder) -> Result<(), L
     r.map_err(|e| json_error(name, 0, &e))
 }
 
-/// Reads a JSONL users file: one record a line; blank lines are skipped.
-pub(crate) fn read_jsonl(text: &str, name: &str, b: &mut Builder) -> Result<(), LoadError> {
-    for (n, raw) in text.lines().enumerate() {
+/// [`read_json`] of a file read in pieces of whole records of `size` bytes or so, with the
+/// same records and messages. A reader's own failure ends the read with its message, which
+/// the caller replaces with the stream's.
+pub(crate) fn read_json_pieces(
+    r: impl BufRead,
+    name: &str,
+    b: &mut Builder,
+    size: usize,
+) -> Result<(), LoadError> {
+    let mut pieces = Pieces::new(r, Cut::Users, size);
+    let mut st = State::new(b, name);
+    while let Some(piece) = pieces.next_piece().map_err(|e| io_failure(name, &e))? {
+        st.lines = record_lines(piece.text);
+        if piece.stand_in {
+            // the stand-in record is the first; the others' lines are the document's
+            st.lines.remove(0);
+            for l in &mut st.lines {
+                *l = piece.shift.place(*l, 0).0;
+            }
+        }
+        st.stand_in = piece.stand_in;
+        let mut de = serde_json::Deserializer::from_str(piece.text);
+        let r = Top(&mut st).deserialize(&mut de).and_then(|()| de.end());
+        if let Some(f) = st.failure.take() {
+            return Err(f);
+        }
+        r.map_err(|e| json_error_in(name, piece.shift, &e))?;
+    }
+    Ok(())
+}
+
+/// A failed read, replaced by the stream's own message when it has one.
+fn io_failure(name: &str, e: &std::io::Error) -> LoadError {
+    LoadError(crate::text::cannot_read(name, e))
+}
+
+/// Reads a JSONL users file: one record a line; blank lines are skipped. Read a line at a
+/// time, as `str::lines` cuts a whole text.
+pub(crate) fn read_jsonl(
+    mut r: impl BufRead,
+    name: &str,
+    b: &mut Builder,
+) -> Result<(), LoadError> {
+    let mut buf = Vec::new();
+    for n in 0.. {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf)
+            .map_err(|e| io_failure(name, &e))?
+            == 0
+        {
+            break;
+        }
+        // Checked UTF-8 (a stream checks as it reads, a text is a `str`).
+        let piece = std::str::from_utf8(&buf).map_err(|e| LoadError(format!("{name}: {e}")))?;
+        let raw = piece.lines().next().unwrap_or("");
         let line = n + 1;
         if raw.trim().is_empty() {
             continue;
@@ -64,14 +116,14 @@ pub(crate) fn read_jsonl(text: &str, name: &str, b: &mut Builder) -> Result<(), 
 /// Cells are trimmed. The columns a mapping reads, or without one the schema's required
 /// fields, must be in the header.
 pub(crate) fn read_csv(
-    text: &str,
+    r: impl std::io::Read,
     name: &str,
     b: &mut Builder,
     mapping: Option<&Mapping>,
 ) -> Result<(), LoadError> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(r);
     let header = rdr.headers().map_err(|e| csv_error(name, &e))?.clone();
     let names: Vec<&str> = header.iter().collect();
     // A set, not a scan of the columns before each: a wide header stays linear.
@@ -147,6 +199,20 @@ fn csv_error(name: &str, e: &csv::Error) -> LoadError {
 
 /// A serde_json error as `name:line:column: message`; `line_offset` for JSONL lines.
 fn json_error(name: &str, line_offset: usize, e: &serde_json::Error) -> LoadError {
+    let line = match e.line() {
+        0 => 0,
+        l => l + line_offset,
+    };
+    json_error_at(name, (line, e.column()), e)
+}
+
+/// [`json_error`] of an error in a piece of a document, placed in the document.
+fn json_error_in(name: &str, shift: Shift, e: &serde_json::Error) -> LoadError {
+    json_error_at(name, shift.place(e.line(), e.column()), e)
+}
+
+/// A serde_json error as `name:line:column: message` at this place (line 0: none).
+fn json_error_at(name: &str, (line, column): (usize, usize), e: &serde_json::Error) -> LoadError {
     let text = e.to_string();
     let msg = text
         .rsplit_once(" at line ")
@@ -156,19 +222,37 @@ fn json_error(name: &str, line_offset: usize, e: &serde_json::Error) -> LoadErro
         serde_json::error::Category::Data => "not a users file: ",
         _ => "invalid JSON: ",
     };
-    match (e.line(), e.column()) {
+    match (line, column) {
         (0, _) => LoadError(format!("{name}: {what}{msg}")),
-        (l, 0) => LoadError(format!("{name}:{}: {what}{msg}", l + line_offset)),
-        (l, c) => LoadError(format!("{name}:{}:{c}: {what}{msg}", l + line_offset)),
+        (l, 0) => LoadError(format!("{name}:{l}: {what}{msg}")),
+        (l, c) => LoadError(format!("{name}:{l}:{c}: {what}{msg}")),
     }
 }
 
 struct State<'x, 'm> {
     b: &'x mut Builder<'m>,
-    lines: &'x [usize],
+    /// The line of each record of the text being parsed.
+    lines: Vec<usize>,
     name: &'x str,
     /// A failure of ours (not serde's) that stopped the parse.
     failure: Option<LoadError>,
+    /// A piece of a document: it begins with a stand-in record to skip.
+    stand_in: bool,
+    /// The records read in the pieces before.
+    before: usize,
+}
+
+impl<'x, 'm> State<'x, 'm> {
+    fn new(b: &'x mut Builder<'m>, name: &'x str) -> Self {
+        State {
+            b,
+            lines: Vec::new(),
+            name,
+            failure: None,
+            stand_in: false,
+            before: 0,
+        }
+    }
 }
 
 /// The whole document: `[...]` or `{"users": [...]}`.
@@ -234,6 +318,9 @@ impl<'de> Visitor<'de> for Records<'_, '_, '_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let st = self.0;
+        if st.stand_in {
+            seq.next_element::<IgnoredAny>()?;
+        }
         let mut i = 0;
         while let Some(cell) = seq.next_element::<Cell>()? {
             let line = st.lines.get(i).copied().unwrap_or(0);
@@ -243,7 +330,7 @@ impl<'de> Visitor<'de> for Records<'_, '_, '_> {
                     st.failure = Some(LoadError(format!(
                         "{}:{line}: record {} is not a JSON object (found {})",
                         st.name,
-                        i + 1,
+                        st.before + i + 1,
                         found(View::of(other))
                     )));
                     return Err(de::Error::custom("not an object"));
@@ -251,6 +338,7 @@ impl<'de> Visitor<'de> for Records<'_, '_, '_> {
             }
             i += 1;
         }
+        st.before += i;
         Ok(())
     }
 }

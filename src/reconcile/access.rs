@@ -15,8 +15,106 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::eval::{EntId, Plan};
+use crate::eval::{EntId, Plan, RefError};
+use crate::input::limits::{NamedReadError, ReadError};
 use crate::input::StrSeed;
+
+/// Why an access export cannot be read, or why a reader of its entries refused one. Its
+/// `Display` is the message users see: the file, and the entry (its number, its user) or
+/// the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The file cannot be read, is larger than the limit, or is not UTF-8 text.
+    #[error(transparent)]
+    Read(#[from] NamedReadError),
+    #[error("{name}: unknown access format `.{format}`: use .json, .jsonl or .csv")]
+    UnknownFormat { name: String, format: String },
+    /// Not JSON: serde_json's message at its line and column.
+    #[error("{name}:{line}:{column}: invalid JSON: {message}")]
+    Syntax {
+        name: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// JSON, but not an export's shape: what was being read (`entry 3, field `level``) and
+    /// what serde_json says of it.
+    #[error("{name}:{line}:{column}: {}{message}", context.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+    Shape {
+        name: String,
+        line: usize,
+        column: usize,
+        context: Option<String>,
+        message: String,
+    },
+    /// A CSV header the csv reader cannot read (its message).
+    #[error("{name}: {message}")]
+    Header { name: String, message: String },
+    #[error("{name}:1: column `{column}` appears twice in the header (which one holds would be a guess)")]
+    ColumnTwice { name: String, column: &'static str },
+    #[error(
+        "{name}:1: the header must name the columns `user_id`, `grant` and optionally `level`"
+    )]
+    Columns { name: String },
+    /// A CSV record the csv reader cannot read (its message); `at` is `file:line`.
+    #[error("{at}: {message}")]
+    Record { at: String, message: String },
+    #[error("{at}: empty user_id")]
+    EmptyUser { at: String },
+    #[error("{at}: an entry without a string `user_id`")]
+    NoUser { at: String },
+    #[error("{at}: user `{user}`: an entry without a string `grant`")]
+    NoGrant { at: String, user: String },
+    /// An entry that does not name what it should: `text` is the grant as read, with its
+    /// separate level.
+    #[error("{at}: user `{user}`, entry `{text}`: {problem}")]
+    Entry {
+        at: String,
+        user: String,
+        text: String,
+        problem: Box<EntryProblem>,
+    },
+}
+
+/// What is wrong with one entry of an export.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryProblem {
+    /// It names a system, type or level the bundle does not declare.
+    #[error(transparent)]
+    Unresolved(#[from] RefError),
+    /// A level for a type that has none.
+    #[error("this type has no levels")]
+    NoLevels,
+    /// Not `system:type[:name] (level)` (mining against the standard library).
+    #[error("not a grant reference (`system:type[:name] (level)`)")]
+    NotAReference,
+    /// A system, type or level that cannot be declared in Pol (mining against the standard
+    /// library): `what` is `system name`, `resource type` or `level`.
+    #[error(
+        "`{value}` is not a valid {what} (a name such as `deploy`: letters, digits, `_` and `-`)"
+    )]
+    NotAName { what: &'static str, value: String },
+}
+
+impl AccessError {
+    /// An entry's problem, where it is.
+    pub fn entry(at: &dyn fmt::Display, user: &str, text: &str, problem: EntryProblem) -> Self {
+        AccessError::Entry {
+            at: at.to_string(),
+            user: user.to_string(),
+            text: text.to_string(),
+            problem: Box::new(problem),
+        }
+    }
+
+    /// A failed read of `name`.
+    fn io(name: &str, error: std::io::Error) -> Self {
+        AccessError::Read(NamedReadError {
+            name: name.to_string(),
+            error: ReadError::Io(error),
+        })
+    }
+}
 
 /// One user holding one entitlement (listed twice, it counts once at the highest level).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +147,7 @@ fn resolve(
     grant: &str,
     level: Option<&str>,
     at: &dyn std::fmt::Display,
-) -> Result<(EntId, Option<u8>), String> {
+) -> Result<(EntId, Option<u8>), AccessError> {
     let text = match level {
         Some(l) if !l.trim().is_empty() && !grant.trim_end().ends_with(')') => {
             format!("{grant} ({l})")
@@ -58,13 +156,11 @@ fn resolve(
     };
     let (ent, rank) = plan
         .resolve_ref(&text)
-        .map_err(|e| format!("{at}: user `{user}`, entry `{text}`: {e}"))?;
+        .map_err(|e| AccessError::entry(at, user, &text, e.into()))?;
     // no level: the type's default
     let rank = rank.or(plan.bundle.rtype(plan.ent(ent)).default);
     if rank.is_some() && plan.bundle.rtype(plan.ent(ent)).levels.is_empty() {
-        return Err(format!(
-            "{at}: user `{user}`, entry `{text}`: this type has no levels"
-        ));
+        return Err(AccessError::entry(at, user, &text, EntryProblem::NoLevels));
     }
     Ok((ent, rank))
 }
@@ -174,7 +270,7 @@ impl Access {
         grant: &str,
         level: Option<&str>,
         at: &dyn std::fmt::Display,
-    ) -> Result<(EntId, Option<u8>), String> {
+    ) -> Result<(EntId, Option<u8>), AccessError> {
         if let Some(r) = self
             .cache
             .get(grant)
@@ -193,7 +289,7 @@ impl Access {
 
 /// Reads an access export. Errors name the file and the entry. JSONL and CSV are read
 /// record by record ([`load_entries`]).
-pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, String> {
+pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, AccessError> {
     let mut access = Access::default();
     load_entries(path, &mut |user, grant, level, at| {
         let (ent, rank) = access.resolve(plan, user, grant, level, at)?;
@@ -204,46 +300,64 @@ pub fn load_access(path: &Path, plan: &mut Plan) -> Result<Access, String> {
     Ok(access)
 }
 
-/// [`read_entries`] on a file, its format named by its extension. JSONL and CSV are read
-/// as a stream, one line or record at a time, never whole; a JSON document is read whole
-/// (within the limit). Errors are the same as for the whole text: an export that is too
-/// large or not UTF-8 is refused for that, even after a bad entry.
-pub fn load_entries(path: &Path, visit: &mut EntryVisitor<'_>) -> Result<(), String> {
-    use crate::input::limits::{self, Kind, TextStream};
+/// [`read_entries`] on a file, its format named by its extension. Every format is read as a
+/// stream, never whole: JSONL one line at a time, CSV one record at a time, a JSON document
+/// in pieces of whole entries ([`crate::input::pieces`]). Errors are the same as for the
+/// whole text: an export that is too large or not UTF-8 is refused for that, even after a
+/// bad entry.
+pub fn load_entries(path: &Path, visit: &mut EntryVisitor<'_>) -> Result<(), AccessError> {
+    use crate::input::limits::{Kind, TextStream};
     let name = path.display().to_string();
     let format = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if format == "json" {
-        let text = limits::read_text(path, Kind::Access).map_err(|e| e.describe(&name))?;
-        return read_entries(&text, &name, &format, visit);
-    }
-    let mut stream = TextStream::open(path, Kind::Access).map_err(|e| e.describe(&name))?;
+    let mut stream = TextStream::open(path, Kind::Access).map_err(|error| NamedReadError {
+        name: name.clone(),
+        error,
+    })?;
     stream_entries(&mut stream, &name, &format, visit)
 }
 
-/// [`read_entries`] of JSONL or CSV read from a stream.
+/// [`read_entries`] read from a stream.
 fn stream_entries<R: std::io::Read>(
     stream: &mut crate::input::limits::TextStream<R>,
     name: &str,
     format: &str,
     visit: &mut EntryVisitor<'_>,
-) -> Result<(), String> {
+) -> Result<(), AccessError> {
+    stream_pieces(stream, name, format, visit, crate::input::pieces::PIECE)
+}
+
+/// [`stream_entries`] with JSON read in pieces of `size` bytes or so (tests use small ones).
+fn stream_pieces<R: std::io::Read>(
+    stream: &mut crate::input::limits::TextStream<R>,
+    name: &str,
+    format: &str,
+    visit: &mut EntryVisitor<'_>,
+    size: usize,
+) -> Result<(), AccessError> {
     let r = match format {
+        "json" => read_json(&mut *stream, name, visit, size),
         "jsonl" | "ndjson" => read_jsonl(&mut *stream, name, visit),
         "csv" => read_csv(&mut *stream, name, visit),
         _ => Err(unknown_format(name, format)),
     };
-    r.map_err(|msg| match stream.finish() {
-        Some(e) => e.describe(name),
-        None => msg,
+    r.map_err(|e| match stream.take_refusal() {
+        Some(error) => AccessError::Read(NamedReadError {
+            name: name.to_string(),
+            error,
+        }),
+        None => e,
     })
 }
 
-fn unknown_format(name: &str, format: &str) -> String {
-    format!("{name}: unknown access format `.{format}`: use .json, .jsonl or .csv")
+fn unknown_format(name: &str, format: &str) -> AccessError {
+    AccessError::UnknownFormat {
+        name: name.to_string(),
+        format: format.to_string(),
+    }
 }
 
 /// Parses an access export given its format (`json`, `jsonl`, `csv`).
@@ -252,7 +366,7 @@ pub fn parse_access(
     name: &str,
     format: &str,
     plan: &mut Plan,
-) -> Result<Access, String> {
+) -> Result<Access, AccessError> {
     let mut access = Access::default();
     read_entries(text, name, format, &mut |user, grant, level, at| {
         let (ent, rank) = access.resolve(plan, user, grant, level, at)?;
@@ -263,10 +377,64 @@ pub fn parse_access(
     Ok(access)
 }
 
+/// An access export to read, as many times as a caller needs: a file (read as a stream
+/// each time, [`load_entries`], never held whole) or a text already in memory
+/// ([`read_entries`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    File(&'a Path),
+    /// The text, its name for messages, its format (`json`, `jsonl`, `csv`).
+    Text {
+        text: &'a str,
+        name: &'a str,
+        format: &'a str,
+    },
+}
+
+impl Source<'_> {
+    /// Reads its entries as written, in file order.
+    pub fn entries(&self, visit: &mut EntryVisitor<'_>) -> Result<(), AccessError> {
+        match *self {
+            Source::File(path) => load_entries(path, visit),
+            Source::Text { text, name, format } => read_entries(text, name, format, visit),
+        }
+    }
+
+    /// Reads it against a plan's bundle ([`load_access`], [`parse_access`]).
+    pub fn load(&self, plan: &mut Plan) -> Result<Access, AccessError> {
+        match *self {
+            Source::File(path) => load_access(path, plan),
+            Source::Text { text, name, format } => parse_access(text, name, format, plan),
+        }
+    }
+
+    /// Checks that it can be read (a file not too large, UTF-8 text) without parsing it,
+    /// holding a read's worth of it at a time.
+    pub fn check_readable(&self) -> Result<(), AccessError> {
+        use crate::input::limits::{Kind, TextStream};
+        let Source::File(path) = *self else {
+            return Ok(());
+        };
+        let name = || path.display().to_string();
+        let mut stream = TextStream::open(path, Kind::Access).map_err(|error| NamedReadError {
+            name: name(),
+            error,
+        })?;
+        match stream.take_refusal() {
+            Some(error) => Err(NamedReadError {
+                name: name(),
+                error,
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// What [`read_entries`] hands over for each entry: the user, the grant as written, its
 /// separate level (`level` field or column) if any, and where it is, for messages.
 pub type EntryVisitor<'v> =
-    dyn FnMut(&str, &str, Option<&str>, &dyn std::fmt::Display) -> Result<(), String> + 'v;
+    dyn FnMut(&str, &str, Option<&str>, &dyn std::fmt::Display) -> Result<(), AccessError> + 'v;
 
 /// Where an entry is, for messages: formatted only when a message needs it (a large export
 /// has millions of entries).
@@ -308,24 +476,42 @@ pub fn read_entries(
     name: &str,
     format: &str,
     visit: &mut EntryVisitor<'_>,
-) -> Result<(), String> {
+) -> Result<(), AccessError> {
     match format {
         "json" => {
-            let mut ctx = Ctx {
-                name,
-                visit,
-                failed: None,
-                context: None,
-            };
+            let mut ctx = Ctx::new(name, visit);
             let mut de = serde_json::Deserializer::from_str(text);
             let r = Export(&mut ctx)
                 .deserialize(&mut de)
                 .and_then(|()| de.end());
-            ctx.finish(r, None)?;
+            ctx.finish(r, Place::Text)?;
         }
         "jsonl" | "ndjson" => read_jsonl(text.as_bytes(), name, visit)?,
         "csv" => read_csv(text.as_bytes(), name, visit)?,
         other => return Err(unknown_format(name, other)),
+    }
+    Ok(())
+}
+
+/// The entries of a JSON document read in pieces of `size` bytes or so, each parsed as
+/// [`read_entries`] parses the whole text, with the same messages. A reader's own failure
+/// ends the read with its message, which the caller replaces with the stream's.
+fn read_json(
+    r: impl std::io::BufRead,
+    name: &str,
+    visit: &mut EntryVisitor<'_>,
+    size: usize,
+) -> Result<(), AccessError> {
+    use crate::input::pieces::{Pieces, Records};
+    let mut pieces = Pieces::new(r, Records::TopLevel, size);
+    let mut ctx = Ctx::new(name, visit);
+    while let Some(piece) = pieces.next_piece().map_err(|e| AccessError::io(name, e))? {
+        ctx.stand_in = piece.stand_in;
+        let mut de = serde_json::Deserializer::from_str(piece.text);
+        let r = Export(&mut ctx)
+            .deserialize(&mut de)
+            .and_then(|()| de.end());
+        ctx.finish(r, Place::Piece(piece.shift))?;
     }
     Ok(())
 }
@@ -338,21 +524,24 @@ fn read_jsonl(
     mut r: impl std::io::BufRead,
     name: &str,
     visit: &mut EntryVisitor<'_>,
-) -> Result<(), String> {
-    let mut ctx = Ctx {
-        name,
-        visit,
-        failed: None,
-        context: None,
-    };
+) -> Result<(), AccessError> {
+    let mut ctx = Ctx::new(name, visit);
     let mut buf = Vec::new();
     for i in 0.. {
         buf.clear();
-        if r.read_until(b'\n', &mut buf).map_err(|e| e.to_string())? == 0 {
+        if r.read_until(b'\n', &mut buf)
+            .map_err(|e| AccessError::io(name, e))?
+            == 0
+        {
             break;
         }
         // Checked UTF-8 (a stream checks as it reads, a text is a `str`).
-        let piece = std::str::from_utf8(&buf).map_err(|e| e.to_string())?;
+        let piece = std::str::from_utf8(&buf).map_err(|e| {
+            AccessError::io(
+                name,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
         // As `str::lines` cuts a whole text: without its `\n` or `\r\n`.
         let line = piece.lines().next().unwrap_or("");
         if line.trim().is_empty() {
@@ -366,17 +555,27 @@ fn read_jsonl(
         }
         .deserialize(&mut de)
         .and_then(|()| de.end());
-        ctx.finish(r, Some(i + 1))?;
+        ctx.finish(r, Place::Line(i + 1))?;
     }
     Ok(())
 }
 
 /// CSV entries with columns `user_id`, `grant` and optionally `level`, one record at a time.
-fn read_csv(r: impl std::io::Read, name: &str, visit: &mut EntryVisitor<'_>) -> Result<(), String> {
+fn read_csv(
+    r: impl std::io::Read,
+    name: &str,
+    visit: &mut EntryVisitor<'_>,
+) -> Result<(), AccessError> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(r);
-    let headers = rdr.headers().map_err(|e| format!("{name}: {e}"))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| AccessError::Header {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?
+        .clone();
     let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
     for read in ["user_id", "grant", "level"] {
         if headers
@@ -385,29 +584,30 @@ fn read_csv(r: impl std::io::Read, name: &str, visit: &mut EntryVisitor<'_>) -> 
             .count()
             > 1
         {
-            return Err(format!(
-                "{name}:1: column `{read}` appears twice in the header (which one holds would be a guess)"
-            ));
+            return Err(AccessError::ColumnTwice {
+                name: name.to_string(),
+                column: read,
+            });
         }
     }
     let (Some(u), Some(g)) = (col("user_id"), col("grant")) else {
-        return Err(format!(
-            "{name}:1: the header must name the columns `user_id`, `grant` and optionally `level`"
-        ));
+        return Err(AccessError::Columns {
+            name: name.to_string(),
+        });
     };
     let l = col("level");
     let mut rec = csv::StringRecord::new();
     for i in 0.. {
         let at = At::Line { name, line: i + 2 };
-        if !rdr
-            .read_record(&mut rec)
-            .map_err(|e| format!("{at}: {e}"))?
-        {
+        if !rdr.read_record(&mut rec).map_err(|e| AccessError::Record {
+            at: at.to_string(),
+            message: e.to_string(),
+        })? {
             break;
         }
         let user = rec.get(u).unwrap_or("");
         if user.is_empty() {
-            return Err(format!("{at}: empty user_id"));
+            return Err(AccessError::EmptyUser { at: at.to_string() });
         }
         let level = l.and_then(|l| rec.get(l)).filter(|s| !s.is_empty());
         visit(user, rec.get(g).unwrap_or(""), level, &at)?;
@@ -421,55 +621,91 @@ struct Ctx<'c, 'v> {
     name: &'c str,
     visit: &'c mut EntryVisitor<'v>,
     /// The visitor's refusal, returned as is.
-    failed: Option<String>,
+    failed: Option<AccessError>,
     /// What was being read when the JSON did not have the expected shape.
     context: Option<String>,
+    /// A piece of a document: it begins with a stand-in entry to skip.
+    stand_in: bool,
+    /// The entries of the array form read in the pieces before.
+    entries: usize,
 }
 
-impl Ctx<'_, '_> {
+/// Where a text read by [`Ctx`] is in the export, to place its errors.
+enum Place {
+    /// The whole export.
+    Text,
+    /// A JSONL line: its number.
+    Line(usize),
+    /// A piece of the document.
+    Piece(crate::input::pieces::Shift),
+}
+
+impl<'c, 'v> Ctx<'c, 'v> {
+    fn new(name: &'c str, visit: &'c mut EntryVisitor<'v>) -> Self {
+        Ctx {
+            name,
+            visit,
+            failed: None,
+            context: None,
+            stand_in: false,
+            entries: 0,
+        }
+    }
+
     fn call(
         &mut self,
         user: &str,
         grant: &str,
         level: Option<&str>,
         at: &dyn fmt::Display,
-    ) -> Result<(), String> {
+    ) -> Result<(), AccessError> {
         (self.visit)(user, grant, level, at)
     }
 
     /// Turns a read's outcome into polc's message: the visitor's own, or the JSON error at
-    /// its line and column (`line`: the JSONL line the text starts on).
+    /// its line and column in the export.
     fn finish(
         &mut self,
         r: Result<(), serde_json::Error>,
-        line: Option<usize>,
-    ) -> Result<(), String> {
+        place: Place,
+    ) -> Result<(), AccessError> {
         let Err(e) = r else {
             return Ok(());
         };
-        if let Some(msg) = self.failed.take() {
-            return Err(msg);
+        if let Some(refused) = self.failed.take() {
+            return Err(refused);
         }
         let full = e.to_string();
-        let msg = match full.rsplit_once(" at line ") {
+        let message = match full.rsplit_once(" at line ") {
             Some((m, _)) if e.line() > 0 => m.to_string(),
             _ => full,
         };
-        let what = match (e.classify(), self.context.take()) {
-            (serde_json::error::Category::Data, Some(c)) => format!("{c}: "),
-            (serde_json::error::Category::Data, None) => String::new(),
-            _ => "invalid JSON: ".to_string(),
+        let (line, column) = match place {
+            Place::Text => (e.line(), e.column()),
+            Place::Line(l) => (l, e.column()),
+            Place::Piece(shift) => shift.place(e.line(), e.column()),
         };
-        let (name, column) = (self.name, e.column().max(1));
-        Err(match line {
-            Some(l) => format!("{name}:{l}:{column}: {what}{msg}"),
-            None => format!("{name}:{}:{column}: {what}{msg}", e.line()),
+        let (name, column) = (self.name.to_string(), column.max(1));
+        Err(match e.classify() {
+            serde_json::error::Category::Data => AccessError::Shape {
+                name,
+                line,
+                column,
+                context: self.context.take(),
+                message,
+            },
+            _ => AccessError::Syntax {
+                name,
+                line,
+                column,
+                message,
+            },
         })
     }
 
     /// The error that stops the reader after the visitor refused an entry.
-    fn refuse<E: de::Error>(&mut self, msg: String) -> E {
-        self.failed = Some(msg);
+    fn refuse<E: de::Error>(&mut self, refused: AccessError) -> E {
+        self.failed = Some(refused);
         E::custom("entry refused")
     }
 }
@@ -520,6 +756,9 @@ impl<'de> Visitor<'de> for Export<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let ctx = self.0;
+        if ctx.stand_in {
+            m.next_entry::<IgnoredAny, IgnoredAny>()?;
+        }
         while let Some(user) = m.next_key_seed(StrSeed("a user id"))? {
             let user = &*user;
             m.next_value_seed(Grants {
@@ -538,7 +777,10 @@ impl<'de> Visitor<'de> for Export<'_, '_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let ctx = self.0;
         let name = ctx.name;
-        let mut n = 0usize;
+        if ctx.stand_in {
+            seq.next_element::<IgnoredAny>()?;
+        }
+        let mut n = ctx.entries;
         loop {
             let at = At::Nth {
                 name,
@@ -551,7 +793,10 @@ impl<'de> Visitor<'de> for Export<'_, '_, '_> {
             };
             match seq.next_element_seed(seed) {
                 Ok(Some(())) => n += 1,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    ctx.entries = n;
+                    return Ok(());
+                }
                 Err(e) => {
                     if ctx.context.is_none() {
                         ctx.context = Some(format!("entry {}", n + 1));
@@ -603,8 +848,8 @@ impl<'de> Visitor<'de> for Grants<'_, '_, '_> {
                 n,
                 user: Some(user),
             };
-            if let Err(msg) = ctx.call(user, &grant, None, &at) {
-                return Err(ctx.refuse(msg));
+            if let Err(refused) = ctx.call(user, &grant, None, &at) {
+                return Err(ctx.refuse(refused));
             }
         }
     }
@@ -677,17 +922,17 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
             }
         }
         let Some(user) = user else {
-            return Err(ctx.refuse(format!("{at}: an entry without a string `user_id`")));
+            return Err(ctx.refuse(AccessError::NoUser { at: at.to_string() }));
         };
         let Some(grant) = grant else {
-            return Err(ctx.refuse(format!(
-                "{at}: user `{}`: an entry without a string `grant`",
-                user
-            )));
+            return Err(ctx.refuse(AccessError::NoGrant {
+                at: at.to_string(),
+                user: user.to_string(),
+            }));
         };
         let level = level.as_deref();
-        if let Err(msg) = ctx.call(&user, &grant, level, at) {
-            return Err(ctx.refuse(msg));
+        if let Err(refused) = ctx.call(&user, &grant, level, at) {
+            return Err(ctx.refuse(refused));
         }
         Ok(())
     }
@@ -703,8 +948,14 @@ mod tests {
         read_entries(text, "a", format, &mut |u, g, l, _| {
             out.push(format!("{u} {g} {l:?}"));
             Ok(())
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
         Ok(out)
+    }
+
+    /// A reader's refusal of an entry, for tests: any problem.
+    fn refused(at: &dyn fmt::Display, u: &str, g: &str) -> AccessError {
+        AccessError::entry(at, u, g, EntryProblem::NotAReference)
     }
 
     #[test]
@@ -742,6 +993,77 @@ mod tests {
     }
 
     #[test]
+    fn errors_say_what_is_wrong_as_a_variant_and_as_before_in_words() {
+        let src = "import \"std/hris\"\nimport \"std/saas\"\npolicy \"P\" { when department == \"Eng\" grant gitlab:group:web (reporter) }\n";
+        let loaded = crate::db::Loaded::from_sources(&[("t.pol", src)]);
+        let bundle = crate::check::check_bundle(&loaded.db, loaded.workspace)
+            .bundle
+            .clone();
+        let fields = vec!["user_id".to_string()];
+        let at = chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+        let parse = |text: &str, format: &str| {
+            let mut plan = Plan::new(std::sync::Arc::clone(&bundle), &fields, at);
+            parse_access(text, &format!("a.{format}"), format, &mut plan).unwrap_err()
+        };
+        let e = parse("{\"amy\": [\"nosuch:x\"]}", "json");
+        assert!(
+            matches!(&e, AccessError::Entry { user, problem, .. }
+                if user == "amy" && matches!(**problem, EntryProblem::Unresolved(RefError::UnknownSystem { .. }))),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "a.json: entry 1 of `amy`: user `amy`, entry `nosuch:x`: unknown system `nosuch` in `nosuch:x`"
+        );
+        let e = parse("user_id,grant\namy,zoom:account (admin)\n", "csv");
+        assert!(
+            matches!(&e, AccessError::Entry { problem, .. } if matches!(**problem, EntryProblem::Unresolved(RefError::UnknownLevel { .. }) | EntryProblem::NoLevels)),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("a.csv:2: user `amy`, entry `zoom:account (admin)`: "),
+            "{e}"
+        );
+        let e = parse("[{\"grant\": \"x\"}]", "json");
+        assert!(matches!(e, AccessError::NoUser { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "a.json: entry 1: an entry without a string `user_id`"
+        );
+        let e = parse("[{\"user_id\": \"amy\", \"level\": 3}]", "json");
+        assert!(
+            matches!(
+                e,
+                AccessError::Shape {
+                    line: 1,
+                    column: 30,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "a.json:1:30: entry 1, field `level`: invalid type: integer `3`, expected a level name (a string) or null"
+        );
+        let e = parse("[{]", "json");
+        assert!(matches!(e, AccessError::Syntax { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "a.json:1:3: invalid JSON: key must be a string"
+        );
+        let e = parse("user,grant\n", "csv");
+        assert!(matches!(e, AccessError::Columns { .. }), "{e:?}");
+        let e = parse("", "xml");
+        assert!(matches!(e, AccessError::UnknownFormat { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "a.xml: unknown access format `.xml`: use .json, .jsonl or .csv"
+        );
+    }
+
+    #[test]
     fn a_column_read_twice_is_refused() {
         let e = read("user_id,grant,level,Grant\na,x,,y\n", "csv").unwrap_err();
         assert_eq!(
@@ -757,16 +1079,52 @@ mod tests {
 
     /// The entries of an export read as a stream with this limit, or the message.
     fn streamed(bytes: &[u8], format: &str, limit: u64) -> Result<Vec<String>, String> {
+        streamed_in(
+            bytes,
+            format,
+            limit,
+            crate::input::pieces::PIECE,
+            usize::MAX,
+        )
+    }
+
+    /// A reader that hands over `step` bytes at a time.
+    struct Steps<'a>(&'a [u8], usize);
+    impl std::io::Read for Steps<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// [`streamed`] with JSON cut in pieces of `size` bytes or so, read `step` bytes at a
+    /// time.
+    fn streamed_in(
+        bytes: &[u8],
+        format: &str,
+        limit: u64,
+        size: usize,
+        step: usize,
+    ) -> Result<Vec<String>, String> {
         use crate::input::limits::{Kind, TextStream};
-        let mut st = TextStream::new(bytes, Kind::Access, limit);
+        let mut st = TextStream::new(Steps(bytes, step), Kind::Access, limit);
         let mut out = Vec::new();
-        stream_entries(&mut st, "a", format, &mut |u, g, l, _| {
-            out.push(format!("{u} {g} {l:?}"));
-            if g == "refused" {
-                return Err(format!("refused for `{u}`"));
-            }
-            Ok(())
-        })?;
+        stream_pieces(
+            &mut st,
+            "a",
+            format,
+            &mut |u, g, l, at| {
+                out.push(format!("{u} {g} {l:?}"));
+                if g == "refused" {
+                    return Err(refused(at, u, g));
+                }
+                Ok(())
+            },
+            size,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(out)
     }
 
@@ -775,13 +1133,14 @@ mod tests {
         use crate::input::limits::{read_text_from, Kind};
         let text = read_text_from(bytes, Kind::Access, limit).map_err(|e| e.describe("a"))?;
         let mut out = Vec::new();
-        read_entries(&text, "a", format, &mut |u, g, l, _| {
+        read_entries(&text, "a", format, &mut |u, g, l, at| {
             out.push(format!("{u} {g} {l:?}"));
             if g == "refused" {
-                return Err(format!("refused for `{u}`"));
+                return Err(refused(at, u, g));
             }
             Ok(())
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
         Ok(out)
     }
 
@@ -841,7 +1200,78 @@ mod tests {
             format!("{many_csv},x\n").into_bytes(),
             [format!("{many_csv}a,x,y,z\n").as_bytes(), b"\xff"].concat(),
         ];
-        for (format, cases) in [("jsonl", &jsonl), ("csv", &csv), ("txt", &jsonl)] {
+        let many_array: String = format!(
+            "[\n{}\n]\n",
+            (0..20_000)
+                .map(|i| format!(
+                    "  {{\"user_id\": \"u{i}\", \"grant\": \"g{}\", \"level\": null}}",
+                    i % 7
+                ))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let many_object: String = format!(
+            "{{{}}}",
+            (0..20_000)
+                .map(|i| format!("\"u{i}\": [\"g{}\", \"g{} (r)\"]", i % 7, i % 3))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // a change that must be made, or the case tests nothing
+        let swap = |t: &str, a: &str, b: &str| {
+            assert!(t.contains(a), "{a}");
+            t.replace(a, b)
+        };
+        let json: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"  \n".to_vec(),
+            b"[]".to_vec(),
+            b"\xef\xbb\xbf[]".to_vec(),
+            "[] \u{e9}".as_bytes().to_vec(),
+            "\u{e9}[]".as_bytes().to_vec(),
+            b" x".to_vec(),
+            b"{}".to_vec(),
+            b"5".to_vec(),
+            b"\"a\"".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": 1, \"grant\": \"y\"}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": [1], \"grant\": \"y\"}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"level\": 5}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"},\n {\"user_id\": \"b\"}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, 1, {}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"} {}]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"},]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"},".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}] x".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}]]".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"refused\"}, {}]".to_vec(),
+            b"{\"a\": [\"x\"], \"b\": [\"y\", 2]}".to_vec(),
+            b"{\"a\": [\"x\"], \"b\": \"y\"}".to_vec(),
+            b"{\"a\": [\"x\"], \"b\" [\"y\"]}".to_vec(),
+            b"{\"a\": [\"x\"], 5: []}".to_vec(),
+            b"{\"a\": [\"x\"], \"b\": [\"refused\"]}".to_vec(),
+            b"{\"a\": [\"x\"], \"a\": [\"y\"]}".to_vec(),
+            b"[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"a\", \"grant\": \"y\", \"grant\": \"z\"}]".to_vec(),
+            // a bad entry, then bad text: the text is refused first, as when read whole
+            b"[{\"user_id\": 1}, {\"user_id\": \"\xff\"}]".to_vec(),
+            b"{\"a\": [\"refused\"]}\xe2".to_vec(),
+            many_array.clone().into_bytes(),
+            many_object.clone().into_bytes(),
+            // late errors, past many pieces
+            swap(&many_array, "\"u14321\"", "4321").into_bytes(),
+            swap(&many_array, "\"g0\", \"level\": null}\n]", "\"g0\", \"level\": 3}\n]").into_bytes(),
+            swap(&many_array, "\"u14000\"", "\"u14000\" \"x\"").into_bytes(),
+            swap(&many_object, "\"u14321\": [", "\"u14321\": [3, ").into_bytes(),
+            swap(&many_object, "\"u19999\": [\"g0\"", "\"u19999\": [\"refused\"").into_bytes(),
+            format!("{many_array}\n,").into_bytes(),
+            [many_object.as_bytes(), b" \xff"].concat(),
+            [&many_array.as_bytes()[..100_000], b"\xff", &many_array.as_bytes()[100_000..]].concat(),
+        ];
+        for (format, cases) in [
+            ("jsonl", &jsonl),
+            ("csv", &csv),
+            ("txt", &jsonl),
+            ("json", &json),
+        ] {
             for bytes in cases {
                 for limit in [20, 65_536, 1 << 30] {
                     assert_eq!(
@@ -856,7 +1286,131 @@ mod tests {
     }
 
     #[test]
-    fn jsonl_and_csv_exports_are_read_as_they_arrive() {
+    fn json_in_small_pieces_reads_and_fails_as_the_whole_text() {
+        let cases: &[&str] = &[
+            "[{\"user_id\": \"a\", \"grant\": \"x\"},\n  {\"user_id\": \"b\", \"grant\": \"y\", \"level\": \"r\"} ,\r\n{\"user_id\": \"c\", \"grant\": \"z\", \"note\": {\"a\": [1, \"]\"]}}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"grant\": 7}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"},\n {\"user_id\": \"b\", \"grant\": \"y\", \"level\": [1]}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"grant\": \"refused\"}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"grant\": \"y\"}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\"}, {}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"},\n\n  ,{}]",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"grant\": \"y\"}\n  x",
+            "[{\"user_id\": \"a\", \"grant\": \"x\"}, {\"user_id\": \"b\", \"grant\": \"y\"}] ]",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\", \"z (r)\"],\n \"c\": [\"w\", {}]}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"c\": [\"w\"],}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"]\n \"c\": [\"w\"]}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"c\": [\"refused\"]}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"c\": [\"w\"]",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"c\": null}",
+            "{\"a\": [\"x\"],\n \"b\": [\"y\"],\n \"\\u0063\\\"\": [\"w\"]}",
+        ];
+        for text in cases {
+            let whole = whole(text.as_bytes(), "json", 1 << 30);
+            for size in [1, 2, 5, 17, 64, 1 << 20] {
+                for step in [1, 2, 3, 7, 4096] {
+                    assert_eq!(
+                        streamed_in(text.as_bytes(), "json", 1 << 30, size, step),
+                        whole,
+                        "size {size}, step {step}: {text}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// Exports of random entries and whitespace, mangled at one place or not: read in
+        /// pieces of any size, they give the entries or the message of the whole text.
+        #[test]
+        fn json_pieces_agree_with_the_whole_text(
+            object in proptest::bool::ANY,
+            users in proptest::collection::vec(
+                (0usize..6, proptest::collection::vec((0usize..6, proptest::option::of(0usize..3)), 0..4)),
+                0..8,
+            ),
+            spaces in proptest::collection::vec(0usize..6, 1..16),
+            change in 0usize..7,
+            at in 0.0f64..1.0,
+            byte in proptest::sample::select(b",]}{[\":1 \nx\\0-tn\xff".to_vec()),
+            size in proptest::sample::select(vec![1usize, 3, 16, 100, 1 << 20]),
+            step in proptest::sample::select(vec![1usize, 2, 5, 64, 1 << 16]),
+        ) {
+            const WS: [&str; 6] = ["", " ", "\n", "\r\n", "\t", "  \n "];
+            const GRANTS: [&str; 6] = ["gitlab:group:web", "zoom:account", "refused", "a\"b", "x,]}", "\u{e9}\u{2028}"];
+            let mut k = 0;
+            let mut ws = || {
+                k += 1;
+                WS[spaces[k % spaces.len()]]
+            };
+            let q = |s: &str| serde_json::to_string(s).unwrap();
+            let mut text = String::new();
+            text.push_str(ws());
+            text.push(if object { '{' } else { '[' });
+            for (i, (u, grants)) in users.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(ws());
+                    text.push(',');
+                }
+                text.push_str(ws());
+                let user = q(&format!("u{u}"));
+                if object {
+                    text.push_str(&format!("{user}{}:{}[", ws(), ws()));
+                    for (j, (g, l)) in grants.iter().enumerate() {
+                        let sep = if j > 0 { "," } else { "" };
+                        let grant = match l {
+                            Some(l) => format!("{} (l{l})", GRANTS[*g]),
+                            None => GRANTS[*g].to_string(),
+                        };
+                        text.push_str(&format!("{sep}{}{}", ws(), q(&grant)));
+                    }
+                    text.push_str(&format!("{}]", ws()));
+                } else {
+                    let (g, l) = grants.first().copied().unwrap_or((0, None));
+                    let level = match l {
+                        Some(l) => q(&format!("l{l}")),
+                        None => "null".into(),
+                    };
+                    text.push_str(&format!(
+                        "{{{}\"user_id\":{user},{}\"grant\":{}{},\"level\":{level}}}",
+                        ws(),
+                        ws(),
+                        ws(),
+                        q(GRANTS[g])
+                    ));
+                }
+            }
+            text.push_str(ws());
+            text.push(if object { '}' } else { ']' });
+            text.push_str(ws());
+            let mut bytes = text.into_bytes();
+            let pos = ((bytes.len() as f64) * at) as usize;
+            match change {
+                0 if pos < bytes.len() => bytes[pos] = byte,
+                1 => bytes.insert(pos, byte),
+                2 if pos < bytes.len() => {
+                    bytes.remove(pos);
+                }
+                3 => bytes.truncate(pos),
+                4 => {
+                    bytes.splice(pos..pos, "\u{e9}".bytes());
+                }
+                _ => {}
+            }
+            let whole = whole(&bytes, "json", 1 << 30);
+            proptest::prop_assert_eq!(
+                streamed_in(&bytes, "json", 1 << 30, size, step),
+                whole,
+                "{:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn every_format_is_read_as_it_arrives() {
         use crate::input::limits::{Kind, TextStream};
         use std::cell::Cell;
         /// A reader that counts what it has handed over.
@@ -874,14 +1428,28 @@ mod tests {
         let csv: String = std::iter::once("user_id,grant\n".to_string())
             .chain((0..100_000).map(|i| format!("u{i},g\n")))
             .collect();
-        for (format, text) in [("jsonl", jsonl), ("csv", csv)] {
+        let json = format!("[{}]", jsonl.trim_end().replace('\n', ",\n"));
+        let object = format!(
+            "{{{}}}",
+            (0..100_000)
+                .map(|i| format!("\"u{i}\": [\"g\"]"))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let piece = crate::input::pieces::PIECE;
+        for (format, text, ahead) in [
+            ("jsonl", jsonl, 0),
+            ("csv", csv, 0),
+            ("json", json, piece),
+            ("json", object, piece),
+        ] {
             let read = Cell::new(0);
             let mut st = TextStream::new(Counted(text.as_bytes(), &read), Kind::Access, 1 << 30);
             let mut seen = 0;
             stream_entries(&mut st, "a", format, &mut |_, _, _, _| {
-                // at most one read of 64 KiB ahead of the entry
+                // at most one read of 64 KiB ahead of the entry (JSON: of its piece)
                 assert!(
-                    read.get() <= seen * 40 + (64 << 10) + 64,
+                    read.get() <= seen * 40 + ahead + (64 << 10) + 64,
                     "{format}: {} read",
                     read.get()
                 );

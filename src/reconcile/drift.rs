@@ -206,6 +206,22 @@ pub fn for_each_user(plan: &Plan, users: &Users, access: &Access, f: impl FnMut(
     each_user(plan, users, access, f)
 }
 
+/// [`for_each_user`], counting the [`summary`] on the way: one pass for both.
+pub fn each_user_counted(
+    plan: &Plan,
+    users: &Users,
+    access: &Access,
+    mut f: impl FnMut(&UserDrift),
+) -> Summary {
+    let mut s = Summary::default();
+    each_user(plan, users, access, |u| {
+        count(&mut s, &u);
+        f(&u);
+    });
+    finish(&mut s);
+    s
+}
+
 fn each_user(plan: &Plan, users: &Users, access: &Access, mut f: impl FnMut(UserDrift)) {
     let mut known: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     for rec in &users.records {

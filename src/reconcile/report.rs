@@ -119,7 +119,7 @@ pub fn json<'a>(plan: &'a Plan, r: &'a DriftReport) -> ReportJson<'a> {
 
 /// `value` pretty-printed as serde_json prints it at `depth` inside a document (two spaces
 /// a level): the lines after the first are indented.
-fn pretty_at(value: &impl Serialize, depth: usize) -> std::io::Result<String> {
+pub(super) fn pretty_at(value: &impl Serialize, depth: usize) -> std::io::Result<String> {
     let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
     let pad = "  ".repeat(depth);
     Ok(text.replace('\n', &format!("\n{pad}")))

@@ -23,7 +23,8 @@ fn plan() -> Plan {
 /// `user: grant (level)` per entry, in `entries` order, and the users in order.
 fn read(text: &str, format: &str) -> Result<(Vec<String>, Vec<String>), String> {
     let mut plan = plan();
-    let a: Access = parse_access(text, &format!("a.{format}"), format, &mut plan)?;
+    let a: Access =
+        parse_access(text, &format!("a.{format}"), format, &mut plan).map_err(|e| e.to_string())?;
     let entries = a
         .entries
         .iter()

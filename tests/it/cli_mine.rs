@@ -321,6 +321,90 @@ fn thresholds_move_entitlements_between_buckets() {
     );
 }
 
+/// The export is read as a stream at each pass (the systems it names, the mining, the drafts'
+/// coverage): in its three formats and cut in many pieces, it mines the same; one that
+/// cannot be read is refused first, as when it was read whole before anything else.
+#[test]
+fn the_export_is_read_at_each_pass_in_any_format_and_refused_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(Path::new(SEED).join("access.json")).unwrap();
+    let seed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    // the seed's accounts, then 20,000 orphans: 1 MB, several pieces of the stream
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for (user, grants) in &seed {
+        for g in grants.as_array().unwrap() {
+            entries.push((user.clone(), g.as_str().unwrap().to_string()));
+        }
+    }
+    for i in 0..20_000 {
+        entries.push((format!("orphan{i}"), "slack:workspace-member".into()));
+    }
+    let mut object = serde_json::Map::new();
+    for (u, g) in &entries {
+        let list = object
+            .entry(u.clone())
+            .or_insert_with(|| serde_json::json!([]));
+        list.as_array_mut().unwrap().push(g.clone().into());
+    }
+    let json = serde_json::to_string_pretty(&object).unwrap();
+    // in the object's order (serde_json's map is sorted)
+    let entries: Vec<(&String, &str)> = object
+        .iter()
+        .flat_map(|(u, gs)| {
+            gs.as_array()
+                .unwrap()
+                .iter()
+                .map(move |g| (u, g.as_str().unwrap()))
+        })
+        .collect();
+    let jsonl: String = entries
+        .iter()
+        .map(|(u, g)| format!("{}\n", serde_json::json!({"user_id": u, "grant": g})))
+        .collect();
+    let csv: String = std::iter::once("user_id,grant\n".to_string())
+        .chain(entries.iter().map(|(u, g)| format!("{u},\"{g}\"\n")))
+        .collect();
+    let mut outputs = Vec::new();
+    for (name, text) in [("a.json", &json), ("a.jsonl", &jsonl), ("a.csv", &csv)] {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        for bundle in [None, Some("policies")] {
+            let mut args = vec!["mine"];
+            args.extend(bundle);
+            args.extend(["--users", "users.json", "--access", p.to_str().unwrap()]);
+            args.extend(["--by", "job_title", "--format", "json"]);
+            let v = json_of(&polc(&args));
+            // the seed's own orphan, and the 20,000
+            assert_eq!(v["orphans"].as_array().unwrap().len(), 20_001, "{name}");
+            outputs.push((bundle, v));
+        }
+    }
+    for (i, (bundle, v)) in outputs.iter().enumerate().skip(2) {
+        let first = if bundle.is_some() {
+            &outputs[1].1
+        } else {
+            &outputs[0].1
+        };
+        assert!(
+            v == first,
+            "output {i} ({bundle:?}) differs from the .json export's"
+        );
+    }
+    // a bad byte at the end, a bad --by: the export is refused first
+    let p = tmp.path().join("bad.json");
+    std::fs::write(&p, [json.as_bytes(), b"\xff"].concat()).unwrap();
+    for bundle in [None, Some("policies")] {
+        let mut args = vec!["mine"];
+        args.extend(bundle);
+        args.extend(["--users", "users.json", "--access", p.to_str().unwrap()]);
+        args.extend(["--by", "nosuch"]);
+        let o = polc(&args);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("bad.json:"), "{}", stderr(&o));
+        assert!(stderr(&o).contains(": not UTF-8 text"), "{}", stderr(&o));
+    }
+}
+
 // ---- the property -------------------------------------------------------------------------
 
 /// Entitlements a group may hold: `(grant, levels it may be held at)`. Two systems are not in

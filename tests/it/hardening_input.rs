@@ -178,6 +178,104 @@ fn jsonl_and_csv_exports_read_as_streams_are_refused_as_when_read_whole() {
     }
 }
 
+#[test]
+fn json_exports_and_users_files_read_in_pieces_are_refused_as_when_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20,000 accounts, one a line (700 KB: several pieces of the stream)
+    let n = 20_000;
+    let account = |i: usize| format!("  \"u{i}\": [\"slack:workspace-member\"]");
+    let export = |i: usize, last: &str| {
+        let mut lines: Vec<String> = (0..n).map(account).collect();
+        lines[i] = last.to_string();
+        format!("{{\n{}\n}}\n", lines.join(",\n"))
+    };
+    let drift = |f: &str| polc(&["drift", SEED, "--users", USERS, "--access", f]);
+    // an entry that names nothing, late: named by its user and its place in their list
+    let f = write(
+        dir.path(),
+        "a.json",
+        export(
+            19_990,
+            "  \"u19990\": [\"slack:workspace-member\", \"nosuch:thing\"]",
+        )
+        .as_bytes(),
+    );
+    refused(
+        &drift(&f),
+        &["a.json: entry 2 of `u19990`: user `u19990`, entry `nosuch:thing`: unknown system `nosuch`"],
+    );
+    // JSON of the wrong type, late: its line and column in the file
+    let wrong = "  \"u19000\": [\"slack:workspace-member\", 5]";
+    let f = write(dir.path(), "a.json", export(19_000, wrong).as_bytes());
+    refused(
+        &drift(&f),
+        &[&format!(
+            "a.json:{}:{}: user `u19000`, entry 2: invalid type: integer `5`",
+            19_000 + 2,
+            wrong.len() - 1
+        )],
+    );
+    // a bad entry early, a bad byte a piece later: refused as not text, as when read whole
+    let mut bytes = export(10, "  \"u10\": [\"nosuch:thing\"]").into_bytes();
+    let last = bytes.len() - 3;
+    bytes[last] = 0xff;
+    let f = write(dir.path(), "a.json", &bytes);
+    for cmd in ["drift", "plan"] {
+        refused(
+            &polc(&[cmd, SEED, "--users", USERS, "--access", &f]),
+            &[&format!("a.json:{}: not UTF-8 text", place(&bytes, last))],
+        );
+    }
+
+    // users: 20,000 records, one a line, and one that is not an object, late
+    let record = |i: usize| format!("{{\"user_id\": \"u{i}\", \"employment_status\": \"Active\"}}");
+    let users = |i: usize, last: &str| {
+        let mut lines: Vec<String> = (0..n).map(record).collect();
+        lines[i] = last.to_string();
+        format!("[\n{}\n]\n", lines.join(",\n"))
+    };
+    let eval = |f: &str| polc(&["eval", SEED, "--users", f, "--user", "u1"]);
+    let f = write(dir.path(), "u.json", users(19_500, "5").as_bytes());
+    refused(
+        &eval(&f),
+        &[&format!(
+            "u.json:{}: record 19501 is not a JSON object (found 5)",
+            19_500 + 2
+        )],
+    );
+    let f = write(
+        dir.path(),
+        "u.json",
+        users(19_400, "{\"user_id\" \"u\"}").as_bytes(),
+    );
+    refused(
+        &eval(&f),
+        &[&format!(
+            "u.json:{}:12: invalid JSON: expected `:`",
+            19_400 + 2
+        )],
+    );
+    let mut bytes = users(10, "[]").into_bytes();
+    let last = bytes.len() - 4;
+    bytes[last] = 0xff;
+    let f = write(dir.path(), "u.json", &bytes);
+    refused(
+        &eval(&f),
+        &[&format!("u.json:{}: not UTF-8 text", place(&bytes, last))],
+    );
+}
+
+/// `line:column` of a byte, 1-based (ASCII text).
+fn place(bytes: &[u8], at: usize) -> String {
+    let before = &bytes[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    format!("{line}:{}", at - start + 1)
+}
+
 // ---- mapping date formats ----
 
 #[test]

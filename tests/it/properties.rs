@@ -234,6 +234,17 @@ proptest! {
         prop_assert_eq!(&s3, &report.summary);
         let whole = polc::text::terminal_lines(&polc::reconcile::report::human(&plan, &report)).into_owned();
         prop_assert_eq!(human.chunks.concat(), whole);
+        // The remediation plan, streamed from a count of its head, is byte for byte the one
+        // made from the whole report, as JSON and for people.
+        let whole_plan = polc::reconcile::remediate::remediate(&plan, &report);
+        let head = polc::reconcile::remediate::head(&plan, &users, &access);
+        let mut streamed = Vec::new();
+        polc::reconcile::remediate::write_json(&plan, &users, &access, &head, &mut streamed).unwrap();
+        prop_assert_eq!(String::from_utf8(streamed).unwrap(), serde_json::to_string_pretty(&whole_plan).unwrap());
+        let mut streamed = Vec::new();
+        polc::reconcile::remediate::write_human(&plan, &users, &access, &head, &mut streamed).unwrap();
+        let whole = polc::text::terminal_lines(&polc::reconcile::remediate::human(&whole_plan)).into_owned();
+        prop_assert_eq!(String::from_utf8(streamed).unwrap(), whole);
         // It is written as it is made: the header, then one write per user with findings.
         let shown: Vec<_> = report.users.iter().filter(|u| u.has_findings()).collect();
         prop_assert_eq!(human.chunks.len(), 1 + shown.len());

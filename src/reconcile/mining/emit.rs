@@ -22,6 +22,7 @@ use crate::check::check_bundle;
 use crate::db::Loaded;
 use crate::diagnostics::{render, Severity};
 use crate::ir::{self, Value};
+use crate::reconcile::access::{AccessError, EntryProblem};
 use crate::syntax::ast::{quote, RefAst};
 
 /// The bundle `polc mine` mines against when no policies are given: the standard schema and
@@ -60,7 +61,7 @@ impl Inferred {
         grant: &str,
         level: Option<&str>,
         at: &dyn std::fmt::Display,
-    ) -> Result<(), String> {
+    ) -> Result<(), AccessError> {
         let text = match level {
             Some(l) if !l.trim().is_empty() && !grant.trim_end().ends_with(')') => {
                 format!("{grant} ({l})")
@@ -79,14 +80,21 @@ impl Inferred {
         if known.systems.iter().any(|s| s.name == r.system) {
             return Ok(());
         }
-        let bad = |what: &str, v: &str| {
-            Err(format!(
-                "{at}: user `{user}`, entry `{text}`: `{v}` is not a valid {what} (a name such as `deploy`: letters, digits, `_` and `-`)"
+        let bad = |what: &'static str, v: &str| {
+            let value = v.to_string();
+            Err(AccessError::entry(
+                at,
+                user,
+                &text,
+                EntryProblem::NotAName { what, value },
             ))
         };
         if r.rtype.is_empty() {
-            return Err(format!(
-                "{at}: user `{user}`, entry `{text}`: not a grant reference (`system:type[:name] (level)`)"
+            return Err(AccessError::entry(
+                at,
+                user,
+                &text,
+                EntryProblem::NotAReference,
             ));
         }
         if !is_ident(&r.system) {
@@ -600,16 +608,21 @@ mod tests {
         );
         let err = inf
             .see(&std, "u", "my system:x", None, &"a.json")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`my system` is not a valid system name"),
             "{err}"
         );
-        let err = inf.see(&std, "u", "nocolon", None, &"a.json").unwrap_err();
+        let err = inf
+            .see(&std, "u", "nocolon", None, &"a.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a grant reference"), "{err}");
         let err = inf
             .see(&std, "u", "vpn:profile:x (read only)", None, &"a.json")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`read only` is not a valid level"), "{err}");
     }
 

@@ -24,13 +24,8 @@ use crate::ir::{self, Value};
 use emit::Drafts;
 use groups::{GroupReport, Holding, Level, Thresholds};
 
-/// An access export as read: its text, its name for messages, its format (`json`,
-/// `jsonl`, `csv`).
-pub struct Export<'a> {
-    pub text: &'a str,
-    pub name: &'a str,
-    pub format: &'a str,
-}
+/// An access export to mine: read at each pass, a file as a stream.
+pub use super::access::Source as Export;
 
 /// A user who is in the users file but not mined, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +48,10 @@ pub struct Mining {
     pub coverage: drift::Summary,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum MineError {
     /// The export is wrong (the message names it and the entry).
-    Access(String),
+    Access(access::AccessError),
     /// A user record cannot be grouped (the message names the line and the user, not
     /// the file).
     Users(String),
@@ -75,8 +70,7 @@ pub fn mine(
     today: NaiveDate,
 ) -> Result<Mining, MineError> {
     let mut plan = Plan::new(Arc::clone(bundle), &users.fields, today);
-    let current = access::parse_access(export.text, export.name, export.format, &mut plan)
-        .map_err(MineError::Access)?;
+    let current = export.load(&mut plan).map_err(MineError::Access)?;
     let held = holdings(&plan, &current);
 
     // Group the users who pass the bundle's `require`s.
@@ -119,6 +113,10 @@ pub fn mine(
             )
         })
         .collect();
+    let orphans = orphans(users, &current);
+    // what follows reads the export again: this reading is no longer needed
+    drop(held);
+    drop(current);
 
     // Draft, check, and measure the drafts on today's access.
     let common = groups::common(&groups);
@@ -128,18 +126,19 @@ pub fn mine(
     let drafted = emit::check_sources(&drafts.files)
         .map_err(|d| MineError::Bug(format!("the drafts do not check clean:\n{d}")))?;
     let mut draft_plan = Plan::new(drafted, &users.fields, today);
-    let again = access::parse_access(export.text, export.name, export.format, &mut draft_plan)
-        .map_err(|e| {
-            MineError::Bug(format!(
-                "the drafts do not declare what the access names: {e}"
-            ))
-        })?;
+    let again = export.load(&mut draft_plan).map_err(|e| match e {
+        // read again, the file may fail as any file does
+        e @ access::AccessError::Read(_) => MineError::Access(e),
+        e => MineError::Bug(format!(
+            "the drafts do not declare what the access names: {e}"
+        )),
+    })?;
     let coverage = drift::summary(&draft_plan, users, &again);
     Ok(Mining {
         groups,
         drafts,
         excluded,
-        orphans: orphans(users, &current),
+        orphans,
         coverage,
     })
 }
