@@ -554,16 +554,7 @@ mod tests {
 
     #[test]
     fn a_stream_refuses_what_a_whole_read_refuses_with_the_same_message() {
-        // A reader that hands over `step` bytes at a time.
-        struct Steps<'a>(&'a [u8], usize);
-        impl Read for Steps<'_> {
-            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-                let n = self.0.len().min(self.1).min(out.len());
-                out[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
+        use crate::input::testing::Steps;
         let long = "a\u{e9}\n".repeat(40_000); // 160,000 bytes: several reads
         let mut cases: Vec<Vec<u8>> = vec![
             b"".to_vec(),

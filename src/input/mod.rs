@@ -18,6 +18,8 @@ mod users;
 pub use typing::ValueError;
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_fuzz;

@@ -508,16 +508,7 @@ mod tests {
 
     #[test]
     fn reads_cut_anywhere_give_the_same_pieces() {
-        /// Hands over `step` bytes at a time.
-        struct Steps<'a>(&'a [u8], usize);
-        impl std::io::Read for Steps<'_> {
-            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-                let n = self.0.len().min(self.1).min(out.len());
-                out[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
+        use crate::input::testing::Steps;
         let t =
             "{\"x\": \"\\\\\", \"users\": [{\"a\": \"\\\"]\"}, {\"b\": [1, {}]},\n{}], \"z\": 1}";
         let whole = texts(t, Records::Users, 1);

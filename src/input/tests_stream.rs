@@ -9,17 +9,7 @@ use super::limits::{read_text_from, Kind, TextStream};
 use super::tests::schema;
 use super::*;
 
-/// A reader that hands over `step` bytes at a time.
-struct Steps<'a>(&'a [u8], usize);
-
-impl std::io::Read for Steps<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.0.len().min(self.1).min(out.len());
-        out[..n].copy_from_slice(&self.0[..n]);
-        self.0 = &self.0[n..];
-        Ok(n)
-    }
-}
+use super::testing::{damage, Steps};
 
 type Loaded = Result<Users, LoadError>;
 
@@ -320,20 +310,7 @@ proptest! {
             text.push_str(&format!(",{}\"y\":{}{{\"users\":[]}}{}}}", ws(), ws(), ws()));
         }
         text.push_str(ws());
-        let mut bytes = text.into_bytes();
-        let pos = ((bytes.len() as f64) * at) as usize;
-        match change {
-            0 if pos < bytes.len() => bytes[pos] = byte,
-            1 => bytes.insert(pos, byte),
-            2 if pos < bytes.len() => {
-                bytes.remove(pos);
-            }
-            3 => bytes.truncate(pos),
-            4 => {
-                bytes.splice(pos..pos, "\u{e9}".bytes());
-            }
-            _ => {}
-        }
+        let bytes = damage(text.into_bytes(), at, change, byte);
         for typed in [true, false] {
             prop_assert_eq!(
                 streamed(&bytes, Format::Json, typed, 1 << 30, size, step),

@@ -1088,16 +1088,7 @@ mod tests {
         )
     }
 
-    /// A reader that hands over `step` bytes at a time.
-    struct Steps<'a>(&'a [u8], usize);
-    impl std::io::Read for Steps<'_> {
-        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.0.len().min(self.1).min(out.len());
-            out[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
+    use crate::input::testing::Steps;
 
     /// [`streamed`] with JSON cut in pieces of `size` bytes or so, read `step` bytes at a
     /// time.
@@ -1385,20 +1376,7 @@ mod tests {
             text.push_str(ws());
             text.push(if object { '}' } else { ']' });
             text.push_str(ws());
-            let mut bytes = text.into_bytes();
-            let pos = ((bytes.len() as f64) * at) as usize;
-            match change {
-                0 if pos < bytes.len() => bytes[pos] = byte,
-                1 => bytes.insert(pos, byte),
-                2 if pos < bytes.len() => {
-                    bytes.remove(pos);
-                }
-                3 => bytes.truncate(pos),
-                4 => {
-                    bytes.splice(pos..pos, "\u{e9}".bytes());
-                }
-                _ => {}
-            }
+            let bytes = crate::input::testing::damage(text.into_bytes(), at, change, byte);
             let whole = whole(&bytes, "json", 1 << 30);
             proptest::prop_assert_eq!(
                 streamed_in(&bytes, "json", 1 << 30, size, step),
