@@ -160,8 +160,16 @@ impl Inferred {
     }
 }
 
+/// Sources that do not check clean: every error and warning, rendered as `polc check`
+/// prints them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{rendered}")]
+pub struct SourcesError {
+    pub rendered: String,
+}
+
 /// Checks in-memory sources as one bundle: its IR, or every error and warning rendered.
-pub fn check_sources(files: &[(String, String)]) -> Result<Arc<ir::Bundle>, String> {
+pub fn check_sources(files: &[(String, String)]) -> Result<Arc<ir::Bundle>, SourcesError> {
     let sources: Vec<(&str, &str)> = files
         .iter()
         .map(|(p, t)| (p.as_str(), t.as_str()))
@@ -179,7 +187,9 @@ pub fn check_sources(files: &[(String, String)]) -> Result<Arc<ir::Bundle>, Stri
     if reported.is_empty() {
         Ok(checked.bundle.clone())
     } else {
-        Err(render::render_plain(&loaded.db, &reported))
+        Err(SourcesError {
+            rendered: render::render_plain(&loaded.db, &reported),
+        })
     }
 }
 
