@@ -142,6 +142,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// SHA-256 hex of a file's bytes, read a block at a time (a snapshot may be hundreds of
+/// megabytes: it is never held to be hashed).
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
 /// SHA-256 hex of the canonical JSON of a value.
 pub fn digest<T: Serialize>(v: &T) -> Result<String> {
     Ok(sha256_hex(canonical(v)?.as_bytes()))
@@ -207,6 +215,15 @@ mod tests {
             let theirs = serde_json_canonicalizer::to_string(&v).unwrap();
             prop_assert_eq!(ours, theirs);
         }
+    }
+
+    #[test]
+    fn a_files_digest_is_its_bytes_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.json");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(sha256_file(&path).unwrap(), sha256_hex(&bytes));
     }
 
     #[test]

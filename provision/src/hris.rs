@@ -314,10 +314,8 @@ impl Provision {
             None => None,
         };
         self.show_progress(&format!("reading {shown}"), 0, 0);
-        let bytes =
-            std::fs::read(file).map_err(|e| Error::Input(format!("{shown}: cannot read: {e}")))?;
-        let file_digest = crate::canon::sha256_hex(&bytes);
-        drop(bytes);
+        let file_digest = crate::canon::sha256_file(file)
+            .map_err(|e| Error::Input(format!("{shown}: cannot read: {e}")))?;
         let users =
             input::load_users(file, schema, mapping.as_ref()).map_err(|e| Error::Input(e.0))?;
         let errors: Vec<String> = users.errors.iter().map(|e| e.to_string()).collect();
